@@ -1,0 +1,58 @@
+"""rgbtask: vision-task outputs as RGB images and back.
+
+Depth through invertible colormaps, masks through palette coding, surface normals through
+xyz-to-rgb, keypoints through heatmaps; one codec contract and one registry for all of them.
+
+>>> import rgbtask
+>>> codec = rgbtask.get_codec("normals/xyz")
+>>> rgb = codec.encode(normals)          # (..., H, W, 3) uint8
+>>> normals_back = codec.decode(rgb)     # unit vectors, NaN where invalid
+
+Importing this package imports NumPy only; codec modules (and Numba) load on first use.
+"""
+
+from rgbtask.codec import Codec, Decoded
+from rgbtask.errors import (
+    ConfigError,
+    InputError,
+    RegistrationError,
+    RgbtaskError,
+    UnknownCodecError,
+)
+from rgbtask.registry import get_codec, list_codecs, register_codec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Codec",
+    "ConfigError",
+    "Decoded",
+    "InputError",
+    "RegistrationError",
+    "RgbtaskError",
+    "UnknownCodecError",
+    "__version__",
+    "get_codec",
+    "list_codecs",
+    "register_codec",
+    "warmup",
+]
+
+
+def warmup(*names: str) -> None:
+    """Compile (or load from Numba's cache) the kernels of the named codecs (default: all).
+
+    Call once at start-up so that the first real batch does not pay the compile latency. Runs each
+    codec's examples on a tiny scene: encode, and decode from uint8 and from float.
+    """
+    import numpy as np
+
+    from rgbtask.registry import get_codec_class
+    from rgbtask.samples import make_scene
+
+    scene = make_scene(height=8, width=8, seed=0)
+    for name in names or list_codecs():
+        for codec, values in get_codec_class(name).examples(scene):
+            rgb = codec.encode(values[0])
+            codec.decode_with_confidence(rgb)
+            codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))

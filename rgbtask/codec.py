@@ -1,0 +1,290 @@
+"""The codec contract: one small base class every task codec derives from.
+
+A codec maps a task value (a depth map, a label map, a normal map, keypoints) to an RGB image
+``(..., H, W, 3)`` and back. The base class owns everything that is the same for every codec:
+
+* RGB input validation for ``decode`` (dtype, shape, NaN/inf, range, emptiness), with errors that say
+  what was expected and what came;
+* the result type of ``decode_with_confidence`` (:class:`Decoded`);
+* configuration: ``get_config`` / ``from_config``, equality, hashing, ``repr`` and pickling all derive
+  from one thing, the constructor's keyword arguments. Subclasses are frozen dataclasses declared with
+  ``@dataclass(frozen=True, eq=False, repr=False)`` so that the base class's config-based ``__eq__``,
+  ``__hash__`` and ``__repr__`` apply.
+
+A subclass implements ``_encode(value)`` and ``_decode(rgb)`` on already validated, C-contiguous arrays,
+``validate_value(value)`` for the task value, and declares its round-trip bound
+(``roundtrip_error`` / ``roundtrip_bound``) which :func:`rgbtask.testing.check_codec` verifies.
+
+RGB input conventions (the same for every codec):
+
+* ``uint8`` (0..255) and ``uint16`` (0..65535) are read at their full scale;
+* floating point (``float16``, ``float32``, ``float64``) is read as 0..1 and is **not** rounded to
+  8 bits before decoding; values must be finite and inside [0, 1] (clip a model's overshoot with
+  ``np.clip(rgb, 0, 1)`` first: rgbtask never clips silently);
+* any other dtype (bool, signed or wider integers, complex) is an :class:`InputError`;
+* big-endian, Fortran-ordered, strided and read-only arrays are accepted (copied when needed).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from rgbtask.errors import ConfigError, InputError
+
+__all__ = ["Codec", "Decoded", "check_rgb", "describe_array"]
+
+
+class Decoded(NamedTuple):
+    """What ``decode_with_confidence`` returns, for every codec.
+
+    Attributes
+    ----------
+    value : ndarray
+        The decoded task value, as ``decode`` returns it (invalid entries NaN when floating point).
+    confidence : ndarray of float32
+        In [0, 1]; 1 where the input colour is a valid code, falling with its distance from the
+        nearest valid code. Shape: ``value``'s per-item shape (per pixel, or per keypoint).
+    valid : ndarray of bool
+        Same shape as ``confidence``: False where the input decoded as "invalid / no value".
+    """
+
+    value: np.ndarray
+    confidence: np.ndarray
+    valid: np.ndarray
+
+
+_RGB_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def describe_array(array: np.ndarray) -> str:
+    """A short description of an array for error messages: dtype and shape."""
+    return f"{array.dtype} array of shape {tuple(array.shape)}"
+
+
+def check_rgb(rgb: Any) -> np.ndarray:
+    """Validate an RGB input and return it as a native-endian, C-contiguous array.
+
+    Returns ``uint8`` or ``uint16`` unchanged in type, ``float16`` widened to ``float32``, and
+    ``float32`` / ``float64`` as they are. See the module docstring for the policy.
+    """
+    if not isinstance(rgb, np.ndarray):
+        if isinstance(rgb, (list, tuple)) or np.isscalar(rgb) or hasattr(rgb, "__array__"):
+            rgb = np.asarray(rgb)
+        else:
+            raise InputError(f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__}")
+    dtype = rgb.dtype
+    if dtype.kind == "u" and dtype.itemsize in (1, 2):
+        pass
+    elif dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        pass
+    else:
+        raise InputError(
+            f"expected RGB as uint8 (0..255), uint16 (0..65535) or float (0..1), got {dtype}; "
+            "convert with rgb.astype(np.uint8) if the values are 8-bit"
+        )
+    if rgb.ndim < 3 or rgb.shape[-1] != 3:
+        hint = ""
+        if rgb.ndim >= 3 and rgb.shape[-1] == 4:
+            hint = "; drop the alpha channel with rgb[..., :3]"
+        elif rgb.ndim >= 3 and rgb.shape[-3] == 3:
+            hint = "; channel-first input? use np.moveaxis(rgb, -3, -1)"
+        elif rgb.ndim == 2:
+            hint = "; a single-channel image needs np.repeat(img[..., None], 3, axis=-1)"
+        raise InputError(
+            f"expected an RGB array of shape (..., H, W, 3), got {describe_array(rgb)}{hint}"
+        )
+    if rgb.size == 0:
+        raise InputError(f"expected a non-empty RGB array, got {describe_array(rgb)}")
+    if not dtype.isnative:
+        rgb = rgb.astype(dtype.newbyteorder("="))
+    if rgb.dtype == np.float16:
+        rgb = rgb.astype(np.float32)
+    if rgb.dtype.kind == "f":
+        lo, hi = float(np.min(rgb)), float(np.max(rgb))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            bad = int(np.count_nonzero(~np.isfinite(rgb)))
+            raise InputError(
+                f"expected finite float RGB in [0, 1], got {bad} NaN/inf values in {describe_array(rgb)}"
+            )
+        if lo < 0.0 or hi > 1.0:
+            raise InputError(
+                f"expected float RGB in [0, 1], got values in [{lo:.6g}, {hi:.6g}]; "
+                "clip with np.clip(rgb, 0, 1) if your model overshoots, or pass uint8 for 0..255"
+            )
+    return np.ascontiguousarray(rgb)
+
+
+def rgb_scale(rgb: np.ndarray) -> float:
+    """The full-scale value of an (already checked) RGB array: 255, 65535 or 1.0."""
+    if rgb.dtype == np.uint8:
+        return 255.0
+    if rgb.dtype == np.uint16:
+        return 65535.0
+    return 1.0
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn a config value into plain JSON types (tuples -> lists, NumPy scalars -> Python)."""
+    if isinstance(value, (str, bool, type(None))):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    raise ConfigError(f"codec parameter of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _config_key(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, allow_nan=True)
+
+
+class Codec(abc.ABC):
+    """Base class of every codec: task value <-> RGB image ``(..., H, W, 3)``.
+
+    Class attributes a subclass sets
+    --------------------------------
+    name : str
+        Registry name ``task/scheme`` (e.g. ``"normals/xyz"``); ``task`` is the part before ``/``.
+    error_unit : str
+        Unit of :meth:`roundtrip_error` ("deg", "m", "px", "label", ...), for reports.
+    """
+
+    name: ClassVar[str] = ""
+    error_unit: ClassVar[str] = ""
+
+    # ---------------------------------------------------------------- identity
+    @property
+    def task(self) -> str:
+        """The task family, the part of :attr:`name` before the slash."""
+        return self.name.split("/", 1)[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype ``encode`` returns (``uint8`` unless the codec says otherwise)."""
+        return np.dtype(np.uint8)
+
+    @property
+    def levels(self) -> int | None:
+        """Number of distinct codes the encoding can produce (None if not meaningful)."""
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable configuration: ``{"name": ..., **constructor keyword arguments}``."""
+        if not dataclasses.is_dataclass(self):
+            raise NotImplementedError(
+                f"{type(self).__name__} is not a dataclass: override get_config()"
+            )
+        params = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}
+        return {"name": self.name, **params}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Codec:
+        """Build a codec from :meth:`get_config`'s output (the ``name`` key is checked, not passed)."""
+        params = dict(config)
+        name = params.pop("name", cls.name)
+        if name != cls.name:
+            raise ConfigError(f"config is for codec {name!r}, not {cls.name!r}")
+        return cls(**params)
+
+    def info(self) -> dict[str, Any]:
+        """What a user asks of an encoding: config, levels, output dtype and round-trip bound."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "config": self.get_config(),
+            "levels": self.levels,
+            "dtype": str(self.dtype),
+            "error_unit": self.error_unit,
+            "bound": self.bound_text(),
+        }
+
+    def bound_text(self) -> str:
+        """A one-line statement of the round-trip bound, for reports."""
+        return ""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Codec):
+            return NotImplemented
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__qualname__, _config_key(self.get_config())))
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in self.get_config().items() if k != "name"}
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({args})"
+
+    def __reduce__(self):
+        # Pickle the config only: lookup tables live in module-level caches, never in the pickle.
+        return (type(self).from_config, (self.get_config(),))
+
+    # ---------------------------------------------------------------- encode / decode
+    def encode(self, value: Any) -> np.ndarray:
+        """Task value -> RGB array ``(..., H, W, 3)`` of :attr:`dtype`, C-contiguous."""
+        return self._encode(self.validate_value(value))
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB ``(..., H, W, 3)`` (uint8, uint16 or float in [0, 1]) -> task value."""
+        return self.decode_with_confidence(rgb).value
+
+    def decode_with_confidence(self, rgb: Any) -> Decoded:
+        """Decode and say how sure: ``Decoded(value, confidence, valid)``."""
+        return self._decode(check_rgb(rgb))
+
+    @abc.abstractmethod
+    def validate_value(self, value: Any) -> np.ndarray:
+        """Check a task value and return it as a C-contiguous array ready for ``_encode``."""
+
+    @abc.abstractmethod
+    def _encode(self, value: np.ndarray) -> np.ndarray:
+        """Encode a validated value."""
+
+    @abc.abstractmethod
+    def _decode(self, rgb: np.ndarray) -> Decoded:
+        """Decode a validated RGB array (uint8, uint16, float32 or float64, C-contiguous)."""
+
+    # ---------------------------------------------------------------- declared bound
+    @abc.abstractmethod
+    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """Per-item error of ``decoded`` against ``reference``, in :attr:`error_unit`.
+
+        Where the reference is invalid the decoded value must be invalid too: 0 if so, inf if not
+        (and inf where a valid reference decoded as invalid).
+        """
+
+    @abc.abstractmethod
+    def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
+        """The theoretical bound on ``roundtrip_error(reference, decode(encode(reference)))``,
+        a scalar or an array broadcastable against the error."""
+
+    # ---------------------------------------------------------------- examples
+    @classmethod
+    def examples(cls, scene: Any) -> Iterable[tuple[Codec, list[np.ndarray]]]:
+        """Configured codecs with sample values drawn from a :class:`rgbtask.samples.Scene`.
+
+        The demo and the conformance tests use these; a codec that yields none is reported as
+        untested.
+        """
+        return ()
+
+
+def require_params(codec: Codec, **params: Any) -> None:
+    """Raise :class:`ConfigError` naming every parameter in ``params`` that is None."""
+    missing = [k for k, v in params.items() if v is None]
+    if missing:
+        raise ConfigError(
+            f"{codec.name} needs {', '.join(missing)}: e.g. get_codec({codec.name!r}, "
+            + ", ".join(f"{k}=..." for k in missing)
+            + ")"
+        )

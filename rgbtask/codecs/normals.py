@@ -1,0 +1,190 @@
+"""Surface normals as RGB: ``normals/xyz``.
+
+Encoding (per pixel)::
+
+    n_gl = n * signs(convention)                 # into the image frame (OpenGL camera frame)
+    rgb  = round((n_gl / |n_gl| + 1) / 2 * (2**bits - 1))   # round half up, never truncate
+
+``bits=8`` gives ``uint8`` codes (255 levels per axis), ``bits=16`` ``uint16`` codes for 16-bit PNG
+(65535 levels per axis). Invalid normals (zero vector, NaN, inf) get the reserved code (0, 0, 0),
+which no unit vector can produce (it would need all three components near -1).
+
+Decoding: ``v = rgb / (2**bits - 1) * 2 - 1``, renormalised, converted back to ``convention``.
+A pixel is valid while ``| |v| - 1 | < 0.5``; the reserved code has ``|v| = sqrt(3)``. Confidence is 1
+while the norm's deviation is within what quantization alone explains (``sqrt(3) / (2**b - 1)`` for
+the input's bit depth ``b``) and falls linearly to 0 at a deviation of 0.5.
+
+Round-trip bound: each component is off by at most half a step, ``1 / (2**bits - 1)``, so the error
+vector is at most ``sqrt(3) / (2**bits - 1)`` long and the angular error at most
+``arcsin(sqrt(3) / (2**bits - 1))``: 0.389 deg for 8 bits, 0.0015 deg for 16 bits.
+
+Conventions: the image is always in one frame, the **OpenGL camera frame** (x right, y up, z toward
+the viewer; +x reads red, +y green, +z blue). ``convention`` names the frame of the vectors you pass
+to ``encode`` and get back from ``decode``:
+
+* ``"opengl"`` (default), signs (+1, +1, +1): x right, y up, z toward the viewer. Marigold's normals
+  and the camera frame of the Vision Banana paper. {MARIGOLD}
+* ``"opencv"``, signs (+1, -1, -1): x right, y down, z forward (into the scene). OpenCV's pinhole
+  camera, DSINE, Omnidata. {OPENCV}
+* a sequence of three signs, e.g. ``(-1, 1, 1)``, for any other axis-aligned frame: component i of
+  your vector is multiplied by sign i to reach the OpenGL frame (and back, on decode).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.core import normals as kernels
+from rgbtask.core._jit import run_rows
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.metrics import angular_error_deg
+from rgbtask.registry import register_codec
+
+__all__ = ["CONVENTIONS", "MAX_NORM_DEVIATION", "NormalsXYZ"]
+
+#: Named conventions: per-axis signs that take a vector of that frame to the OpenGL camera frame.
+CONVENTIONS: dict[str, tuple[int, int, int]] = {
+    "opengl": (1, 1, 1),
+    "opencv": (1, -1, -1),
+}
+
+#: A decoded colour whose vector norm is further than this from 1 is invalid.
+MAX_NORM_DEVIATION = 0.5
+
+
+def _signs_of(convention: Any) -> tuple[int, int, int]:
+    if isinstance(convention, str):
+        if convention not in CONVENTIONS:
+            raise ConfigError(
+                f"expected convention in {sorted(CONVENTIONS)} or three signs like (1, -1, -1), "
+                f"got {convention!r}"
+            )
+        return CONVENTIONS[convention]
+    try:
+        signs = tuple(int(s) for s in convention)
+        ok = len(signs) == 3 and all(s in (-1, 1) for s in signs)
+        ok = ok and all(float(s) == float(t) for s, t in zip(signs, convention))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"expected convention as a preset name {sorted(CONVENTIONS)} or three signs of "
+            f"+1/-1, got {convention!r}"
+        )
+    return signs  # type: ignore[return-value]
+
+
+@register_codec
+@dataclass(frozen=True, eq=False, repr=False)
+class NormalsXYZ(Codec):
+    """Unit normals ``(..., H, W, 3)`` <-> RGB by ``(n + 1) / 2`` at 8 or 16 bits.
+
+    Parameters
+    ----------
+    bits : {8, 16}
+        Code depth: 8 gives ``uint8`` output, 16 gives ``uint16`` (for 16-bit PNG).
+    convention : str or sequence of 3 signs
+        Frame of the vectors given to ``encode`` and returned by ``decode``: ``"opengl"``
+        (default), ``"opencv"``, or per-axis signs to the OpenGL frame. A sign triple equal to a
+        preset is stored as the preset's name.
+    """
+
+    name: ClassVar[str] = "normals/xyz"
+    error_unit: ClassVar[str] = "deg"
+
+    bits: int = 8
+    convention: str | tuple[int, int, int] = "opengl"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or self.bits not in (8, 16):
+            raise ConfigError(f"expected bits 8 or 16, got {self.bits!r}")
+        signs = _signs_of(self.convention)
+        preset = next((k for k, v in CONVENTIONS.items() if v == signs), None)
+        object.__setattr__(self, "bits", int(self.bits))
+        object.__setattr__(self, "convention", preset if preset is not None else signs)
+
+    # ---------------------------------------------------------------- description
+    @property
+    def signs(self) -> np.ndarray:
+        """Per-axis signs from the user's frame to the image (OpenGL) frame."""
+        return np.asarray(_signs_of(self.convention), dtype=np.float64)
+
+    @property
+    def scale(self) -> float:
+        return float(2**self.bits - 1)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.bits == 8 else np.uint16)
+
+    @property
+    def levels(self) -> int:
+        """Code values per axis."""
+        return 2**self.bits
+
+    @property
+    def max_error_deg(self) -> float:
+        """The round-trip bound: arcsin(sqrt(3) / (2**bits - 1)) in degrees."""
+        return math.degrees(math.asin(math.sqrt(3.0) / self.scale))
+
+    def bound_text(self) -> str:
+        return f"angular error <= arcsin(sqrt(3)/{int(self.scale)}) = {self.max_error_deg:.4g} deg"
+
+    # ---------------------------------------------------------------- encode / decode
+    def validate_value(self, value: Any) -> np.ndarray:
+        normals = np.asarray(value)
+        if normals.dtype.kind not in "fiu":
+            raise InputError(f"expected float normals (..., H, W, 3), got {describe_array(normals)}")
+        if normals.ndim < 3 or normals.shape[-1] != 3:
+            raise InputError(f"expected normals of shape (..., H, W, 3), got {describe_array(normals)}")
+        if normals.size == 0:
+            raise InputError(f"expected non-empty normals, got {describe_array(normals)}")
+        if normals.dtype not in (np.float32, np.float64):
+            normals = normals.astype(np.float64)
+        return np.ascontiguousarray(normals)
+
+    def _encode(self, normals: np.ndarray) -> np.ndarray:
+        out = np.empty(normals.shape, dtype=self.dtype)
+        run_rows(kernels.encode_kernel, (normals.reshape(-1, 3), out.reshape(-1, 3)),
+                 (self.signs, self.scale))
+        return out
+
+    def _decode(self, rgb: np.ndarray) -> Decoded:
+        scale = rgb_scale(rgb)
+        slack = math.sqrt(3.0) / (scale if scale > 1.0 else self.scale)
+        flat = rgb.reshape(-1, 3)
+        normals = np.empty(flat.shape, dtype=np.float32)
+        confidence = np.empty(flat.shape[0], dtype=np.float32)
+        valid = np.empty(flat.shape[0], dtype=np.bool_)
+        run_rows(kernels.decode_kernel, (flat, normals, confidence, valid),
+                 (scale, self.signs, slack, MAX_NORM_DEVIATION))
+        shape = rgb.shape[:-1]
+        return Decoded(normals.reshape(rgb.shape), confidence.reshape(shape), valid.reshape(shape))
+
+    # ---------------------------------------------------------------- bound
+    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """Angle in degrees; 0 where both are invalid, inf where exactly one is."""
+        reference = np.asarray(reference, dtype=np.float64)
+        ref_valid = np.all(np.isfinite(reference), axis=-1) & np.any(reference != 0, axis=-1)
+        dec_valid = np.all(np.isfinite(decoded), axis=-1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = angular_error_deg(np.where(ref_valid[..., None], reference, 1.0),
+                                    np.where(dec_valid[..., None], decoded, 1.0))
+        err = np.where(ref_valid & dec_valid, err, 0.0)
+        return np.where(ref_valid != dec_valid, np.inf, err)
+
+    def roundtrip_bound(self, reference: np.ndarray) -> float:
+        return self.max_error_deg
+
+    @classmethod
+    def examples(cls, scene: Any):
+        normals = scene.normals
+        flip = np.asarray(CONVENTIONS["opencv"], dtype=np.float32)
+        yield cls(), [normals, normals[::-1, ::-1]]
+        yield cls(bits=16), [normals]
+        yield cls(convention="opencv"), [normals * flip]

@@ -1,0 +1,237 @@
+"""Codec registry: names -> classes.
+
+Three sources fill it, all resolved lazily so that ``import rgbtask`` imports no codec module (and so
+neither Numba nor OpenCV):
+
+* the built-in table :data:`rgbtask.codecs.BUILTIN_CODECS` (``name -> "module:Class"``);
+* :func:`register_codec`, as a call or a class decorator;
+* third-party packages, through the entry-point group ``rgbtask.codecs``: an entry point's name is
+  the codec name and its value ``"package.module:Class"``. They are discovered on the first lookup
+  and imported only when that codec is asked for.
+
+Registering a name twice is an error unless ``replace=True``. An unknown name raises
+:class:`~rgbtask.errors.UnknownCodecError` listing the close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+import threading
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from rgbtask.codec import Codec
+from rgbtask.errors import ConfigError, RegistrationError, UnknownCodecError
+
+__all__ = ["ENTRY_POINT_GROUP", "get_codec", "list_codecs", "register_codec"]
+
+ENTRY_POINT_GROUP = "rgbtask.codecs"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*/[a-z0-9][a-z0-9_.-]*$")
+
+_lock = threading.RLock()
+_entries: dict[str, type[Codec] | str] = {}  # a class, or a lazy "module:attr" reference
+_origins: dict[str, str] = {}  # name -> where it came from ("builtin", "entry point <dist>", ...)
+_entry_points_loaded = False
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise RegistrationError(
+            f"expected a codec name of the form 'task/scheme' (lower case, e.g. 'depth/cubewalk'), "
+            f"got {name!r}"
+        )
+    return name
+
+
+def _reference(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _add_lazy(name: str, reference: str, origin: str) -> None:
+    with _lock:
+        if name in _entries:
+            warnings.warn(
+                f"rgbtask: {origin} offers codec {name!r}, already registered by "
+                f"{_origins.get(name, '?')}; ignored",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
+        _entries[name] = reference
+        _origins[name] = origin
+
+
+def _load_builtins() -> None:
+    from rgbtask.codecs import BUILTIN_CODECS
+
+    for name, reference in BUILTIN_CODECS.items():
+        _entries[_check_name(name)] = reference
+        _origins[name] = "rgbtask"
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    with _lock:
+        if _entry_points_loaded:
+            return
+        _entry_points_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
+            try:
+                name = _check_name(ep.name)
+            except RegistrationError as exc:
+                warnings.warn(f"rgbtask: entry point from {dist} ignored: {exc}", RuntimeWarning,
+                              stacklevel=2)
+                continue
+            _add_lazy(name, ep.value, f"entry point of {dist}")
+
+
+def register_codec(cls: type[Codec] | None = None, name: str | None = None, *,
+                   replace: bool = False):
+    """Register a :class:`~rgbtask.Codec` subclass under ``name`` (default: ``cls.name``).
+
+    Usable as ``register_codec(MyCodec)``, ``@register_codec`` or ``@register_codec(name="x/y")``.
+    A name already taken raises :class:`~rgbtask.errors.RegistrationError` unless ``replace=True``.
+    Returns the class, so it works as a decorator.
+    """
+
+    def decorate(klass: type[Codec]) -> type[Codec]:
+        if not (isinstance(klass, type) and issubclass(klass, Codec)):
+            raise RegistrationError(f"expected a subclass of rgbtask.Codec, got {klass!r}")
+        codec_name = name if name is not None else klass.name
+        _check_name(codec_name)
+        if klass.name and klass.name != codec_name:
+            raise RegistrationError(
+                f"{klass.__qualname__}.name is {klass.name!r} but it is being registered as "
+                f"{codec_name!r}; get_config() must carry the registered name"
+            )
+        if inspect.isabstract(klass):
+            raise RegistrationError(f"{klass.__qualname__} is abstract: implement every method")
+        klass.name = codec_name
+        with _lock:
+            existing = _entries.get(codec_name)
+            # Importing a lazily referenced module registers the class it refers to: not a clash.
+            same = existing is klass or existing == _reference(klass)
+            if existing is not None and not same and not replace:
+                raise RegistrationError(
+                    f"codec name {codec_name!r} is already registered "
+                    f"({_origins.get(codec_name, '?')}); pass replace=True to replace it"
+                )
+            _entries[codec_name] = klass
+            if not same:
+                _origins[codec_name] = klass.__module__
+        return klass
+
+    if cls is None:
+        return decorate
+    return decorate(cls)
+
+
+def unregister_codec(name: str) -> None:
+    """Remove a codec from the registry (for tests and plugin reloads)."""
+    with _lock:
+        if name not in _entries:
+            raise UnknownCodecError(_unknown_message(name))
+        del _entries[name]
+        _origins.pop(name, None)
+
+
+def _unknown_message(name: str) -> str:
+    names = sorted(_entries)
+    close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.5)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    return f"no codec named {name!r}{hint} (registered: {', '.join(names)})"
+
+
+def get_codec_class(name: str) -> type[Codec]:
+    """The class registered under ``name``, importing it on first use."""
+    _load_entry_points()
+    with _lock:
+        entry = _entries.get(name)
+        if entry is None:
+            raise UnknownCodecError(_unknown_message(name))
+        if isinstance(entry, type):
+            return entry
+    module_name, _, attr = entry.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # a broken plugin must not look like an unknown name
+        raise RegistrationError(
+            f"codec {name!r} ({_origins.get(name, '?')}) could not be loaded from {entry!r}: {exc}"
+        ) from exc
+    if not (isinstance(obj, type) and issubclass(obj, Codec)):
+        raise RegistrationError(f"codec {name!r} refers to {entry!r}, which is not a Codec subclass")
+    with _lock:
+        if not isinstance(_entries.get(name), type):
+            if obj.name and obj.name != name:
+                raise RegistrationError(f"{entry!r} has name {obj.name!r}, registered as {name!r}")
+            obj.name = name
+            _entries[name] = obj
+    return obj
+
+
+def list_codecs(task: str | None = None) -> list[str]:
+    """Sorted names of every registered codec, or of one task's (``"depth"``, ``"mask"``, ...)."""
+    _load_entry_points()
+    with _lock:
+        names = sorted(_entries)
+    if task is not None:
+        names = [n for n in names if n.split("/", 1)[0] == task]
+    return names
+
+
+def get_codec(name_or_config: str | Mapping[str, Any] | Codec, **params: Any) -> Codec:
+    """A codec by name with keyword parameters, or from a config dict (``get_config()`` output).
+
+    Keyword ``params`` override the config's. A :class:`Codec` instance is returned as it is (or,
+    with params, rebuilt with them).
+    """
+    if isinstance(name_or_config, Codec):
+        if not params:
+            return name_or_config
+        name_or_config = name_or_config.get_config()
+    if isinstance(name_or_config, Mapping):
+        config = dict(name_or_config)
+        if "name" not in config:
+            raise ConfigError(f"a codec config needs a 'name' key, got keys {sorted(config)}")
+        name = config.pop("name")
+        config.update(params)
+    elif isinstance(name_or_config, str):
+        name, config = name_or_config, dict(params)
+    else:
+        raise ConfigError(
+            f"expected a codec name, config dict or Codec, got {type(name_or_config).__name__}"
+        )
+    cls = get_codec_class(name)
+    _check_params(cls, config)
+    return cls.from_config({"name": name, **config})
+
+
+def _check_params(cls: type[Codec], config: Mapping[str, Any]) -> None:
+    signature = inspect.signature(cls)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    if accepts_any:
+        return
+    accepted = [p for p in signature.parameters if p != "self"]
+    unknown = [k for k in config if k not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(
+            f"unknown parameter {', '.join(hints)} for codec {cls.name!r}; "
+            f"accepted: {', '.join(accepted) or 'none'}"
+        )
+
+
+with _lock:
+    _load_builtins()
