@@ -97,7 +97,8 @@ def register_codec(cls: type[Codec] | None = None, name: str | None = None, *,
     """Register a :class:`~rgbtask.Codec` subclass under ``name`` (default: ``cls.name``).
 
     Usable as ``register_codec(MyCodec)``, ``@register_codec`` or ``@register_codec(name="x/y")``.
-    A name already taken raises :class:`~rgbtask.errors.RegistrationError` unless ``replace=True``.
+    A name already taken by another class raises :class:`~rgbtask.errors.RegistrationError` unless
+    ``replace=True``; registering the very same class again is a no-op.
     Returns the class, so it works as a decorator.
     """
 

@@ -16,6 +16,9 @@
    config only (small) and gives an equal codec;
 7. bad RGB input (wrong dtype, channels, rank, NaN, out of range, empty) raises a ``ValueError``
    subclass whose message says "expected".
+
+The config check rebuilds the codec with ``from_config`` and, when its name is registered, through
+:func:`rgbtask.get_codec` too (which must give the same class).
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ def check_roundtrip(codec: Codec, value: Any, rgb: np.ndarray | None = None) -> 
     over = ~(err <= bound * (1 + BOUND_RTOL) + 1e-12)
     if np.any(over):
         i = np.unravel_index(int(np.argmax(np.where(over, err - bound, -np.inf))), err.shape)
-        _fail(codec, f"round trip error {err[i]!r} {codec.error_unit} exceeds the bound "
-                     f"{bound[i]!r} at index {tuple(int(k) for k in i)} "
+        _fail(codec, f"round trip error {float(err[i])!r} {codec.error_unit} exceeds the bound "
+                     f"{float(bound[i])!r} at index {tuple(int(k) for k in i)} "
                      f"({int(over.sum())} of {err.size} items over)")
     return err
 
@@ -150,7 +153,7 @@ def _check_batch(codec: Codec, values: Sequence[Any]) -> None:
 
 
 def _check_config(codec: Codec) -> None:
-    from rgbtask.registry import get_codec
+    from rgbtask.registry import get_codec, list_codecs
 
     config = codec.get_config()
     if config.get("name") != codec.name:
@@ -159,9 +162,13 @@ def _check_config(codec: Codec) -> None:
         text = json.dumps(config, allow_nan=False)
     except (TypeError, ValueError) as exc:
         _fail(codec, f"get_config() is not JSON-serialisable: {exc}")
-    rebuilt = get_codec(json.loads(text))
-    if rebuilt != codec or type(rebuilt) is not type(codec):
-        _fail(codec, f"get_codec(get_config()) gave {rebuilt!r}, not an equal codec")
+    rebuilt = type(codec).from_config(json.loads(text))
+    if rebuilt != codec:
+        _fail(codec, f"from_config(get_config()) gave {rebuilt!r}, not an equal codec")
+    if codec.name in list_codecs():
+        via_registry = get_codec(json.loads(text))
+        if via_registry != codec or type(via_registry) is not type(codec):
+            _fail(codec, f"get_codec(get_config()) gave {via_registry!r}, not an equal codec")
     if hash(rebuilt) != hash(codec):
         _fail(codec, "equal codecs have different hashes")
     if rebuilt.get_config() != config:

@@ -1,0 +1,37 @@
+"""Hypothesis strategies shared by the test modules."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+
+def image_shapes(max_side: int = 6, max_batch_dims: int = 2):
+    """Shapes ``(*batch, H, W)`` with small sides."""
+    return st.tuples(
+        st.lists(st.integers(1, 3), min_size=0, max_size=max_batch_dims),
+        st.integers(1, max_side),
+        st.integers(1, max_side),
+    ).map(lambda t: (*t[0], t[1], t[2]))
+
+
+@st.composite
+def unit_vectors(draw, shape=None, dtype=np.float64):
+    """Unit vectors of shape ``shape + (3,)`` drawn uniformly on the sphere."""
+    if shape is None:
+        shape = draw(image_shapes())
+    seed = draw(st.integers(0, 2**32 - 1))
+    v = np.random.default_rng(seed).normal(size=(*shape, 3))
+    v /= np.linalg.norm(v, axis=-1, keepdims=True)
+    return v.astype(dtype)
+
+
+def rgb_arrays(shape=None, dtype=np.uint8):
+    """RGB arrays ``(..., H, W, 3)`` covering the whole code range of ``dtype``."""
+    shapes = image_shapes() if shape is None else st.just(shape)
+    if np.dtype(dtype).kind == "f":
+        elements = st.floats(0.0, 1.0, width=np.dtype(dtype).itemsize * 8)
+    else:
+        elements = st.integers(0, int(np.iinfo(dtype).max))
+    return shapes.flatmap(lambda s: hnp.arrays(dtype, (*s, 3), elements=elements))

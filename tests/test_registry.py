@@ -1,0 +1,244 @@
+"""Registry: lookups, configs, errors with close matches, duplicates, entry-point plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+import rgbtask
+from rgbtask import registry
+from rgbtask.codec import Codec, Decoded, rgb_scale
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Invert(Codec):
+    """A toy codec for registry tests: gray levels inverted into three channels."""
+
+    name: ClassVar[str] = "toy/invert"
+    error_unit: ClassVar[str] = "level"
+    gain: int = 1
+
+    def validate_value(self, value):
+        return np.ascontiguousarray(np.asarray(value, dtype=np.uint8))
+
+    def _encode(self, value):
+        return np.repeat((255 - value)[..., None], 3, axis=-1)
+
+    def _decode(self, rgb):
+        value = 255 - np.rint(rgb[..., 0] * (255 / rgb_scale(rgb))).astype(np.uint8)
+        ones = np.ones(value.shape, np.float32)
+        return Decoded(value, ones, ones > 0)
+
+    def roundtrip_error(self, reference, decoded):
+        return np.abs(reference.astype(int) - decoded)
+
+    def roundtrip_bound(self, reference):
+        return 0
+
+
+@pytest.fixture
+def toy():
+    registry.register_codec(Invert)
+    yield Invert
+    registry.unregister_codec("toy/invert")
+
+
+def test_builtin_names_and_tasks():
+    assert "normals/xyz" in rgbtask.list_codecs()
+    assert rgbtask.list_codecs(task="normals") == ["normals/xyz"]
+    assert rgbtask.list_codecs(task="nothing") == []
+    codec = rgbtask.get_codec("normals/xyz")
+    assert codec.task == "normals" and codec.name == "normals/xyz"
+
+
+def test_get_codec_by_name_params_config_and_instance():
+    a = rgbtask.get_codec("normals/xyz", bits=16)
+    b = rgbtask.get_codec({"name": "normals/xyz", "bits": 16})
+    c = rgbtask.get_codec(json.loads(json.dumps(a.get_config())))
+    assert a == b == c and hash(a) == hash(c)
+    assert rgbtask.get_codec(a) is a
+    assert rgbtask.get_codec(a, bits=8) == rgbtask.get_codec("normals/xyz")
+    assert rgbtask.get_codec({"name": "normals/xyz", "bits": 16}, bits=8).bits == 8
+    assert a != rgbtask.get_codec("normals/xyz")
+    assert a.get_config() == {"name": "normals/xyz", "bits": 16, "convention": "opengl"}
+    assert repr(a) == "NormalsXYZ(bits=16, convention='opengl')"
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(rgbtask.UnknownCodecError, match="did you mean 'normals/xyz'"):
+        rgbtask.get_codec("normal/xyz")
+    with pytest.raises(ValueError, match="no codec named 'zzz/qqq'"):
+        rgbtask.get_codec("zzz/qqq")
+
+
+def test_unknown_parameter_is_named_with_suggestion():
+    with pytest.raises(rgbtask.ConfigError, match="'bit' \\(did you mean 'bits'\\?\\)"):
+        rgbtask.get_codec("normals/xyz", bit=16)
+
+
+def test_config_without_name_and_wrong_types():
+    with pytest.raises(rgbtask.ConfigError, match="needs a 'name' key"):
+        rgbtask.get_codec({"bits": 8})
+    with pytest.raises(rgbtask.ConfigError, match="expected a codec name"):
+        rgbtask.get_codec(42)
+
+
+def test_register_decorator_duplicate_and_replace(toy):
+    assert rgbtask.get_codec("toy/invert", gain=2).gain == 2
+    assert "toy/invert" in rgbtask.list_codecs("toy")
+    # The very same class again replaces nothing: a no-op, not an error.
+    assert rgbtask.register_codec(Invert) is Invert
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Other(Invert):
+        pass
+
+    with pytest.raises(rgbtask.RegistrationError, match="already registered.*replace=True"):
+        rgbtask.register_codec(Other)
+    assert rgbtask.register_codec(Other, replace=True) is Other
+    assert type(rgbtask.get_codec("toy/invert")) is Other
+
+
+def test_register_rejects_bad_names_and_classes():
+    with pytest.raises(rgbtask.RegistrationError, match="task/scheme"):
+        rgbtask.register_codec(Invert, name="Invert")
+    with pytest.raises(rgbtask.RegistrationError, match="subclass of rgbtask.Codec"):
+        rgbtask.register_codec(dict)
+    with pytest.raises(rgbtask.RegistrationError, match="being registered as"):
+        rgbtask.register_codec(Invert, name="toy/other")
+
+    class Abstract(Codec):
+        name = "toy/abstract"
+
+    with pytest.raises(rgbtask.RegistrationError, match="abstract"):
+        rgbtask.register_codec(Abstract)
+
+
+def test_register_as_decorator_with_name():
+    @rgbtask.register_codec(name="toy/named")
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Named(Invert):
+        name: ClassVar[str] = ""
+
+    try:
+        assert Named.name == "toy/named"
+        assert rgbtask.get_codec("toy/named").get_config() == {"name": "toy/named", "gain": 1}
+    finally:
+        registry.unregister_codec("toy/named")
+
+
+def test_toy_codec_passes_conformance(toy):
+    from rgbtask.testing import check_codec
+
+    check_codec(Invert(), [np.arange(12, dtype=np.uint8).reshape(3, 4)])
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Lossy(Invert):
+    """Drops the lowest bit: breaks its declared zero bound."""
+
+    def _encode(self, value):
+        return super()._encode(value // 2 * 2)
+
+
+def test_check_codec_catches_a_broken_codec():
+    from rgbtask.testing import check_codec
+
+    with pytest.raises(AssertionError, match="exceeds the bound"):
+        check_codec(Lossy(), [np.arange(12, dtype=np.uint8).reshape(3, 4)])
+
+
+def test_import_is_lazy():
+    code = ("import sys, rgbtask; bad = [m for m in ('numba', 'matplotlib', 'cv2', 'scipy', "
+            "'rgbtask.codecs.normals') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+PLUGIN = '''
+from dataclasses import dataclass
+from typing import ClassVar
+import numpy as np
+from rgbtask import Codec, Decoded
+from rgbtask.codec import rgb_scale
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Gray(Codec):
+    name: ClassVar[str] = "gray/plugin"
+    offset: int = 0
+
+    def validate_value(self, value):
+        return np.ascontiguousarray(np.asarray(value, dtype=np.uint8))
+
+    def _encode(self, value):
+        return np.repeat(value[..., None], 3, axis=-1)
+
+    def _decode(self, rgb):
+        v = np.rint(rgb[..., 0] * (255 / rgb_scale(rgb))).astype(np.uint8)
+        return Decoded(v, np.ones(v.shape, np.float32), np.ones(v.shape, bool))
+
+    def roundtrip_error(self, reference, decoded):
+        return np.abs(reference.astype(int) - decoded)
+
+    def roundtrip_bound(self, reference):
+        return 0
+'''
+
+
+def test_entry_point_plugin_is_found_lazily(tmp_path):
+    """A tiny installed package declaring ``[project.entry-points."rgbtask.codecs"]``.
+
+    We lay it out as pip would (package + ``.dist-info`` with ``entry_points.txt``) on a path
+    entry, and check that get_codec finds it, that listing does not import it, and that the name
+    clash with a built-in is refused with a warning.
+    """
+    (tmp_path / "rgbtask_toyplugin").mkdir()
+    (tmp_path / "rgbtask_toyplugin" / "__init__.py").write_text(PLUGIN)
+    dist = tmp_path / "rgbtask_toyplugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rgbtask-toyplugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[rgbtask.codecs]\n"
+        "gray/plugin = rgbtask_toyplugin:Gray\n"
+        "normals/xyz = rgbtask_toyplugin:Gray\n"
+    )
+    script = textwrap.dedent("""
+        import sys, warnings
+        import numpy as np
+        import rgbtask
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            names = rgbtask.list_codecs()
+        assert "gray/plugin" in names, names
+        assert "rgbtask_toyplugin" not in sys.modules, "listing must not import the plugin"
+        assert any("already registered" in str(w.message) for w in caught), caught
+        codec = rgbtask.get_codec("gray/plugin", offset=3)
+        assert type(codec).__module__ == "rgbtask_toyplugin"
+        assert codec.get_config() == {"name": "gray/plugin", "offset": 3}
+        assert type(rgbtask.get_codec("normals/xyz")).__module__ == "rgbtask.codecs.normals"
+        from rgbtask.testing import check_codec
+        check_codec(codec, [np.arange(6, dtype=np.uint8).reshape(2, 3)])
+        print("plugin ok")
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "plugin ok"
+
+
+def test_broken_plugin_reference_is_a_clear_error():
+    registry._add_lazy("toy/broken", "no_such_module_xyz:Thing", "test")
+    try:
+        with pytest.raises(rgbtask.RegistrationError, match="could not be loaded"):
+            rgbtask.get_codec("toy/broken")
+    finally:
+        registry.unregister_codec("toy/broken")
