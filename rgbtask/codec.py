@@ -77,7 +77,9 @@ def check_rgb(rgb: Any) -> np.ndarray:
         if isinstance(rgb, (list, tuple)) or np.isscalar(rgb) or hasattr(rgb, "__array__"):
             rgb = np.asarray(rgb)
         else:
-            raise InputError(f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__}")
+            raise InputError(
+                f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__}"
+            )
     dtype = rgb.dtype
     if dtype.kind == "u" and dtype.itemsize in (1, 2):
         pass
@@ -184,7 +186,9 @@ class Codec(abc.ABC):
             raise NotImplementedError(
                 f"{type(self).__name__} is not a dataclass: override get_config()"
             )
-        params = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}
+        params = {
+            f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init
+        }
         return {"name": self.name, **params}
 
     @classmethod

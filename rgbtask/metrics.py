@@ -36,8 +36,15 @@ def normal_metrics(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | Non
     e = err[mask]
     if e.size == 0:
         nan = float("nan")
-        return {"mean": nan, "median": nan, "rmse": nan, "within_11.25": nan,
-                "within_22.5": nan, "within_30": nan, "count": 0}
+        return {
+            "mean": nan,
+            "median": nan,
+            "rmse": nan,
+            "within_11.25": nan,
+            "within_22.5": nan,
+            "within_30": nan,
+            "count": 0,
+        }
     return {
         "mean": float(e.mean()),
         "median": float(np.median(e)),

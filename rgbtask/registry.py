@@ -86,14 +86,16 @@ def _load_entry_points() -> None:
             try:
                 name = _check_name(ep.name)
             except RegistrationError as exc:
-                warnings.warn(f"rgbtask: entry point from {dist} ignored: {exc}", RuntimeWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"rgbtask: entry point from {dist} ignored: {exc}", RuntimeWarning, stacklevel=2
+                )
                 continue
             _add_lazy(name, ep.value, f"entry point of {dist}")
 
 
-def register_codec(cls: type[Codec] | None = None, name: str | None = None, *,
-                   replace: bool = False):
+def register_codec(
+    cls: type[Codec] | None = None, name: str | None = None, *, replace: bool = False
+):
     """Register a :class:`~rgbtask.Codec` subclass under ``name`` (default: ``cls.name``).
 
     Usable as ``register_codec(MyCodec)``, ``@register_codec`` or ``@register_codec(name="x/y")``.
@@ -169,7 +171,9 @@ def get_codec_class(name: str) -> type[Codec]:
             f"codec {name!r} ({_origins.get(name, '?')}) could not be loaded from {entry!r}: {exc}"
         ) from exc
     if not (isinstance(obj, type) and issubclass(obj, Codec)):
-        raise RegistrationError(f"codec {name!r} refers to {entry!r}, which is not a Codec subclass")
+        raise RegistrationError(
+            f"codec {name!r} refers to {entry!r}, which is not a Codec subclass"
+        )
     with _lock:
         if not isinstance(_entries.get(name), type):
             if obj.name and obj.name != name:

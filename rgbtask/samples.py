@@ -29,9 +29,21 @@ __all__ = ["CLASS_NAMES", "Scene", "make_scene"]
 #: Semantic class ids of the scene (index = id).
 CLASS_NAMES = ("unlabeled", "floor", "ceiling", "wall", "window", "box", "sphere")
 _FLOOR, _CEILING, _WALL, _WINDOW, _BOX, _SPHERE = 1, 2, 3, 4, 5, 6
-_ALBEDO = np.array(
-    [[0, 0, 0], [150, 120, 90], [235, 235, 230], [200, 195, 180], [150, 200, 240],
-     [190, 70, 60], [70, 110, 190]], dtype=np.float32) / 255.0
+_ALBEDO = (
+    np.array(
+        [
+            [0, 0, 0],
+            [150, 120, 90],
+            [235, 235, 230],
+            [200, 195, 180],
+            [150, 200, 240],
+            [190, 70, 60],
+            [70, 110, 190],
+        ],
+        dtype=np.float32,
+    )
+    / 255.0
+)
 
 
 @dataclass(frozen=True)
@@ -88,8 +100,15 @@ def _slab_hit(d, lo, hi):
     return np.where(hit, tnear, np.inf), axis
 
 
-def make_scene(height: int = 480, width: int = 640, seed: int = 0, *, fov_deg: float = 70.0,
-               n_boxes: int = 3, n_spheres: int = 2) -> Scene:
+def make_scene(
+    height: int = 480,
+    width: int = 640,
+    seed: int = 0,
+    *,
+    fov_deg: float = 70.0,
+    n_boxes: int = 3,
+    n_spheres: int = 2,
+) -> Scene:
     """Render a room with ``n_boxes`` boxes and ``n_spheres`` spheres.
 
     Parameters
@@ -134,7 +153,9 @@ def make_scene(height: int = 480, width: int = 640, seed: int = 0, *, fov_deg: f
             label[closer] = _WALL
     # A window on the back wall: glass, where a depth sensor returns nothing.
     p = d * t[..., None]
-    win = (label == _WALL) & (np.abs(p[..., 2] - back_z) < 1e-9) & (np.abs(p[..., 0]) < 0.35 * half_w)
+    win = (
+        (label == _WALL) & (np.abs(p[..., 2] - back_z) < 1e-9) & (np.abs(p[..., 0]) < 0.35 * half_w)
+    )
     win &= (p[..., 1] > ceil_y + 0.3) & (p[..., 1] < ceil_y + 0.3 + 0.4 * (floor_y - ceil_y))
     label[win] = _WINDOW
 
@@ -159,8 +180,9 @@ def make_scene(height: int = 480, width: int = 640, seed: int = 0, *, fov_deg: f
         instance[closer] = k + 1
     for k in range(n_spheres):
         r = rng.uniform(0.25, 0.5)
-        c = np.array([rng.uniform(-half_w + 0.5, half_w - 0.5), floor_y - r,
-                      rng.uniform(2.0, back_z - 1.0)])
+        c = np.array(
+            [rng.uniform(-half_w + 0.5, half_w - 0.5), floor_y - r, rng.uniform(2.0, back_z - 1.0)]
+        )
         a = np.sum(d * d, axis=-1)
         b = d @ c
         disc = b * b - a * (c @ c - r * r)
@@ -183,7 +205,9 @@ def make_scene(height: int = 480, width: int = 640, seed: int = 0, *, fov_deg: f
     keypoints = np.zeros((n_boxes, 8, 2), dtype=np.float32)
     visible = np.zeros((n_boxes, 8), dtype=bool)
     for k, (blo, bhi) in enumerate(boxes):
-        corners = np.array([[(bhi if (i >> a) & 1 else blo)[a] for a in range(3)] for i in range(8)])
+        corners = np.array(
+            [[(bhi if (i >> a) & 1 else blo)[a] for a in range(3)] for i in range(8)]
+        )
         px = corners[:, 0] / corners[:, 2] * f + cx
         py = corners[:, 1] / corners[:, 2] * f + cy
         keypoints[k] = np.stack([px, py], axis=-1)
@@ -197,5 +221,13 @@ def make_scene(height: int = 480, width: int = 640, seed: int = 0, *, fov_deg: f
     light /= np.linalg.norm(light)
     shade = np.clip(normal @ light, 0.0, 1.0) * 0.75 + 0.25
     image = np.clip(_ALBEDO[label] * shade[..., None] * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Scene(depth=depth, normals=normals_gl, semantic=label, instance=instance,
-                 keypoints=keypoints, visible=visible, image=image, intrinsics=K)
+    return Scene(
+        depth=depth,
+        normals=normals_gl,
+        semantic=label,
+        instance=instance,
+        keypoints=keypoints,
+        visible=visible,
+        image=image,
+        intrinsics=K,
+    )

@@ -66,9 +66,12 @@ def check_roundtrip(codec: Codec, value: Any, rgb: np.ndarray | None = None) -> 
     over = ~(err <= bound * (1 + BOUND_RTOL) + 1e-12)
     if np.any(over):
         i = np.unravel_index(int(np.argmax(np.where(over, err - bound, -np.inf))), err.shape)
-        _fail(codec, f"round trip error {float(err[i])!r} {codec.error_unit} exceeds the bound "
-                     f"{float(bound[i])!r} at index {tuple(int(k) for k in i)} "
-                     f"({int(over.sum())} of {err.size} items over)")
+        _fail(
+            codec,
+            f"round trip error {float(err[i])!r} {codec.error_unit} exceeds the bound "
+            f"{float(bound[i])!r} at index {tuple(int(k) for k in i)} "
+            f"({int(over.sum())} of {err.size} items over)",
+        )
     return err
 
 
@@ -107,8 +110,10 @@ def _check_decoded(codec: Codec, rgb: np.ndarray) -> None:
         _fail(codec, "an invalid item has non-zero confidence")
     value = np.asarray(value)
     if value.shape[: confidence.ndim] != confidence.shape:
-        _fail(codec, f"value shape {value.shape} does not start with confidence shape "
-                     f"{confidence.shape}")
+        _fail(
+            codec,
+            f"value shape {value.shape} does not start with confidence shape {confidence.shape}",
+        )
     if value.dtype.kind == "f":
         item_nan = np.isnan(value).reshape(confidence.shape + (-1,)).any(axis=-1)
         if np.any(item_nan & valid) or np.any(~item_nan & ~valid):
@@ -122,8 +127,11 @@ def _check_float_decode(codec: Codec, value: Any, rgb: np.ndarray) -> None:
         as_float = (rgb.astype(np.float64) / full).astype(dtype)
         decoded = codec.decode(as_float)
         if decoded.shape != reference.shape or decoded.dtype != reference.dtype:
-            _fail(codec, f"decode of {np.dtype(dtype)} RGB gave {decoded.dtype} {decoded.shape}, "
-                         f"integer RGB gave {reference.dtype} {reference.shape}")
+            _fail(
+                codec,
+                f"decode of {np.dtype(dtype)} RGB gave {decoded.dtype} {decoded.shape}, "
+                f"integer RGB gave {reference.dtype} {reference.shape}",
+            )
         check_roundtrip(codec, value, as_float)
         if reference.dtype.kind != "f" and not _equal(decoded, reference):
             _fail(codec, f"decode of {np.dtype(dtype)} RGB differs from decode of integer codes")
@@ -143,7 +151,9 @@ def _check_batch(codec: Codec, values: Sequence[Any]) -> None:
     for field, got in zip(("value", "confidence", "valid"), batched):
         want = np.stack([np.asarray(getattr(s, field)) for s in singles])
         if not _equal(got, want):
-            _fail(codec, f"decode_with_confidence of a batch: {field} differs from a loop of singles")
+            _fail(
+                codec, f"decode_with_confidence of a batch: {field} differs from a loop of singles"
+            )
     # A two-level batch (1, n, ...) must give the same as the flat batch.
     deep = codec.encode(batch[None])
     if not _equal(deep[0], batch_rgb):
@@ -178,8 +188,11 @@ def _check_config(codec: Codec) -> None:
         _fail(codec, f"repr {text_repr!r} does not name the class")
     blob = pickle.dumps(codec)
     if len(blob) > MAX_PICKLE_BYTES:
-        _fail(codec, f"pickled codec is {len(blob)} bytes (> {MAX_PICKLE_BYTES}): "
-                     "keep lookup tables out of the instance")
+        _fail(
+            codec,
+            f"pickled codec is {len(blob)} bytes (> {MAX_PICKLE_BYTES}): "
+            "keep lookup tables out of the instance",
+        )
     if pickle.loads(blob) != codec:
         _fail(codec, "pickle round trip gives an unequal codec")
 
@@ -211,11 +224,16 @@ def _check_bad_input(codec: Codec, rgb: np.ndarray) -> None:
             codec.decode(bad)
         except ValueError as exc:
             if "expected" not in str(exc):
-                _fail(codec, f"decode({label}) raised {exc!r}, whose message does not say "
-                             "what was expected")
+                _fail(
+                    codec,
+                    f"decode({label}) raised {exc!r}, whose message does not say what was expected",
+                )
         except Exception as exc:
-            _fail(codec, f"decode({label}) raised {type(exc).__name__}: {exc}; expected a "
-                         "ValueError subclass")
+            _fail(
+                codec,
+                f"decode({label}) raised {type(exc).__name__}: {exc}; expected a "
+                "ValueError subclass",
+            )
         else:
             _fail(codec, f"decode({label}) did not raise")
 

@@ -58,8 +58,12 @@ def test_rounds_to_nearest_never_truncates():
 def test_axes_colours_opengl():
     codec = NormalsXYZ()
     n = np.array([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [-1.0, 0, 0]]])
-    assert codec.encode(n)[0].tolist() == [[255, 128, 128], [128, 255, 128], [128, 128, 255],
-                                           [0, 128, 128]]
+    assert codec.encode(n)[0].tolist() == [
+        [255, 128, 128],
+        [128, 255, 128],
+        [128, 128, 255],
+        [0, 128, 128],
+    ]
 
 
 def test_opencv_convention_flips_y_and_z():
@@ -125,7 +129,9 @@ def test_confidence_falls_with_distance_from_the_sphere():
     _, conf, valid = codec.decode_with_confidence(rgb)
     slack = math.sqrt(3) / 255
     expected = np.clip(1 - (np.abs(z - 1) - slack) / (MAX_NORM_DEVIATION - slack), 0, 1)
-    assert np.allclose(conf[0], np.where(np.abs(z - 1) < MAX_NORM_DEVIATION, expected, 0), atol=1e-6)
+    assert np.allclose(
+        conf[0], np.where(np.abs(z - 1) < MAX_NORM_DEVIATION, expected, 0), atol=1e-6
+    )
     assert valid[0].tolist() == [True, True, True, True, False, False]
     assert np.all(np.diff(conf[0]) <= 0)
 
@@ -208,10 +214,12 @@ def test_float32_input_encodes_like_float64(n):
 # ---------------------------------------------------------------- kernels == references
 
 
-
-
-@given(st.integers(0, 2**32 - 1), image_shapes(), st.sampled_from([255.0, 65535.0]),
-       st.sampled_from([np.float32, np.float64]))
+@given(
+    st.integers(0, 2**32 - 1),
+    image_shapes(),
+    st.sampled_from([255.0, 65535.0]),
+    st.sampled_from([np.float32, np.float64]),
+)
 def test_encode_kernel_matches_reference(seed, shape, scale, dtype):
     rng = np.random.default_rng(seed)
     n = rng.normal(size=(*shape, 3)) * rng.choice([1e-30, 1.0, 1e30], size=(*shape, 1))

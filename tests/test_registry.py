@@ -157,13 +157,15 @@ def test_check_codec_catches_a_broken_codec():
 
 
 def test_import_is_lazy():
-    code = ("import sys, rgbtask; bad = [m for m in ('numba', 'matplotlib', 'cv2', 'scipy', "
-            "'rgbtask.codecs.normals') if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, rgbtask; bad = [m for m in ('numba', 'matplotlib', 'cv2', 'scipy', "
+        "'rgbtask.codecs.normals') if m in sys.modules]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
-PLUGIN = '''
+PLUGIN = """
 from dataclasses import dataclass
 from typing import ClassVar
 import numpy as np
@@ -191,7 +193,7 @@ class Gray(Codec):
 
     def roundtrip_bound(self, reference):
         return 0
-'''
+"""
 
 
 def test_entry_point_plugin_is_found_lazily(tmp_path):

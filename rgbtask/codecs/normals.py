@@ -139,9 +139,13 @@ class NormalsXYZ(Codec):
     def validate_value(self, value: Any) -> np.ndarray:
         normals = np.asarray(value)
         if normals.dtype.kind not in "fiu":
-            raise InputError(f"expected float normals (..., H, W, 3), got {describe_array(normals)}")
+            raise InputError(
+                f"expected float normals (..., H, W, 3), got {describe_array(normals)}"
+            )
         if normals.ndim < 3 or normals.shape[-1] != 3:
-            raise InputError(f"expected normals of shape (..., H, W, 3), got {describe_array(normals)}")
+            raise InputError(
+                f"expected normals of shape (..., H, W, 3), got {describe_array(normals)}"
+            )
         if normals.size == 0:
             raise InputError(f"expected non-empty normals, got {describe_array(normals)}")
         if normals.dtype not in (np.float32, np.float64):
@@ -150,8 +154,11 @@ class NormalsXYZ(Codec):
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
         out = np.empty(normals.shape, dtype=self.dtype)
-        run_rows(kernels.encode_kernel, (normals.reshape(-1, 3), out.reshape(-1, 3)),
-                 (self.signs, self.scale))
+        run_rows(
+            kernels.encode_kernel,
+            (normals.reshape(-1, 3), out.reshape(-1, 3)),
+            (self.signs, self.scale),
+        )
         return out
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
@@ -161,8 +168,11 @@ class NormalsXYZ(Codec):
         normals = np.empty(flat.shape, dtype=np.float32)
         confidence = np.empty(flat.shape[0], dtype=np.float32)
         valid = np.empty(flat.shape[0], dtype=np.bool_)
-        run_rows(kernels.decode_kernel, (flat, normals, confidence, valid),
-                 (scale, self.signs, slack, MAX_NORM_DEVIATION))
+        run_rows(
+            kernels.decode_kernel,
+            (flat, normals, confidence, valid),
+            (scale, self.signs, slack, MAX_NORM_DEVIATION),
+        )
         shape = rgb.shape[:-1]
         return Decoded(normals.reshape(rgb.shape), confidence.reshape(shape), valid.reshape(shape))
 
@@ -173,8 +183,10 @@ class NormalsXYZ(Codec):
         ref_valid = np.all(np.isfinite(reference), axis=-1) & np.any(reference != 0, axis=-1)
         dec_valid = np.all(np.isfinite(decoded), axis=-1)
         with np.errstate(invalid="ignore", over="ignore"):
-            err = angular_error_deg(np.where(ref_valid[..., None], reference, 1.0),
-                                    np.where(dec_valid[..., None], decoded, 1.0))
+            err = angular_error_deg(
+                np.where(ref_valid[..., None], reference, 1.0),
+                np.where(dec_valid[..., None], decoded, 1.0),
+            )
         err = np.where(ref_valid & dec_valid, err, 0.0)
         return np.where(ref_valid != dec_valid, np.inf, err)
 

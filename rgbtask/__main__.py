@@ -1,0 +1,5 @@
+import sys
+
+from rgbtask.cli import main
+
+sys.exit(main())
