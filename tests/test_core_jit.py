@@ -1,0 +1,94 @@
+"""The Numba layer: cache fallbacks, NUMBA_CACHE_DIR, threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import rgbtask
+from rgbtask.core import _jit
+
+ENCODE_ONE = """
+import numpy as np, rgbtask
+n = np.zeros((2, 2, 3)); n[..., 2] = 1
+print(rgbtask.get_codec("normals/xyz").encode(n)[0, 0].tolist())
+"""
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def test_works_when_no_cache_location_is_writable():
+    # As in a read-only site-packages with an unwritable home: every Numba cache locator fails.
+    code = (
+        textwrap.dedent("""
+        import warnings
+        warnings.simplefilter("always")
+        import numba.core.caching as caching
+        def read_only(self):
+            raise OSError("read-only file system")
+        caching._CacheLocator.ensure_cache_path = read_only
+    """)
+        + ENCODE_ONE
+    )
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[128, 128, 255]"
+    assert "no writable Numba cache location" in out.stderr
+
+
+def test_numba_cache_dir_is_used(tmp_path):
+    out = run_python(ENCODE_ONE, NUMBA_CACHE_DIR=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[128, 128, 255]"
+    if os.environ.get("NUMBA_DISABLE_JIT") != "1":
+        assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index written"
+
+
+def test_disable_jit_gives_the_same_codes():
+    out = run_python(ENCODE_ONE, NUMBA_DISABLE_JIT="1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[128, 128, 255]"
+
+
+def test_run_rows_splits_and_covers_every_row(monkeypatch):
+    seen = []
+
+    def kernel(a, out, offset):
+        seen.append(a.shape[0])
+        out[:] = a + offset
+
+    monkeypatch.setattr(_jit, "MIN_ROWS_PER_THREAD", 10)
+    monkeypatch.setattr(_jit, "_num_threads", 3)
+    a = np.arange(95)
+    out = np.zeros_like(a)
+    _jit.run_rows(kernel, (a, out), (1,))
+    assert sorted(seen) == [31, 32, 32] and np.array_equal(out, a + 1)
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="expected a thread count >= 1"):
+        _jit.set_num_threads(0)
+
+
+def test_codecs_are_safe_from_many_threads():
+    codec = rgbtask.get_codec("normals/xyz")
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(64, 64 + i, 3)) for i in range(16)]
+    expected = [codec.decode(codec.encode(x)) for x in inputs]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda x: codec.decode(codec.encode(x)), inputs * 4))
+    for g, e in zip(got, expected * 4):
+        assert np.array_equal(g, e, equal_nan=True)
