@@ -272,6 +272,17 @@ class Codec(abc.ABC):
         """The theoretical bound on ``roundtrip_error(reference, decode(encode(reference)))``,
         a scalar or an array broadcastable against the error."""
 
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """The task's standard metrics of ``decoded`` against ``reference`` (a flat dict).
+
+        The default is :func:`rgbtask.metrics.default_metrics` for the codec's task (AbsRel, RMSE,
+        deltas for depth; mIoU for masks; angular error for normals; PCK for keypoints); a codec
+        overrides it to report something else.
+        """
+        from rgbtask.metrics import default_metrics
+
+        return default_metrics(self, reference, decoded)
+
     # ---------------------------------------------------------------- examples
     @classmethod
     def examples(cls, scene: Any) -> Iterable[tuple[Codec, list[np.ndarray]]]:

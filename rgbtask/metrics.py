@@ -54,3 +54,231 @@ def normal_metrics(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | Non
         "within_30": float(np.mean(e < 30.0) * 100),
         "count": int(e.size),
     }
+
+
+# ---------------------------------------------------------------- depth
+
+
+def depth_metrics(pred: np.ndarray, target: np.ndarray) -> dict:
+    """The standard monocular-depth metrics (Eigen et al. 2014) over pixels valid in both.
+
+    A depth is valid when finite and > 0. Returns AbsRel, SqRel, RMSE (metres), log RMSE,
+    delta < 1.25^k for k = 1, 2, 3 (percent), and ``invalid_flips``: the percentage of pixels whose
+    validity differs between ``pred`` and ``target`` (a valid pixel lost, or an invalid one decoded
+    as a plausible depth).
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        pv = np.isfinite(pred) & (pred > 0)
+        tv = np.isfinite(target) & (target > 0)
+    both = pv & tv
+    flips = float(np.mean(pv != tv) * 100) if pv.size else float("nan")
+    p, t = pred[both], target[both]
+    if p.size == 0:
+        nan = float("nan")
+        return {
+            "abs_rel": nan,
+            "sq_rel": nan,
+            "rmse": nan,
+            "log_rmse": nan,
+            "delta1": nan,
+            "delta2": nan,
+            "delta3": nan,
+            "invalid_flips": flips,
+            "count": 0,
+        }
+    ratio = np.maximum(p / t, t / p)
+    return {
+        "abs_rel": float(np.mean(np.abs(p - t) / t)),
+        "sq_rel": float(np.mean((p - t) ** 2 / t)),
+        "rmse": float(np.sqrt(np.mean((p - t) ** 2))),
+        "log_rmse": float(np.sqrt(np.mean((np.log(p) - np.log(t)) ** 2))),
+        "delta1": float(np.mean(ratio < 1.25) * 100),
+        "delta2": float(np.mean(ratio < 1.25**2) * 100),
+        "delta3": float(np.mean(ratio < 1.25**3) * 100),
+        "invalid_flips": flips,
+        "count": int(p.size),
+    }
+
+
+# ---------------------------------------------------------------- masks
+
+
+def confusion_matrix(
+    pred: np.ndarray, target: np.ndarray, num_classes: int, ignore: int | None = 255
+) -> np.ndarray:
+    """``C[t, p]``: pixels of target class t predicted as p, over target pixels not ``ignore``.
+
+    Predicted labels outside ``[0, num_classes)`` (e.g. the ignore label a decoder gives a rejected
+    pixel) count in an extra last column: always wrong.
+    """
+    pred = np.asarray(pred).ravel().astype(np.int64)
+    target = np.asarray(target).ravel().astype(np.int64)
+    keep = (target >= 0) & (target < num_classes)
+    if ignore is not None:
+        keep &= target != ignore
+    p = np.where((pred >= 0) & (pred < num_classes), pred, num_classes)[keep]
+    t = target[keep]
+    counts = np.bincount(t * (num_classes + 1) + p, minlength=num_classes * (num_classes + 1))
+    return counts.reshape(num_classes, num_classes + 1)
+
+
+def mask_metrics(
+    pred: np.ndarray, target: np.ndarray, num_classes: int | None = None, ignore: int | None = 255
+) -> dict:
+    """Pixel accuracy, mean IoU and per-class IoU of a semantic label map.
+
+    Target pixels equal to ``ignore`` are left out. mIoU averages the classes present in the target
+    or the prediction. ``per_class_iou`` maps class id -> IoU for those classes.
+    """
+    pred, target = np.asarray(pred), np.asarray(target)
+    if num_classes is None:
+        valid_t = target[target != ignore] if ignore is not None else target
+        num_classes = int(max(valid_t.max(initial=0), pred[pred != ignore].max(initial=0))) + 1
+    cm = confusion_matrix(pred, target, num_classes, ignore)
+    total = cm.sum()
+    tp = np.diag(cm[:, :num_classes]).astype(np.float64)
+    fn = cm.sum(axis=1) - tp
+    fp = cm[:, :num_classes].sum(axis=0) - tp
+    union = tp + fp + fn
+    present = union > 0
+    iou = np.where(present, tp / np.maximum(union, 1), np.nan)
+    return {
+        "pixel_acc": float(tp.sum() / total * 100) if total else float("nan"),
+        "miou": float(np.nanmean(iou) * 100) if present.any() else float("nan"),
+        "per_class_iou": {int(c): float(iou[c] * 100) for c in np.flatnonzero(present)},
+        "count": int(total),
+    }
+
+
+def instance_matching(pred: np.ndarray, target: np.ndarray, iou_threshold: float = 0.5) -> dict:
+    """Match predicted to target instances (ids > 0; 0 is background) one-to-one by IoU.
+
+    Ids need not agree between the two maps. A pair matches when its IoU exceeds ``iou_threshold``
+    (above 0.5 a match is unique, as in COCO panoptic quality). Returns the counts, precision and
+    recall in percent, and the mean IoU of the matched pairs.
+    """
+    pred = np.asarray(pred).ravel().astype(np.int64)
+    target = np.asarray(target).ravel().astype(np.int64)
+    p_ids, p_inv = np.unique(pred, return_inverse=True)
+    t_ids, t_inv = np.unique(target, return_inverse=True)
+    joint = np.bincount(t_inv * p_ids.size + p_inv, minlength=t_ids.size * p_ids.size)
+    joint = joint.reshape(t_ids.size, p_ids.size).astype(np.float64)
+    t_area, p_area = joint.sum(axis=1), joint.sum(axis=0)
+    iou = joint / (t_area[:, None] + p_area[None, :] - joint)
+    iou = iou[t_ids > 0][:, p_ids > 0]
+    n_t, n_p = int(np.sum(t_ids > 0)), int(np.sum(p_ids > 0))
+    matched = iou > iou_threshold
+    if iou_threshold < 0.5 and matched.any():
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(-iou)
+        good = iou[rows, cols] > iou_threshold
+        ious = iou[rows[good], cols[good]]
+    else:
+        ious = iou[matched]
+    m = int(ious.size)
+    return {
+        "matched": m,
+        "target_instances": n_t,
+        "pred_instances": n_p,
+        "precision": float(m / n_p * 100) if n_p else float("nan"),
+        "recall": float(m / n_t * 100) if n_t else float("nan"),
+        "mean_iou": float(ious.mean() * 100) if m else float("nan"),
+    }
+
+
+# ---------------------------------------------------------------- keypoints
+
+
+def keypoint_metrics(
+    pred: np.ndarray,
+    target: np.ndarray,
+    visible: np.ndarray | None = None,
+    bbox_size: np.ndarray | float | None = None,
+    alpha: float = 0.05,
+) -> dict:
+    """Mean pixel error and PCK of keypoints ``(..., N, K, 2)``.
+
+    Only target keypoints that are ``visible`` (default: finite) count. A keypoint the decoder did
+    not find (NaN) counts as a PCK miss and in ``found`` but not in the mean error. PCK uses the
+    threshold ``alpha * bbox_size`` per instance (``bbox_size``: ``(..., N)`` or a scalar, e.g. the
+    larger side of the person's box); without it, PCK is left out.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    vis = np.all(np.isfinite(target), axis=-1)
+    if visible is not None:
+        vis &= np.asarray(visible, dtype=bool)
+    err = np.linalg.norm(pred - target, axis=-1)
+    found = vis & np.isfinite(err)
+    out = {
+        "mean_px": float(err[found].mean()) if found.any() else float("nan"),
+        "p95_px": float(np.percentile(err[found], 95)) if found.any() else float("nan"),
+        "max_px": float(err[found].max()) if found.any() else float("nan"),
+        "found": float(found.sum() / vis.sum() * 100) if vis.any() else float("nan"),
+        "count": int(vis.sum()),
+    }
+    if bbox_size is not None:
+        thr = alpha * np.asarray(bbox_size, dtype=np.float64)[..., None]
+        hit = found & (np.where(np.isfinite(err), err, np.inf) <= thr)
+        out[f"pck@{alpha:g}"] = float(hit.sum() / vis.sum() * 100) if vis.any() else float("nan")
+    return out
+
+
+# ---------------------------------------------------------------- per codec
+
+#: The headline metric of each task (for plots and one-number summaries), and whether lower is better.
+PRIMARY_METRIC = {
+    "depth": ("abs_rel", True),
+    "normals": ("mean", True),
+    "mask": ("miou", False),
+    "mask/instance": ("mean_iou", False),
+    "mask/panoptic": ("pixel_acc", False),
+    "keypoints": ("mean_px", True),
+}
+
+
+def primary_metric(codec) -> tuple[str, bool]:
+    """``(metric name, lower is better)`` for a codec: by its name first, then by its task."""
+    return PRIMARY_METRIC.get(codec.name) or PRIMARY_METRIC.get(codec.task) or ("mean_error", True)
+
+
+def _keypoint_box_size(target: np.ndarray) -> np.ndarray:
+    """The larger side of each instance's keypoint extent, ``(..., N)`` (0 with no keypoint)."""
+    finite = np.all(np.isfinite(target), axis=-1, keepdims=True)
+    lo = np.min(np.where(finite, target, np.inf), axis=-2)
+    hi = np.max(np.where(finite, target, -np.inf), axis=-2)
+    span = np.max(hi - lo, axis=-1)
+    return np.where(np.isfinite(span), span, 0.0)
+
+
+def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
+    """The standard metrics of ``codec``'s task, comparing its decoded value with the reference.
+
+    depth: :func:`depth_metrics`; normals: :func:`normal_metrics`; mask/palette and mask/binary:
+    :func:`mask_metrics` (with the codec's ``ignore`` label); mask/instance and mask/panoptic:
+    :func:`instance_matching` plus pixel accuracy; keypoints: :func:`keypoint_metrics` with PCK@0.05
+    of each instance's keypoint extent. Any other task: statistics of ``codec.roundtrip_error``.
+    """
+    task, name = codec.task, codec.name
+    if task == "depth":
+        return depth_metrics(decoded, reference)
+    if task == "normals":
+        return normal_metrics(decoded, reference)
+    if name in ("mask/instance", "mask/panoptic"):
+        out = instance_matching(decoded, reference)
+        out["pixel_acc"] = float(np.mean(np.asarray(decoded) == np.asarray(reference)) * 100)
+        return out
+    if task == "mask":
+        return mask_metrics(decoded, reference, ignore=getattr(codec, "ignore", 255))
+    if task == "keypoints":
+        return keypoint_metrics(decoded, reference, bbox_size=_keypoint_box_size(reference))
+    err = np.asarray(codec.roundtrip_error(reference, decoded), dtype=np.float64)
+    finite = err[np.isfinite(err)]
+    return {
+        "mean_error": float(finite.mean()) if finite.size else float("nan"),
+        "max_error": float(finite.max()) if finite.size else float("nan"),
+        "invalid_flips": float(np.mean(~np.isfinite(err)) * 100),
+    }

@@ -1,0 +1,137 @@
+"""Plots for fidelity reports (matplotlib, imported here only, with the Agg backend when headless)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_error_map", "plot_metric_vs_perturbation", "plot_strip"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "cairo"):
+        import os
+
+        if not os.environ.get("DISPLAY"):
+            matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(config: str) -> str:
+    c = json.loads(config)
+    params = ",".join(f"{k}={v}" for k, v in c.items() if k != "name")
+    return f"{c['name']}" + (f" ({params})" if params else "")
+
+
+def plot_metric_vs_perturbation(
+    rows: Sequence[Mapping[str, Any]], path: str | Path, metric: str | None = None, title: str = ""
+) -> Path:
+    """One line per codec config: ``metric`` (default: each task's primary metric) per perturbation.
+
+    ``rows`` are :func:`~rgbtask.fidelity.evaluate` records or :func:`summarize` rows; samples are
+    averaged. Codecs of different tasks go to separate panels.
+    """
+    from rgbtask.fidelity.evaluate import summarize
+    from rgbtask.metrics import PRIMARY_METRIC
+
+    rows = summarize(rows) if rows and "sample" in rows[0] else list(rows)
+    plt = _pyplot()
+    order: list[str] = []
+    for r in rows:
+        if r["perturbation"] not in order:
+            order.append(r["perturbation"])
+    by_metric: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        m = (
+            metric
+            or (
+                PRIMARY_METRIC.get(r["codec"])
+                or PRIMARY_METRIC.get(r["codec"].split("/")[0])
+                or ("mean_error", True)
+            )[0]
+        )
+        by_metric.setdefault(m, []).append(r)
+    fig, axes = plt.subplots(1, len(by_metric), figsize=(5.5 * len(by_metric), 3.6), squeeze=False)
+    for ax, (m, group) in zip(axes[0], by_metric.items()):
+        for config in dict.fromkeys(r["config"] for r in group):
+            pts = {r["perturbation"]: r.get(m, np.nan) for r in group if r["config"] == config}
+            ax.plot(
+                range(len(order)), [pts.get(p, np.nan) for p in order], "o-", label=_label(config)
+            )
+        ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(m)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_error_map(
+    codec, value: np.ndarray, path: str | Path, perturbation=None, seed: int = 0
+) -> Path:
+    """The encoded image, the (perturbed) image and the per-item round-trip error, side by side."""
+    plt = _pyplot()
+    rgb = codec.encode(value)
+    seen = perturbation(rgb, np.random.default_rng(seed)) if perturbation is not None else rgb
+    err = np.asarray(codec.roundtrip_error(value, codec.decode(seen)), dtype=np.float64)
+    while err.ndim > 2:
+        err = err[0]
+    shown = rgb.reshape((-1, *rgb.shape[-3:]))[0]
+    seen_img = seen.reshape((-1, *seen.shape[-3:]))[0]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    axes[0].imshow(shown)
+    axes[0].set_title(f"{codec.name}: encoded", fontsize=9)
+    axes[1].imshow(seen_img)
+    axes[1].set_title(perturbation.label if perturbation is not None else "lossless", fontsize=9)
+    finite = np.where(np.isfinite(err), err, np.nan)
+    im = axes[2].imshow(finite, cmap="magma")
+    axes[2].set_title(f"round-trip error ({codec.error_unit}); white: validity flipped", fontsize=9)
+    flipped = ~np.isfinite(err)
+    if flipped.any():
+        axes[2].imshow(np.where(flipped, 1.0, np.nan), cmap="gray", vmin=0, vmax=1)
+    fig.colorbar(im, ax=axes[2], fraction=0.04)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_strip(
+    codecs: Sequence[Any], values: np.ndarray, path: str | Path, xlabel: str = "value"
+) -> Path:
+    """Colour strips: each codec encodes the same 1-D ramp of ``values`` (e.g. depths)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(codecs), 1, figsize=(8, 0.55 * len(codecs) + 0.6), squeeze=False)
+    for ax, codec in zip(axes[:, 0], codecs):
+        strip = codec.encode(np.asarray(values)[None, :])
+        ax.imshow(
+            np.repeat(strip, 12, axis=0),
+            aspect="auto",
+            extent=(float(values[0]), float(values[-1]), 0, 1),
+        )
+        ax.set_yticks([])
+        ax.set_ylabel(codec.name.split("/")[-1], rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel(xlabel)
+    for ax in axes[:-1, 0]:
+        ax.set_xticks([])
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
