@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -123,11 +124,15 @@ def evaluate(
     try:
         for codec in codec_list:
             config = json.dumps(codec.get_config(), sort_keys=True)
-            for s_index, (s_name, sample) in enumerate(sample_list):
+            for s_name, sample in sample_list:
                 value = sample if isinstance(sample, np.ndarray) else value_for(codec, sample)
                 rgb = codec.encode(value)
-                for p_index, pert in enumerate(perts):
-                    rng = np.random.default_rng([seed, s_index, p_index])
+                for pert in perts:
+                    # A stream per (sample, perturbation), keyed by their names: a record does
+                    # not depend on which other samples or perturbations ran.
+                    rng = np.random.default_rng(
+                        [seed, zlib.crc32(s_name.encode()), zlib.crc32(pert.label.encode())]
+                    )
                     decoded = codec.decode_with_confidence(pert(rgb, rng))
                     metrics = codec.metrics(value, decoded.value)
                     record = {

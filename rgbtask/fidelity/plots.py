@@ -113,9 +113,17 @@ def plot_error_map(
 
 
 def plot_strip(
-    codecs: Sequence[Any], values: np.ndarray, path: str | Path, xlabel: str = "value"
+    codecs: Sequence[Any],
+    values: np.ndarray,
+    path: str | Path,
+    xlabel: str = "value",
+    positions: np.ndarray | None = None,
 ) -> Path:
-    """Colour strips: each codec encodes the same 1-D ramp of ``values`` (e.g. depths)."""
+    """Colour strips: each codec encodes the same 1-D ramp of ``values`` (e.g. depths, or unit
+    vectors), drawn against ``positions`` (default: the values themselves when scalar)."""
+    values = np.asarray(values)
+    if positions is None:
+        positions = values if values.ndim == 1 else np.arange(len(values))
     plt = _pyplot()
     fig, axes = plt.subplots(len(codecs), 1, figsize=(8, 0.55 * len(codecs) + 0.6), squeeze=False)
     for ax, codec in zip(axes[:, 0], codecs):
@@ -123,7 +131,7 @@ def plot_strip(
         ax.imshow(
             np.repeat(strip, 12, axis=0),
             aspect="auto",
-            extent=(float(values[0]), float(values[-1]), 0, 1),
+            extent=(float(positions[0]), float(positions[-1]), 0, 1),
         )
         ax.set_yticks([])
         ax.set_ylabel(codec.name.split("/")[-1], rotation=0, ha="right", va="center", fontsize=8)
