@@ -6,4 +6,8 @@ Numba kernels under it) is imported on first use. A new built-in codec adds one 
 
 BUILTIN_CODECS: dict[str, str] = {
     "normals/xyz": "rgbtask.codecs.normals:NormalsXYZ",
+    "mask/palette": "rgbtask.codecs.masks:MaskPalette",
+    "mask/panoptic": "rgbtask.codecs.masks:MaskPanoptic",
+    "mask/instance": "rgbtask.codecs.masks:MaskInstance",
+    "mask/binary": "rgbtask.codecs.masks:MaskBinary",
 }
