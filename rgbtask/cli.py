@@ -247,7 +247,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from rgbtask.formats import read_coco_keypoints, read_value, write_png
+    from rgbtask.io import read_coco_keypoints, read_value, write_png
 
     codec = _codec_from_args(args)
     if codec.task == "keypoints":
@@ -267,7 +267,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from rgbtask.formats import read_image, write_value
+    from rgbtask.io import read_image, write_value
 
     codec = _codec_from_args(args)
     rgb = read_image(args.input)

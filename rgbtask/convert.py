@@ -72,7 +72,7 @@ def _jobs(files: Sequence[Path], task: str, out_dir: Path, depth_scale: float | 
     jobs = []
     for path in files:
         if task == "keypoints":
-            from rgbtask.formats import read_coco_keypoints
+            from rgbtask.io import read_coco_keypoints
 
             for name, ann in read_coco_keypoints(path).items():
                 payload = {
@@ -98,7 +98,7 @@ def _convert_one(job: tuple[str, str, dict[str, Any], dict[str, Any]]) -> tuple[
     try:
         import numpy as np
 
-        from rgbtask.formats import read_value, write_png
+        from rgbtask.io import read_value, write_png
         from rgbtask.registry import get_codec
 
         codec = get_codec(config)
@@ -134,7 +134,7 @@ def _read_manifest(out_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
-    from rgbtask.formats import write_atomic
+    from rgbtask.io import write_atomic
 
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     write_atomic(out_dir / MANIFEST, lambda tmp: tmp.write_text(text))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rgbtask
-from rgbtask import formats
+from rgbtask import io as rio
 from rgbtask.cli import main
 from rgbtask.convert import convert
 from rgbtask.samples import make_scene
@@ -25,31 +25,31 @@ def normals_dir(tmp_path):
 
 def test_pfm_round_trip(tmp_path):
     depth = np.random.default_rng(0).uniform(0.5, 10, size=(5, 7)).astype(np.float32)
-    formats.write_pfm(tmp_path / "d.pfm", depth)
-    assert np.array_equal(formats.read_pfm(tmp_path / "d.pfm"), depth)
+    rio.write_pfm(tmp_path / "d.pfm", depth)
+    assert np.array_equal(rio.read_pfm(tmp_path / "d.pfm"), depth)
     rgbish = np.random.default_rng(1).random((4, 3, 3)).astype(np.float32)
-    formats.write_pfm(tmp_path / "c.pfm", rgbish)
-    assert np.array_equal(formats.read_pfm(tmp_path / "c.pfm"), rgbish)
+    rio.write_pfm(tmp_path / "c.pfm", rgbish)
+    assert np.array_equal(rio.read_pfm(tmp_path / "c.pfm"), rgbish)
 
 
 def test_truncated_pfm_and_bad_files_are_clear_errors(tmp_path):
-    formats.write_pfm(tmp_path / "d.pfm", np.ones((4, 4), np.float32))
+    rio.write_pfm(tmp_path / "d.pfm", np.ones((4, 4), np.float32))
     data = (tmp_path / "d.pfm").read_bytes()
     (tmp_path / "t.pfm").write_bytes(data[:-10])
     with pytest.raises(rgbtask.InputError, match="truncated"):
-        formats.read_pfm(tmp_path / "t.pfm")
+        rio.read_pfm(tmp_path / "t.pfm")
     (tmp_path / "x.png").write_bytes(b"not a png at all")
     with pytest.raises(rgbtask.InputError, match="expected"):
-        formats.read_image(tmp_path / "x.png")
+        rio.read_image(tmp_path / "x.png")
     with pytest.raises(rgbtask.InputError, match="expected an existing file"):
-        formats.read_depth(tmp_path / "missing.npy")
+        rio.read_depth(tmp_path / "missing.npy")
 
 
 def test_depth_png_needs_a_scale_and_zero_is_invalid(tmp_path):
-    formats.write_png(tmp_path / "d.png", np.array([[0, 1000, 2500]], np.uint16))
+    rio.write_png(tmp_path / "d.png", np.array([[0, 1000, 2500]], np.uint16))
     with pytest.raises(rgbtask.InputError, match="expected depth_scale"):
-        formats.read_depth(tmp_path / "d.png")
-    depth = formats.read_depth(tmp_path / "d.png", depth_scale=1000)
+        rio.read_depth(tmp_path / "d.png")
+    depth = rio.read_depth(tmp_path / "d.png", depth_scale=1000)
     assert np.isnan(depth[0, 0]) and depth[0, 1:].tolist() == [1.0, 2.5]
 
 
@@ -60,11 +60,11 @@ def test_masks_from_palette_and_panoptic_pngs(tmp_path):
     img = Image.fromarray(labels, mode="P")
     img.putpalette([i % 256 for i in range(768)])
     img.save(tmp_path / "p.png")
-    assert np.array_equal(formats.read_mask(tmp_path / "p.png"), labels)
+    assert np.array_equal(rio.read_mask(tmp_path / "p.png"), labels)
     ids = np.array([[0, 1, 256], [65536, 70000, 2]], np.int64)
     rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
-    formats.write_png(tmp_path / "pan.png", rgb)
-    assert np.array_equal(formats.read_mask(tmp_path / "pan.png"), ids)
+    rio.write_png(tmp_path / "pan.png", rgb)
+    assert np.array_equal(rio.read_mask(tmp_path / "pan.png"), ids)
 
 
 def test_write_is_atomic(tmp_path, monkeypatch):
@@ -73,7 +73,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        formats.write_atomic(tmp_path / "out.png", boom)
+        rio.write_atomic(tmp_path / "out.png", boom)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -85,7 +85,7 @@ def test_convert_writes_manifest_skips_done_and_decodes_exactly(normals_dir, tmp
     codec = rgbtask.get_codec(manifest["codec"])
     for i in range(3):
         value = np.load(normals_dir / f"frame{i}.npy")
-        assert np.array_equal(formats.read_image(out / f"frame{i}.png"), codec.encode(value))
+        assert np.array_equal(rio.read_image(out / f"frame{i}.png"), codec.encode(value))
     mtime = (out / "frame0.png").stat().st_mtime_ns
     again = convert([str(normals_dir / "*.npy")], out, "normals/xyz", progress=False)
     assert again.converted == [] and len(again.skipped) == 3
@@ -133,7 +133,7 @@ def test_cli_encode_decode_convert(normals_dir, tmp_path, capsys):
     src = normals_dir / "frame0.npy"
     png, back = tmp_path / "n.png", tmp_path / "n.npy"
     assert main(["encode", str(src), str(png), "--codec", "normals/xyz", "--param", "bits=16"]) == 0
-    assert formats.read_image(png).dtype == np.uint16
+    assert rio.read_image(png).dtype == np.uint16
     assert (
         main(
             [

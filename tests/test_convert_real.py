@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import rgbtask
-from rgbtask import formats
+from rgbtask import io as rio
 from rgbtask.cli import main
 from rgbtask.testing import check_roundtrip
 
@@ -42,8 +42,8 @@ def test_convert_real_depth_frames_round_trip_within_bound(data_dir, tmp_path, d
     manifest = json.loads((out / "manifest.json").read_text())
     codec = rgbtask.get_codec(manifest["codec"])
     for frame in frames:
-        depth = formats.read_depth(frame, depth_scale=scale)
-        rgb = formats.read_image(out / f"{Path(frame).stem}.png")
+        depth = rio.read_depth(frame, depth_scale=scale)
+        rgb = rio.read_image(out / f"{Path(frame).stem}.png")
         check_roundtrip(codec, depth, rgb)  # every valid pixel within half a step, invalid stays
         decoded = codec.decode_with_confidence(rgb)
         assert np.array_equal(decoded.valid, np.isfinite(depth))
