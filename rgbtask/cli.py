@@ -52,6 +52,17 @@ def _best_time(fn, repeat: int) -> float:
     return best
 
 
+def _short_params(codec, width: int = 56) -> str:
+    """The parameters that differ from the defaults of the codec's class, shortened for a table."""
+    try:
+        defaults = type(codec)().get_config()
+    except Exception:  # a codec with required parameters: show them all
+        defaults = {}
+    params = {k: v for k, v in codec.get_config().items() if k != "name" and defaults.get(k) != v}
+    text = " ".join(f"{k}={json.dumps(v)}" for k, v in params.items()) or "(defaults)"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
     value = values[0]
     rgb = codec.encode(value)  # also compiles (or loads) the kernels
@@ -64,10 +75,9 @@ def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
     t_enc = _best_time(lambda: codec.encode(value), repeat)
     t_dec = _best_time(lambda: codec.decode_with_confidence(rgb), repeat)
     conf = decoded.confidence[decoded.valid]
-    params = {k: v for k, v in codec.get_config().items() if k != "name"}
     return {
         "codec": codec.name,
-        "params": " ".join(f"{k}={json.dumps(v)}" for k, v in params.items()),
+        "params": _short_params(codec),
         "levels": "-" if codec.levels is None else str(codec.levels),
         "max_err": float(finite.max()) if finite.size else 0.0,
         "mean_err": float(finite.mean()) if finite.size else 0.0,
