@@ -80,10 +80,18 @@ def test_opencv_convention_flips_y_and_z():
 def test_explicit_flips_and_preset_normalisation():
     assert NormalsXYZ(convention=(1, -1, -1)) == NormalsXYZ(convention="opencv")
     assert NormalsXYZ(convention=[1, -1, -1]).get_config()["convention"] == "opencv"
-    odd = NormalsXYZ(convention=(-1, 1, 1))
-    assert odd.get_config()["convention"] == [-1, 1, 1]
+    assert NormalsXYZ(convention=(-1, 1, 1)).get_config()["convention"] == "dsine"
+    odd = NormalsXYZ(convention=(1, 1, -1))
+    assert odd.get_config()["convention"] == [1, 1, -1]
     assert rgbtask.get_codec(odd.get_config()) == odd
-    assert odd.encode(np.array([[[1.0, 0, 0]]]))[0, 0].tolist() == [0, 128, 128]
+    assert odd.encode(np.array([[[0, 0, 1.0]]]))[0, 0].tolist() == [128, 128, 0]
+
+
+def test_dsine_convention_x_left():
+    # DSINE's output: a surface facing left (toward -x in the image) has R high (x left, y up).
+    codec = NormalsXYZ(convention="dsine")
+    assert codec.encode(np.array([[[1.0, 0, 0]]]))[0, 0].tolist() == [0, 128, 128]
+    assert codec.encode(np.array([[[0, 0, 1.0]]]))[0, 0].tolist() == [128, 128, 255]
 
 
 @pytest.mark.parametrize("bad", ["directx", (1, 1), (1, 0, 1), (1, 2, 1), (1.5, 1, 1), None])

@@ -20,13 +20,28 @@ vector is at most ``sqrt(3) / (2**bits - 1)`` long and the angular error at most
 
 Conventions: the image is always in one frame, the **OpenGL camera frame** (x right, y up, z toward
 the viewer; +x reads red, +y green, +z blue). ``convention`` names the frame of the vectors you pass
-to ``encode`` and get back from ``decode``:
+to ``encode`` and get back from ``decode``, as per-axis signs to the OpenGL frame:
 
-* ``"opengl"`` (default), signs (+1, +1, +1): x right, y up, z toward the viewer. Marigold's normals
-  and the camera frame of the Vision Banana paper. {MARIGOLD}
-* ``"opencv"``, signs (+1, -1, -1): x right, y down, z forward (into the scene). OpenCV's pinhole
-  camera, DSINE, Omnidata. {OPENCV}
-* a sequence of three signs, e.g. ``(-1, 1, 1)``, for any other axis-aligned frame: component i of
+* ``"opengl"`` (default), (+1, +1, +1): x right, y up, z toward the viewer. Marigold: diffusers'
+  ``docs/source/en/api/pipelines/marigold.md`` ("X axis points right, Y axis points up, and Z axis
+  points at the viewer"; a normal facing the viewer ``[0, 0, 1]`` is RGB ``[128, 128, 255]``) and
+  ``visualize_normals`` (defaults: x right, y top, z facing the observer). Hypersim's ``normal_cam``,
+  Marigold's training data, is the same frame (apple/ml-hypersim README). The camera frame the
+  Vision Banana paper describes. OpenGL's eye space looks down -z (google-research/multinerf README:
+  "[right, up, backwards]: OpenGL, NeRF, most graphics code").
+* ``"opencv"``, (+1, -1, -1): x right, y down, z forward into the scene, outward normals.
+  google-research/multinerf README: "[right, down, forwards]: OpenCV, COLMAP, most computer vision
+  code", converted with ``diag([1, -1, -1])``. Omnidata's normal maps are in this frame: measured on
+  its own demo output (``omnidata_tools/torch`` demo images: a left wall (254, 127, 122), a floor
+  (110, 9, 98), a wall facing the camera (147, 111, 3)); a docstring in its ``transforms.py`` says
+  otherwise about z and is contradicted by its code.
+* ``"dsine"``, (-1, +1, +1): x left, y up, z toward the viewer. DSINE's README says "(right, down,
+  front)" with a camera-facing wall at (0, 0, 1), which no right-handed right/down/front frame gives;
+  its code (``RayReLU`` keeps normals along the viewing ray ``((u - cu)/fu, (v - cv)/fv, 1)``, and
+  ``data/d2n/cross.py`` negates the cross product) and its own result images (a left-facing flank has
+  R = 247) give the negated OpenCV normal, i.e. x left, y up, z toward the viewer. dn-splatter (PR 17)
+  and StableNormal (issue 18) describe DSINE's output the same way.
+* a sequence of three signs, e.g. ``(1, 1, -1)``, for any other axis-aligned frame: component i of
   your vector is multiplied by sign i to reach the OpenGL frame (and back, on decode).
 """
 
@@ -51,6 +66,7 @@ __all__ = ["CONVENTIONS", "MAX_NORM_DEVIATION", "NormalsXYZ"]
 CONVENTIONS: dict[str, tuple[int, int, int]] = {
     "opengl": (1, 1, 1),
     "opencv": (1, -1, -1),
+    "dsine": (-1, 1, 1),
 }
 
 #: A decoded colour whose vector norm is further than this from 1 is invalid.
@@ -90,7 +106,7 @@ class NormalsXYZ(Codec):
         Code depth: 8 gives ``uint8`` output, 16 gives ``uint16`` (for 16-bit PNG).
     convention : str or sequence of 3 signs
         Frame of the vectors given to ``encode`` and returned by ``decode``: ``"opengl"``
-        (default), ``"opencv"``, or per-axis signs to the OpenGL frame. A sign triple equal to a
+        (default), ``"opencv"``, ``"dsine"``, or per-axis signs to the OpenGL frame. A sign triple equal to a
         preset is stored as the preset's name.
     """
 
