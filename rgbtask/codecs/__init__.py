@@ -10,4 +10,5 @@ BUILTIN_CODECS: dict[str, str] = {
     "mask/panoptic": "rgbtask.codecs.masks:MaskPanoptic",
     "mask/instance": "rgbtask.codecs.masks:MaskInstance",
     "mask/binary": "rgbtask.codecs.masks:MaskBinary",
+    "keypoints/heatmap": "rgbtask.codecs.keypoints:KeypointsHeatmap",
 }

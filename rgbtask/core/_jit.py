@@ -80,14 +80,20 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def run_rows(kernel: Callable, arrays: Sequence, params: Sequence = ()) -> None:
+def run_rows(
+    kernel: Callable, arrays: Sequence, params: Sequence = (), min_rows: int | None = None
+) -> None:
     """Run ``kernel(*arrays, *params)`` over the rows (first axis) of ``arrays``.
 
-    Kernels take their arrays first, then their scalar parameters. Every array in ``arrays``
-    shares its first axis (inputs and outputs alike); ``params`` are passed unchanged. Rows are split into contiguous chunks, one per thread, when there are enough.
+    Kernels take their arrays first, then their other arguments. Every array in ``arrays`` shares
+    its first axis (inputs and outputs alike) and is split; ``params`` (scalars, lookup tables) are
+    passed unchanged. Rows are split into contiguous chunks, one per thread, when each thread gets
+    at least ``min_rows`` (default :data:`MIN_ROWS_PER_THREAD`, right for per-pixel kernels; 1 for
+    kernels whose rows are whole images).
     """
     rows = arrays[0].shape[0]
-    threads = min(_num_threads, rows // MIN_ROWS_PER_THREAD)
+    per_thread = MIN_ROWS_PER_THREAD if min_rows is None else max(1, int(min_rows))
+    threads = min(_num_threads, rows // per_thread)
     if threads <= 1:
         kernel(*arrays, *params)
         return

@@ -1,0 +1,110 @@
+"""keypoints/heatmap: encode and decode 17 keypoints, batch of 64, on 256x192 and 1920x1080
+canvases, against plain NumPy implementations of the same Gaussian render and argmax + DARK,
+measured in the same run.
+
+The peers produce the same codes (encode) and the same coordinates (decode, single instance) as the
+codec; the script checks that before timing. Layout: painter (one RGB image per pose).
+
+Run: python benchmarks/bench_keypoints.py [--quick]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from functools import partial
+
+import numpy as np
+from _common import best_time, machine, ms, print_table
+
+import rgbtask
+from rgbtask.codecs.keypoints import painter_codes
+from rgbtask.core import _jit
+from rgbtask.core.keypoints import argmax_dark_reference
+
+K = 17
+
+
+def numpy_encode(kp: np.ndarray, size, sigma: float, radius: float) -> np.ndarray:
+    """Painter layout in plain NumPy: per image a max-combined heat plane and its owner id, each
+    blob drawn on its window, then R = round(255 h) and (G, B) = the owner's code."""
+    h, w = size
+    codes = painter_codes(K)
+    out = np.zeros((kp.shape[0], h, w, 3), dtype=np.uint8)
+    for b in range(kp.shape[0]):
+        heat = np.zeros((h, w))
+        owner = np.full((h, w), -1)
+        for n in range(kp.shape[1]):
+            for k in range(K):
+                x, y = kp[b, n, k]
+                i0, i1 = max(0, math.ceil(y - radius)), min(h - 1, math.floor(y + radius))
+                j0, j1 = max(0, math.ceil(x - radius)), min(w - 1, math.floor(x + radius))
+                jj = np.arange(j0, j1 + 1) - x
+                ii = np.arange(i0, i1 + 1) - y
+                inv = 1.0 / (2 * sigma * sigma)
+                g = np.exp(-(ii * ii) * inv)[:, None] * np.exp(-(jj * jj) * inv)[None]
+                win = heat[i0 : i1 + 1, j0 : j1 + 1]
+                take = g > win
+                win[take] = g[take]
+                owner[i0 : i1 + 1, j0 : j1 + 1][take] = k
+        r = np.floor(heat * 255.0 + 0.5)
+        on = (owner >= 0) & (r >= 1)
+        out[b, ..., 0] = np.where(on, r, 0)
+        out[b, ..., 1:] = np.where(on[..., None], codes[np.maximum(owner, 0)], 0)
+    return out
+
+
+def numpy_decode(rgb: np.ndarray) -> np.ndarray:
+    """Plain NumPy: split R into one heatmap per id (from the G/B code), argmax + DARK."""
+    n = math.isqrt(K) + 1
+    sep = 256 // n
+    v = rgb.astype(np.float64) / 255.0
+    gi = np.floor((255.0 - rgb[..., 1]) / sep + 0.5)
+    bi = np.floor((255.0 - rgb[..., 2]) / sep + 0.5)
+    ids = np.where((gi < n) & (bi < n) & (v[..., 0] >= 0.15), gi * n + bi, -1)
+    out = np.empty((rgb.shape[0], K, 2))
+    for b in range(rgb.shape[0]):
+        planes = np.where(ids[b][None] == np.arange(K)[:, None, None], v[b, ..., 0][None], 0.0)
+        out[b] = argmax_dark_reference(planes[None])[0][0]
+    return out
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    batch = 8 if quick else 64
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in ((256, 192), (1080, 1920)):
+        h, w = size
+        codec = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=K, max_instances=1)
+        scale = min(h, w) / 6
+        centre = np.array([w / 2, h / 2])
+        kp = centre + rng.uniform(-2.5, 2.5, (batch, 1, K, 2)) * scale
+        rgb = codec.encode(kp)
+        peer_rgb = numpy_encode(kp, size, codec.sigma, codec.radius)
+        assert np.array_equal(rgb, peer_rgb), "the NumPy peer must give the same codes"
+        ours = codec.decode(rgb)[:, 0]
+        theirs = numpy_decode(rgb)
+        found = np.isfinite(ours[..., 0])
+        assert np.allclose(ours[found], theirs[found], atol=1e-9), "peer must decode the same"
+        repeat = 1 if size[0] > 500 else 3
+        label = f"{batch} x {h}x{w}, {K} kp"
+        radius = codec.radius
+        ops = (
+            ("encode", partial(codec.encode, kp), partial(numpy_encode, kp, size, 2.0, radius)),
+            ("decode", partial(codec.decode, rgb), partial(numpy_decode, rgb)),
+        )
+        for op, fn, peer in ops:
+            t_ours = best_time(fn, repeat=repeat)
+            t_peer = best_time(peer, repeat=1)
+            rows.append([op, label, ms(t_ours), ms(t_peer), f"{t_peer / t_ours:.1f}x"])
+    print_table(
+        f"keypoints/heatmap (painter, sigma 2, argmax + DARK), {_jit.num_threads()} threads; "
+        + machine(),
+        rows,
+        ["operation", "size", "rgbtask", "NumPy peer", "ratio"],
+    )
+
+
+if __name__ == "__main__":
+    main()

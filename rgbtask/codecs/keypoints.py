@@ -1,0 +1,642 @@
+"""Keypoints as heatmap images: ``keypoints/heatmap``.
+
+Keypoints ``(..., N, K, 2)`` (x, y in pixels; N instances of K keypoint ids) are drawn on a canvas of
+``size = (H, W)`` as Gaussian blobs of standard deviation ``sigma``; the keypoint id travels in the
+colour (``layout``).
+
+Pixel convention: pixel centres at integer coordinates, as in :mod:`rgbtask.samples`: pixel
+``(row i, column j)`` is the point ``(x=j, y=i)`` and the canvas covers ``[-0.5, W - 0.5] x
+[-0.5, H - 0.5]``. Encode and decode use the same frame, so ``decode(encode(kp))`` returns ``kp``
+with no scale or half-pixel correction anywhere else.
+
+Encoding (per pixel, float64, ``s = 255``, ``round(v) = floor(v + 0.5)``)::
+
+    h(i, j) = max over blobs on the plane of exp(-((j - x)^2 + (i - y)^2) / (2 sigma^2))
+    owner   = id of the blob giving that maximum
+
+* ``layout="painter"``: one RGB image; ``R = round(s h)`` and ``(G, B)`` the owner's code on a grid of
+  ``n = floor(sqrt(K)) + 1`` levels per channel, ``G = 255 - (k // n) * (256 // n)``,
+  ``B = 255 - (k % n) * (256 // n)``; ``(0, 0, 0)`` where ``R = 0``. This is the layout of Painter
+  (Wang et al., "Images Speak in Images: A Generalist Painter for In-Context Visual Learning",
+  CVPR 2023; ``define_colors_gb_mean_sep`` in baaivision/Painter,
+  ``data/mmpose_custom/data/pipelines/custom_transform.py``): for the 17 COCO keypoints, 5 levels
+  {255, 204, 153, 102, 51} on G and B, 51 code values apart; overlapping blobs take the id of the
+  larger one. Painter truncates ``R = int(255 h)``; we round. Capacity ``K <= 24`` (n <= 5 keeps
+  the levels 51 apart).
+* ``layout="palette"``: one RGB image, ``RGB = round(s h c_k)`` with a distinct colour ``c_k`` per id:
+  the fully saturated hue wheel ``c_k = HSV(k / K, 1, 1)`` (max component 1, so ``max(R, G, B)``
+  carries the intensity at full 8-bit precision and ``RGB / max`` the id). Capacity ``K <= 36``
+  (adjacent hues 10 degrees apart at 36).
+* ``layout="stacked"``: ``K`` grayscale heatmaps, three per RGB image (id ``k`` in channel ``k % 3`` of
+  page ``k // 3``); the ``P = ceil(K / 3)`` pages lie side by side in one image ``(H, P * W, 3)``.
+  Exact for overlapping blobs of different ids; any ``K``; ``P`` times the pixels.
+
+Invisible (``visible=False``) or NaN keypoints are not drawn, and neither are keypoints outside the
+canvas ``[-0.5, W - 0.5) x [-0.5, H - 0.5)`` (policy: off-canvas = not in the image); they decode as
+NaN. inf is an error.
+
+Decoding: peak candidates are local maxima of the heatmap among same-id neighbours above
+``threshold``; refined per axis (``refine``): ``"dark"`` (a Newton step on the log heatmap,
+Zhang et al., "Distribution-Aware Coordinate Representation for Human Pose Estimation", CVPR 2020;
+exact for a sampled Gaussian, whose log is a parabola), ``"quarter"`` (a quarter pixel toward the
+larger neighbour, Newell et al. 2016) or ``"none"``. Per id, candidates closer than
+``sigma * sqrt(2 ln(1 / threshold))`` (the blob's radius above the threshold) to a stronger one are
+suppressed (NMS) and the ``max_instances`` strongest kept. Instances are assembled id by id (most
+detected ids first) by optimal assignment of each id's peaks to the instances so far, at the
+distance to their nearest keypoint (single linkage). The output has a fixed shape ``(...,
+max_instances, K, 2)``: instances sorted by total score, unused slots NaN (batches need fixed
+shapes; ``max_instances`` defaults to 20, COCO's ``maxDets`` for keypoints). The score of a keypoint
+is its peak value over the lowest peak a clean blob can have, ``exp(-1 / (4 sigma^2))``, clipped to 1.
+
+Round-trip bound (8-bit codes), for a keypoint at least ``isolation_px`` from every other drawn
+keypoint on its plane (painter / palette: any keypoint; stacked: same id) and at least 1 px inside
+the canvas edge. Writing ``s = 255``:
+
+* Ties: two pixels straddling the peak can get the same code when the peak is within
+  ``delta = sigma^2 / (0.8 s A exp(-1 / (8 sigma^2)))`` (``A = exp(-0.18 / sigma^2)``) of their
+  midpoint (mean value theorem on the Gaussian's slope there), so the argmax may be the second
+  nearest pixel: the true offset from the argmax is at most ``0.5 + delta`` per axis.
+* quarter-offset: the estimate is ``j + 0.25 sign(v+ - v-)`` (0 on equal codes). For a true offset
+  ``d`` in ``[-0.5, 0.5]`` with the right sign, ``|d - 0.25 sign d| <= 0.25``; rounding is monotone, so
+  the sign is never wrong, only 0, and then ``|d|`` is below a quantization step's worth
+  (< 0.25). With ties: per axis ``<= 0.25 + delta``, vector ``<= sqrt(2) (0.25 + delta)``
+  (0.377 px at sigma 2).
+* DARK: each sample ``v`` is off by at most half a code, so ``|log error| <= eps =
+  -log(1 - 0.5 / (s v_min))``, ``v_min = exp(-((1.5 + delta)^2 + (0.5 + delta)^2) / (2 sigma^2))``
+  the smallest of the three samples. With ``g = (L+ - L-) / 2`` (error <= eps) and the second
+  difference ``c = -1 / sigma^2`` (error <= 4 eps), the Newton offset ``-g / c`` is exact for the
+  parabola and off by ``|dg + d dc| / |c + dc| <= eps (1 + 4 (0.5 + delta)) / (1 / sigma^2 - 4 eps)``;
+  add ``delta`` for the clip at +-0.5. Vector: ``sqrt(2)`` times that, 0.0735 px at sigma 2.
+* ``refine="none"``, and any keypoint within 1 px of the canvas edge: ``sqrt(2) (0.5 + delta)``.
+
+Keypoints closer than ``isolation_px`` to another blob on their plane have no bound (the blobs
+merge). ``isolation_px = sigma * sqrt(2 ln(1 / threshold)) + 2`` (5.1 px at sigma 2): beyond it the
+NMS radius and the 3 x 3 neighbourhood of each peak are untouched by the other blob. The bound is
+per keypoint: :meth:`roundtrip_error` matches decoded keypoints to the reference ones of the same id
+(optimal assignment) and counts a missed keypoint or a spurious one as infinite. It measures
+localisation and identity; the grouping into instances is not bounded (two people's wrists are
+equally good wrists) and :meth:`metrics` scores it, matching whole instances.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from rgbtask.codec import Codec, Decoded, check_rgb, describe_array, rgb_scale
+from rgbtask.core import keypoints as kernels
+from rgbtask.core._jit import run_rows
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.registry import register_codec
+
+__all__ = ["LAYOUTS", "REFINES", "KeypointsHeatmap", "painter_codes", "palette_colors"]
+
+#: Layout name -> (kernel flag, maximum number of keypoint ids).
+LAYOUTS: dict[str, tuple[int, int | None]] = {
+    "painter": (kernels.PAINTER, 24),
+    "palette": (kernels.PALETTE, 36),
+    "stacked": (kernels.STACKED, None),
+}
+REFINES = {
+    "none": kernels.REFINE_NONE,
+    "quarter": kernels.REFINE_QUARTER,
+    "dark": kernels.REFINE_DARK,
+}
+SCALE = 255.0
+
+_tables: dict[tuple[str, int], np.ndarray] = {}
+_tables_lock = threading.Lock()
+
+
+def painter_codes(num_keypoints: int) -> np.ndarray:
+    """Painter's (G, B) code per id, ``(K, 2)`` integers (see the module docstring)."""
+    n = math.isqrt(num_keypoints) + 1
+    sep = 256 // n
+    k = np.arange(num_keypoints)
+    return np.stack([255 - (k // n) * sep, 255 - (k % n) * sep], axis=-1)
+
+
+def palette_colors(num_keypoints: int) -> np.ndarray:
+    """The hue-wheel palette ``(K, 3)`` in [0, 1], max component 1."""
+    return np.array(
+        [colorsys.hsv_to_rgb(k / num_keypoints, 1.0, 1.0) for k in range(num_keypoints)]
+    )
+
+
+def _colors(layout: str, num_keypoints: int) -> np.ndarray:
+    key = (layout, num_keypoints)
+    with _tables_lock:
+        table = _tables.get(key)
+        if table is None:
+            table = np.zeros((num_keypoints, 3))
+            if layout == "painter":
+                table[:, 1:] = painter_codes(num_keypoints)
+            elif layout == "palette":
+                table[:] = palette_colors(num_keypoints)
+            table.setflags(write=False)
+            _tables[key] = table
+        return table
+
+
+@register_codec
+@dataclass(frozen=True, eq=False, repr=False)
+class KeypointsHeatmap(Codec):
+    """Keypoints ``(..., N, K, 2)`` <-> Gaussian heatmap images, the id in the colour.
+
+    Parameters
+    ----------
+    size : (H, W)
+        Canvas size in pixels; decode refuses any other image size.
+    num_keypoints : int
+        K, the number of keypoint ids.
+    sigma : float
+        Blob standard deviation in pixels (>= 0.5).
+    layout : {"painter", "palette", "stacked"}
+        How the id travels (module docstring); ``stacked`` gives ``(H, ceil(K / 3) * W, 3)`` images.
+    refine : {"dark", "quarter", "none"}
+        Sub-pixel refinement of each peak.
+    max_instances : int
+        Instances per image: encode refuses more, decode always returns this many (NaN padded).
+    threshold : float
+        Lowest peak value (0..1) that counts as a keypoint.
+    """
+
+    name: ClassVar[str] = "keypoints/heatmap"
+    error_unit: ClassVar[str] = "px"
+
+    size: tuple[int, int] | None = None
+    num_keypoints: int | None = None
+    sigma: float = 2.0
+    layout: str = "painter"
+    refine: str = "dark"
+    max_instances: int = 20
+    threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.size is None or self.num_keypoints is None:
+            raise ConfigError(
+                "keypoints/heatmap needs size and num_keypoints: e.g. get_codec("
+                "'keypoints/heatmap', size=(256, 192), num_keypoints=17)"
+            )
+        try:
+            size = tuple(int(v) for v in self.size)
+            ok = len(size) == 2 and all(v >= 1 for v in size)
+            ok = ok and all(float(a) == float(b) for a, b in zip(size, self.size))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"expected size as (H, W) positive integers, got {self.size!r}")
+        k = self.num_keypoints
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"expected num_keypoints a positive integer, got {k!r}")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"expected layout in {sorted(LAYOUTS)}, got {self.layout!r}")
+        capacity = LAYOUTS[self.layout][1]
+        if capacity is not None and k > capacity:
+            raise ConfigError(
+                f"expected num_keypoints <= {capacity} for layout {self.layout!r}, got {k}; "
+                "use layout='stacked' for more ids"
+            )
+        if self.refine not in REFINES:
+            raise ConfigError(f"expected refine in {sorted(REFINES)}, got {self.refine!r}")
+        sigma = float(self.sigma)
+        if not (0.5 <= sigma <= 64.0):
+            raise ConfigError(f"expected sigma in [0.5, 64] pixels, got {self.sigma!r}")
+        m = self.max_instances
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ConfigError(f"expected max_instances a positive integer, got {m!r}")
+        thr = float(self.threshold)
+        if not (0.01 <= thr <= 0.9):
+            raise ConfigError(f"expected threshold in [0.01, 0.9], got {self.threshold!r}")
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "num_keypoints", int(k))
+        object.__setattr__(self, "sigma", sigma)
+        object.__setattr__(self, "max_instances", int(m))
+        object.__setattr__(self, "threshold", thr)
+
+    # ---------------------------------------------------------------- description
+    @property
+    def pages(self) -> int:
+        """RGB pages side by side in one encoded image (``stacked``: ceil(K / 3); else 1)."""
+        return -(-self.num_keypoints // 3) if self.layout == "stacked" else 1
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """The shape of one encoded image."""
+        h, w = self.size
+        return (h, w * self.pages, 3)
+
+    @property
+    def levels(self) -> int:
+        """Intensity levels of the heatmap (8-bit codes)."""
+        return 256
+
+    @property
+    def radius(self) -> float:
+        """Half-width of a drawn blob: beyond it ``255 h`` rounds to 0."""
+        return self.sigma * math.sqrt(2.0 * math.log(2.0 * SCALE))
+
+    @property
+    def nms_radius(self) -> float:
+        """Radius of a blob above the threshold; peaks of one id closer than it are merged."""
+        return self.sigma * math.sqrt(2.0 * math.log(1.0 / self.threshold))
+
+    @property
+    def isolation_px(self) -> float:
+        """Distance from other blobs on its plane beyond which a keypoint keeps the bound."""
+        return self.nms_radius + 2.0
+
+    @property
+    def tie_px(self) -> float:
+        """delta of the module docstring: how far from a pixel midpoint the argmax may flip."""
+        s2 = self.sigma**2
+        amp = math.exp(-0.18 / s2)
+        return s2 / (0.8 * SCALE * amp * math.exp(-1.0 / (8.0 * s2)))
+
+    def axis_bound(self, refine: str | None = None) -> float:
+        """The per-axis round-trip bound of an isolated interior keypoint (module docstring)."""
+        refine = self.refine if refine is None else refine
+        delta = self.tie_px
+        if delta > 0.1:
+            return math.inf
+        if refine == "none":
+            return 0.5 + delta
+        if refine == "quarter":
+            return 0.25 + delta
+        s2 = self.sigma**2
+        v_min = math.exp(-((1.5 + delta) ** 2 + (0.5 + delta) ** 2) / (2.0 * s2))
+        eps = -math.log(1.0 - 0.5 / (SCALE * v_min))
+        denom = 1.0 / s2 - 4.0 * eps
+        if denom <= 0:
+            return math.inf
+        return eps * (1.0 + 4.0 * (0.5 + delta)) / denom + delta
+
+    @property
+    def max_error_px(self) -> float:
+        """The round-trip bound (px) of an isolated keypoint 1 px or more inside the canvas."""
+        return math.sqrt(2.0) * self.axis_bound()
+
+    def bound_text(self) -> str:
+        return (
+            f"error <= {self.max_error_px:.4g} px ({self.refine}) for keypoints "
+            f">= {self.isolation_px:.3g} px from other blobs and >= 1 px inside the canvas"
+        )
+
+    # ---------------------------------------------------------------- encode
+    def encode(self, keypoints: Any, visible: Any = None) -> np.ndarray:
+        """Keypoints ``(..., N, K, 2)`` (or ``(K, 2)``) and optional visibility ``(..., N, K)``
+        -> RGB ``(..., H, W', 3)`` uint8 (``W' = W``, or ``ceil(K / 3) * W`` for ``stacked``).
+
+        NaN, invisible and off-canvas keypoints are not drawn.
+        """
+        kp = self.validate_value(keypoints)
+        if visible is not None:
+            vis = np.asarray(visible)
+            if vis.dtype != np.bool_:
+                raise InputError(f"expected visible as a bool array, got {describe_array(vis)}")
+            if vis.ndim == 1 and kp.shape[:-3] == () and kp.shape[-3] == 1:
+                vis = vis[None]
+            try:
+                vis = np.broadcast_to(vis, kp.shape[:-1])
+            except ValueError:
+                raise InputError(
+                    f"expected visible of shape {kp.shape[:-1]} (the keypoints' (..., N, K)), "
+                    f"got {describe_array(np.asarray(visible))}"
+                ) from None
+            kp = np.where(vis[..., None], kp, np.nan)
+        return self._encode(kp)
+
+    def validate_value(self, value: Any) -> np.ndarray:
+        kp = np.asarray(value)
+        if kp.dtype.kind not in "fiu":
+            raise InputError(
+                f"expected keypoints as numbers (..., N, K, 2), got {describe_array(kp)}"
+            )
+        k = self.num_keypoints
+        if kp.ndim == 2:
+            kp = kp[None]
+        if kp.ndim < 3 or kp.shape[-1] != 2 or kp.shape[-2] != k:
+            raise InputError(
+                f"expected keypoints of shape (..., N, {k}, 2) or ({k}, 2), got {describe_array(kp)}"
+            )
+        if kp.shape[-3] > self.max_instances:
+            raise InputError(
+                f"expected at most max_instances={self.max_instances} instances, got "
+                f"{kp.shape[-3]}; raise max_instances"
+            )
+        kp = kp.astype(np.float64)
+        if np.any(np.isinf(kp)):
+            raise InputError("expected finite keypoints (NaN = absent), got inf")
+        return np.ascontiguousarray(kp)
+
+    def _drawable(self, kp: np.ndarray) -> np.ndarray:
+        """Keypoints with NaN where not drawn (off-canvas policy)."""
+        h, w = self.size
+        with np.errstate(invalid="ignore"):
+            on = (kp[..., 0] >= -0.5) & (kp[..., 0] < w - 0.5)
+            on &= (kp[..., 1] >= -0.5) & (kp[..., 1] < h - 0.5)
+        return np.where(on[..., None], kp, np.nan)
+
+    def _plane_of(self) -> np.ndarray:
+        if self.layout == "stacked":
+            return np.arange(self.num_keypoints, dtype=np.int64)
+        return np.zeros(self.num_keypoints, dtype=np.int64)
+
+    def _encode(self, kp: np.ndarray) -> np.ndarray:
+        kp = self._drawable(kp)
+        lead = kp.shape[:-3]
+        flat = np.ascontiguousarray(kp.reshape((-1,) + kp.shape[-3:]))
+        out = np.zeros((flat.shape[0], *self.image_shape), dtype=np.uint8)
+        n_planes = self.num_keypoints if self.layout == "stacked" else 1
+        run_rows(
+            kernels.render_kernel,
+            (flat, out),
+            (
+                self._plane_of(),
+                _colors(self.layout, self.num_keypoints),
+                LAYOUTS[self.layout][0],
+                n_planes,
+                self.size[1],
+                self.sigma,
+                self.radius,
+                SCALE,
+            ),
+            min_rows=1,
+        )
+        return out.reshape(lead + self.image_shape)
+
+    # ---------------------------------------------------------------- decode
+    def _decode(self, rgb: np.ndarray) -> Decoded:
+        if rgb.shape[-3:] != self.image_shape:
+            raise InputError(
+                f"expected images of shape (..., {', '.join(map(str, self.image_shape))}) "
+                f"(size={self.size}, layout={self.layout!r}), got {describe_array(rgb)}"
+            )
+        lead = rgb.shape[:-3]
+        flat = rgb.reshape((-1,) + self.image_shape)
+        n_img = flat.shape[0]
+        k, m = self.num_keypoints, self.max_instances
+        cap = max(64, 8 * k * m)
+        cand = np.zeros((n_img, cap, 4), dtype=np.float64)
+        count = np.zeros(n_img, dtype=np.int64)
+        h, w = self.size
+        n = math.isqrt(k) + 1
+        run_rows(
+            kernels.peaks_kernel,
+            (flat, cand, count),
+            (
+                _colors(self.layout, k),
+                LAYOUTS[self.layout][0],
+                k,
+                k if self.layout == "stacked" else 1,
+                h,
+                w,
+                n,
+                float(256 // n),
+                rgb_scale(rgb),
+                self.threshold,
+                REFINES[self.refine],
+            ),
+            min_rows=1,
+        )
+        clean_peak = math.exp(-1.0 / (4.0 * self.sigma**2))
+        if m == 1:  # the strongest peak per id (first in scan order on ties): argmax
+            value, peak = strongest(cand, count, k)
+        else:
+            value = np.full((n_img, m, k, 2), np.nan)
+            peak = np.zeros((n_img, m, k))
+            for b in range(n_img):
+                value[b], peak[b] = assemble(cand[b, : count[b]], k, m, self.nms_radius)
+        score = np.clip(peak / clean_peak, 0.0, 1.0)
+        valid = np.all(np.isfinite(value), axis=-1)
+        score = np.where(valid, score, 0.0).astype(np.float32)
+        shape = lead + (m, k)
+        return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
+
+    def decode_with_confidence(self, rgb: Any) -> Decoded:
+        """Decode and score: ``Decoded((..., M, K, 2) pixels, (..., M, K) score, found)``."""
+        return self._decode(check_rgb(rgb))
+
+    # ---------------------------------------------------------------- bound
+    def _as_instances(self, reference: Any) -> np.ndarray:
+        ref = np.asarray(reference, dtype=np.float64)
+        if ref.ndim == 2:
+            ref = ref[None]
+        return self._drawable(ref)
+
+    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """Pixel distance per ``(..., max_instances, K)`` slot: localisation and id, not grouping.
+
+        Per id, decoded keypoints are matched to the reference ones (optimal assignment on
+        distance, whatever instance they were grouped into); slot ``(n, k)`` holds reference
+        keypoint ``(n, k)``'s distance to its match, inf if it has none, and a spurious decoded
+        keypoint puts inf in a slot whose reference is absent. Grouping into instances is a
+        heuristic when instances interleave (module docstring); :meth:`metrics` scores it.
+        """
+        ref = self._as_instances(reference)
+        dec = np.asarray(decoded, dtype=np.float64)
+        lead = dec.shape[:-3]
+        ref = np.broadcast_to(ref, lead + ref.shape[-3:]).reshape((-1,) + ref.shape[-3:])
+        dec = dec.reshape((-1,) + dec.shape[-3:])
+        out = np.stack([_match_error(r, d) for r, d in zip(ref, dec)])
+        return out.reshape(lead + out.shape[-2:])
+
+    def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
+        """Per slot: the bound for isolated keypoints 1 px inside the canvas (module docstring),
+        ``sqrt(2) (0.5 + delta)`` for isolated ones nearer the edge, inf for crowded ones, 0 for
+        absent ones and for the padding slots."""
+        ref = self._as_instances(reference)
+        h, w = self.size
+        n = ref.shape[-3]
+        flat = ref.reshape((-1,) + ref.shape[-3:])
+        bounds = np.zeros((flat.shape[0], self.max_instances, self.num_keypoints))
+        edge = math.sqrt(2.0) * (0.5 + self.tie_px) if self.tie_px <= 0.1 else math.inf
+        plane = self._plane_of()
+        for b, inst in enumerate(flat):
+            x, y = inst[..., 0], inst[..., 1]
+            drawn = np.isfinite(x)
+            interior = drawn & (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
+            pts = inst.reshape(-1, 2)
+            planes = np.broadcast_to(plane, x.shape).reshape(-1)
+            d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+            same = (planes[:, None] == planes[None]) & ~np.eye(len(pts), dtype=bool)
+            with np.errstate(invalid="ignore"):
+                crowded = np.any(same & (d < self.isolation_px), axis=1).reshape(x.shape)
+            bound = np.where(interior, self.max_error_px, edge)
+            bound = np.where(crowded, np.inf, bound)
+            bounds[b, :n] = np.where(drawn, bound, 0.0)
+        return bounds.reshape(ref.shape[:-3] + bounds.shape[-2:])
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.keypoint_metrics` after matching decoded instances to the
+        reference (PCK@0.05 of each instance's keypoint extent)."""
+        from rgbtask.metrics import _keypoint_box_size, keypoint_metrics
+
+        ref = self._as_instances(reference)
+        aligned = self.align(reference, decoded)[..., : ref.shape[-3], :, :]
+        ref = np.broadcast_to(ref, aligned.shape)
+        out = keypoint_metrics(aligned, ref, bbox_size=_keypoint_box_size(ref))
+        return out
+
+    def align(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """Decoded instances reordered to match the reference's ``(..., N, K, 2)``."""
+        ref = self._as_instances(reference)
+        dec = np.asarray(decoded, dtype=np.float64)
+        lead = dec.shape[:-3]
+        ref = np.broadcast_to(ref, lead + ref.shape[-3:]).reshape((-1,) + ref.shape[-3:])
+        flat = dec.reshape((-1,) + dec.shape[-3:])
+        out = np.stack([d[_assignment(r, d)] for r, d in zip(ref, flat)])
+        return out.reshape(lead + out.shape[-3:])
+
+    # ---------------------------------------------------------------- examples
+    @classmethod
+    def examples(cls, scene: Any):
+        kp = np.where(scene.visible[..., None], scene.keypoints, np.nan).astype(np.float64)
+        size = scene.shape
+        k = kp.shape[1]
+        yield cls(size=size, num_keypoints=k, max_instances=1), [kp[:1], kp[1:2], kp[2:3]]
+        yield cls(size=size, num_keypoints=k, layout="palette", max_instances=1), [kp[:1]]
+        yield (
+            cls(size=size, num_keypoints=k, layout="stacked", refine="quarter", max_instances=4),
+            [kp, kp[::-1]],
+        )
+        yield cls(size=size, num_keypoints=k, max_instances=4), [kp]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def strongest(cand: np.ndarray, count: np.ndarray, num_keypoints: int):
+    """Single instance: per image and id, the candidate of largest value (first on ties), as
+    ``(B, 1, K, 2)`` coordinates and ``(B, 1, K)`` values; what :func:`assemble` gives for M = 1."""
+    n_img, cap = cand.shape[:2]
+    live = np.arange(cap)[None] < count[:, None]
+    ids = cand[..., 0].astype(np.int64)
+    hit = live[:, None] & (ids[:, None] == np.arange(num_keypoints)[None, :, None])
+    val = np.where(hit, cand[:, None, :, 3], -np.inf)
+    best = np.argmax(val, axis=-1)
+    b_ = np.arange(n_img)[:, None]
+    found = np.isfinite(val[b_, np.arange(num_keypoints)[None], best])
+    xy = np.where(found[..., None], cand[b_, best, 1:3], np.nan)
+    peak = np.where(found, cand[b_, best, 3], 0.0)
+    return xy[:, None], peak[:, None]
+
+
+def nms(cands: np.ndarray, radius: float, keep: int) -> np.ndarray:
+    """Per id, drop candidates within ``radius`` of a stronger one; keep the ``keep`` strongest.
+
+    ``cands`` rows are ``(id, x, y, value)``; order: value descending, then scan order.
+    """
+    if len(cands) == 0:
+        return cands
+    order = np.lexsort((np.arange(len(cands)), -cands[:, 3]))
+    cands = cands[order]
+    kept: list[int] = []
+    per_id: dict[int, int] = {}
+    for i, (k, x, y, _) in enumerate(cands):
+        k = int(k)
+        if per_id.get(k, 0) >= keep:
+            continue
+        close = False
+        for j in kept:
+            if int(cands[j, 0]) == k and math.hypot(cands[j, 1] - x, cands[j, 2] - y) < radius:
+                close = True
+                break
+        if not close:
+            kept.append(i)
+            per_id[k] = per_id.get(k, 0) + 1
+    return cands[kept]
+
+
+def assemble(cands: np.ndarray, num_keypoints: int, max_instances: int, radius: float):
+    """Group peak candidates ``(id, x, y, value)`` into ``(M, K, 2)`` instances and ``(M, K)``
+    values: NMS per id, then ids with the most peaks first, each id's peaks assigned optimally to
+    the instances so far by the distance to their nearest keypoint (new instances while there is
+    room). Instances come out by total value, descending."""
+    from scipy.optimize import linear_sum_assignment
+
+    xy = np.full((max_instances, num_keypoints, 2), np.nan)
+    val = np.zeros((max_instances, num_keypoints))
+    cands = nms(cands, radius, max_instances)
+    if len(cands) == 0:
+        return xy, val
+    ids = cands[:, 0].astype(np.int64)
+    counts = np.bincount(ids, minlength=num_keypoints)
+    order = sorted(range(num_keypoints), key=lambda k: (-counts[k], k))
+    n_inst = 0
+    for k in order:
+        rows = cands[ids == k]
+        if len(rows) == 0:
+            break
+        if n_inst == 0:
+            take = list(range(min(len(rows), max_instances)))
+            for r in take:
+                xy[r, k] = rows[r, 1:3]
+                val[r, k] = rows[r, 3]
+            n_inst = len(take)
+            continue
+        pts = xy[:n_inst].reshape(n_inst, -1, 2)
+        d = np.linalg.norm(rows[:, None, None, 1:3] - pts[None], axis=-1)
+        cost = np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=-1)
+        cost = np.where(np.isfinite(cost), cost, 1e9)
+        r_idx, c_idx = linear_sum_assignment(cost)
+        used = set()
+        for r, c in zip(r_idx, c_idx):
+            xy[c, k] = rows[r, 1:3]
+            val[c, k] = rows[r, 3]
+            used.add(int(r))
+        for r in range(len(rows)):
+            if r not in used and n_inst < max_instances:
+                xy[n_inst, k] = rows[r, 1:3]
+                val[n_inst, k] = rows[r, 3]
+                n_inst += 1
+    total = val.sum(axis=1)
+    order_inst = np.lexsort((np.arange(max_instances), -total))
+    return xy[order_inst], val[order_inst]
+
+
+def _assignment(ref: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Indices into ``dec`` (M instances): first the match of each reference instance, then the
+    unmatched decoded instances."""
+    from scipy.optimize import linear_sum_assignment
+
+    n, m = ref.shape[0], dec.shape[0]
+    rf = np.isfinite(ref[..., 0])
+    df = np.isfinite(dec[..., 0])
+    both = rf[:, None] & df[None]
+    d = np.linalg.norm(ref[:, None] - dec[None], axis=-1)
+    dist = np.where(both, d, 0.0).sum(-1) / np.maximum(both.sum(-1), 1)
+    mismatch = (rf[:, None] != df[None]).sum(-1)
+    cost = np.minimum(dist, 1e6) + 1e6 * mismatch
+    if n > m:
+        raise InputError(f"expected at most {m} reference instances, got {n}")
+    r_idx, c_idx = linear_sum_assignment(cost)
+    match = np.empty(n, dtype=np.int64)
+    match[r_idx] = c_idx
+    rest = [i for i in range(m) if i not in set(c_idx.tolist())]
+    return np.concatenate([match, np.array(rest, dtype=np.int64)])
+
+
+def _match_error(ref: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Per id, optimal assignment of decoded to reference keypoints; error per ``(M, K)`` slot."""
+    from scipy.optimize import linear_sum_assignment
+
+    n, m, k = ref.shape[0], dec.shape[0], dec.shape[1]
+    err = np.zeros((m, k))
+    for kk in range(k):
+        r_rows = np.flatnonzero(np.isfinite(ref[:, kk, 0]))
+        d_rows = np.flatnonzero(np.all(np.isfinite(dec[:, kk]), axis=-1))
+        d = np.linalg.norm(ref[r_rows, kk][:, None] - dec[d_rows, kk][None], axis=-1)
+        ri, di = linear_sum_assignment(d) if d.size else (np.zeros(0, int), np.zeros(0, int))
+        err[r_rows, kk] = np.inf
+        err[r_rows[ri], kk] = d[ri, di]
+        spurious = len(d_rows) - len(di)
+        if spurious:
+            free = [i for i in range(m) if i >= n or not np.isfinite(ref[i, kk, 0])]
+            err[free[:spurious], kk] = np.inf
+    return err

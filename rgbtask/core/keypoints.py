@@ -1,0 +1,399 @@
+"""Keypoint heatmap kernels: render Gaussian blobs into RGB codes, find and refine peaks.
+
+Each kernel sits beside its plain NumPy reference (``*_reference``), which is its specification.
+
+Pixel convention: pixel ``(row i, column j)`` is the point ``(x=j, y=i)``.
+
+Render (per image, in float64). A keypoint ``(x, y)`` of id ``k`` draws on plane ``plane_of[k]``::
+
+    h(i, j) = exp(-(i - y)^2 / (2 sigma^2)) * exp(-(j - x)^2 / (2 sigma^2))
+              for |j - x|, |i - y| <= radius   (separable: one exp per row and per column)
+
+Blobs on one plane combine by maximum; the owner of a pixel is the id of the blob that gives the
+maximum (the first one drawn on exact ties). Codes (``s`` = 255)::
+
+    layout 0 (painter): R = round(s h),     (G, B) = colors[owner] where R >= 1, else (0, 0, 0)
+    layout 1 (palette): RGB = round(s h colors[owner])    (colors have a maximum component 1)
+    layout 2 (stacked): page p = k // 3, channel k % 3 of the page, pages side by side: round(s h)
+
+``round(v) = floor(v + 0.5)``.
+
+Peaks (per image): a plane value ``v`` and an id per pixel (painter: R / s and the nearest G/B grid
+code; palette: max(R, G, B) / s and the nearest palette colour of ``RGB / max``; stacked: the
+channel, id fixed). A candidate is a pixel with ``v >= threshold`` that is a maximum among its 8
+neighbours of the same id (strictly above the ones before it in raster order, at least equal to the
+ones after), and more than half of whose in-image neighbours have its id (an isolated pixel of
+another id, such as JPEG's chroma smear makes at a blob's edge, is no peak). Refinement per axis from the same-id values ``v-, v0, v+`` along it:
+
+    refine 0 (none):    offset 0
+    refine 1 (quarter): offset 0.25 * sign(v+ - v-)
+    refine 2 (dark):    L = log v;  offset = -(L+ - L-) / 2 / (L+ - 2 L0 + L-)   (Newton on log h)
+
+An axis whose neighbour is outside the image, has another id or is not > 0, or (dark) whose second
+difference is not < 0, gets offset 0. Offsets are clipped to [-0.5, 0.5].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rgbtask.core._jit import jit
+
+PAINTER, PALETTE, STACKED = 0, 1, 2
+REFINE_NONE, REFINE_QUARTER, REFINE_DARK = 0, 1, 2
+
+
+# ---------------------------------------------------------------- render
+
+
+@jit
+def render_kernel(keypoints, out, plane_of, colors, layout, n_planes, width, sigma, radius, scale):
+    """``keypoints`` (B, N, K, 2) float64, NaN = not drawn; ``out`` (B, H, W_out, 3) zeroed.
+
+    One (H, W) scratch plane, reused plane by plane and image by image (cleared where drawn).
+    """
+    n_img, n_inst, n_kp = keypoints.shape[0], keypoints.shape[1], keypoints.shape[2]
+    height = out.shape[1]
+    heat = np.zeros((height, width), dtype=np.float64)
+    owner = np.full((height, width), -1, dtype=np.int64)
+    inv = 1.0 / (2.0 * sigma * sigma)
+    span = 2 * int(math.ceil(radius)) + 3
+    gx = np.empty(span, dtype=np.float64)
+    gy = np.empty(span, dtype=np.float64)
+    for b in range(n_img):
+        for p in range(n_planes):
+            for stage in range(3):  # 0: draw, 1: write codes, 2: clear the scratch plane
+                for n in range(n_inst):
+                    for k in range(n_kp):
+                        if plane_of[k] != p:
+                            continue
+                        x = keypoints[b, n, k, 0]
+                        y = keypoints[b, n, k, 1]
+                        if not (math.isfinite(x) and math.isfinite(y)):
+                            continue
+                        i0 = max(0, math.ceil(y - radius))
+                        i1 = min(height - 1, math.floor(y + radius))
+                        j0 = max(0, math.ceil(x - radius))
+                        j1 = min(width - 1, math.floor(x + radius))
+                        if stage == 0:
+                            for i in range(i0, i1 + 1):
+                                gy[i - i0] = math.exp(-((i - y) * (i - y)) * inv)
+                            for j in range(j0, j1 + 1):
+                                gx[j - j0] = math.exp(-((j - x) * (j - x)) * inv)
+                        for i in range(i0, i1 + 1):
+                            for j in range(j0, j1 + 1):
+                                if stage == 0:
+                                    h = gy[i - i0] * gx[j - j0]
+                                    if h > heat[i, j]:
+                                        heat[i, j] = h
+                                        owner[i, j] = k
+                                elif stage == 1:
+                                    kk = owner[i, j]
+                                    if kk < 0:
+                                        continue
+                                    code = math.floor(heat[i, j] * scale + 0.5)
+                                    if layout == 0:
+                                        if code >= 1:
+                                            out[b, i, j, 0] = code
+                                            out[b, i, j, 1] = colors[kk, 1]
+                                            out[b, i, j, 2] = colors[kk, 2]
+                                    elif layout == 1:
+                                        for c in range(3):
+                                            v = heat[i, j] * scale * colors[kk, c]
+                                            out[b, i, j, c] = math.floor(v + 0.5)
+                                    else:
+                                        out[b, i, (kk // 3) * width + j, kk % 3] = code
+                                else:
+                                    heat[i, j] = 0.0
+                                    owner[i, j] = -1
+
+
+def render_reference(
+    keypoints, out_shape, plane_of, colors, layout, n_planes, width, sigma, radius, scale
+):
+    """NumPy specification of :func:`render_kernel`; returns the uint8 codes."""
+    n_img, n_inst, n_kp = keypoints.shape[:3]
+    height = out_shape[1]
+    out = np.zeros(out_shape, dtype=np.uint8)
+    ii, jj = np.mgrid[0:height, 0:width].astype(np.float64)
+    for b in range(n_img):
+        heat = np.zeros((n_planes, height, width))
+        owner = np.full((n_planes, height, width), -1)
+        for n in range(n_inst):
+            for k in range(n_kp):
+                x, y = keypoints[b, n, k]
+                if not (np.isfinite(x) and np.isfinite(y)):
+                    continue
+                p = plane_of[k]
+                window = (np.abs(jj - x) <= radius) & (np.abs(ii - y) <= radius)
+                window &= (ii >= np.ceil(y - radius)) & (jj >= np.ceil(x - radius))
+                inv = 1.0 / (2.0 * sigma * sigma)
+                h = np.exp(-((ii - y) * (ii - y)) * inv) * np.exp(-((jj - x) * (jj - x)) * inv)
+                take = window & (h > heat[p])
+                heat[p][take] = h[take]
+                owner[p][take] = k
+        for p in range(n_planes):
+            drawn = owner[p] >= 0
+            code = np.floor(heat[p] * scale + 0.5)
+            k = np.where(drawn, owner[p], 0)
+            if layout == PAINTER:
+                on = drawn & (code >= 1)
+                out[b, ..., 0][on] = code[on]
+                out[b, ..., 1][on] = colors[k, 1][on]
+                out[b, ..., 2][on] = colors[k, 2][on]
+            elif layout == PALETTE:
+                for c in range(3):
+                    v = np.floor(heat[p] * scale * colors[k, c] + 0.5)
+                    out[b, ..., c][drawn] = v[drawn]
+            else:
+                for k_ in range(n_kp):
+                    if plane_of[k_] != p:
+                        continue
+                    page = out[b, :, (k_ // 3) * width : (k_ // 3 + 1) * width, k_ % 3]
+                    page[drawn] = code[drawn]
+    return out
+
+
+# ---------------------------------------------------------------- peaks
+
+
+@jit
+def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_value):
+    """Fill the value and id plane ``p`` of one image (see the module docstring)."""
+    height = val.shape[0]
+    width = val.shape[1]
+    for i in range(height):
+        for j in range(width):
+            if layout == 2:
+                val[i, j] = rgb[i, (p // 3) * width + j, p % 3] / scale
+                ids[i, j] = p
+                continue
+            r = rgb[i, j, 0] / scale
+            g = rgb[i, j, 1] / scale
+            b = rgb[i, j, 2] / scale
+            ids[i, j] = -1
+            if layout == 0:
+                val[i, j] = r
+                if r >= min_value:
+                    gi = math.floor((255.0 - g * 255.0) / grid_sep + 0.5)
+                    bi = math.floor((255.0 - b * 255.0) / grid_sep + 0.5)
+                    if 0 <= gi < grid_n and 0 <= bi < grid_n and gi * grid_n + bi < n_kp:
+                        ids[i, j] = gi * grid_n + bi
+            else:
+                m = max(r, g, b)
+                val[i, j] = m
+                if m >= min_value and m > 0.0:
+                    best = 1e300
+                    for k in range(n_kp):
+                        d0 = r / m - colors[k, 0]
+                        d1 = g / m - colors[k, 1]
+                        d2 = b / m - colors[k, 2]
+                        d = d0 * d0 + d1 * d1 + d2 * d2
+                        if d < best:
+                            best = d
+                            ids[i, j] = k
+
+
+@jit
+def _axis_offset(vm, v0, vp, refine):
+    if refine == 1:
+        if vp > vm:
+            return 0.25
+        if vp < vm:
+            return -0.25
+        return 0.0
+    if refine == 2:
+        lm = math.log(vm)
+        l0 = math.log(v0)
+        lp = math.log(vp)
+        second = lp - 2.0 * l0 + lm
+        if not second < 0.0:
+            return 0.0
+        off = -(lp - lm) / 2.0 / second
+        return min(0.5, max(-0.5, off))
+    return 0.0
+
+
+@jit
+def peaks_kernel(
+    rgb,
+    cand,
+    count,
+    colors,
+    layout,
+    n_kp,
+    n_planes,
+    height,
+    width,
+    grid_n,
+    grid_sep,
+    scale,
+    threshold,
+    refine,
+):
+    """Candidates per image: ``cand[b, c] = (id, x, y, value)``, ``count[b]`` of them (capped)."""
+    cap = cand.shape[1]
+    val = np.zeros((height, width), dtype=np.float64)
+    ids = np.full((height, width), -1, dtype=np.int64)
+    for b in range(rgb.shape[0]):
+        c = 0
+        for p in range(n_planes):
+            _plane(
+                rgb[b], val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, 0.5 * threshold
+            )
+            for i in range(height):
+                for j in range(width):
+                    v = val[i, j]
+                    k = ids[i, j]
+                    if k < 0 or not v >= threshold:
+                        continue
+                    is_max = True
+                    n_in = 0
+                    n_same = 0
+                    for di in range(-1, 2):
+                        for dj in range(-1, 2):
+                            if di == 0 and dj == 0:
+                                continue
+                            ni = i + di
+                            nj = j + dj
+                            if ni < 0 or ni >= height or nj < 0 or nj >= width:
+                                continue
+                            n_in += 1
+                            if ids[ni, nj] != k:
+                                continue
+                            n_same += 1
+                            w = val[ni, nj]
+                            before = di < 0 or (di == 0 and dj < 0)
+                            if w > v or (before and w == v):
+                                is_max = False
+                    if not is_max or 2 * n_same <= n_in:
+                        continue
+                    ox = 0.0
+                    if 0 < j < width - 1 and ids[i, j - 1] == k and ids[i, j + 1] == k:
+                        vm = val[i, j - 1]
+                        vp = val[i, j + 1]
+                        if vm > 0.0 and vp > 0.0:
+                            ox = _axis_offset(vm, v, vp, refine)
+                    oy = 0.0
+                    if 0 < i < height - 1 and ids[i - 1, j] == k and ids[i + 1, j] == k:
+                        vm = val[i - 1, j]
+                        vp = val[i + 1, j]
+                        if vm > 0.0 and vp > 0.0:
+                            oy = _axis_offset(vm, v, vp, refine)
+                    if c < cap:
+                        cand[b, c, 0] = k
+                        cand[b, c, 1] = j + ox
+                        cand[b, c, 2] = i + oy
+                        cand[b, c, 3] = v
+                    c += 1
+        count[b] = min(c, cap)
+
+
+def planes_reference(rgb, layout, n_kp, colors, grid_n, grid_sep, scale, min_value):
+    """NumPy specification of the plane decoding of one image: ``(values, ids)``."""
+    v = rgb.astype(np.float64) / scale
+    if layout == STACKED:
+        width = v.shape[1] // ((n_kp + 2) // 3)
+        val = np.stack([v[:, (k // 3) * width : (k // 3 + 1) * width, k % 3] for k in range(n_kp)])
+        ids = np.broadcast_to(np.arange(n_kp)[:, None, None], val.shape).copy()
+        return val, ids
+    if layout == PAINTER:
+        val = v[..., 0]
+        gi = np.floor((255.0 - v[..., 1] * 255.0) / grid_sep + 0.5)
+        bi = np.floor((255.0 - v[..., 2] * 255.0) / grid_sep + 0.5)
+        k = gi * grid_n + bi
+        ok = (val >= min_value) & (gi >= 0) & (gi < grid_n) & (bi >= 0) & (bi < grid_n)
+        ok &= k < n_kp
+        return val[None], np.where(ok, k, -1).astype(np.int64)[None]
+    m = v.max(axis=-1)
+    ok = (m >= min_value) & (m > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = v / m[..., None]
+    d = np.sum((u[..., None, :] - colors[None, None]) ** 2, axis=-1)
+    k = np.argmin(np.where(np.isfinite(d), d, np.inf), axis=-1)
+    return m[None], np.where(ok, k, -1).astype(np.int64)[None]
+
+
+def _axis_offset_reference(vm, v0, vp, refine):
+    if refine == REFINE_QUARTER:
+        return 0.25 * np.sign(vp - vm)
+    if refine == REFINE_DARK:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lm, l0, lp = np.log(vm), np.log(v0), np.log(vp)
+            second = lp - 2.0 * l0 + lm
+            off = -(lp - lm) / 2.0 / second
+        return np.where(second < 0, np.clip(off, -0.5, 0.5), 0.0)
+    return np.zeros_like(v0)
+
+
+def peaks_reference(rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, threshold, refine):
+    """NumPy specification of :func:`peaks_kernel` for one image: candidates ``(C, 4)``."""
+    val, ids = planes_reference(
+        rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, 0.5 * threshold
+    )
+    _, height, width = val.shape
+    pv = np.pad(val, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    pk = np.pad(ids, ((0, 0), (1, 1), (1, 1)), constant_values=-2)
+    is_max = (ids >= 0) & (val >= threshold)
+    n_in = np.zeros(val.shape, dtype=np.int64)
+    n_same = np.zeros(val.shape, dtype=np.int64)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if di == 0 and dj == 0:
+                continue
+            w = pv[:, 1 + di : 1 + di + height, 1 + dj : 1 + dj + width]
+            nb = pk[:, 1 + di : 1 + di + height, 1 + dj : 1 + dj + width]
+            same = nb == ids
+            n_in += nb != -2
+            n_same += same
+            before = di < 0 or (di == 0 and dj < 0)
+            beaten = (w > val) | ((w == val) if before else False)
+            is_max &= ~(same & beaten)
+    is_max &= 2 * n_same > n_in
+    rows = []
+    for p, i, j in zip(*np.nonzero(is_max)):
+        k = ids[p, i, j]
+        v = val[p, i, j]
+        off = [0.0, 0.0]
+        for axis, (a, lo, hi) in enumerate(
+            ((j, (i, j - 1), (i, j + 1)), (i, (i - 1, j), (i + 1, j)))
+        ):
+            limit = width if axis == 0 else height
+            if not (0 < a < limit - 1):
+                continue
+            if ids[(p, *lo)] != k or ids[(p, *hi)] != k:
+                continue
+            vm, vp = val[(p, *lo)], val[(p, *hi)]
+            if vm > 0 and vp > 0:
+                off[axis] = float(_axis_offset_reference(vm, v, vp, refine))
+        rows.append((k, j + off[0], i + off[1], v))
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def argmax_dark_reference(heatmaps):
+    """Plain NumPy argmax + DARK on heatmaps ``(B, K, H, W)`` (the benchmark's peer).
+
+    Returns ``(B, K, 2)`` pixel coordinates and ``(B, K)`` peak values.
+    """
+    n_img, n_kp, height, width = heatmaps.shape
+    flat = heatmaps.reshape(n_img, n_kp, -1)
+    idx = np.argmax(flat, axis=-1)
+    i, j = np.divmod(idx, width)
+    b_, k_ = np.meshgrid(np.arange(n_img), np.arange(n_kp), indexing="ij")
+    v0 = heatmaps[b_, k_, i, j]
+    out = np.stack([j, i], axis=-1).astype(np.float64)
+    for axis, (di, dj) in enumerate(((0, 1), (1, 0))):
+        pos = j if axis == 0 else i
+        limit = width if axis == 0 else height
+        inside = (pos > 0) & (pos < limit - 1)
+        im, jm = np.clip(i - di, 0, height - 1), np.clip(j - dj, 0, width - 1)
+        ip, jp = np.clip(i + di, 0, height - 1), np.clip(j + dj, 0, width - 1)
+        vm, vp = heatmaps[b_, k_, im, jm], heatmaps[b_, k_, ip, jp]
+        ok = inside & (vm > 0) & (vp > 0) & (v0 > 0)
+        off = _axis_offset_reference(
+            np.where(ok, vm, 1), np.where(ok, v0, 1), np.where(ok, vp, 1), 2
+        )
+        out[..., axis] += np.where(ok, off, 0.0)
+    return out, v0

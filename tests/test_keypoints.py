@@ -1,0 +1,363 @@
+"""keypoints/heatmap: bounds, kernels against their NumPy references, batches, errors, golden files."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rgbtask
+from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes
+from rgbtask.core import keypoints as kernels
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.testing import check_codec, check_roundtrip
+
+LAYOUTS = ("painter", "palette", "stacked")
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("RGBTASK_REGEN_GOLDEN") == "1"
+
+
+def codec(**params) -> KeypointsHeatmap:
+    params.setdefault("size", (40, 48))
+    params.setdefault("num_keypoints", 17)
+    return rgbtask.get_codec("keypoints/heatmap", **params)
+
+
+def spread_keypoints(rng, n_img, k, size, spacing=9.0, margin=4.0):
+    """(n_img, 1, k, 2) keypoints on a jittered grid: >= spacing - 1 px apart, inside the margin."""
+    h, w = size
+    cols = int((w - 2 * margin) // spacing)
+    out = np.empty((n_img, 1, k, 2))
+    for b in range(n_img):
+        cells = rng.permutation(cols * int((h - 2 * margin) // spacing))[:k]
+        out[b, 0, :, 0] = margin + (cells % cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
+        out[b, 0, :, 1] = margin + (cells // cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
+    return out
+
+
+# ---------------------------------------------------------------- the bounds of the issue
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_dark_lossless_bound(layout):
+    """sigma 2, random sub-pixel positions away from the border: mean <= 0.02 px, max <= 0.1 px."""
+    rng = np.random.default_rng(1)
+    c = codec(size=(64, 80), layout=layout, max_instances=1)
+    kp = spread_keypoints(rng, 24, 17, c.size)
+    decoded = c.decode(c.encode(kp))
+    err = np.linalg.norm(decoded - kp, axis=-1)
+    assert np.all(np.isfinite(err))
+    assert err.mean() <= 0.02
+    assert err.max() <= 0.1
+    assert err.max() <= c.max_error_px
+    check_roundtrip(c, kp)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_quarter_offset_within_its_bound(layout):
+    rng = np.random.default_rng(2)
+    c = codec(size=(64, 80), layout=layout, refine="quarter", max_instances=1)
+    kp = spread_keypoints(rng, 24, 17, c.size)
+    err = np.linalg.norm(c.decode(c.encode(kp)) - kp, axis=-1)
+    bound = math.sqrt(2) * (0.25 + c.tie_px)
+    assert c.max_error_px == pytest.approx(bound)
+    assert err.max() <= bound
+    assert err.max() > 0.3  # the bound is reached, not a loose tolerance
+    check_roundtrip(c, kp)
+
+
+def test_bound_values_at_sigma_2():
+    c = codec()
+    assert c.max_error_px == pytest.approx(0.0794, abs=5e-4)
+    assert c.isolation_px < 6.0
+    assert codec(refine="none").max_error_px == pytest.approx(math.sqrt(2) * (0.5 + c.tie_px))
+
+
+def test_single_keypoint_dense_subpixel_sweep():
+    """Every sub-pixel phase on a 0.05 px grid: DARK within its bound everywhere."""
+    c = codec(size=(16, 16), num_keypoints=1, max_instances=1)
+    phase = np.arange(0, 1, 0.05)
+    px, py = np.meshgrid(phase, phase)
+    kp = np.stack([7 + px, 7 + py], axis=-1).reshape(-1, 1, 1, 2)
+    err = np.linalg.norm(c.decode(c.encode(kp)) - kp, axis=-1)
+    assert err.max() <= c.max_error_px
+    assert err.mean() <= 0.02
+
+
+# ---------------------------------------------------------------- conventions and policy
+
+
+def test_pixel_centre_convention():
+    c = codec(size=(9, 9), num_keypoints=1, max_instances=1)
+    rgb = c.encode(np.array([[[4.0, 3.0]]]))
+    assert rgb[3, 4, 0] == 255  # (x=4, y=3) is row 3, column 4
+    assert rgb[3, 3, 0] == rgb[3, 5, 0] == rgb[2, 4, 0] == rgb[4, 4, 0]
+    np.testing.assert_array_equal(rgb[3, 4, 1:], painter_codes(1)[0])
+    assert np.allclose(c.decode(rgb)[0, 0], [4.0, 3.0], atol=1e-9)
+
+
+def test_painter_codes_match_painter():
+    """Painter's 17 ids: G = 255 - (k // 5) * 51, B = 255 - (k % 5) * 51."""
+    codes = painter_codes(17)
+    assert codes[0].tolist() == [255, 255]
+    assert codes[4].tolist() == [255, 51]
+    assert codes[5].tolist() == [204, 255]
+    assert codes[16].tolist() == [102, 204]
+    assert len({tuple(c) for c in codes}) == 17
+
+
+def test_visible_and_off_canvas_are_not_drawn():
+    c = codec(size=(20, 24), num_keypoints=3, max_instances=1)
+    kp = np.array([[[5.0, 5.0], [15.0, 12.0], [30.0, 5.0]]])  # the third is off the canvas
+    decoded = c.decode(c.encode(kp, visible=np.array([[True, False, True]])))
+    assert np.isfinite(decoded[0, 0]).all()
+    assert np.isnan(decoded[0, 1:]).all()
+    both = c.encode(kp, visible=np.array([[True, False, True]]))
+    assert np.array_equal(both, c.encode(np.where([[[1], [0], [1]]], kp, np.nan)))
+    # (K, 2) is one instance
+    assert np.array_equal(c.encode(kp[0]), c.encode(kp))
+
+
+def test_one_person_decodes_to_at_least_one_instance():
+    c = codec(size=(64, 48))
+    kp = spread_keypoints(np.random.default_rng(3), 1, 17, c.size, spacing=6.0)[0]
+    decoded, score, found = c.decode_with_confidence(c.encode(kp))
+    assert decoded.shape == (20, 17, 2)
+    assert found.any(axis=-1).sum() >= 1
+    assert score.dtype == np.float32 and found.dtype == np.bool_
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
+def test_decoded_coordinates_in_range_on_any_image(seed, layout):
+    c = codec(size=(12, 10), num_keypoints=5, layout=layout, max_instances=3)
+    rgb = np.random.default_rng(seed).integers(0, 256, (2, *c.image_shape), dtype=np.uint8)
+    xy = c.decode(rgb)
+    x, y = xy[..., 0], xy[..., 1]
+    ok = np.isnan(x) | ((x >= -0.5) & (x <= 10) & (y >= -0.5) & (y <= 12))
+    assert ok.all()
+    assert np.array_equal(np.isnan(x), np.isnan(y))
+
+
+def test_multi_instance_separated_people():
+    """Three well separated instances: all found, grouped right, within the bound."""
+    rng = np.random.default_rng(4)
+    c = codec(size=(48, 160), num_keypoints=5, max_instances=4)
+    base = spread_keypoints(rng, 1, 5, (40, 40))[0, 0]
+    kp = np.stack([base + [50 * n, 4] + rng.uniform(0, 1, (5, 2)) for n in range(3)])
+    decoded = c.decode(c.encode(kp))
+    check_roundtrip(c, kp)
+    aligned = c.align(kp, decoded)
+    bound = c.roundtrip_bound(kp)[:3]
+    err = np.linalg.norm(aligned[:3] - kp, axis=-1)
+    assert np.all(np.isfinite(err))  # all found, grouped into the right instance
+    assert np.all(err <= bound) and np.isfinite(bound).all()
+    assert np.isnan(aligned[3]).all()
+    assert c.metrics(kp, decoded)["pck@0.05"] == 100.0
+
+
+def test_stacked_is_exact_for_overlapping_ids():
+    """Two ids 1.5 px apart merge in one plane, not on separate stacked channels."""
+    kp = np.array([[[10.2, 10.3], [11.6, 10.4]]])
+    stacked = codec(size=(24, 24), num_keypoints=2, layout="stacked", max_instances=1)
+    err = np.linalg.norm(stacked.decode(stacked.encode(kp))[0] - kp[0], axis=-1)
+    assert err.max() <= stacked.max_error_px
+    assert stacked.encode(kp).shape == (24, 24, 3)
+    assert codec(num_keypoints=17, layout="stacked").image_shape == (40, 48 * 6, 3)
+
+
+# ---------------------------------------------------------------- conformance, batches
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("refine", ["dark", "quarter", "none"])
+def test_check_codec(layout, refine):
+    rng = np.random.default_rng(5)
+    c = codec(size=(40, 48), num_keypoints=6, layout=layout, refine=refine, max_instances=2)
+    kp = spread_keypoints(rng, 2, 6, c.size)
+    kp[1, 0, 2] = np.nan
+    check_codec(c, [kp[0], kp[1]])
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
+def test_batch_is_loop_of_singles(seed, layout):
+    rng = np.random.default_rng(seed)
+    c = codec(size=(20, 24), num_keypoints=4, layout=layout, max_instances=2)
+    kp = rng.uniform(-2, 26, (2, 3, 2, 4, 2))
+    kp[rng.random(kp.shape[:-1]) < 0.2] = np.nan
+    rgb = c.encode(kp)
+    assert rgb.shape == (2, 3, *c.image_shape) and rgb.dtype == np.uint8
+    for idx in np.ndindex(2, 3):
+        assert np.array_equal(rgb[idx], c.encode(kp[idx]))
+    value, score, found = c.decode_with_confidence(rgb)
+    assert value.shape == (2, 3, 2, 4, 2) and score.shape == found.shape == (2, 3, 2, 4)
+    for idx in np.ndindex(2, 3):
+        single = c.decode_with_confidence(rgb[idx])
+        np.testing.assert_array_equal(value[idx], single.value)
+        np.testing.assert_array_equal(score[idx], single.confidence)
+
+
+# ---------------------------------------------------------------- kernels vs references
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS), st.floats(0.5, 4.0))
+def test_render_kernel_matches_reference(seed, layout, sigma):
+    rng = np.random.default_rng(seed)
+    c = codec(size=(14, 17), num_keypoints=5, layout=layout, sigma=sigma, max_instances=3)
+    kp = rng.uniform(-1, 18, (2, 3, 5, 2))
+    kp[rng.random(kp.shape[:-1]) < 0.2] = np.nan
+    kp = c._drawable(kp)
+    n_planes = 5 if layout == "stacked" else 1
+    args = (c._plane_of(), _colors(layout, 5), kernels.__dict__[layout.upper()], n_planes, 17)
+    want = kernels.render_reference(kp, (2, *c.image_shape), *args, sigma, c.radius, 255.0)
+    np.testing.assert_array_equal(c.encode(kp), want)
+
+
+@given(
+    st.integers(0, 2**31 - 1),
+    st.sampled_from(LAYOUTS),
+    st.sampled_from(["dark", "quarter", "none"]),
+    st.booleans(),
+)
+def test_peaks_kernel_matches_reference(seed, layout, refine, noisy):
+    rng = np.random.default_rng(seed)
+    c = codec(size=(14, 17), num_keypoints=5, layout=layout, refine=refine, max_instances=3)
+    rgb = c.encode(rng.uniform(0, 17, (1, 3, 5, 2)))
+    if noisy:
+        rgb = np.clip(rgb + rng.integers(-40, 41, rgb.shape), 0, 255).astype(np.uint8)
+    params = (
+        kernels.__dict__[layout.upper()],
+        5,
+        5 if layout == "stacked" else 1,
+        14,
+        17,
+        3,
+        85.0,
+        255.0,
+        c.threshold,
+        kernels.__dict__[f"REFINE_{refine.upper()}"],
+    )
+    cand = np.zeros((1, 400, 4))
+    count = np.zeros(1, dtype=np.int64)
+    kernels.peaks_kernel(rgb, cand, count, _colors(layout, 5), *params)
+    got = cand[0, : count[0]]
+    want = kernels.peaks_reference(
+        rgb[0], params[0], 5, _colors(layout, 5), 3, 85.0, 255.0, c.threshold, params[-1]
+    )
+    order = lambda a: a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]  # noqa: E731
+    np.testing.assert_allclose(order(got), order(want), rtol=0, atol=1e-12)
+
+
+def test_argmax_dark_reference_is_the_same_decoder():
+    c = codec(size=(32, 32), num_keypoints=3, layout="stacked", max_instances=1)
+    kp = spread_keypoints(np.random.default_rng(6), 4, 3, c.size)
+    rgb = c.encode(kp).astype(np.float64) / 255
+    planes = np.stack([rgb[:, :, 0:32, k] for k in range(3)], axis=1)
+    xy, _ = kernels.argmax_dark_reference(planes)
+    np.testing.assert_allclose(xy, c.decode(c.encode(kp))[:, 0], atol=1e-12)
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
+def test_single_instance_fast_path_is_assemble(seed, layout):
+    from rgbtask.codecs.keypoints import assemble, strongest
+
+    rng = np.random.default_rng(seed)
+    c = codec(size=(16, 18), num_keypoints=4, layout=layout, max_instances=3)
+    rgb = np.clip(
+        c.encode(rng.uniform(0, 18, (2, 3, 4, 2))) + rng.integers(0, 60, (2, 16, 18 * c.pages, 3)),
+        0,
+        255,
+    ).astype(np.uint8)
+    cand = np.zeros((2, 64, 4))
+    count = np.zeros(2, dtype=np.int64)
+    params = (kernels.__dict__[layout.upper()], 4, 4 if layout == "stacked" else 1, 16, 18, 3)
+    kernels.peaks_kernel(rgb, cand, count, _colors(layout, 4), *params, 85.0, 255.0, c.threshold, 2)
+    xy, val = strongest(cand, count, 4)
+    for b in range(2):
+        want_xy, want_val = assemble(cand[b, : count[b]], 4, 1, c.nms_radius)
+        np.testing.assert_array_equal(xy[b], want_xy)
+        np.testing.assert_array_equal(val[b], want_val)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_errors():
+    c = codec(size=(20, 24), num_keypoints=3, max_instances=2)
+    with pytest.raises(ValueError, match="expected"):
+        c.decode(np.zeros((20, 25, 3), np.uint8))
+    with pytest.raises(InputError, match="expected"):
+        c.encode(np.zeros((4, 2)))
+    with pytest.raises(InputError, match="max_instances"):
+        c.encode(np.zeros((3, 3, 2)))
+    with pytest.raises(InputError, match="inf"):
+        c.encode(np.full((1, 3, 2), np.inf))
+    with pytest.raises(InputError, match="visible"):
+        c.encode(np.zeros((1, 3, 2)), visible=np.ones((1, 4), bool))
+    for bad in (
+        {"size": None},
+        {"size": (0, 4)},
+        {"num_keypoints": 0},
+        {"layout": "rainbow"},
+        {"layout": "painter", "num_keypoints": 25},
+        {"refine": "udp"},
+        {"sigma": 0.1},
+        {"max_instances": 0},
+        {"threshold": 1.5},
+    ):
+        with pytest.raises(ConfigError, match="expected|needs"):
+            codec(**bad)
+
+
+def test_config_round_trip():
+    c = codec(layout="palette", refine="quarter")
+    assert rgbtask.get_codec(c.get_config()) == c
+    assert c.get_config()["size"] == [40, 48]
+
+
+# ---------------------------------------------------------------- golden files
+
+GOLDEN_CASES = {
+    "keypoints_painter": {"layout": "painter"},
+    "keypoints_palette": {"layout": "palette"},
+    "keypoints_stacked": {"layout": "stacked"},
+}
+
+
+def golden_input() -> np.ndarray:
+    path = GOLDEN / "keypoints_input.npy"
+    if REGEN:
+        kp = np.random.default_rng(7).uniform(2, 30, (2, 17, 2))
+        kp[1, 3] = np.nan
+        np.save(path, kp)
+    return np.load(path)
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_golden(case):
+    c = codec(size=(24, 32), max_instances=2, **GOLDEN_CASES[case])
+    kp = golden_input()
+    path = GOLDEN / f"{case}.png"
+    rgb = c.encode(kp)
+    if REGEN:
+        assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
+    golden = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert np.array_equal(rgb, golden), "the encoding changed: a format break"
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    assert ok and buf.tobytes() == path.read_bytes(), "PNG bytes differ (codes equal: zlib?)"
+    check_roundtrip(c, kp, golden)
+
+
+def test_docs_example_runs():
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "keypoints.md").read_text()
+    namespace: dict = {}
+    exec(re.findall(r"```python\n(.*?)```", text, flags=re.S)[0], namespace)
+    assert namespace["xy"].shape == (20, 17, 2)
+    assert namespace["found"].sum() >= 1
