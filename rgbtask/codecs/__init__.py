@@ -6,9 +6,14 @@ Numba kernels under it) is imported on first use. A new built-in codec adds one 
 
 BUILTIN_CODECS: dict[str, str] = {
     "normals/xyz": "rgbtask.codecs.normals:NormalsXYZ",
+    "keypoints/heatmap": "rgbtask.codecs.keypoints:KeypointsHeatmap",
     "mask/palette": "rgbtask.codecs.masks:MaskPalette",
     "mask/panoptic": "rgbtask.codecs.masks:MaskPanoptic",
     "mask/instance": "rgbtask.codecs.masks:MaskInstance",
     "mask/binary": "rgbtask.codecs.masks:MaskBinary",
-    "keypoints/heatmap": "rgbtask.codecs.keypoints:KeypointsHeatmap",
+    "depth/cubewalk": "rgbtask.codecs.depth:DepthCubewalk",
+    "depth/hue": "rgbtask.codecs.depth:DepthHue",
+    "depth/gray": "rgbtask.codecs.depth:DepthGray",
+    "depth/colormap": "rgbtask.codecs.depth:DepthColormap",
+    "depth/curve": "rgbtask.codecs.depth:DepthCurve",
 }

@@ -1,0 +1,434 @@
+"""Depth kernels: depth -> curve level -> colour, and colour -> projection -> depth; NumPy references.
+
+Transforms (``tp = [kind, near, far, lam, c]``; f increases with depth for every kind):
+
+* 0 linear      f = (d - near) / (far - near)            d = near + f (far - near)
+* 1 log         f = log(d / near) / log(far / near)       d = near exp(f log(far / near))
+* 2 inverse     f = (1/near - 1/d) / (1/near - 1/far)     d = 1 / (1/near - f (1/near - 1/far))
+* 3 power       f = 1 - (1 - d / (lam c))^(lam + 1)       d = lam c (1 - (1 - f)^(1 / (lam + 1)))
+* 4 normalized  f = d                                     d = f
+
+Encode (per pixel, float64): invalid (NaN, inf, <= 0; < 0 for ``normalized``) -> reserved code;
+else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
+
+Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
+the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
+8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rgbtask.core._jit import jit, run_rows
+
+Q_INVALID = 0xFFFF
+KINDS = {"linear": 0, "log": 1, "inverse": 2, "power": 3, "normalized": 4}
+
+
+@jit
+def _forward(d, tp):
+    kind = int(tp[0])
+    near = tp[1]
+    far = tp[2]
+    if kind == 0:
+        return (d - near) / (far - near)
+    if kind == 1:
+        return math.log(d / near) / math.log(far / near)
+    if kind == 2:
+        return (1.0 / near - 1.0 / d) / (1.0 / near - 1.0 / far)
+    if kind == 3:
+        return 1.0 - (1.0 - d / (tp[3] * tp[4])) ** (tp[3] + 1.0)
+    return d
+
+
+@jit
+def _inverse(f, tp):
+    kind = int(tp[0])
+    near = tp[1]
+    far = tp[2]
+    if kind == 0:
+        return near + f * (far - near)
+    if kind == 1:
+        return near * math.exp(f * math.log(far / near))
+    if kind == 2:
+        return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
+    if kind == 3:
+        if f >= 1.0:
+            return math.inf
+        return tp[3] * tp[4] * (1.0 - (1.0 - f) ** (1.0 / (tp[3] + 1.0)))
+    return f
+
+
+@jit
+def _level(d, tp, nlev, zero_ok):
+    ok = d >= 0.0 if zero_ok else d > 0.0
+    if not (ok and d < math.inf):
+        return -1
+    f = _forward(d, tp)
+    f = min(1.0, max(0.0, f))
+    return int(math.floor(f * (nlev - 1) + 0.5))
+
+
+@jit
+def level_kernel(depth, levels, tp, nlev, zero_ok):
+    for i in range(depth.shape[0]):
+        levels[i] = _level(float(depth[i]), tp, nlev, zero_ok)
+
+
+@jit
+def encode_kernel(depth, out, codes, reserved, tp, nlev, zero_ok):
+    for i in range(depth.shape[0]):
+        k = _level(float(depth[i]), tp, nlev, zero_ok)
+        if k < 0:
+            out[i, 0] = reserved[0]
+            out[i, 1] = reserved[1]
+            out[i, 2] = reserved[2]
+        else:
+            out[i, 0] = codes[k, 0]
+            out[i, 1] = codes[k, 1]
+            out[i, 2] = codes[k, 2]
+
+
+@jit
+def _project(p0, p1, p2, verts, palette, uniform, knots, nlev):
+    """Nearest point of the curve: returns (f, distance)."""
+    best = math.inf
+    bk = 0
+    bt = 0.0
+    if palette:
+        for k in range(verts.shape[0]):
+            x0 = p0 - verts[k, 0]
+            x1 = p1 - verts[k, 1]
+            x2 = p2 - verts[k, 2]
+            d2 = x0 * x0 + x1 * x1 + x2 * x2
+            if d2 < best:
+                best = d2
+                bk = k
+        return bk / (nlev - 1), math.sqrt(best)
+    nseg = verts.shape[0] - 1
+    for k in range(nseg):
+        e0 = verts[k + 1, 0] - verts[k, 0]
+        e1 = verts[k + 1, 1] - verts[k, 1]
+        e2 = verts[k + 1, 2] - verts[k, 2]
+        dot = (p0 - verts[k, 0]) * e0 + (p1 - verts[k, 1]) * e1 + (p2 - verts[k, 2]) * e2
+        t = dot / (e0 * e0 + e1 * e1 + e2 * e2)
+        t = min(1.0, max(0.0, t))
+        x0 = p0 - (verts[k, 0] + t * e0)
+        x1 = p1 - (verts[k, 1] + t * e1)
+        x2 = p2 - (verts[k, 2] + t * e2)
+        d2 = x0 * x0 + x1 * x1 + x2 * x2
+        if d2 < best:
+            best = d2
+            bk = k
+            bt = t
+    if uniform:
+        f = (bk + bt) / nseg
+    else:
+        f = (knots[bk] + bt * (knots[bk + 1] - knots[bk])) / (nlev - 1)
+    return f, math.sqrt(best)
+
+
+@jit
+def decode_u8_kernel(
+    rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold
+):
+    for i in range(rgb.shape[0]):
+        key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
+        v = lut[key]
+        if v == 0:  # not computed yet: entries hold code + 1, so a zeroed table is all unknown
+            f, dist = _project(
+                rgb[i, 0] / 255.0, rgb[i, 1] / 255.0, rgb[i, 2] / 255.0,
+                verts, palette, uniform, knots, nlev,
+            )  # fmt: skip
+            if dist < threshold:
+                q = int(math.floor(f * (nfine - 1) + 0.5))
+                c = int(math.floor((1.0 - dist / threshold) * 255.0 + 0.5))
+                v = np.uint32((q | (c << 16)) + 1)
+            else:
+                v = np.uint32(Q_INVALID + 1)
+            lut[key] = v
+        v = v - 1
+        q = v & 0xFFFF
+        if q == Q_INVALID:
+            out[i] = math.nan
+            conf[i] = 0.0
+            valid[i] = False
+        else:
+            out[i] = table[q]
+            conf[i] = ((v >> 16) & 255) / 255.0
+            valid[i] = True
+
+
+@jit
+def decode_float_kernel(
+    rgb, out, conf, valid, scale, tp, verts, palette, uniform, knots, nlev, threshold
+):
+    for i in range(rgb.shape[0]):
+        f, dist = _project(
+            rgb[i, 0] / scale,
+            rgb[i, 1] / scale,
+            rgb[i, 2] / scale,
+            verts,
+            palette,
+            uniform,
+            knots,
+            nlev,
+        )
+        if dist < threshold:
+            out[i] = _inverse(min(1.0, max(0.0, f)), tp)
+            conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
+            valid[i] = True
+        else:
+            out[i] = math.nan
+            conf[i] = 0.0
+            valid[i] = False
+
+
+# ---------------------------------------------------------------- wrappers
+def _curve_args(curve):
+    return (
+        curve.vertices,
+        curve.kind == "palette",
+        curve.uniform,
+        curve.knots,
+        curve.levels,
+    )
+
+
+def levels_of(depth: np.ndarray, tp: np.ndarray, nlev: int, zero_ok: bool) -> np.ndarray:
+    """The level index (int32, -1 invalid) ``encode`` picks for every depth (flat array)."""
+    out = np.empty(depth.shape[0], dtype=np.int32)
+    run_rows(level_kernel, (depth, out), (tp, nlev, zero_ok))
+    return out
+
+
+def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
+    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table."""
+    n = rgb.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    conf = np.empty(n, dtype=np.float32)
+    valid = np.empty(n, dtype=np.bool_)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        decode_u8_kernel,
+        (rgb, out, conf, valid),
+        (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine, curve.threshold),
+    )
+    return out, conf, valid
+
+
+def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray):
+    """Float or 16-bit (n, 3) -> (depth, confidence, valid), exact projection in float64."""
+    n = rgb.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    conf = np.empty(n, dtype=np.float32)
+    valid = np.empty(n, dtype=np.bool_)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        decode_float_kernel,
+        (rgb, out, conf, valid),
+        (float(scale), tp, verts, palette, uniform, knots, nlev, curve.threshold),
+    )
+    return out, conf, valid
+
+
+# ---------------------------------------------------------------- NumPy references
+def forward_reference(d: np.ndarray, tp) -> np.ndarray:
+    kind, near, far, lam, c = (float(v) for v in tp)
+    d = np.asarray(d, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        if kind == 0:
+            return (d - near) / (far - near)
+        if kind == 1:
+            return np.log(d / near) / math.log(far / near)
+        if kind == 2:
+            return (1.0 / near - 1.0 / d) / (1.0 / near - 1.0 / far)
+        if kind == 3:
+            return 1.0 - (1.0 - d / (lam * c)) ** (lam + 1.0)
+        return d
+
+
+def inverse_reference(f: np.ndarray, tp) -> np.ndarray:
+    """f -> depth; for ``power`` the expression and its evaluation order are hilbertmap's."""
+    kind, near, far, lam, c = (float(v) for v in tp)
+    f = np.asarray(f, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        if kind == 0:
+            return near + f * (far - near)
+        if kind == 1:
+            return near * np.exp(f * math.log(far / near))
+        if kind == 2:
+            return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
+        if kind == 3:
+            return lam * c * (1.0 - (1.0 - f) ** (1.0 / (lam + 1.0)))
+        return f
+
+
+def levels_reference(depth: np.ndarray, tp, nlev: int, zero_ok: bool) -> np.ndarray:
+    d = np.asarray(depth, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = ((d >= 0) if zero_ok else (d > 0)) & (d < np.inf)
+        f = np.clip(forward_reference(np.where(ok, d, 1.0), tp), 0.0, 1.0)
+        lev = np.floor(f * (nlev - 1) + 0.5).astype(np.int32)
+    return np.where(ok, lev, -1).astype(np.int32)
+
+
+def encode_reference(depth: np.ndarray, curve, tp, zero_ok: bool) -> np.ndarray:
+    lev = levels_reference(depth, tp, curve.levels, zero_ok)
+    out = curve.codes[np.maximum(lev, 0)]
+    out[lev < 0] = curve.reserved
+    return out
+
+
+def project_reference(colours: np.ndarray, curve) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest point of ``curve`` for float64 colours (n, 3) in [0, 1]: (f, distance)."""
+    p = np.asarray(colours, dtype=np.float64)
+    n = curve.levels
+    if curve.kind == "palette":
+        f = np.empty(p.shape[0])
+        dist = np.empty(p.shape[0])
+        for lo in range(0, p.shape[0], 4096):
+            x = p[lo : lo + 4096, None, :] - curve.vertices[None]
+            d2 = (x[..., 0] * x[..., 0] + x[..., 1] * x[..., 1]) + x[..., 2] * x[..., 2]
+            k = np.argmin(d2, axis=1)
+            f[lo : lo + 4096] = k / (n - 1)
+            dist[lo : lo + 4096] = np.sqrt(d2[np.arange(len(k)), k])
+        return f, dist
+    starts = curve.vertices[:-1]
+    edges = curve.vertices[1:] - starts
+    x = p[:, None, :] - starts
+    dot = (x[..., 0] * edges[:, 0] + x[..., 1] * edges[:, 1]) + x[..., 2] * edges[:, 2]
+    esq = (edges[:, 0] * edges[:, 0] + edges[:, 1] * edges[:, 1]) + edges[:, 2] * edges[:, 2]
+    t = np.clip(dot / esq, 0.0, 1.0)
+    r = p[:, None, :] - (starts + t[..., None] * edges)
+    d2 = (r[..., 0] * r[..., 0] + r[..., 1] * r[..., 1]) + r[..., 2] * r[..., 2]
+    k = np.argmin(d2, axis=1)
+    rows = np.arange(p.shape[0])
+    tb = t[rows, k]
+    nseg = len(edges)
+    if curve.uniform:
+        f = (k + tb) / nseg
+    else:
+        f = (curve.knots[k] + tb * (curve.knots[k + 1] - curve.knots[k])) / (n - 1)
+    return f, np.sqrt(d2[rows, k])
+
+
+def decode_float_reference(colours: np.ndarray, curve, tp):
+    """NumPy specification of :func:`decode_float_kernel` for colours (n, 3) in [0, 1]."""
+    f, dist = project_reference(colours, curve)
+    valid = dist < curve.threshold
+    depth = inverse_reference(np.clip(f, 0.0, 1.0), tp)
+    if int(tp[0]) == 3:
+        depth = np.where(f >= 1.0, np.inf, depth)
+    conf = np.clip(1.0 - dist / curve.threshold, 0.0, 1.0)
+    return (
+        np.where(valid, depth, np.nan).astype(np.float32),
+        np.where(valid, conf, 0.0).astype(np.float32),
+        valid,
+    )
+
+
+# ---------------------------------------------------------------- fast encode
+#: Mantissa bits kept in the encode table's key: buckets 2^-15 of an octave wide.
+KEY_MANTISSA_BITS = 15
+FLAG_MIXED = 0x80000000
+
+
+@jit
+def encode_table_kernel(first, last, tab, codes, tp, nlev, zero_ok):
+    """One entry per bucket of float bit patterns: the packed colour when the bucket's first and
+    last float encode to the same level (so, the formula being monotone, does every float in it),
+    else FLAG_MIXED (the encoder then evaluates the formula for that pixel)."""
+    for k in range(first.shape[0]):
+        a = _level(float(first[k]), tp, nlev, zero_ok)
+        b = _level(float(last[k]), tp, nlev, zero_ok)
+        if a == b and a >= 0:
+            tab[k] = (
+                np.uint32(codes[a, 0])
+                | (np.uint32(codes[a, 1]) << 8)
+                | (np.uint32(codes[a, 2]) << 16)
+            )
+        else:
+            tab[k] = FLAG_MIXED
+
+
+@jit
+def encode_fast_kernel(
+    bits, depth, out, tab, thr, lo_col, hi_col, key0, shift, codes, reserved, tp, nlev, zero_ok
+):
+    """:func:`encode_kernel` through the bucket table; the same result for every input.
+
+    A bucket entry is a packed colour, or ``FLAG_MIXED | j``: bucket ``j`` of the side arrays holds
+    two levels split at the float bit pattern ``thr[j]`` (``j`` past the side arrays: more than two
+    levels, evaluate the formula)."""
+    n = tab.shape[0]
+    m = thr.shape[0]
+    for i in range(bits.shape[0]):
+        k = np.int64(bits[i] >> shift) - key0
+        if k >= 0 and k < n:
+            e = tab[k]
+            if e >= FLAG_MIXED:
+                j = np.int64(e & 0x7FFFFFFF)
+                if j < m:
+                    e = hi_col[j] if bits[i] >= thr[j] else lo_col[j]
+            if e < FLAG_MIXED:
+                out[i, 0] = e & 255
+                out[i, 1] = (e >> 8) & 255
+                out[i, 2] = (e >> 16) & 255
+                continue
+        lev = _level(float(depth[i]), tp, nlev, zero_ok)
+        if lev < 0:
+            out[i, 0] = reserved[0]
+            out[i, 1] = reserved[1]
+            out[i, 2] = reserved[2]
+        else:
+            out[i, 0] = codes[lev, 0]
+            out[i, 1] = codes[lev, 1]
+            out[i, 2] = codes[lev, 2]
+
+
+def build_encode_table(dtype, lo: float, hi: float, codes, tp, nlev: int, zero_ok: bool):
+    """Bucket table over the positive floats of ``dtype`` in [lo, hi]:
+    ``(tab, thr, lo_col, hi_col, key0, shift)`` (see :func:`encode_fast_kernel`)."""
+    dtype = np.dtype(dtype)
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    shift = (23 if dtype == np.float32 else 52) - KEY_MANTISSA_BITS
+    k_lo = int(np.asarray(lo, dtype).view(uint)) >> shift
+    k_hi = (int(np.asarray(hi, dtype).view(uint)) >> shift) + 1
+    keys = np.arange(k_lo, k_hi + 1, dtype=np.uint64)
+    first = (keys << np.uint64(shift)).astype(uint).view(dtype)
+    last = (((keys + np.uint64(1)) << np.uint64(shift)) - np.uint64(1)).astype(uint).view(dtype)
+    tab = np.empty(keys.shape[0], dtype=np.uint32)
+    run_rows(encode_table_kernel, (first, last, tab), (codes, tp, nlev, zero_ok))
+    # Buckets that straddle one level boundary: find the boundary's exact bit pattern by bisection
+    # over the bucket's floats (the formula is monotone), so those pixels need one comparison.
+    mixed = np.flatnonzero(tab == FLAG_MIXED)
+    lo_b = first[mixed].view(uint).astype(np.uint64)
+    hi_b = last[mixed].view(uint).astype(np.uint64)
+    lev_lo = levels_of(lo_b.astype(uint).view(dtype), tp, nlev, zero_ok)
+    lev_hi = levels_of(hi_b.astype(uint).view(dtype), tp, nlev, zero_ok)
+    a, b = lo_b.copy(), hi_b.copy()  # invariant: level(a) == lev_lo, level(b) != lev_lo
+    for _ in range(shift + 1):
+        mid = a + (b - a) // np.uint64(2)
+        same = levels_of(mid.astype(uint).view(dtype), tp, nlev, zero_ok) == lev_lo
+        a = np.where(same, mid, a)
+        b = np.where(same, b, mid)
+    lev_b = levels_of(b.astype(uint).view(dtype), tp, nlev, zero_ok)
+    two = (lev_lo >= 0) & (lev_b == lev_hi) & (lev_b == lev_lo + 1)
+    packed = pack_codes(codes)
+    sel = mixed[two]
+    tab[sel] = np.uint32(FLAG_MIXED) | np.arange(sel.shape[0], dtype=np.uint32)
+    tab[mixed[~two]] = np.uint32(0xFFFFFFFF)
+    thr = b[two].astype(uint)
+    lo_col = packed[lev_lo[two]]
+    hi_col = packed[lev_hi[two]]
+    return tab, thr, lo_col, hi_col, k_lo, shift
+
+
+def pack_codes(codes: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 -> (N,) uint32 ``r | g << 8 | b << 16``."""
+    c = codes.astype(np.uint32)
+    return c[:, 0] | (c[:, 1] << 8) | (c[:, 2] << 16)

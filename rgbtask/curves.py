@@ -1,0 +1,291 @@
+"""Curves through the RGB cube: a parameter ``f`` in [0, 1] -> a colour, and back by projection.
+
+A :class:`Curve` is an ordered table of ``levels`` distinct 8-bit colours (``codes``): level ``i`` sits at
+``f = i / (levels - 1)`` and encoding picks the nearest level, ``i = floor(f * (levels - 1) + 0.5)``.
+Decoding projects a colour onto the curve:
+
+* ``kind == "polyline"`` (``cubewalk``, ``hue``, ``gray``): the exact nearest point on the piecewise
+  linear path through ``vertices`` (first segment wins ties); on segment ``k`` at local position
+  ``t`` the parameter is ``(k + t) / K`` for equal segments (as in hilbertmap, so results agree bit for
+  bit) and ``(knot_k + t * (knot_{k+1} - knot_k)) / (levels - 1)`` otherwise.
+* ``kind == "palette"`` (matplotlib colormaps, user control points): the nearest of the ``codes``
+  (nearest colour; lowest index wins ties), ``f = i / (levels - 1)``.
+
+Every curve reserves one **off-curve code** for invalid depth, far from every level, and a colour is
+valid while its distance to the curve is below ``threshold`` (half the reserved code's distance).
+
+Sources: ``cubewalk`` is the Vision Banana encoding as published in the ``hilbertmap`` package 0.1.3
+(``hilbertmap/cubewalk.py``: black, red, yellow, green, cyan, blue, magenta, white along 7 cube edges);
+``hue`` is Intel RealSense's hue colorization ("Depth image compression by colorization for Intel
+RealSense depth cameras", Intel white paper, 2020: red -> yellow -> green -> cyan -> blue -> magenta and
+back towards red, 1530 levels, decoded by the largest channel); ``gray`` replicates one value in three
+channels (Marigold, Ke et al. CVPR 2024).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rgbtask.errors import ConfigError
+
+__all__ = ["Curve", "colormap_curve", "cubewalk", "curve_from_points", "decode_lut", "gray", "hue"]
+
+#: Cube-walk vertices (hilbertmap 0.1.3, ``VERTICES``): a Gray-code order along 7 cube edges.
+CUBEWALK_VERTICES = (
+    (0, 0, 0),
+    (1, 0, 0),
+    (1, 1, 0),
+    (0, 1, 0),
+    (0, 1, 1),
+    (0, 0, 1),
+    (1, 0, 1),
+    (1, 1, 1),
+)
+#: RealSense hue wheel: red, yellow, green, cyan, blue, magenta.
+HUE_VERTICES = ((1, 0, 0), (1, 1, 0), (0, 1, 0), (0, 1, 1), (0, 0, 1), (1, 0, 1))
+
+#: Fine index meaning "off the curve: invalid".
+Q_INVALID = 0xFFFF
+
+
+@dataclass(frozen=True, eq=False)
+class Curve:
+    """An invertible colour curve (see the module docstring). Build with the factory functions."""
+
+    key: tuple
+    kind: str  # "polyline" or "palette"
+    codes: np.ndarray  # (levels, 3) uint8
+    vertices: np.ndarray  # (K + 1, 3) float64 in [0, 1] (polyline) or codes / 255 (palette)
+    knots: np.ndarray  # (K + 1,) float64, level units
+    uniform: bool
+    reserved: tuple[int, int, int]
+    threshold: float
+    fine: int = 3  # fine indices per level: q = round(f * fine * (levels - 1))
+
+    @property
+    def levels(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_fine(self) -> int:
+        return self.fine * (self.levels - 1) + 1
+
+    def colours(self, f: np.ndarray) -> np.ndarray:
+        """Float colours (..., 3) of the continuous curve at parameters ``f`` (for figures)."""
+        f = np.clip(np.asarray(f, dtype=np.float64), 0.0, 1.0)
+        if self.kind == "palette":
+            x = np.arange(self.levels) / (self.levels - 1)
+            cols = self.codes / 255.0
+            return np.stack([np.interp(f, x, cols[:, j]) for j in range(3)], axis=-1)
+        u = f * (self.levels - 1)
+        return np.stack([np.interp(u, self.knots, self.vertices[:, j]) for j in range(3)], axis=-1)
+
+
+def _polyline_codes(vertices: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    u = np.arange(int(round(knots[-1])) + 1, dtype=np.float64)
+    cols = np.stack([np.interp(u, knots, vertices[:, j]) for j in range(3)], axis=-1)
+    return np.floor(cols * 255.0 + 0.5).astype(np.uint8)
+
+
+def _distance_to_polyline(p: np.ndarray, vertices: np.ndarray) -> float:
+    best = math.inf
+    for a, b in zip(vertices[:-1], vertices[1:]):
+        e = b - a
+        t = min(1.0, max(0.0, float(np.dot(p - a, e) / np.dot(e, e))))
+        best = min(best, float(np.linalg.norm(p - (a + t * e))))
+    return best
+
+
+def _make_polyline(key, vertices, knots, reserved) -> Curve:
+    vertices = np.asarray(vertices, dtype=np.float64)
+    knots = np.asarray(knots, dtype=np.float64)
+    steps = np.diff(knots)
+    codes = _polyline_codes(vertices, knots)
+    dist = _distance_to_polyline(np.asarray(reserved) / 255.0, vertices)
+    return Curve(
+        key=key,
+        kind="polyline",
+        codes=codes,
+        vertices=vertices,
+        knots=knots,
+        uniform=bool(np.all(steps == steps[0])),
+        reserved=tuple(int(v) for v in reserved),
+        threshold=0.5 * dist,
+    )
+
+
+@functools.cache
+def cubewalk() -> Curve:
+    """Vision Banana's cube walk: 7 edges, 7 * 255 + 1 = 1786 levels; invalid = grey (128, 128, 128)."""
+    return _make_polyline(("cubewalk",), CUBEWALK_VERTICES, np.arange(8) * 255.0, (128, 128, 128))
+
+
+@functools.cache
+def hue(variant: str = "wrap") -> Curve:
+    """RealSense hue: ``"wrap"`` 1530 levels (stops one step short of red), ``"nowrap"`` 1276
+    levels (red to magenta, 300 degrees). Invalid = black, as in the RealSense colorizer."""
+    if variant == "wrap":
+        vertices = (*HUE_VERTICES, (1, 0, 1 / 255))
+        knots = (0, 255, 510, 765, 1020, 1275, 1529)
+    elif variant == "nowrap":
+        vertices = HUE_VERTICES
+        knots = (0, 255, 510, 765, 1020, 1275)
+    else:
+        raise ConfigError(f"expected variant 'wrap' or 'nowrap', got {variant!r}")
+    return _make_polyline(("hue", variant), vertices, knots, (0, 0, 0))
+
+
+@functools.cache
+def gray() -> Curve:
+    """One value in three channels: 256 levels. Invalid = red (255, 0, 0), the furthest corner."""
+    return _make_polyline(("gray",), ((0, 0, 0), (1, 1, 1)), (0, 255), (255, 0, 0))
+
+
+def _make_palette(key, codes: np.ndarray, what: str) -> Curve:
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    if codes.ndim != 2 or codes.shape[1] != 3 or codes.shape[0] < 2:
+        raise ConfigError(f"expected at least 2 colours of shape (N, 3), got {codes.shape}")
+    if codes.shape[0] > 20000:
+        raise ConfigError(f"expected at most 20000 levels, got {codes.shape[0]} from {what}")
+    _, first, counts = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dup = codes[first[np.argmax(counts > 1)]]
+        where = np.flatnonzero(np.all(codes == dup, axis=1))
+        raise ConfigError(
+            f"expected an injective curve, got {what} with duplicate 8-bit colour {tuple(dup)} at "
+            f"levels {where.tolist()}: it cannot be decoded unambiguously"
+        )
+    cands = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)] + [(128, 128, 128)]
+    c = codes.astype(np.float64) / 255.0
+    dists = [float(np.min(np.linalg.norm(c - np.asarray(p) / 255.0, axis=1))) for p in cands]
+    best = int(np.argmax(dists))
+    if dists[best] < 0.2:
+        raise ConfigError(
+            f"expected a curve that leaves room for an invalid code, got {what} passing within "
+            f"{dists[best]:.3f} of every cube corner and the centre"
+        )
+    n = codes.shape[0]
+    return Curve(
+        key=key,
+        kind="palette",
+        codes=codes,
+        vertices=c,
+        knots=np.arange(n, dtype=np.float64),
+        uniform=True,
+        reserved=cands[best],
+        threshold=0.5 * dists[best],
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def colormap_curve(name: str) -> Curve:
+    """A matplotlib colormap (its ``N`` entries, rounded to 8 bits), decoded by nearest colour.
+
+    matplotlib is imported here, only when a colormap is requested.
+    """
+    import matplotlib
+
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        raise ConfigError(
+            f"expected a matplotlib colormap name such as 'turbo' or 'viridis', got {name!r}"
+        ) from None
+    rgba = cmap(np.arange(cmap.N))
+    codes = np.floor(rgba[:, :3] * 255.0 + 0.5).astype(np.uint8)
+    return _make_palette(("colormap", name), codes, f"colormap {name!r}")
+
+
+def _points_key(points: Any) -> tuple:
+    try:
+        pts = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"expected control points as (K, 3) floats in [0, 1], got {points!r}"
+        ) from None
+    if pts.ndim != 2 or pts.shape[1] != 3 or pts.shape[0] < 2:
+        raise ConfigError(f"expected control points of shape (K >= 2, 3), got shape {pts.shape}")
+    if not np.all(np.isfinite(pts)) or pts.min() < 0 or pts.max() > 1:
+        raise ConfigError("expected control points in [0, 1] (divide 8-bit colours by 255)")
+    return tuple(tuple(float(v) for v in row) for row in pts)
+
+
+def curve_from_points(points: Any) -> Curve:
+    """A user curve: the polyline through ``points`` (K, 3) in [0, 1], rasterised to 8-bit levels
+    one step (of the largest channel change) apart, decoded by nearest colour."""
+    return _curve_from_key(_points_key(points))
+
+
+@functools.lru_cache(maxsize=64)
+def _curve_from_key(key: tuple) -> Curve:
+    pts = np.asarray(key, dtype=np.float64)
+    rows = [np.floor(pts[0] * 255.0 + 0.5)]
+    for a, b in zip(pts[:-1], pts[1:]):
+        n = max(1, int(math.ceil(float(np.max(np.abs(b - a))) * 255.0 - 1e-9)))
+        s = np.arange(1, n + 1)[:, None] / n
+        rows.extend(np.floor((a + s * (b - a)) * 255.0 + 0.5))
+    codes = np.asarray(rows)
+    keep = np.ones(len(codes), dtype=bool)
+    keep[1:] = np.any(codes[1:] != codes[:-1], axis=1)
+    return _make_palette(("points", key), codes[keep].astype(np.uint8), "the control points")
+
+
+# ---------------------------------------------------------------- decode lookup table
+_LUTS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_LUTS_LOCK = threading.Lock()
+
+
+def fine_parameters(curve: Curve) -> np.ndarray:
+    """The curve parameter ``f`` (float64) of every fine index ``q``: at levels (``q % fine == 0``)
+    the projection of the level's own code (bit for bit what every colour projecting there
+    gets, since only the channel along the edge enters), elsewhere ``q / (fine * (levels - 1))``."""
+    from rgbtask.core import depth as kernels
+
+    n = curve.n_fine
+    f = np.arange(n, dtype=np.float64) / (n - 1)
+    codes = curve.codes.astype(np.float64) / 255.0
+    lev_f, _ = kernels.project_reference(codes, curve)
+    f[:: curve.fine] = lev_f
+    return f
+
+
+def decode_lut(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
+    """The shared 2^24-entry table for 8-bit decoding of ``curve`` and its fine parameters.
+
+    Entry ``(r << 16) | (g << 8) | b`` holds ``1 + (q | confidence_byte << 16)`` (``q = 0xFFFF``:
+    invalid), or 0 until that colour is first decoded: the decode kernel computes the exact
+    projection of an unknown colour and stores it, so the table fills lazily with exactly the
+    colours seen, and :func:`fill_lut` completes it. Threads that meet the same unknown colour at
+    once write the same value, so no lock is needed. At most 64 MiB per curve (zeroed pages are
+    only backed by memory once touched), one per process.
+    """
+    entry = _LUTS.get(curve.key)
+    if entry is None:
+        with _LUTS_LOCK:
+            entry = _LUTS.get(curve.key)
+            if entry is None:
+                # zeros: calloc'd pages cost no memory until a colour in them is first decoded
+                lut = np.zeros(1 << 24, dtype=np.uint32)
+                entry = (lut, fine_parameters(curve))
+                _LUTS[curve.key] = entry
+    return entry
+
+
+def fill_lut(curve: Curve) -> np.ndarray:
+    """Compute every entry of :func:`decode_lut` (all 2^24 colours) and return the table."""
+    from rgbtask.core import depth as kernels
+
+    lut, _ = decode_lut(curve)
+    allc = np.arange(1 << 24, dtype=np.uint32)
+    rgb = np.empty((1 << 24, 3), dtype=np.uint8)
+    rgb[:, 0] = allc >> 16
+    rgb[:, 1] = (allc >> 8) & 255
+    rgb[:, 2] = allc & 255
+    kernels.decode_u8(rgb, curve, np.zeros(curve.n_fine, np.float32), lut)
+    return lut

@@ -1,0 +1,269 @@
+"""Depth codecs: Vision Banana compatibility, bounds that can fail, every colour decodes sanely,
+batches, real NYU / KITTI frames, golden files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rgbtask
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.testing import check_roundtrip
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("RGBTASK_REGEN_GOLDEN") == "1"
+
+CODECS = {
+    "cubewalk": {"name": "depth/cubewalk"},
+    "cubewalk_linear": {"name": "depth/cubewalk", "transform": "linear", "near": 0.5, "far": 80.0},
+    "hue": {"name": "depth/hue", "near": 0.5, "far": 80.0},
+    "hue_nowrap_log": {
+        "name": "depth/hue",
+        "variant": "nowrap",
+        "transform": "log",
+        "near": 0.5,
+        "far": 80.0,
+    },
+    "gray_inverse": {"name": "depth/gray", "transform": "inverse", "near": 0.5, "far": 80.0},
+    "turbo": {"name": "depth/colormap", "cmap": "turbo", "near": 0.5, "far": 80.0},
+    "curve": {
+        "name": "depth/curve",
+        "curve": [[0, 0, 0.2], [0, 1, 0.2], [1, 1, 0.2], [1, 0, 0.2]],
+        "near": 0.5,
+        "far": 80.0,
+    },
+}
+
+
+def depth_sample(seed=0, shape=(24, 32)):
+    rng = np.random.default_rng(seed)
+    d = np.exp(rng.uniform(np.log(0.3), np.log(120.0), shape))
+    d.flat[:5] = [0.0, -1.0, np.nan, np.inf, 1e-9]
+    return d
+
+
+# ---------------------------------------------------------------- Vision Banana / hilbertmap
+def test_default_cubewalk_is_vision_banana():
+    codec = rgbtask.get_codec("depth/cubewalk")
+    assert (codec.transform, codec.lam, codec.c, codec.near, codec.far) == (
+        "power",
+        -3.0,
+        10.0 / 3.0,
+        None,
+        None,
+    )
+    assert codec.levels == 1786
+
+
+def test_cubewalk_agrees_with_hilbertmap():
+    hm = pytest.importorskip("hilbertmap")
+    codec = rgbtask.get_codec("depth/cubewalk")
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    rgb[0, :] = codec.curve_obj().codes[::7][:256]  # on-curve codes too
+    dec = codec.decode_with_confidence(rgb)
+    want = hm.rgb_to_depth(rgb / 255)
+    # identical on every valid 8-bit colour (float32 output of the same float64 value)
+    np.testing.assert_array_equal(dec.value[dec.valid], want[dec.valid].astype(np.float32))
+    # float colours: exact float64 projection, within 1e-6 relative depth
+    f = rng.random((64, 64, 3))
+    dec = codec.decode_with_confidence(f)
+    want = hm.rgb_to_depth(f)
+    ok = dec.valid & np.isfinite(want)
+    np.testing.assert_allclose(dec.value[ok], want[ok], rtol=1e-6)
+    # encode: the 8-bit rounding of hilbertmap's continuous colour
+    d = np.geomspace(0.05, 300, 4000).reshape(40, 100)
+    want = np.floor(hm.depth_to_rgb(d) * 255 + 0.5)
+    assert np.max(np.abs(codec.encode(d).astype(int) - want)) <= 1  # ties only
+    assert np.mean(np.all(codec.encode(d) == want, axis=-1)) > 0.999
+
+
+# ---------------------------------------------------------------- bounds and precision
+@pytest.mark.parametrize("case", sorted(CODECS))
+def test_roundtrip_within_half_step_and_bound_is_tight(case):
+    codec = rgbtask.get_codec(CODECS[case])
+    d = depth_sample()
+    err = check_roundtrip(codec, d)
+    bound = np.asarray(codec.roundtrip_bound(d))
+    inside = np.isfinite(d) & (d >= 0.5) & (d <= 80.0)
+    # a dense sweep reaches the bound: it is not loose
+    sweep = np.linspace(1.0, 60.0, 200001)[None]
+    e = codec.roundtrip_error(sweep, codec.decode(codec.encode(sweep)))
+    assert np.max(e / codec.roundtrip_bound(sweep)) > 0.99
+    assert np.all(err[inside] <= bound[inside] * (1 + 1e-6))
+
+
+def test_step_at_answers_what_is_lost_at_2m_and_40m():
+    codec = rgbtask.get_codec("depth/cubewalk")
+    s2, s40 = codec.step_at(2.0), codec.step_at(40.0)
+    assert 0 < s2 < 0.02 < s40 < 2.0
+    lin = rgbtask.get_codec("depth/hue", near=0.5, far=80.0)
+    assert lin.step_at(2.0) == pytest.approx(79.5 / 1529, rel=1e-9)
+    assert np.isnan(codec.step_at(np.array([0.0, np.nan]))).all()
+
+
+@pytest.mark.parametrize("case", sorted(CODECS))
+def test_every_colour_decodes_in_range_or_nan(case):
+    codec = rgbtask.get_codec(CODECS[case])
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    dec = codec.decode_with_confidence(rgb)
+    v = dec.value[dec.valid]
+    lo, hi = (0.0, np.inf) if codec.transform == "power" else (codec.near, codec.far)
+    assert np.all((v >= lo * (1 - 1e-6)) & (v <= hi * (1 + 1e-6)))
+    assert np.all(np.isnan(dec.value[~dec.valid]))
+    fdec = codec.decode(rng.random((64, 64, 3)))
+    fv = fdec[~np.isnan(fdec)]
+    assert np.all((fv >= lo * (1 - 1e-6)) & (fv <= hi * (1 + 1e-6)))
+
+
+def test_unbounded_inf_only_at_white_and_invalid_gets_reserved_code():
+    codec = rgbtask.get_codec("depth/cubewalk")
+    assert codec.decode(np.full((1, 1, 3), 255, np.uint8))[0, 0] == np.inf
+    assert codec.decode(np.full((1, 1, 3), 254, np.uint8))[0, 0] < np.inf
+    assert codec.decode(np.zeros((1, 1, 3), np.uint8))[0, 0] == 0.0
+    d = np.array([[0.0, -2.0, np.nan, np.inf]])
+    rgb = codec.encode(d)
+    assert np.all(rgb == 128)
+    assert not codec.decode_with_confidence(rgb).valid.any()
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from(sorted(CODECS)),
+    st.lists(st.integers(1, 3), max_size=2),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.integers(0, 2**32 - 1),
+)
+def test_batch_is_a_loop_of_singles(case, batch, h, w, seed):
+    codec = rgbtask.get_codec(CODECS[case])
+    d = depth_sample(seed, (*batch, h, w))
+    rgb = codec.encode(d)
+    assert rgb.shape == (*batch, h, w, 3) and rgb.dtype == np.uint8
+    flat_d, flat_rgb = d.reshape(-1, h, w), rgb.reshape(-1, h, w, 3)
+    for i in range(flat_d.shape[0]):
+        assert np.array_equal(codec.encode(flat_d[i]), flat_rgb[i])
+    dec = codec.decode_with_confidence(rgb)
+    assert dec.value.dtype == np.float32 and dec.value.shape == (*batch, h, w)
+    for i in range(flat_d.shape[0]):
+        single = codec.decode(flat_rgb[i])
+        np.testing.assert_array_equal(dec.value.reshape(-1, h, w)[i], single)
+    check_roundtrip(codec, d, rgb)
+
+
+def test_affine_returns_scale_and_shift():
+    codec = rgbtask.get_codec("depth/cubewalk", transform="affine")
+    d = np.tile(np.linspace(2.0, 10.0, 32), (24, 1))
+    d[0, 0] = np.nan
+    scale, shift = codec.affine_params(d)
+    rel = codec.decode(codec.encode(d))
+    np.testing.assert_allclose(rel * scale + shift, d, atol=8.0 / 1785)
+
+
+def test_config_errors_and_small_pickle():
+    with pytest.raises(ConfigError, match="near and far"):
+        rgbtask.get_codec("depth/hue")
+    with pytest.raises(ConfigError, match="variant"):
+        rgbtask.get_codec("depth/hue", near=1, far=2, variant="spiral")
+    with pytest.raises(ConfigError, match="duplicate"):
+        rgbtask.get_codec("depth/colormap", cmap="viridis", near=1, far=2)
+    with pytest.raises(ConfigError, match="curve"):
+        rgbtask.get_codec("depth/curve", near=1, far=2)
+    with pytest.raises(InputError, match="expected"):
+        rgbtask.get_codec("depth/cubewalk").encode(np.zeros(4))
+    codec = rgbtask.get_codec(CODECS["turbo"])
+    codec.decode(np.zeros((2, 2, 3), np.uint8))  # tables built: they must not travel
+    assert len(pickle.dumps(codec)) < 2000
+    assert pickle.loads(pickle.dumps(codec)) == codec
+
+
+def test_import_does_not_pull_matplotlib_or_numba():
+    code = "import sys, rgbtask; print('matplotlib' in sys.modules, 'numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    code = (
+        "import sys, rgbtask; rgbtask.get_codec('depth/hue', near=1, far=2)"
+        ".encode([[1.5]]); print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- real data
+REAL = {"nyu_demo": 1000.0, "kitti_demo": 256.0}
+
+
+def read_depth_png(path: Path, scale: float) -> np.ndarray:
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert raw is not None and raw.dtype == np.uint16
+    d = raw.astype(np.float64) / scale
+    d[raw == 0] = np.nan
+    return d
+
+
+@pytest.mark.parametrize("dataset", sorted(REAL))
+@pytest.mark.parametrize("case", sorted(CODECS))
+def test_real_frames_lossless_within_half_step(data_dir, dataset, case):
+    codec = rgbtask.get_codec(CODECS[case])
+    frames = sorted((data_dir / "depth" / dataset / "depth").glob("*.png"))
+    assert frames
+    for frame in frames:
+        d = read_depth_png(frame, REAL[dataset])
+        rgb = codec.encode(d)
+        check_roundtrip(codec, d, rgb)  # max error <= half a step on every valid pixel
+        dec = codec.decode_with_confidence(rgb)
+        assert not np.any(dec.valid & np.isnan(d)), "an invalid pixel decoded as valid"
+        assert np.array_equal(dec.valid, np.isfinite(d))
+
+
+# ---------------------------------------------------------------- golden files
+def golden_input() -> np.ndarray:
+    path = GOLDEN / "depth_input.npy"
+    if REGEN:
+        from rgbtask.samples import make_scene
+
+        d = make_scene(12, 16, seed=7).depth.astype(np.float32)
+        d[0, :4] = [0.0, -1.0, np.inf, np.nan]
+        d[1, :3] = [0.3, 85.0, 500.0]
+        np.save(path, d)
+    return np.load(path)
+
+
+@pytest.mark.parametrize("case", sorted(CODECS))
+def test_golden(case):
+    codec = rgbtask.get_codec(CODECS[case])
+    d = golden_input()
+    path = GOLDEN / f"depth_{case}.png"
+    if REGEN:
+        assert cv2.imwrite(str(path), np.ascontiguousarray(codec.encode(d)[..., ::-1]))
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert img is not None, f"missing golden file {path}"
+    golden = np.ascontiguousarray(img[..., ::-1])
+    assert np.array_equal(codec.encode(d), golden), "the encoding changed: a format break"
+    check_roundtrip(codec, d, golden)
+    assert not codec.decode_with_confidence(golden)[2][0, :4].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", ["cubewalk", "hue_nowrap_log", "gray_inverse", "turbo"])
+def test_fast_encode_path_equals_reference(case, dtype):
+    from rgbtask.core import depth as kernels
+
+    codec = rgbtask.get_codec(CODECS[case])
+    rng = np.random.default_rng(11)
+    d = np.exp(rng.uniform(np.log(1e-4), np.log(2000.0), (256, 300))).astype(dtype)
+    d.flat[:6] = [0.0, -1.0, np.nan, np.inf, 5e-7, 1e30]
+    assert d.size >= 1 << 16  # the bucket-table path
+    tr = codec.transform_obj
+    want = kernels.encode_reference(d, codec.curve_obj(), tr.params, tr.zero_ok)
+    np.testing.assert_array_equal(codec.encode(d), want)
