@@ -52,21 +52,11 @@ def _best_time(fn, repeat: int) -> float:
     return best
 
 
-def _short_params(codec, width: int = 56) -> str:
-    """The parameters that differ from the defaults of the codec's class, shortened for a table."""
-    try:
-        defaults = type(codec)().get_config()
-    except Exception:  # a codec with required parameters: show them all
-        defaults = {}
-    params = {k: v for k, v in codec.get_config().items() if k != "name" and defaults.get(k) != v}
-    text = " ".join(f"{k}={json.dumps(v)}" for k, v in params.items()) or "(defaults)"
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
     """One demo row, measured with the fidelity toolkit: the lossless quantization report, the
     task's headline metric after JPEG q90, and encode / decode throughput."""
     from rgbtask.fidelity import JPEG, evaluate, quantization_report
+    from rgbtask.fidelity.evaluate import describe_config
     from rgbtask.metrics import primary_metric
 
     value = values[0]
@@ -81,7 +71,7 @@ def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
     conf = decoded.confidence[decoded.valid]
     return {
         "codec": codec.name,
-        "params": _short_params(codec),
+        "params": describe_config(codec.get_config(), width=56),
         "levels": "-" if codec.levels is None else str(codec.levels),
         "max_err": report["measured_max"],
         "mean_err": report["measured_mean"],

@@ -9,6 +9,7 @@ items decoded as valid. Scalars only, so the records go straight into CSV, Markd
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 import zlib
@@ -22,6 +23,7 @@ from rgbtask.fidelity.perturb import JPEG, PNG, Identity, Noise, Perturbation, p
 
 __all__ = [
     "DEFAULT_PERTURBATIONS",
+    "describe_config",
     "error_budget",
     "evaluate",
     "quantization_report",
@@ -175,9 +177,30 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def describe_config(config: str | Mapping[str, Any], width: int | None = None) -> str:
+    """A codec config's parameters that differ from its class's defaults, as ``k=v`` text
+    (``(defaults)`` when none do), cut to ``width`` characters."""
+    from rgbtask.registry import get_codec_class
+
+    config = json.loads(config) if isinstance(config, str) else dict(config)
+    try:
+        cls = get_codec_class(config["name"])
+        defaults = {
+            f.name: json.loads(json.dumps(f.default, default=list))
+            for f in dataclasses.fields(cls)
+            if f.init and f.default is not dataclasses.MISSING
+        }
+    except Exception:  # not a dataclass, or a codec no longer registered: show every parameter
+        defaults = {}
+    params = {k: v for k, v in config.items() if k != "name" and defaults.get(k) != v}
+    text = " ".join(f"{k}={json.dumps(v)}" for k, v in params.items()) or "(defaults)"
+    if width is not None and len(text) > width:
+        text = text[: width - 3] + "..."
+    return text
+
+
 def _params(config: str) -> str:
-    params = {k: v for k, v in json.loads(config).items() if k != "name"}
-    return " ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+    return describe_config(config, width=60)
 
 
 def to_markdown(

@@ -26,9 +26,9 @@ def _pyplot():
 
 
 def _label(config: str) -> str:
-    c = json.loads(config)
-    params = ",".join(f"{k}={v}" for k, v in c.items() if k != "name")
-    return f"{c['name']}" + (f" ({params})" if params else "")
+    from rgbtask.fidelity.evaluate import describe_config
+
+    return f"{json.loads(config)['name']} {describe_config(config, width=48)}"
 
 
 def plot_metric_vs_perturbation(
@@ -59,8 +59,8 @@ def plot_metric_vs_perturbation(
             )[0]
         )
         by_metric.setdefault(m, []).append(r)
-    fig, axes = plt.subplots(1, len(by_metric), figsize=(5.5 * len(by_metric), 3.6), squeeze=False)
-    for ax, (m, group) in zip(axes[0], by_metric.items()):
+    fig, axes = plt.subplots(len(by_metric), 1, figsize=(11, 3.8 * len(by_metric)), squeeze=False)
+    for ax, (m, group) in zip(axes[:, 0], by_metric.items()):
         for config in dict.fromkeys(r["config"] for r in group):
             pts = {r["perturbation"]: r.get(m, np.nan) for r in group if r["config"] == config}
             ax.plot(
@@ -69,7 +69,7 @@ def plot_metric_vs_perturbation(
         ax.set_xticks(range(len(order)), order, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(m)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
