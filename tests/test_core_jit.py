@@ -46,7 +46,8 @@ def test_works_when_no_cache_location_is_writable():
     out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[128, 128, 255]"
-    assert "no writable Numba cache location" in out.stderr
+    if os.environ.get("NUMBA_DISABLE_JIT") != "1":  # nothing is cached, nor warned, without JIT
+        assert "no writable Numba cache location" in out.stderr
 
 
 def test_numba_cache_dir_is_used(tmp_path):
