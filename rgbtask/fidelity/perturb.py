@@ -64,6 +64,18 @@ def _per_image(fn, rgb: np.ndarray) -> np.ndarray:
     return np.stack(out).reshape((*lead, *out[0].shape))
 
 
+def _pillow_roundtrip(rgb: np.ndarray, fmt: str, **options) -> np.ndarray:
+    """Save every 8-bit image to an in-memory file of format ``fmt`` (Pillow) and read it back."""
+    from PIL import Image
+
+    def one(img):
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format=fmt, **options)
+        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+    return _per_image(one, to_uint8(rgb))
+
+
 class Perturbation(abc.ABC):
     """Base class: ``perturbation(rgb, rng)`` -> perturbed RGB. Subclasses are frozen dataclasses."""
 
@@ -122,18 +134,8 @@ class JPEG(Perturbation):
         return f"jpeg q{self.quality} {self.subsampling}"
 
     def apply(self, rgb, rng):
-        from PIL import Image
-
         sub = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}[self.subsampling]
-
-        def one(img):
-            buf = io.BytesIO()
-            Image.fromarray(img).save(
-                buf, format="JPEG", quality=int(self.quality), subsampling=sub
-            )
-            return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-        return _per_image(one, to_uint8(rgb))
+        return _pillow_roundtrip(rgb, "JPEG", quality=int(self.quality), subsampling=sub)
 
 
 @dataclass(frozen=True)
@@ -149,16 +151,9 @@ class WebP(Perturbation):
         return "webp lossless" if self.lossless else f"webp q{self.quality}"
 
     def apply(self, rgb, rng):
-        from PIL import Image
-
-        def one(img):
-            buf = io.BytesIO()
-            Image.fromarray(img).save(
-                buf, format="WEBP", quality=int(self.quality), lossless=bool(self.lossless)
-            )
-            return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-        return _per_image(one, to_uint8(rgb))
+        return _pillow_roundtrip(
+            rgb, "WEBP", quality=int(self.quality), lossless=bool(self.lossless)
+        )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _label(config: str) -> str:
     from rgbtask.fidelity.evaluate import describe_config
 
@@ -72,11 +80,7 @@ def plot_metric_vs_perturbation(
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_error_map(
@@ -105,11 +109,7 @@ def plot_error_map(
     fig.colorbar(im, ax=axes[2], fraction=0.04)
     for ax in axes:
         ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_strip(
@@ -138,8 +138,4 @@ def plot_strip(
     axes[-1, 0].set_xlabel(xlabel)
     for ax in axes[:-1, 0]:
         ax.set_xticks([])
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
