@@ -214,3 +214,114 @@ def test_cli_eval_writes_table_csv_and_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("| codec | params | perturbation |") and "jpeg q90 4:4:4" in out
     assert {p.name for p in tmp_path.iterdir()} == {"eval.md", "eval.csv", "eval.png"}
+
+
+def _coco(tmp_path, sizes):
+    images, anns = [], []
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        images.append({"id": i, "file_name": f"img{i}.jpg", "height": h, "width": w})
+        kp = np.zeros((17, 3))
+        kp[:, 0] = rng.uniform(8, w - 8, 17).round()
+        kp[:, 1] = rng.uniform(8, h - 8, 17).round()
+        kp[:, 2] = 2
+        kp[3, 2] = 0  # not labelled
+        anns.append(
+            {
+                "id": i,
+                "image_id": i,
+                "keypoints": kp.ravel().tolist(),
+                "bbox": [0, 0, w, h],
+                "num_keypoints": 16,
+            }
+        )
+    path = tmp_path / "kp.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns}))
+    return path
+
+
+def test_cli_keypoints_from_coco_json(tmp_path, capsys):
+    path = _coco(tmp_path, [(48, 64), (48, 64), (40, 40)])
+    coco = rio.read_coco_keypoints(path)
+    assert np.isnan(coco["img0.jpg"]["keypoints"][0, 3]).all()
+    assert (
+        main(
+            [
+                "encode",
+                str(path),
+                str(tmp_path / "k.png"),
+                "--image",
+                "img0.jpg",
+                "--codec",
+                "keypoints/heatmap",
+                "--param",
+                "size=[48,64]",
+                "--param",
+                "num_keypoints=17",
+            ]
+        )
+        == 0
+    )
+    params = ["--param", "size=[48,64]", "--param", "num_keypoints=17"]
+    assert (
+        main(
+            [
+                "decode",
+                str(tmp_path / "k.png"),
+                str(tmp_path / "k.npy"),
+                "--codec",
+                "keypoints/heatmap",
+                *params,
+            ]
+        )
+        == 0
+    )
+    decoded = np.load(tmp_path / "k.npy")
+    err = np.linalg.norm(decoded[0] - coco["img0.jpg"]["keypoints"][0], axis=-1)
+    assert np.nanmax(err) < 0.1 and np.isnan(decoded[0, 3]).all()
+    assert (
+        main(
+            [
+                "encode",
+                str(path),
+                str(tmp_path / "k.png"),
+                "--image",
+                "nope.jpg",
+                "--codec",
+                "keypoints/heatmap",
+                *params,
+            ]
+        )
+        == 2
+    )
+    # convert: one PNG per image; an image whose size is not the codec's is named as failed.
+    assert (
+        main(
+            [
+                "convert",
+                str(path),
+                "--out",
+                str(tmp_path / "out"),
+                "--codec",
+                "keypoints/heatmap",
+                *params,
+                "--workers",
+                "1",
+            ]
+        )
+        == 1
+    )
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["img0.png", "img1.png"]
+    assert "img2.jpg" in capsys.readouterr().err
+
+
+def test_exr_depth_where_opencv_supports_it(tmp_path):
+    cv2 = rio._cv2()
+    depth = np.random.default_rng(0).uniform(0.5, 9, (6, 5)).astype(np.float32)
+    try:
+        ok = cv2.imwrite(str(tmp_path / "d.exr"), depth)
+    except cv2.error:
+        ok = False
+    if not ok:
+        pytest.skip("this OpenCV build does not write OpenEXR")
+    assert np.array_equal(rio.read_depth(tmp_path / "d.exr"), depth.astype(np.float64))
