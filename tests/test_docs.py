@@ -37,3 +37,13 @@ def test_codec_guide_example_conforms(scene, monkeypatch):
         check_codec(codec, [np.linspace(0, 1, 12).reshape(3, 4)])
     finally:
         registry.unregister_codec("relative/gray")
+
+
+def test_readme_quick_start_runs(capsys):
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    code = compile(python_blocks(readme)[0], "README.md", "exec", dont_inherit=True)
+    namespace: dict = {"__name__": "readme_quick_start"}
+    exec(code, namespace)
+    assert namespace["rgb"].shape == (480, 640, 3) and namespace["rgb"].dtype == np.uint8
+    assert namespace["valid"].mean() > 0.9
+    assert "normals/xyz" in capsys.readouterr().out
