@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 import rgbtask
+from rgbtask import io as rio
 from rgbtask.testing import check_roundtrip
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -26,16 +26,6 @@ CASES = {
     "normals_xyz_16bit": {"name": "normals/xyz", "bits": 16},
     "normals_xyz_opencv": {"name": "normals/xyz", "convention": "opencv"},
 }
-
-
-def read_png(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    assert img is not None, f"cannot read {path}"
-    return np.ascontiguousarray(img[..., ::-1])  # OpenCV stores BGR
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
 
 
 def normals_input() -> np.ndarray:
@@ -55,8 +45,8 @@ def test_golden_normals(case):
     value = normals_input()
     path = GOLDEN / f"{case}.png"
     if REGEN:
-        write_png(path, codec.encode(value))
-    golden = read_png(path)
+        rio.write_png(path, codec.encode(value))
+    golden = rio.read_image(path)
     assert golden.dtype == codec.dtype
     assert np.array_equal(codec.encode(value), golden), "the encoding changed: a format break"
     check_roundtrip(codec, value, golden)

@@ -6,13 +6,13 @@ import math
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import rgbtask
+from rgbtask import io as rio
 from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes
 from rgbtask.core import keypoints as kernels
 from rgbtask.errors import ConfigError, InputError
@@ -345,11 +345,9 @@ def test_golden(case):
     path = GOLDEN / f"{case}.png"
     rgb = c.encode(kp)
     if REGEN:
-        assert cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
-    golden = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        rio.write_png(path, rgb)
+    golden = rio.read_image(path)
     assert np.array_equal(rgb, golden), "the encoding changed: a format break"
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
-    assert ok and buf.tobytes() == path.read_bytes(), "PNG bytes differ (codes equal: zlib?)"
     check_roundtrip(c, kp, golden)
 
 
