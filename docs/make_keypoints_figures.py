@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import rgbtask
+from rgbtask.samples import spread_keypoints
 
 OUT = Path(__file__).resolve().parent / "figures"
 
@@ -57,17 +58,6 @@ def jpeg(rgb: np.ndarray, quality: int = 90) -> np.ndarray:
         ".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-
-
-def spread(rng, n_img, k, size, spacing=9.0, margin=4.0):
-    h, w = size
-    cols = int((w - 2 * margin) // spacing)
-    out = np.empty((n_img, 1, k, 2))
-    for b in range(n_img):
-        cells = rng.permutation(cols * int((h - 2 * margin) // spacing))[:k]
-        out[b, 0, :, 0] = margin + (cells % cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
-        out[b, 0, :, 1] = margin + (cells // cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
-    return out
 
 
 def layouts_figure() -> None:
@@ -111,7 +101,7 @@ def error_table() -> list[tuple[str, str, np.ndarray]]:
                 refine=refine,
                 max_instances=1,
             )
-            kp = spread(rng, 200, 17, c.size)
+            kp = spread_keypoints(rng, 200, 17, c.size)
             rgb = c.encode(kp)
             noisy = np.clip(rgb / 255 + rng.normal(0, 2 / 255, rgb.shape), 0, 1)
             jp = np.stack([jpeg(r) for r in rgb])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CLASS_NAMES", "Scene", "make_scene"]
+__all__ = ["CLASS_NAMES", "Scene", "make_scene", "spread_keypoints"]
 
 #: Semantic class ids of the scene (index = id).
 CLASS_NAMES = ("unlabeled", "floor", "ceiling", "wall", "window", "box", "sphere")
@@ -231,3 +231,24 @@ def make_scene(
         image=image,
         intrinsics=K,
     )
+
+
+def spread_keypoints(
+    rng: np.random.Generator,
+    n_img: int,
+    k: int,
+    size: tuple[int, int],
+    spacing: float = 9.0,
+    margin: float = 4.0,
+) -> np.ndarray:
+    """``(n_img, 1, k, 2)`` random sub-pixel keypoints on a jittered grid of a ``size`` canvas:
+    at least ``spacing - 1`` px apart and inside ``margin``, so that blobs do not overlap (what a
+    keypoint decoder's lossless bound assumes)."""
+    h, w = size
+    cols = int((w - 2 * margin) // spacing)
+    out = np.empty((n_img, 1, k, 2))
+    for b in range(n_img):
+        cells = rng.permutation(cols * int((h - 2 * margin) // spacing))[:k]
+        out[b, 0, :, 0] = margin + (cells % cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
+        out[b, 0, :, 1] = margin + (cells // cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
+    return out

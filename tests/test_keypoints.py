@@ -16,6 +16,7 @@ from rgbtask import io as rio
 from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes
 from rgbtask.core import keypoints as kernels
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.samples import spread_keypoints
 from rgbtask.testing import check_codec, check_roundtrip
 
 LAYOUTS = ("painter", "palette", "stacked")
@@ -27,18 +28,6 @@ def codec(**params) -> KeypointsHeatmap:
     params.setdefault("size", (40, 48))
     params.setdefault("num_keypoints", 17)
     return rgbtask.get_codec("keypoints/heatmap", **params)
-
-
-def spread_keypoints(rng, n_img, k, size, spacing=9.0, margin=4.0):
-    """(n_img, 1, k, 2) keypoints on a jittered grid: >= spacing - 1 px apart, inside the margin."""
-    h, w = size
-    cols = int((w - 2 * margin) // spacing)
-    out = np.empty((n_img, 1, k, 2))
-    for b in range(n_img):
-        cells = rng.permutation(cols * int((h - 2 * margin) // spacing))[:k]
-        out[b, 0, :, 0] = margin + (cells % cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
-        out[b, 0, :, 1] = margin + (cells // cols) * spacing + rng.uniform(0, 1, k) + 0.5 * spacing
-    return out
 
 
 # ---------------------------------------------------------------- the bounds of the issue
