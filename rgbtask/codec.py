@@ -22,7 +22,14 @@ RGB input conventions (the same for every codec):
   8 bits before decoding; values must be finite and inside [0, 1] (clip a model's overshoot with
   ``np.clip(rgb, 0, 1)`` first: rgbtask never clips silently);
 * any other dtype (bool, signed or wider integers, complex) is an :class:`InputError`;
-* big-endian, Fortran-ordered, strided and read-only arrays are accepted (copied when needed).
+* big-endian, Fortran-ordered, strided and read-only arrays are accepted (copied when needed), and
+  so is anything NumPy can view as an array (a PIL image, a CPU tensor); a masked array with masked
+  entries, a file name or raw file bytes is an :class:`InputError`.
+
+What ``decode`` may return (the same for every codec): a value inside the codec's declared range
+(:meth:`Codec.range_text`, checked per item by :meth:`Codec.in_range`) or the invalid marker (NaN
+for floating-point values, the codec's ignore label otherwise) with ``valid`` False, whatever the
+input colours: arbitrary, noisy or adversarial images never decode to out-of-range values.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
@@ -37,7 +45,7 @@ import numpy as np
 
 from rgbtask.errors import ConfigError, InputError
 
-__all__ = ["Codec", "Decoded", "check_rgb", "describe_array"]
+__all__ = ["Codec", "Decoded", "check_rgb", "check_value", "describe_array"]
 
 
 class Decoded(NamedTuple):
@@ -67,14 +75,33 @@ def describe_array(array: np.ndarray) -> str:
     return f"{array.dtype} array of shape {tuple(array.shape)}"
 
 
+def _array_like(obj: Any) -> bool:
+    """NumPy can view ``obj`` as an array (a PIL image, a CPU tensor, a buffer-backed array)."""
+    return any(
+        hasattr(obj, attr) for attr in ("__array__", "__array_interface__", "__array_struct__")
+    )
+
+
 def check_rgb(rgb: Any) -> np.ndarray:
     """Validate an RGB input and return it as a native-endian, C-contiguous array.
 
     Returns ``uint8`` or ``uint16`` unchanged in type, ``float16`` widened to ``float32``, and
     ``float32`` / ``float64`` as they are. See the module docstring for the policy.
     """
+    if isinstance(rgb, (str, bytes, os.PathLike)):
+        raise InputError(
+            f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__} {rgb!r:.60}; "
+            "to decode an image file, read it first (rgbtask.io.read_rgb(path))"
+        )
+    if isinstance(rgb, np.ma.MaskedArray):
+        if np.ma.is_masked(rgb):
+            raise InputError(
+                f"expected an RGB array with a colour in every pixel, got a masked array with "
+                f"{int(np.ma.count_masked(rgb))} masked values; fill them first (rgb.filled(0))"
+            )
+        rgb = np.ma.getdata(rgb)
     if not isinstance(rgb, np.ndarray):
-        if isinstance(rgb, (list, tuple)) or np.isscalar(rgb) or hasattr(rgb, "__array__"):
+        if isinstance(rgb, (list, tuple)) or np.isscalar(rgb) or _array_like(rgb):
             rgb = np.asarray(rgb)
         else:
             raise InputError(
@@ -120,6 +147,28 @@ def check_rgb(rgb: Any) -> np.ndarray:
                 "clip with np.clip(rgb, 0, 1) if your model overshoots, or pass uint8 for 0..255"
             )
     return np.ascontiguousarray(rgb)
+
+
+def check_value(
+    value: Any, what: str, shape: str, kinds: str = "fiu", min_ndim: int = 2
+) -> np.ndarray:
+    """Validate a task value for ``encode`` and return it native-endian and C-contiguous.
+
+    ``value`` must be an array (or anything NumPy can view as one) whose dtype kind is one of
+    ``kinds`` (``"f"`` float, ``"i"`` signed, ``"u"`` unsigned, ``"b"`` bool), with at least
+    ``min_ndim`` dimensions and at least one element; otherwise :class:`InputError` says
+    "expected {what} of shape {shape}, got ...". The dtype is kept: converting is the codec's call.
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in kinds or array.ndim < min_ndim or array.size == 0:
+        names = {"f": "float", "i": "integer", "u": "unsigned", "b": "bool"}
+        accepted = "/".join(names[k] for k in kinds if k in names)
+        raise InputError(
+            f"expected {what} of shape {shape} ({accepted}, non-empty), got {describe_array(array)}"
+        )
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return np.ascontiguousarray(array)
 
 
 def rgb_scale(rgb: np.ndarray) -> float:
@@ -210,6 +259,7 @@ class Codec(abc.ABC):
             "dtype": str(self.dtype),
             "error_unit": self.error_unit,
             "bound": self.bound_text(),
+            "range": self.range_text(),
         }
 
     def bound_text(self) -> str:
@@ -271,6 +321,37 @@ class Codec(abc.ABC):
     def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
         """The theoretical bound on ``roundtrip_error(reference, decode(encode(reference)))``,
         a scalar or an array broadcastable against the error."""
+
+    # ---------------------------------------------------------------- declared range
+    def range_text(self) -> str:
+        """A one-line statement of what ``decode`` can return, for reports and the docs."""
+        return "finite values where valid, NaN where invalid (floating point)"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        """Per item (``decoded.valid``'s shape): True where ``decoded`` is something this codec can
+        return: a valid item inside the declared range (:meth:`range_text`), an invalid item
+        carrying the invalid marker.
+
+        The default checks what every codec promises: floating-point values are finite where
+        valid and NaN where invalid. Codecs override it with their range (depth within
+        [near, far], unit normals, labels of the palette, keypoints on the canvas), and
+        :func:`rgbtask.testing.check_codec` checks it on arbitrary images.
+        """
+        value = np.asarray(decoded.value)
+        valid = np.asarray(decoded.valid, dtype=bool)
+        if value.dtype.kind != "f":
+            return np.ones(valid.shape, dtype=bool)
+        per_item = value.reshape(valid.shape + (-1,))
+        finite = np.all(np.isfinite(per_item), axis=-1)
+        nan = np.all(np.isnan(per_item), axis=-1)
+        return np.where(valid, finite, nan)
+
+    @property
+    def pixelwise(self) -> bool:
+        """True when each decoded pixel depends on its input pixel only (depth, normals, plain
+        palette decoding), so that decoding a crop gives the crop of the decoding. The
+        conformance checks use it; False (the default) promises nothing."""
+        return False
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """The task's standard metrics of ``decoded`` against ``reference`` (a flat dict).

@@ -72,6 +72,19 @@ class Transform:
             d = np.where(f >= 1.0, np.inf, d)
         return d
 
+    @property
+    def decoded_range(self) -> tuple[float, float]:
+        """``(lo, hi)``: every valid decoded depth lies in ``[lo, hi]`` (float32 values; decoding
+        clamps the inverse transform's rounding into it). ``[near, far]`` when bounded, ``[0, 1]``
+        for relative depth, ``[0, +inf]`` for ``power`` (+inf only at ``f = 1``)."""
+        if self.bounded:
+            lo, hi = self.near, self.far
+        elif self.name == "power":
+            lo, hi = 0.0, math.inf
+        else:
+            lo, hi = 0.0, 1.0
+        return float(np.float32(lo)), float(np.float32(hi))
+
     def clip(self, depth: np.ndarray) -> np.ndarray:
         """The depth the encoding can represent: clipped to [near, far] when bounded."""
         if self.bounded:

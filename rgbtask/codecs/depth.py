@@ -50,44 +50,61 @@ _TABLES_LOCK = threading.Lock()
 
 
 def _depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
-    """float32 depth of every fine index of ``curve`` (shared, cached by curve and transform)."""
+    """float32 depth of every fine index of ``curve`` (shared, cached by curve and transform;
+    built once per process even when many threads ask at once)."""
     key = (curve.key, transform)
     table = _TABLES.get(key)
     if table is None:
-        _, fine_f = curves_mod.decode_lut(curve)
-        table = transform.inverse(fine_f).astype(np.float32)
         with _TABLES_LOCK:
-            _TABLES[key] = table
+            table = _TABLES.get(key)
+            if table is None:
+                table = _build_depth_table(curve, transform)
+                _TABLES[key] = table
     return table
+
+
+def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
+    _, fine_f = curves_mod.decode_lut(curve)
+    lo, hi = transform.decoded_range
+    return (np.clip(transform.inverse(fine_f), lo, hi) + 0.0).astype(np.float32)
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
 #: not under NUMBA_DISABLE_JIT, where building the table in Python would cost more than it saves).
 FAST_ENCODE_MIN = 1 << 16
 _ENCODE_TABLES: dict[tuple, tuple] = {}
+_ENCODE_TABLES_LOCK = threading.Lock()
 
 
 def _encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype):
-    """The encode bucket table of (curve, transform, float dtype), shared and cached."""
+    """The encode bucket table of (curve, transform, float dtype), shared and cached (built once
+    per process: concurrent first callers wait for the one build)."""
     key = (curve.key, transform, np.dtype(dtype).str)
     entry = _ENCODE_TABLES.get(key)
     if entry is None:
-        n = curve.levels
-        # cover the depths met in practice, including some beyond [near, far] (they clip to the
-        # end levels, so their buckets are uniform too); anything else takes the formula
-        if transform.bounded:
-            lo, hi = transform.near / 16.0, transform.far * 16.0
-        elif transform.name == "power":
-            lo, hi = 1e-4, float(transform.inverse(1.0 - 0.5 / (n - 1))) * 16.0
-        else:
-            lo, hi = 1e-6, 16.0
-        lo = max(lo, 1e-6)
-        entry = kernels.build_encode_table(
-            dtype, lo, hi, curve.codes, transform.params, n, transform.zero_ok
-        )
-        with _TABLES_LOCK:
-            _ENCODE_TABLES[key] = entry
+        with _ENCODE_TABLES_LOCK:
+            entry = _ENCODE_TABLES.get(key)
+            if entry is None:
+                entry = _build_encode_table(curve, transform, dtype)
+                _ENCODE_TABLES[key] = entry
     return entry
+
+
+def _build_encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype):
+    """Build what :func:`_encode_table` caches (see ``kernels.build_encode_table``)."""
+    n = curve.levels
+    # cover the depths met in practice, including some beyond [near, far] (they clip to the
+    # end levels, so their buckets are uniform too); anything else takes the formula
+    if transform.bounded:
+        lo, hi = transform.near / 16.0, transform.far * 16.0
+    elif transform.name == "power":
+        lo, hi = 1e-4, float(transform.inverse(1.0 - 0.5 / (n - 1))) * 16.0
+    else:
+        lo, hi = 1e-6, 16.0
+    lo = max(lo, 1e-6)
+    return kernels.build_encode_table(
+        dtype, lo, hi, curve.codes, transform.params, n, transform.zero_ok
+    )
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -203,11 +220,34 @@ class DepthCodec(Codec):
             table = _depth_table(curve, self.transform_obj)
             out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
         else:
+            tr = self.transform_obj
             out, conf, valid = kernels.decode_float(
-                flat, rgb_scale(rgb), curve, self.transform_obj.params
+                flat, rgb_scale(rgb), curve, tr.params, *tr.decoded_range
             )
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))
+
+    # ---------------------------------------------------------------- range
+    def range_text(self) -> str:
+        lo, hi = self.transform_obj.decoded_range
+        if self.transform == "power":
+            return "depth in [0, +inf] m (+inf only at the curve's far end), or NaN where invalid"
+        if self.transform in ("normalized", "affine"):
+            return "relative depth in [0, 1], or NaN where invalid"
+        return f"depth in [near, far] = [{lo:.6g}, {hi:.6g}] m, or NaN where invalid"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        """Valid: inside the transform's decoded range (``Transform.decoded_range``); invalid:
+        NaN."""
+        lo, hi = self.transform_obj.decoded_range
+        d = np.asarray(decoded.value, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            inside = (d >= lo) & (d <= hi)
+        return np.where(decoded.valid, inside, np.isnan(d))
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
 
     # ---------------------------------------------------------------- affine
     def _affine_normalise(self, depth: np.ndarray):
@@ -265,8 +305,10 @@ class DepthCodec(Codec):
             ref, scale, _ = self._affine_normalise(ref)
         lev, lo, mid, hi = self._level_parameters(ref)
         with np.errstate(invalid="ignore"):
-            # half a step, plus the float32 rounding of the decoded depth (half an ulp)
+            # half a step, plus the float32 rounding of the decoded depth (half an ulp); the far
+            # end of an unbounded transform (every depth from some distance on) has no bound
             half = np.maximum(hi - mid, mid - lo) + np.abs(mid) * 2.0**-24
+            half = np.where(np.isinf(mid), np.inf, half)
             flat = ref.reshape(-1)
             clipped = np.abs(flat - self.transform_obj.clip(flat))
             bound = np.where(lev >= 0, half + np.nan_to_num(clipped), 0.0)

@@ -350,7 +350,7 @@ class KeypointsHeatmap(Codec):
     def _encode(self, kp: np.ndarray) -> np.ndarray:
         kp = self._drawable(kp)
         lead = kp.shape[:-3]
-        flat = np.ascontiguousarray(kp.reshape((-1,) + kp.shape[-3:]))
+        flat = np.ascontiguousarray(_batch_of(kp))
         out = np.zeros((flat.shape[0], *self.image_shape), dtype=np.uint8)
         n_planes = self.num_keypoints if self.layout == "stacked" else 1
         run_rows(
@@ -422,6 +422,24 @@ class KeypointsHeatmap(Codec):
         """Decode and score: ``Decoded((..., M, K, 2) pixels, (..., M, K) score, found)``."""
         return self._decode(check_rgb(rgb))
 
+    # ---------------------------------------------------------------- range
+    def range_text(self) -> str:
+        h, w = self.size
+        return (
+            f"keypoints on the canvas, x in [-0.5, {w - 0.5:g}] and y in [-0.5, {h - 0.5:g}] px "
+            f"({self.max_instances} instance slots), or NaN where not found"
+        )
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        """Valid: finite and on the canvas ``[-0.5, W - 0.5] x [-0.5, H - 0.5]`` (a peak pixel's
+        centre plus a refinement of at most half a pixel); not found: NaN."""
+        h, w = self.size
+        kp = np.asarray(decoded.value, dtype=np.float64)
+        x, y = kp[..., 0], kp[..., 1]
+        with np.errstate(invalid="ignore"):
+            on = (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
+        return np.where(decoded.valid, on, np.isnan(x) & np.isnan(y))
+
     # ---------------------------------------------------------------- bound
     def _as_instances(self, reference: Any) -> np.ndarray:
         ref = np.asarray(reference, dtype=np.float64)
@@ -441,8 +459,8 @@ class KeypointsHeatmap(Codec):
         ref = self._as_instances(reference)
         dec = np.asarray(decoded, dtype=np.float64)
         lead = dec.shape[:-3]
-        ref = np.broadcast_to(ref, lead + ref.shape[-3:]).reshape((-1,) + ref.shape[-3:])
-        dec = dec.reshape((-1,) + dec.shape[-3:])
+        ref = _batch_of(np.broadcast_to(ref, lead + ref.shape[-3:]))
+        dec = _batch_of(dec)
         out = np.stack([_match_error(r, d) for r, d in zip(ref, dec)])
         return out.reshape(lead + out.shape[-2:])
 
@@ -453,7 +471,7 @@ class KeypointsHeatmap(Codec):
         ref = self._as_instances(reference)
         h, w = self.size
         n = ref.shape[-3]
-        flat = ref.reshape((-1,) + ref.shape[-3:])
+        flat = _batch_of(ref)
         bounds = np.zeros((flat.shape[0], self.max_instances, self.num_keypoints))
         edge = math.sqrt(2.0) * (0.5 + self.tie_px) if self.tie_px <= 0.1 else math.inf
         plane = self._plane_of()
@@ -488,8 +506,8 @@ class KeypointsHeatmap(Codec):
         ref = self._as_instances(reference)
         dec = np.asarray(decoded, dtype=np.float64)
         lead = dec.shape[:-3]
-        ref = np.broadcast_to(ref, lead + ref.shape[-3:]).reshape((-1,) + ref.shape[-3:])
-        flat = dec.reshape((-1,) + dec.shape[-3:])
+        ref = _batch_of(np.broadcast_to(ref, lead + ref.shape[-3:]))
+        flat = _batch_of(dec)
         out = np.stack([d[_assignment(r, d)] for r, d in zip(ref, flat)])
         return out.reshape(lead + out.shape[-3:])
 
@@ -509,6 +527,11 @@ class KeypointsHeatmap(Codec):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _batch_of(array: np.ndarray) -> np.ndarray:
+    """``(..., N, K, 2)`` as ``(B, N, K, 2)``; unlike ``reshape(-1, ...)``, fine with N = 0."""
+    return array.reshape((math.prod(array.shape[:-3]),) + array.shape[-3:])
 
 
 def strongest(cand: np.ndarray, count: np.ndarray, num_keypoints: int):

@@ -75,13 +75,18 @@ def _table(key: tuple) -> np.ndarray:
     with _tables_lock:
         lut = _tables.get(key)
         if lut is None:
-            lut = np.zeros(_LUT_ENTRIES, dtype=np.uint64)
+            lut = _new_table()
             _tables[key] = lut
             while len(_tables) > _MAX_TABLES:
                 _tables.popitem(last=False)
         else:
             _tables.move_to_end(key)
         return lut
+
+
+def _new_table() -> np.ndarray:
+    # zeros: calloc'd pages cost no memory until a colour in them is first decoded
+    return np.zeros(_LUT_ENTRIES, dtype=np.uint64)
 
 
 def clear_tables() -> None:
@@ -171,6 +176,8 @@ def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi > upper:
         raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}")
+    if not labels.dtype.isnative:
+        labels = labels.astype(labels.dtype.newbyteorder("="))
     return np.ascontiguousarray(labels)
 
 
@@ -300,7 +307,31 @@ class MaskPalette(Codec):
             flat = labels.reshape((-1, *labels.shape[-2:]))
             for i in range(flat.shape[0]):
                 flat[i] = remove_small_regions(flat[i], self.min_region)
+            if self.reject_distance is not None:
+                # a sliver may take the ignore label of a rejected region, or a rejected speck
+                # the label of a class region: validity follows the final label
+                valid = labels != self.ignore
+                conf = np.where(valid, conf, np.float32(0.0))
         return Decoded(labels.astype(self.label_dtype), conf, valid)
+
+    def range_text(self) -> str:
+        shadowed = self.shadowed
+        text = f"labels 0..{self.levels - 1}"
+        if shadowed:
+            text += f" except the shadowed {shadowed}"
+        if self.reject_distance is not None:
+            text += f", or ignore = {self.ignore} where rejected"
+        return text
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        """Valid: a palette label that can be decoded (not shadowed); invalid: ``ignore``."""
+        labels = np.asarray(decoded.value).astype(np.int64)
+        ok = (labels >= 0) & (labels < self.levels) & ~np.isin(labels, self.shadowed)
+        return np.where(decoded.valid, ok, labels == self.ignore)
+
+    @property
+    def pixelwise(self) -> bool:
+        return self.min_region <= 1
 
     def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         """1 where the decoded label differs from the reference, else 0."""
@@ -362,6 +393,17 @@ class MaskPanoptic(Codec):
             run_rows(kernels.panoptic_float_kernel, (flat, ids, conf), (rgb_scale(rgb),))
             conf = conf.reshape(shape)
         return Decoded(ids.reshape(shape), conf, np.ones(shape, dtype=np.bool_))
+
+    def range_text(self) -> str:
+        return "segment ids 0..2^24 - 1 (every colour is valid)"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        ids = np.asarray(decoded.value).astype(np.int64)
+        return (ids >= 0) & (ids < (1 << 24)) & np.asarray(decoded.valid)
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
 
     def rgb2id(self, rgb: Any) -> np.ndarray:
         """panopticapi's ``rgb2id`` for uint8 ``(..., 3)``, as int32."""
@@ -476,6 +518,17 @@ class MaskInstance(Codec):
     def _decode(self, rgb: np.ndarray) -> Decoded:
         labels, conf, valid = nearest_color(rgb, self.colors, self.space)
         return Decoded(labels.astype(np.int32), conf, valid)
+
+    def range_text(self) -> str:
+        return f"instance ids 0..max_instances = 0..{self.max_instances} (every colour is valid)"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        ids = np.asarray(decoded.value).astype(np.int64)
+        return (ids >= 0) & (ids <= self.max_instances) & np.asarray(decoded.valid)
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
 
     def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         return _label_error(reference, decoded)
@@ -719,6 +772,17 @@ class MaskBinary(Codec):
         )
         shape = rgb.shape[:-1]
         return Decoded(labels.reshape(shape), conf.reshape(shape), np.ones(shape, dtype=np.bool_))
+
+    def range_text(self) -> str:
+        return "0 or 1 (every colour is valid)"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        labels = np.asarray(decoded.value)
+        return ((labels == 0) | (labels == 1)) & np.asarray(decoded.valid)
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
 
     def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         return _label_error(reference, decoded)

@@ -192,6 +192,24 @@ class NormalsXYZ(Codec):
         shape = rgb.shape[:-1]
         return Decoded(normals.reshape(rgb.shape), confidence.reshape(shape), valid.reshape(shape))
 
+    # ---------------------------------------------------------------- range
+    def range_text(self) -> str:
+        return "unit vectors (| |n| - 1 | <= 2^-23), or NaN where invalid"
+
+    def in_range(self, decoded: Decoded) -> np.ndarray:
+        """Valid: finite with norm 1 up to float32 rounding (each component is rounded once from
+        the float64 unit vector, so ``| |n| - 1 | <= 2^-24``; 2^-23 allows for the check's own
+        rounding). Invalid: NaN."""
+        n = np.asarray(decoded.value, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            unit = np.abs(np.sqrt(np.sum(n * n, axis=-1)) - 1.0) <= 2.0**-23
+        nan = np.all(np.isnan(n), axis=-1)
+        return np.where(decoded.valid, unit, nan)
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
+
     # ---------------------------------------------------------------- bound
     def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         """Angle in degrees; 0 where both are invalid, inf where exactly one is."""

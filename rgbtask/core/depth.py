@@ -164,7 +164,7 @@ def decode_u8_kernel(
 
 @jit
 def decode_float_kernel(
-    rgb, out, conf, valid, scale, tp, verts, palette, uniform, knots, nlev, threshold
+    rgb, out, conf, valid, scale, tp, lo, hi, verts, palette, uniform, knots, nlev, threshold
 ):
     for i in range(rgb.shape[0]):
         f, dist = _project(
@@ -178,7 +178,8 @@ def decode_float_kernel(
             nlev,
         )
         if dist < threshold:
-            out[i] = _inverse(min(1.0, max(0.0, f)), tp)
+            # clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0)
+            out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
             conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
             valid[i] = True
         else:
@@ -220,8 +221,9 @@ def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
     return out, conf, valid
 
 
-def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray):
-    """Float or 16-bit (n, 3) -> (depth, confidence, valid), exact projection in float64."""
+def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray, lo: float, hi: float):
+    """Float or 16-bit (n, 3) -> (depth, confidence, valid), exact projection in float64; valid
+    depth clamped into ``[lo, hi]`` (the transform's decoded range)."""
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -230,7 +232,8 @@ def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray):
     run_rows(
         decode_float_kernel,
         (rgb, out, conf, valid),
-        (float(scale), tp, verts, palette, uniform, knots, nlev, curve.threshold),
+        (float(scale), tp, float(lo), float(hi), verts, palette, uniform, knots, nlev)
+        + (curve.threshold,),
     )
     return out, conf, valid
 
@@ -316,13 +319,14 @@ def project_reference(colours: np.ndarray, curve) -> tuple[np.ndarray, np.ndarra
     return f, np.sqrt(d2[rows, k])
 
 
-def decode_float_reference(colours: np.ndarray, curve, tp):
+def decode_float_reference(colours: np.ndarray, curve, tp, lo: float, hi: float):
     """NumPy specification of :func:`decode_float_kernel` for colours (n, 3) in [0, 1]."""
     f, dist = project_reference(colours, curve)
     valid = dist < curve.threshold
     depth = inverse_reference(np.clip(f, 0.0, 1.0), tp)
     if int(tp[0]) == 3:
         depth = np.where(f >= 1.0, np.inf, depth)
+    depth = np.clip(depth, lo, hi) + 0.0
     conf = np.clip(1.0 - dist / curve.threshold, 0.0, 1.0)
     return (
         np.where(valid, depth, np.nan).astype(np.float32),
