@@ -15,7 +15,8 @@ import pytest
 
 import rgbtask
 from rgbtask import registry
-from rgbtask.codec import Codec, Decoded, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, rgb_scale
+from rgbtask.errors import InputError
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -27,7 +28,10 @@ class Invert(Codec):
     gain: int = 1
 
     def validate_value(self, value):
-        return np.ascontiguousarray(np.asarray(value, dtype=np.uint8))
+        v = check_value(value, "gray levels", "(..., H, W)", kinds="iu")
+        if v.min() < 0 or v.max() > 255:
+            raise InputError(f"expected gray levels in 0..255, got {v.min()}..{v.max()}")
+        return v.astype(np.uint8)
 
     def _encode(self, value):
         return np.repeat((255 - value)[..., None], 3, axis=-1)
@@ -169,8 +173,8 @@ PLUGIN = """
 from dataclasses import dataclass
 from typing import ClassVar
 import numpy as np
-from rgbtask import Codec, Decoded
-from rgbtask.codec import rgb_scale
+from rgbtask import Codec, Decoded, InputError
+from rgbtask.codec import check_value, rgb_scale
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -179,7 +183,10 @@ class Gray(Codec):
     offset: int = 0
 
     def validate_value(self, value):
-        return np.ascontiguousarray(np.asarray(value, dtype=np.uint8))
+        v = check_value(value, "gray levels", "(..., H, W)", kinds="iu")
+        if v.min() < 0 or v.max() > 255:
+            raise InputError(f"expected gray levels in 0..255, got {v.min()}..{v.max()}")
+        return v.astype(np.uint8)
 
     def _encode(self, value):
         return np.repeat(value[..., None], 3, axis=-1)
