@@ -98,10 +98,16 @@ def run_rows(
         kernel(*arrays, *params)
         return
     bounds = [rows * i // threads for i in range(threads + 1)]
+    chunks = list(zip(bounds[:-1], bounds[1:]))
     pool = _get_pool()
-    futures = [
-        pool.submit(kernel, *(a[lo:hi] for a in arrays), *params)
-        for lo, hi in zip(bounds[:-1], bounds[1:])
-    ]
+    futures = []
+    try:
+        for lo, hi in chunks:
+            futures.append(pool.submit(kernel, *(a[lo:hi] for a in arrays), *params))
+    except RuntimeError:
+        # set_num_threads() retired this pool between _get_pool() and submit(): the chunks not
+        # submitted run here, in the caller's thread
+        for lo, hi in chunks[len(futures) :]:
+            kernel(*(a[lo:hi] for a in arrays), *params)
     for future in futures:
         future.result()
