@@ -1,0 +1,49 @@
+"""The decoder fuzzer (fuzz/fuzz_decoders.py) runs a bounded, seeded campaign in CI, in both modes.
+
+With the JIT and ``NUMBA_BOUNDSCHECK=1`` (an out-of-bounds index in a kernel raises instead of
+corrupting memory; its own ``NUMBA_CACHE_DIR``, since Numba's cache does not key on the flag), and
+under ``NUMBA_DISABLE_JIT=1`` (atheris then instruments the kernels' branches too). A finding makes
+libFuzzer write ``crash-*`` and exit non-zero; the test shows the input. Long campaigns and their
+results: docs/hardening.md.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("atheris")
+
+FUZZER = Path(__file__).resolve().parents[1] / "fuzz" / "fuzz_decoders.py"
+RUNS = {"jit": 4000, "nojit": 2000}
+
+
+@pytest.mark.parametrize("mode", sorted(RUNS))
+def test_bounded_fuzzing_finds_nothing(mode, tmp_path):
+    env = {**os.environ}
+    env.pop("NUMBA_DISABLE_JIT", None)
+    if mode == "jit":
+        env.update(NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-boundscheck"))
+    else:
+        env["NUMBA_DISABLE_JIT"] = "1"
+    corpus = tmp_path / "corpus"
+    seeded = subprocess.run(
+        [sys.executable, str(FUZZER), "--make-corpus", str(corpus)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
+    assert len(list(corpus.iterdir())) >= 2 * 20  # two seeds per decoder
+    out = subprocess.run(
+        [sys.executable, str(FUZZER), f"-runs={RUNS[mode]}", "-seed=1", "-max_len=2048",
+         f"-artifact_prefix={tmp_path}/", str(corpus)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    crashes = sorted(tmp_path.glob("crash-*")) + sorted(tmp_path.glob("timeout-*"))
+    assert out.returncode == 0 and not crashes, (
+        f"the fuzzer found something ({[c.name for c in crashes]}):\n{out.stderr[-6000:]}"
+    )
+    assert f"Done {RUNS[mode]} runs" in out.stderr, out.stderr[-3000:]
