@@ -89,8 +89,9 @@ def check_rgb(rgb: Any) -> np.ndarray:
     ``float32`` / ``float64`` as they are. See the module docstring for the policy.
     """
     if isinstance(rgb, (str, bytes, os.PathLike)):
+        shown = rgb[:16] if isinstance(rgb, bytes) else os.fspath(rgb)
         raise InputError(
-            f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__} {rgb!r:.60}; "
+            f"expected an RGB array of shape (..., H, W, 3), got {type(rgb).__name__} {shown!r}; "
             "to decode an image file, read it first (rgbtask.io.read_rgb(path))"
         )
     if isinstance(rgb, np.ma.MaskedArray):

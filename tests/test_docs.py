@@ -47,3 +47,16 @@ def test_readme_quick_start_runs(capsys):
     assert namespace["rgb"].shape == (480, 640, 3) and namespace["rgb"].dtype == np.uint8
     assert namespace["valid"].mean() > 0.9
     assert "normals/xyz" in capsys.readouterr().out
+
+
+def test_hardening_cases_are_current():
+    """docs/hardening_cases.md is what the adversarial suite gives today (regenerate it with
+    ``python docs/make_hardening_report.py`` when a codec's behaviour changes on purpose)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_hardening_report", DOCS / "make_hardening_report.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.report() == (DOCS / "hardening_cases.md").read_text()
