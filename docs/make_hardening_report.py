@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import rgbtask
+from rgbtask.fidelity.evaluate import describe_config
 from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene
 from rgbtask.testing import adversarial_cases, check_adversarial
@@ -21,19 +22,21 @@ SYMBOL = {"same": "same", "decoded": "ok", "encoded": "ok", "rejected": "error"}
 
 
 def outcomes():
-    """``{codec config repr: [Outcome]}`` for every example configuration of every codec."""
+    """``{(name, index, repr): [Outcome]}`` for every example configuration of every codec, and
+    ``(name, parameters, range_text)`` of each."""
     scene = make_scene(height=48, width=64, seed=3)
-    out = {}
+    out, ranges = {}, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         for name in rgbtask.list_codecs():
             for i, (codec, values) in enumerate(get_codec_class(name).examples(scene)):
                 out[(name, i, repr(codec))] = check_adversarial(codec, values)
-    return out
+                ranges.append((name, describe_config(codec.get_config()), codec.range_text()))
+    return out, ranges
 
 
 def report() -> str:
-    results = outcomes()
+    results, ranges = outcomes()
     first = {key[0]: res for key, res in results.items() if key[1] == 0}
     names = sorted(first)
     lines = [
@@ -47,6 +50,12 @@ def report() -> str:
         "(contract kept, every item in the codec's range, within the round-trip bound where the",
         "input holds a sample's exact codes) or encoded (round trip within the bound); `error`: a",
         "clear `ValueError`; `-`: not applicable to this codec's values.",
+        "",
+        "## What decode can return (`Codec.range_text`, checked by `Codec.in_range`)",
+        "",
+        "| codec | configuration | range |",
+        "|---|---|---|",
+        *(f"| `{name}` | `{text}` | {rng} |" for name, text, rng in ranges),
         "",
         "## Summary over every example configuration",
         "",

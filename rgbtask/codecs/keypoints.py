@@ -427,7 +427,7 @@ class KeypointsHeatmap(Codec):
         h, w = self.size
         return (
             f"keypoints on the canvas, x in [-0.5, {w - 0.5:g}] and y in [-0.5, {h - 0.5:g}] px "
-            f"({self.max_instances} instance slots), or NaN where not found"
+            f"(max_instances = {self.max_instances} slots), or NaN where not found"
         )
 
     def in_range(self, decoded: Decoded) -> np.ndarray:

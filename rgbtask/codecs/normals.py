@@ -194,7 +194,7 @@ class NormalsXYZ(Codec):
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:
-        return "unit vectors (| |n| - 1 | <= 2^-23), or NaN where invalid"
+        return "unit vectors (norm within 2^-23 of 1), or NaN where invalid"
 
     def in_range(self, decoded: Decoded) -> np.ndarray:
         """Valid: finite with norm 1 up to float32 rounding (each component is rounded once from
