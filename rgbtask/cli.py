@@ -9,7 +9,10 @@
 ``rgbtask convert``  encodes a whole dataset in parallel, restartable, with a manifest.
 
 Exit status: 0 on success, 1 when some work failed (a round trip over its bound, a file that did not
-convert), 2 on bad usage (unknown codec, bad parameter, unreadable input).
+convert), 2 on bad usage (unknown codec, bad parameter, unreadable input: a missing, empty,
+truncated or corrupt file, a palette / grayscale / transparent image given to ``decode``, a corrupt
+``manifest.json``; an output that cannot be written), 130 when interrupted. Errors are one line,
+``rgbtask: error: ...`` on stderr, naming the file; never a traceback.
 """
 
 from __future__ import annotations
@@ -203,11 +206,21 @@ def _codec_from_args(args: argparse.Namespace):
     params = parse_params(args.param)
     if getattr(args, "manifest", None):
         try:
-            manifest = json.loads(Path(args.manifest).read_text())
-        except (OSError, ValueError) as exc:
+            manifest = json.loads(Path(args.manifest).read_bytes())
+        except OSError as exc:
             raise RgbtaskError(
-                f"expected a readable manifest.json, got {args.manifest}: {exc}"
+                f"expected a readable manifest.json, got {args.manifest!r}: {exc.strerror}"
             ) from None
+        except ValueError as exc:
+            raise RgbtaskError(
+                f"expected a manifest.json as rgbtask convert writes it, got invalid JSON in "
+                f"{args.manifest!r}: {exc}"
+            ) from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("codec"), (dict, str)):
+            raise RgbtaskError(
+                f"expected a manifest.json holding a 'codec' config (as rgbtask convert writes "
+                f"it), got {args.manifest!r} without one"
+            )
         return get_codec(manifest["codec"], **params)
     if not args.codec:
         raise RgbtaskError("expected --codec NAME (or --manifest FILE)")
@@ -241,7 +254,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from rgbtask.io import read_coco_keypoints, read_value, write_png
+    from rgbtask.io import read_coco_keypoints, read_value, write_atomic, write_png
 
     codec = _codec_from_args(args)
     if codec.task == "keypoints":
@@ -256,15 +269,18 @@ def cmd_encode(args: argparse.Namespace) -> int:
         raise RgbtaskError(f"expected one (H, W, 3) image, the codec gave {rgb.shape}")
     write_png(args.output, rgb)
     if args.manifest_out:
-        Path(args.manifest_out).write_text(json.dumps({"codec": codec.get_config()}, indent=2))
+        text = json.dumps({"codec": codec.get_config()}, indent=2) + "\n"
+        write_atomic(args.manifest_out, lambda tmp: tmp.write_text(text))
     return 0
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from rgbtask.io import read_image, write_value
+    from rgbtask.io import read_rgb, write_value
 
     codec = _codec_from_args(args)
-    rgb = read_image(args.input)
+    if args.confidence and Path(args.confidence).suffix.lower() not in (".npy", ".pfm"):
+        raise RgbtaskError(f"expected --confidence FILE.npy (or .pfm), got {args.confidence!r}")
+    rgb = read_rgb(args.input)
     decoded = codec.decode_with_confidence(rgb)
     write_value(args.output, decoded.value, args.depth_scale)
     if args.confidence:
@@ -288,6 +304,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
     )
     for key, error in sorted(result.failed.items()):
         print(f"rgbtask: failed: {key}: {error}", file=sys.stderr)
+    if result.removed_partials:
+        print(
+            f"rgbtask: removed {len(result.removed_partials)} temporary file(s) left by an "
+            "interrupted earlier run",
+            file=sys.stderr,
+        )
     print(
         f"converted {len(result.converted)}, skipped {len(result.skipped)} (already done), "
         f"failed {len(result.failed)}; manifest: {Path(args.out) / 'manifest.json'}"
@@ -392,6 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(exc: OSError) -> str:
+    """``Permission denied: 'out/x.png'`` rather than ``[Errno 13] Permission denied: ...``."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}"
+    return str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -399,6 +428,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RgbtaskError, ImportError) as exc:
         print(f"rgbtask: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output folder that cannot be written, a disk that is full
+        print(f"rgbtask: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rgbtask: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

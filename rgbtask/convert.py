@@ -9,8 +9,14 @@ exactly. It is built for whole datasets:
   with ``engine="dask"`` (``scheduler`` = the address of a running ``dask.distributed`` scheduler,
   or None for a ``LocalCluster`` on this machine); only where it runs changes;
 * restartable: an output that exists is skipped, not rewritten; outputs are written to a temporary
-  name and renamed, so an existing file is always complete;
-* a file that fails is named with its reason, gets no output, and the others are still converted;
+  name (``.<name>.rgbtask-<host>-<pid>-<random>.part``), flushed and renamed, so a file under a
+  final name is always complete, even after ``kill -9``; a later run into the same folder removes
+  the temporary files of processes that died on this host (:func:`rgbtask.io.remove_stale_partials`)
+  and leaves those of live processes and other hosts alone;
+* a file that fails (missing, truncated, corrupt, wrong dtype or shape) is named with its reason,
+  gets no output, and the others are still converted;
+* the manifest is written before the first output and again at the end, so a folder that holds
+  outputs always says which codec made them; a corrupt manifest is an error, never overwritten;
 * an output folder holds one codec: a run with a different codec config into the same folder is
   refused rather than mixing two encodings.
 
@@ -42,6 +48,8 @@ class ConvertResult:
     converted: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    removed_partials: list[str] = field(default_factory=list)
+    """Temporary files of dead earlier runs that this run deleted."""
 
     @property
     def ok(self) -> bool:
@@ -62,19 +70,29 @@ def expand_inputs(patterns: Iterable[str | Path]) -> tuple[list[Path], dict[str,
             files.update(dict.fromkeys(matches))
         elif Path(text).is_file():
             files[Path(text)] = None
+        elif Path(text).is_dir():
+            missing[text] = (
+                f"a directory, not a file (for its files pass a glob, e.g. '{text}/**/*.png')"
+            )
         else:
             missing[text] = "no such file"
     return list(files), missing
 
 
 def _jobs(files: Sequence[Path], task: str, out_dir: Path, depth_scale: float | None):
-    """(key, output, payload) per output image; payload is what the worker reads."""
-    jobs = []
+    """(key, output, payload) per output image (payload: what the worker reads), and the inputs
+    that failed already (COCO JSON that does not parse)."""
+    jobs, failed = [], {}
     for path in files:
         if task == "keypoints":
             from rgbtask.io import read_coco_keypoints
 
-            for name, ann in read_coco_keypoints(path).items():
+            try:
+                images = read_coco_keypoints(path)
+            except InputError as exc:  # one bad annotation file fails alone
+                failed[str(path)] = f"{type(exc).__name__}: {exc}"
+                continue
+            for name, ann in images.items():
                 payload = {
                     "keypoints": ann["keypoints"],
                     "visible": ann["visible"],
@@ -89,7 +107,7 @@ def _jobs(files: Sequence[Path], task: str, out_dir: Path, depth_scale: float | 
                     {"path": str(path), "depth_scale": depth_scale},
                 )
             )
-    return jobs
+    return jobs, failed
 
 
 def _convert_one(job: tuple[str, str, dict[str, Any], dict[str, Any]]) -> tuple[str, str | None]:
@@ -121,9 +139,21 @@ def _convert_one(job: tuple[str, str, dict[str, Any], dict[str, Any]]) -> tuple[
 
 def _read_manifest(out_dir: Path, config: dict[str, Any]) -> dict[str, Any]:
     path = out_dir / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         return {"codec": config, "inputs": {}}
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"expected a readable JSON manifest in {path} (written by rgbtask convert), got "
+            f"{type(exc).__name__}: {exc}; restore it, delete it if you know which codec made the "
+            "outputs there, or write to another folder"
+        ) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("inputs", {}), dict):
+        raise InputError(
+            f"expected a manifest object with 'codec' and 'inputs' in {path}, got "
+            f"{type(manifest).__name__}; restore it or write to another folder"
+        )
     if manifest.get("codec") != config:
         raise InputError(
             f"expected {out_dir} to hold outputs of {json.dumps(config)}, but its manifest says "
@@ -220,6 +250,7 @@ def convert(
     scheduler : with ``engine="dask"``, a scheduler address (``"tcp://host:8786"``); None starts a
         LocalCluster
     """
+    from rgbtask.io import remove_stale_partials
     from rgbtask.registry import get_codec
 
     codec = get_codec(codec)
@@ -228,7 +259,8 @@ def convert(
     out_dir = Path(out_dir)
     config = codec.get_config()
     files, failed = expand_inputs(inputs)
-    jobs = _jobs(files, codec.task, out_dir, depth_scale)
+    jobs, failed_jobs = _jobs(files, codec.task, out_dir, depth_scale)
+    failed.update(failed_jobs)
     outputs: dict[Path, str] = {}
     for key, out, _ in jobs:
         if out in outputs:
@@ -237,16 +269,26 @@ def convert(
                 f"{outputs[out]} and {key}"
             )
         outputs[out] = key
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"expected an output folder, got the file {str(out_dir)!r}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"expected an output folder, got {str(out_dir)!r}: {exc.strerror}"
+        ) from None
     manifest = _read_manifest(out_dir, config)
     manifest["depth_scale"] = depth_scale
     result = ConvertResult(failed=dict(failed))
+    result.removed_partials = [str(p) for p in remove_stale_partials(out_dir)]
     todo = []
     for key, out, payload in jobs:
         if out.is_file():
             result.skipped.append(str(out))
+            manifest["inputs"][out.stem] = key
         else:
             todo.append((key, str(out), config, payload))
+    _write_manifest(out_dir, manifest)  # before any output: the folder always names its codec
     workers = workers or os.cpu_count() or 1
     bar = _progress(len(todo), progress)
     try:
