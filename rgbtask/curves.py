@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from rgbtask.core._memory import lazy_zeros
 from rgbtask.errors import ConfigError
 
 __all__ = ["Curve", "colormap_curve", "cubewalk", "curve_from_points", "decode_lut", "gray", "hue"]
@@ -270,8 +271,8 @@ def decode_lut(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
         with _LUTS_LOCK:
             entry = _LUTS.get(curve.key)
             if entry is None:
-                # zeros: calloc'd pages cost no memory until a colour in them is first decoded
-                lut = np.zeros(1 << 24, dtype=np.uint32)
+                # pages cost no memory until a colour in them is first decoded
+                lut = lazy_zeros(1 << 24, np.uint32)
                 entry = (lut, fine_parameters(curve))
                 _LUTS[curve.key] = entry
     return entry

@@ -1,4 +1,8 @@
-"""The Numba layer: cache fallbacks, NUMBA_CACHE_DIR, threads."""
+"""The Numba layer: cache fallbacks, threads.
+
+NUMBA_CACHE_DIR, read-only installs (cache hits proven by the dispatchers' stats) and
+NUMBA_DISABLE_JIT=1 against the compiled kernels: tests/test_resources.py.
+"""
 
 from __future__ import annotations
 
@@ -48,14 +52,6 @@ def test_works_when_no_cache_location_is_writable():
     assert out.stdout.strip() == "[128, 128, 255]"
     if os.environ.get("NUMBA_DISABLE_JIT") != "1":  # nothing is cached, nor warned, without JIT
         assert "no writable Numba cache location" in out.stderr
-
-
-def test_numba_cache_dir_is_used(tmp_path):
-    out = run_python(ENCODE_ONE, NUMBA_CACHE_DIR=str(tmp_path))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[128, 128, 255]"
-    if os.environ.get("NUMBA_DISABLE_JIT") != "1":
-        assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*")), "no cache index written"
 
 
 def test_disable_jit_gives_the_same_codes():

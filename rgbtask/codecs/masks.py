@@ -48,6 +48,7 @@ from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import masks as kernels
 from rgbtask.core._jit import run_rows
+from rgbtask.core._memory import lazy_zeros
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.palettes import distinct_palette, resolve_palette, shadowed_labels
 from rgbtask.registry import register_codec
@@ -85,8 +86,8 @@ def _table(key: tuple) -> np.ndarray:
 
 
 def _new_table() -> np.ndarray:
-    # zeros: calloc'd pages cost no memory until a colour in them is first decoded
-    return np.zeros(_LUT_ENTRIES, dtype=np.uint64)
+    # pages cost no memory until a colour in them is first decoded
+    return lazy_zeros(_LUT_ENTRIES, np.uint64)
 
 
 def clear_tables() -> None:
