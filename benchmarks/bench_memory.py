@@ -21,8 +21,8 @@ fixed), so freed arrays leave the process and the figures do not depend on what 
 
 A second table shows what the two 2^24-entry lookup tables really commit (resident memory, filled
 entries, touched 4 KiB pages) for a typical image, the same with noise (as a JPEG'd or generated
-image has) and a random-colour image, with NumPy's transparent-huge-page advice on (its default,
-what rgbtask does today) and off.
+image has) and a random-colour image. The tables opt out of transparent huge pages
+(``rgbtask.core._tables.lazy_zeros``), so resident memory follows the touched pages.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def make_inputs(folder: Path, quick: bool) -> list[dict]:
                         "label": f"{label} {dtype}",
                     }
                 )
-    # lookup-table probes: typical image, + noise, random colours; huge-page advice on / off
+    # lookup-table probes: typical image, + noise, random colours
     scene = scenes["4K"]
     for name in ("depth/cubewalk", "mask/palette"):
         codec = rgbtask.get_codec(_codec_config(name, scene.shape))
@@ -143,27 +143,22 @@ def make_inputs(folder: Path, quick: bool) -> list[dict]:
         for kind, image in (("typical", rgb), ("noise sigma=2", noisy), ("random", rand)):
             path = folder / f"probe-{name.replace('/', '_')}-{kind.split()[0]}.npy"
             np.save(path, image)
-            for huge in (True, False):
-                specs.append(
-                    {
-                        "codec": codec.get_config(),
-                        "input": str(path),
-                        "dtype": "uint8",
-                        "label": kind,
-                        "probe": True,
-                        "hugepage": huge,
-                    }
-                )
+            specs.append(
+                {
+                    "codec": codec.get_config(),
+                    "input": str(path),
+                    "dtype": "uint8",
+                    "label": kind,
+                    "probe": True,
+                }
+            )
     return specs
 
 
 def _clear_tables() -> None:
-    from rgbtask import curves
-    from rgbtask.codecs import depth, masks
+    import rgbtask
 
-    curves._LUTS.clear()
-    depth._TABLES.clear()
-    masks.clear_tables()
+    rgbtask.clear_tables()
     gc.collect()
 
 
@@ -180,8 +175,6 @@ def child(spec: dict) -> dict:
     """Measure one configuration in this (fresh) process."""
     import rgbtask
 
-    if not spec.get("hugepage", True):
-        (getattr(np, "_core", None) or np.core).multiarray._set_madvise_hugepage(False)
     rgb = np.load(spec["input"])
     if spec["dtype"] == "float32":
         rgb = rgb.astype(np.float32)
@@ -301,7 +294,6 @@ def main() -> None:
             [
                 spec["codec"]["name"],
                 spec["label"],
-                "on" if spec["hugepage"] else "off",
                 f"{r['colours']}",
                 f"{r['filled']}",
                 f"{r['pages'] * 4096 / MiB:.1f}",
@@ -315,7 +307,6 @@ def main() -> None:
         [
             "codec",
             "image",
-            "NumPy huge-page advice",
             "colours",
             "entries filled",
             "touched 4 KiB pages, MiB",
@@ -324,9 +315,9 @@ def main() -> None:
         ],
     )
     print(
-        "\ndepth/* LUT: 2^24 uint32 = 64 MiB of address space per curve (kept for the process);"
-        "\nmask/palette, mask/instance table: 2^24 uint64 = 128 MiB per (palette, space, reject,"
-        " ignore), LRU of 4."
+        "\ndepth/* LUT: 2^24 uint32 = 64 MiB of address space per curve, the 8 most recently used"
+        " kept;\nmask/palette, mask/instance table: 2^24 uint64 = 128 MiB per (palette, space,"
+        " reject, ignore), the 4 most recently used kept."
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "RgbtaskError",
     "UnknownCodecError",
     "__version__",
+    "clear_tables",
     "get_codec",
     "list_codecs",
     "register_codec",
@@ -56,3 +57,15 @@ def warmup(*names: str) -> None:
             rgb = codec.encode(values[0])
             codec.decode_with_confidence(rgb)
             codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))
+
+
+def clear_tables() -> None:
+    """Drop every cached lookup table (the 2^24-entry decode tables and the smaller ones).
+
+    Tables are built again on the next decode that needs them. Useful after decoding many
+    different codecs in one long-lived process; the caches are bounded anyway (8 curves, 4
+    palettes, ...: docs/hardening.md).
+    """
+    from rgbtask.core._tables import clear_all
+
+    clear_all()

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from rgbtask.core._memory import lazy_zeros
+from rgbtask.core._tables import TableCache, lazy_zeros
 from rgbtask.errors import ConfigError
 
 __all__ = ["Curve", "colormap_curve", "cubewalk", "curve_from_points", "decode_lut", "gray", "hue"]
@@ -238,8 +237,8 @@ def _curve_from_key(key: tuple) -> Curve:
 
 
 # ---------------------------------------------------------------- decode lookup table
-_LUTS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-_LUTS_LOCK = threading.Lock()
+#: ``(lut, fine parameters)`` per curve; 8 curves at most (512 MiB of address space).
+_LUTS = TableCache("curve decode tables", max_entries=8)
 
 
 def fine_parameters(curve: Curve) -> np.ndarray:
@@ -263,19 +262,11 @@ def decode_lut(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     invalid), or 0 until that colour is first decoded: the decode kernel computes the exact
     projection of an unknown colour and stores it, so the table fills lazily with exactly the
     colours seen, and :func:`fill_lut` completes it. Threads that meet the same unknown colour at
-    once write the same value, so no lock is needed. At most 64 MiB per curve (zeroed pages are
-    only backed by memory once touched), one per process.
+    once write the same value, so no lock is needed. At most 64 MiB per curve (pages are only
+    backed by memory once a colour in them is decoded), for the 8 most recently used curves.
     """
-    entry = _LUTS.get(curve.key)
-    if entry is None:
-        with _LUTS_LOCK:
-            entry = _LUTS.get(curve.key)
-            if entry is None:
-                # pages cost no memory until a colour in them is first decoded
-                lut = lazy_zeros(1 << 24, np.uint32)
-                entry = (lut, fine_parameters(curve))
-                _LUTS[curve.key] = entry
-    return entry
+    # pages cost no memory until a colour in them is first decoded
+    return _LUTS.get(curve.key, lambda: (lazy_zeros(1 << 24, np.uint32), fine_parameters(curve)))
 
 
 def fill_lut(curve: Curve) -> np.ndarray:

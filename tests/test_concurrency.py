@@ -24,6 +24,7 @@ import pytest
 import rgbtask
 from rgbtask import curves
 from rgbtask.core import _jit
+from rgbtask.core._tables import TableCache
 from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene
 
@@ -67,10 +68,14 @@ def cold_caches(monkeypatch):
     """Fresh, empty lookup-table caches for the test (the session's warm ones come back after)."""
     from rgbtask.codecs import depth, masks
 
-    monkeypatch.setattr(curves, "_LUTS", {})
-    monkeypatch.setattr(depth, "_TABLES", {})
-    monkeypatch.setattr(depth, "_ENCODE_TABLES", {})
-    monkeypatch.setattr(masks, "_tables", type(masks._tables)())
+    for module, attr in (
+        (curves, "_LUTS"),
+        (depth, "_TABLES"),
+        (depth, "_ENCODE_TABLES"),
+        (masks, "_tables"),
+    ):
+        old = getattr(module, attr)
+        monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
 
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="no dispatchers without the JIT")

@@ -28,6 +28,7 @@ from rgbtask import curves
 from rgbtask.codecs import depth as depth_codecs
 from rgbtask.codecs import masks as mask_codecs
 from rgbtask.core import _jit
+from rgbtask.core._tables import TableCache
 from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene, spread_keypoints
 
@@ -65,9 +66,14 @@ def run_python(code: str, env: dict[str, str], timeout: float = 120) -> subproce
 @pytest.fixture
 def fresh_tables(monkeypatch):
     """Empty lookup-table caches for the test (the session's own tables come back afterwards)."""
-    monkeypatch.setattr(curves, "_LUTS", {})
-    monkeypatch.setattr(depth_codecs, "_TABLES", {})
-    monkeypatch.setattr(mask_codecs, "_tables", type(mask_codecs._tables)())
+    for module, attr in (
+        (curves, "_LUTS"),
+        (depth_codecs, "_TABLES"),
+        (depth_codecs, "_ENCODE_TABLES"),
+        (mask_codecs, "_tables"),
+    ):
+        old = getattr(module, attr)
+        monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
     yield
     gc.collect()
 
@@ -522,3 +528,33 @@ def test_disable_jit_gives_identical_results(tmp_path):
             have = got[key]
             assert have.dtype == want.dtype and have.shape == want.shape, key
             assert np.array_equal(have, want, equal_nan=want.dtype.kind == "f"), key
+
+
+# ---------------------------------------------------------------- lookup tables: bounded
+
+
+@needs_jit
+def test_table_caches_are_bounded_and_keep_the_most_recent(fresh_tables):
+    """Every cache is bounded (docs/hardening.md): decoding with more curves or palettes than
+    a cache holds drops the least recently used, and ``rgbtask.clear_tables`` drops them all."""
+    rgb = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    points = [[[0, 0, 0], [1, 0, 0], [1, 1, k / 10]] for k in range(10)]
+    curve_codecs = [rgbtask.get_codec("depth/curve", curve=p, near=1, far=2) for p in points]
+    for codec in curve_codecs:
+        codec.decode(rgb)
+    assert len(curves._LUTS) == curves._LUTS.max_entries == 8
+    newest = [c.curve_obj().key for c in curve_codecs[-8:]]
+    assert all(key in curves._LUTS for key in newest)
+    curve_codecs[2].decode(rgb)  # the oldest kept: now the most recently used
+    curve_codecs[0].decode(rgb)  # built again, dropping the least recently used (curve 3)
+    assert curve_codecs[2].curve_obj().key in curves._LUTS
+    assert curve_codecs[3].curve_obj().key not in curves._LUTS
+    assert curve_codecs[0].curve_obj().key in curves._LUTS
+    palettes = [
+        rgbtask.get_codec("mask/palette", palette="distinct", num_classes=k) for k in range(3, 9)
+    ]
+    for codec in palettes:
+        codec.decode(rgb)
+    assert len(mask_codecs._tables) == 4
+    rgbtask.clear_tables()
+    assert (len(curves._LUTS), len(depth_codecs._TABLES), len(mask_codecs._tables)) == (0, 0, 0)

@@ -28,7 +28,6 @@ distance clipped off for depths outside [near, far], plus half a float32 ulp of 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -39,28 +38,20 @@ from rgbtask import curves as curves_mod
 from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
 from rgbtask.core._jit import run_rows
+from rgbtask.core._tables import TableCache
 from rgbtask.errors import InputError
 from rgbtask.registry import register_codec
 from rgbtask.transforms import Transform, make_transform
 
 __all__ = ["DepthCodec", "DepthColormap", "DepthCubewalk", "DepthCurve", "DepthGray", "DepthHue"]
 
-_TABLES: dict[tuple, np.ndarray] = {}
-_TABLES_LOCK = threading.Lock()
+#: float32 depth per fine index, per (curve, transform): 21 KiB each.
+_TABLES = TableCache("depth tables", max_entries=64)
 
 
 def _depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
-    """float32 depth of every fine index of ``curve`` (shared, cached by curve and transform;
-    built once per process even when many threads ask at once)."""
-    key = (curve.key, transform)
-    table = _TABLES.get(key)
-    if table is None:
-        with _TABLES_LOCK:
-            table = _TABLES.get(key)
-            if table is None:
-                table = _build_depth_table(curve, transform)
-                _TABLES[key] = table
-    return table
+    """float32 depth of every fine index of ``curve`` (shared, cached by curve and transform)."""
+    return _TABLES.get((curve.key, transform), lambda: _build_depth_table(curve, transform))
 
 
 def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
@@ -72,22 +63,14 @@ def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndar
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
 #: not under NUMBA_DISABLE_JIT, where building the table in Python would cost more than it saves).
 FAST_ENCODE_MIN = 1 << 16
-_ENCODE_TABLES: dict[tuple, tuple] = {}
-_ENCODE_TABLES_LOCK = threading.Lock()
+#: The encode bucket tables, per (curve, transform, float dtype): about 1.7 MiB each.
+_ENCODE_TABLES = TableCache("depth encode tables", max_entries=16)
 
 
 def _encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype):
-    """The encode bucket table of (curve, transform, float dtype), shared and cached (built once
-    per process: concurrent first callers wait for the one build)."""
+    """The encode bucket table of (curve, transform, float dtype), shared and cached."""
     key = (curve.key, transform, np.dtype(dtype).str)
-    entry = _ENCODE_TABLES.get(key)
-    if entry is None:
-        with _ENCODE_TABLES_LOCK:
-            entry = _ENCODE_TABLES.get(key)
-            if entry is None:
-                entry = _build_encode_table(curve, transform, dtype)
-                _ENCODE_TABLES[key] = entry
-    return entry
+    return _ENCODE_TABLES.get(key, lambda: _build_encode_table(curve, transform, dtype))
 
 
 def _build_encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype):

@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import colorsys
 import math
-import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -91,6 +90,7 @@ import numpy as np
 from rgbtask.codec import Codec, Decoded, check_rgb, describe_array, rgb_scale
 from rgbtask.core import keypoints as kernels
 from rgbtask.core._jit import run_rows
+from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.registry import register_codec
 
@@ -109,8 +109,7 @@ REFINES = {
 }
 SCALE = 255.0
 
-_tables: dict[tuple[str, int], np.ndarray] = {}
-_tables_lock = threading.Lock()
+_tables = TableCache("keypoint layout colours", max_entries=64)
 
 
 def painter_codes(num_keypoints: int) -> np.ndarray:
@@ -129,18 +128,18 @@ def palette_colors(num_keypoints: int) -> np.ndarray:
 
 
 def _colors(layout: str, num_keypoints: int) -> np.ndarray:
-    key = (layout, num_keypoints)
-    with _tables_lock:
-        table = _tables.get(key)
-        if table is None:
-            table = np.zeros((num_keypoints, 3))
-            if layout == "painter":
-                table[:, 1:] = painter_codes(num_keypoints)
-            elif layout == "palette":
-                table[:] = palette_colors(num_keypoints)
-            table.setflags(write=False)
-            _tables[key] = table
+    """The id colours the kernels take, ``(K, 3)`` float64 (read-only, cached per layout and K)."""
+
+    def build() -> np.ndarray:
+        table = np.zeros((num_keypoints, 3))
+        if layout == "painter":
+            table[:, 1:] = painter_codes(num_keypoints)
+        elif layout == "palette":
+            table[:] = palette_colors(num_keypoints)
+        table.setflags(write=False)
         return table
+
+    return _tables.get((layout, num_keypoints), build)
 
 
 @register_codec

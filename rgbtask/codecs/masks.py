@@ -37,8 +37,6 @@ the perpendicular bisector plane); confidence ``min(1, |t - threshold| / min(thr
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
@@ -48,7 +46,7 @@ from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import masks as kernels
 from rgbtask.core._jit import run_rows
-from rgbtask.core._memory import lazy_zeros
+from rgbtask.core._tables import TableCache, clear_all, lazy_zeros
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.palettes import distinct_palette, resolve_palette, shadowed_labels
 from rgbtask.registry import register_codec
@@ -65,24 +63,14 @@ __all__ = [
 # ---------------------------------------------------------------- shared nearest-colour decoding
 
 _LUT_ENTRIES = 1 << 24
-_MAX_TABLES = 4
-_tables: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_tables_lock = threading.Lock()
+#: One 2^24-entry uint64 table per (palette, space, reject, ignore): 128 MiB of address space,
+#: pages committed as colours are seen; the 4 most recently used are kept.
+_tables = TableCache("palette decode tables", max_entries=4)
 
 
 def _table(key: tuple) -> np.ndarray:
-    """The lazily filled 2^24-entry table for ``key`` (128 MB of address space, pages committed
-    as colours are seen); the ``_MAX_TABLES`` most recently used are kept."""
-    with _tables_lock:
-        lut = _tables.get(key)
-        if lut is None:
-            lut = _new_table()
-            _tables[key] = lut
-            while len(_tables) > _MAX_TABLES:
-                _tables.popitem(last=False)
-        else:
-            _tables.move_to_end(key)
-        return lut
+    """The lazily filled 2^24-entry table for ``key``."""
+    return _tables.get(key, _new_table)
 
 
 def _new_table() -> np.ndarray:
@@ -91,9 +79,8 @@ def _new_table() -> np.ndarray:
 
 
 def clear_tables() -> None:
-    """Drop every cached lookup table (frees their memory)."""
-    with _tables_lock:
-        _tables.clear()
+    """Drop every cached lookup table of every codec (frees their memory): ``rgbtask.clear_tables``."""
+    clear_all()
 
 
 def nearest_color(
