@@ -9,7 +9,9 @@ neither Numba nor OpenCV):
   the codec name and its value ``"package.module:Class"``. They are discovered on the first lookup
   and imported only when that codec is asked for.
 
-Registering a name twice is an error unless ``replace=True``. An unknown name raises
+Registering a name twice is an error unless ``replace=True``. A lazily referenced class that
+registers itself after its name was replaced (or after its entry point was refused for a clash) is
+ignored, so that importing its module does not fail: the replacement stands. An unknown name raises
 :class:`~rgbtask.errors.UnknownCodecError` listing the close matches.
 """
 
@@ -35,6 +37,9 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*/[a-z0-9][a-z0-9_.-]*$")
 _lock = threading.RLock()
 _entries: dict[str, type[Codec] | str] = {}  # a class, or a lazy "module:attr" reference
 _origins: dict[str, str] = {}  # name -> where it came from ("builtin", "entry point <dist>", ...)
+# name -> lazy references that lost that name (replaced, or refused as a clash): when their module is
+# imported, its ``@register_codec`` for that name is ignored instead of failing the whole import.
+_shadowed: dict[str, set[str]] = {}
 _entry_points_loaded = False
 
 
@@ -60,6 +65,7 @@ def _add_lazy(name: str, reference: str, origin: str) -> None:
                 RuntimeWarning,
                 stacklevel=3,
             )
+            _shadowed.setdefault(name, set()).add(reference)
             return
         _entries[name] = reference
         _origins[name] = origin
@@ -116,16 +122,20 @@ def register_codec(
             )
         if inspect.isabstract(klass):
             raise RegistrationError(f"{klass.__qualname__} is abstract: implement every method")
-        klass.name = codec_name
         with _lock:
             existing = _entries.get(codec_name)
             # Importing a lazily referenced module registers the class it refers to: not a clash.
             same = existing is klass or existing == _reference(klass)
             if existing is not None and not same and not replace:
+                if _reference(klass) in _shadowed.get(codec_name, ()):
+                    return klass  # its name was replaced (or its entry point refused): ignored
                 raise RegistrationError(
                     f"codec name {codec_name!r} is already registered "
                     f"({_origins.get(codec_name, '?')}); pass replace=True to replace it"
                 )
+            if isinstance(existing, str) and not same:
+                _shadowed.setdefault(codec_name, set()).add(existing)
+            klass.name = codec_name  # only now: a refused registration leaves the class as it was
             _entries[codec_name] = klass
             if not same:
                 _origins[codec_name] = klass.__module__
@@ -139,7 +149,7 @@ def register_codec(
 def unregister_codec(name: str) -> None:
     """Remove a codec from the registry (for tests and plugin reloads)."""
     with _lock:
-        if name not in _entries:
+        if not isinstance(name, str) or name not in _entries:
             raise UnknownCodecError(_unknown_message(name))
         del _entries[name]
         _origins.pop(name, None)
@@ -156,7 +166,7 @@ def get_codec_class(name: str) -> type[Codec]:
     """The class registered under ``name``, importing it on first use."""
     _load_entry_points()
     with _lock:
-        entry = _entries.get(name)
+        entry = _entries.get(name) if isinstance(name, str) else None
         if entry is None:
             raise UnknownCodecError(_unknown_message(name))
         if isinstance(entry, type):
@@ -175,11 +185,13 @@ def get_codec_class(name: str) -> type[Codec]:
             f"codec {name!r} refers to {entry!r}, which is not a Codec subclass"
         )
     with _lock:
-        if not isinstance(_entries.get(name), type):
+        current = _entries.get(name)
+        if not isinstance(current, type):
             if obj.name and obj.name != name:
                 raise RegistrationError(f"{entry!r} has name {obj.name!r}, registered as {name!r}")
             obj.name = name
-            _entries[name] = obj
+            if current == entry:  # not unregistered (or re-pointed) while we were importing
+                _entries[name] = obj
     return obj
 
 
