@@ -91,9 +91,9 @@ def medium_scene():
 #
 # normals/xyz      17 = float32 xyz 12 + confidence 4 + valid 1
 # depth/*           9 = float32 depth 4 + confidence 4 + valid 1 (8-bit and float input alike)
-# mask/palette     14 = the kernel's int64 labels 8 + confidence 4 + valid 1, then the uint8 labels
-#                       returned (label_dtype) 1, copied while the int64 ones are alive
-# mask/instance    17 = int64 labels 8 + confidence 4 + valid 1, then the int32 labels returned 4
+# mask/palette      6 = labels in label_dtype (uint8 here; the kernel writes them directly) 1 +
+#                       confidence 4 + valid 1
+# mask/instance     9 = int32 labels 4 + confidence 4 + valid 1
 # mask/panoptic     9 = int32 ids 4 + confidence 4 (np.ones) + valid 1 (np.ones)
 # mask/binary       6 = uint8 labels 1 + confidence 4 + valid 1
 # keypoints        16 per pixel of ONE image per kernel thread: peaks_kernel's float64 value plane
@@ -104,8 +104,8 @@ BYTES_PER_PIXEL = {
     "normals/xyz": 17,
     "depth/cubewalk": 9,
     "depth/colormap": 9,
-    "mask/palette": 14,
-    "mask/instance": 17,
+    "mask/palette": 6,
+    "mask/instance": 9,
     "mask/panoptic": 9,
     "mask/binary": 6,
     "keypoints/heatmap": 0,

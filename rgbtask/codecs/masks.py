@@ -89,17 +89,20 @@ def nearest_color(
     space: str = "rgb",
     reject_distance: float | None = None,
     ignore: int = 255,
+    label_dtype: Any = np.int64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest palette colour of each pixel of a checked RGB array ``(..., 3)``.
 
-    Returns ``(labels int64, confidence float32, valid bool)`` of shape ``rgb.shape[:-1]``. See the
-    module docstring of :mod:`rgbtask.core.masks` for the exact rule.
+    Returns ``(labels, confidence float32, valid bool)`` of shape ``rgb.shape[:-1]``, the labels in
+    ``label_dtype`` (which must hold every label and ``ignore``: the kernels write it directly, so
+    no wider temporary is allocated). See the module docstring of :mod:`rgbtask.core.masks` for the
+    exact rule.
     """
     sid = space_id(space)
     pal_coords = convert(np.asarray(palette, dtype=np.uint8).reshape(-1, 3), space)
     reject = float("inf") if reject_distance is None else float(reject_distance)
     flat = rgb.reshape(-1, 3)
-    labels = np.empty(flat.shape[0], dtype=np.int64)
+    labels = np.empty(flat.shape[0], dtype=label_dtype)
     confidence = np.empty(flat.shape[0], dtype=np.float32)
     valid = np.empty(flat.shape[0], dtype=np.bool_)
     if rgb.dtype == np.uint8:
@@ -289,7 +292,7 @@ class MaskPalette(Codec):
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         labels, conf, valid = nearest_color(
-            rgb, self.colors, self.space, self.reject_distance, self.ignore
+            rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
         )
         if self.min_region > 1:
             flat = labels.reshape((-1, *labels.shape[-2:]))
@@ -300,7 +303,7 @@ class MaskPalette(Codec):
                 # the label of a class region: validity follows the final label
                 valid = labels != self.ignore
                 conf = np.where(valid, conf, np.float32(0.0))
-        return Decoded(labels.astype(self.label_dtype), conf, valid)
+        return Decoded(labels, conf, valid)
 
     def range_text(self) -> str:
         shadowed = self.shadowed
@@ -504,8 +507,8 @@ class MaskInstance(Codec):
         return np.ascontiguousarray(np.take(self.colors, ids, axis=0))
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        labels, conf, valid = nearest_color(rgb, self.colors, self.space)
-        return Decoded(labels.astype(np.int32), conf, valid)
+        labels, conf, valid = nearest_color(rgb, self.colors, self.space, label_dtype=np.int32)
+        return Decoded(labels, conf, valid)
 
     def range_text(self) -> str:
         return f"instance ids 0..max_instances = 0..{self.max_instances} (every colour is valid)"
