@@ -1,4 +1,5 @@
-"""The decoder fuzzer (fuzz/fuzz_decoders.py) runs a bounded, seeded campaign in CI, in both modes.
+"""The fuzzers run bounded, seeded campaigns in CI: the image decoders (fuzz/fuzz_decoders.py) in
+both modes, and the file readers (fuzz/fuzz_files.py).
 
 With the JIT and ``NUMBA_BOUNDSCHECK=1`` (an out-of-bounds index in a kernel raises instead of
 corrupting memory; its own ``NUMBA_CACHE_DIR``, since Numba's cache does not key on the flag), and
@@ -18,12 +19,20 @@ import pytest
 
 pytest.importorskip("atheris")
 
-FUZZER = Path(__file__).resolve().parents[1] / "fuzz" / "fuzz_decoders.py"
-RUNS = {"jit": 4000, "nojit": 2000}
+FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
+#: harness, mode -> (runs, at least this many seed inputs)
+CAMPAIGNS = {
+    ("fuzz_decoders.py", "jit"): (4000, 2 * 20),  # two seeds per decoder
+    ("fuzz_decoders.py", "nojit"): (2000, 2 * 20),
+    ("fuzz_files.py", "jit"): (3000, 20),  # every reader with each of its seed files
+}
 
 
-@pytest.mark.parametrize("mode", sorted(RUNS))
-def test_bounded_fuzzing_finds_nothing(mode, tmp_path):
+@pytest.mark.parametrize(
+    ("harness", "mode"), sorted(CAMPAIGNS), ids=[f"{h[:-3]}-{m}" for h, m in sorted(CAMPAIGNS)]
+)
+def test_bounded_fuzzing_finds_nothing(harness, mode, tmp_path):
+    runs, seeds = CAMPAIGNS[harness, mode]
     env = {**os.environ}
     env.pop("NUMBA_DISABLE_JIT", None)
     if mode == "jit":
@@ -32,13 +41,13 @@ def test_bounded_fuzzing_finds_nothing(mode, tmp_path):
         env["NUMBA_DISABLE_JIT"] = "1"
     corpus = tmp_path / "corpus"
     seeded = subprocess.run(
-        [sys.executable, str(FUZZER), "--make-corpus", str(corpus)],
+        [sys.executable, str(FUZZ / harness), "--make-corpus", str(corpus)],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr[-3000:]
-    assert len(list(corpus.iterdir())) >= 2 * 20  # two seeds per decoder
+    assert len(list(corpus.iterdir())) >= seeds
     out = subprocess.run(
-        [sys.executable, str(FUZZER), f"-runs={RUNS[mode]}", "-seed=1", "-max_len=2048",
+        [sys.executable, str(FUZZ / harness), f"-runs={runs}", "-seed=1", "-max_len=2048",
          f"-artifact_prefix={tmp_path}/", str(corpus)],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
@@ -46,4 +55,4 @@ def test_bounded_fuzzing_finds_nothing(mode, tmp_path):
     assert out.returncode == 0 and not crashes, (
         f"the fuzzer found something ({[c.name for c in crashes]}):\n{out.stderr[-6000:]}"
     )
-    assert f"Done {RUNS[mode]} runs" in out.stderr, out.stderr[-3000:]
+    assert f"Done {runs} runs" in out.stderr, out.stderr[-3000:]
