@@ -6,15 +6,12 @@ Run: python docs/make_hardening_report.py
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from pathlib import Path
 
-import rgbtask
 from rgbtask.fidelity.evaluate import describe_config
-from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene
-from rgbtask.testing import adversarial_cases, check_adversarial
+from rgbtask.testing import adversarial_cases, check_adversarial, registered_examples
 
 DOCS = Path(__file__).resolve().parent
 COMMAND = "python docs/make_hardening_report.py"
@@ -24,14 +21,11 @@ SYMBOL = {"same": "same", "decoded": "ok", "encoded": "ok", "rejected": "error"}
 def outcomes():
     """``{(name, index, repr): [Outcome]}`` for every example configuration of every codec, and
     ``(name, parameters, range_text)`` of each."""
-    scene = make_scene(height=48, width=64, seed=3)
-    out, ranges = {}, []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        for name in rgbtask.list_codecs():
-            for i, (codec, values) in enumerate(get_codec_class(name).examples(scene)):
-                out[(name, i, repr(codec))] = check_adversarial(codec, values)
-                ranges.append((name, describe_config(codec.get_config()), codec.range_text()))
+    out, ranges, seen = {}, [], Counter()
+    for codec, values in registered_examples(make_scene(height=48, width=64, seed=3)):
+        out[(codec.name, seen[codec.name], repr(codec))] = check_adversarial(codec, values)
+        seen[codec.name] += 1
+        ranges.append((codec.name, describe_config(codec.get_config()), codec.range_text()))
     return out, ranges
 
 

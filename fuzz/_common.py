@@ -26,3 +26,12 @@ def instrument(exclude: list[str] = ()):
         )
     except (AttributeError, TypeError):  # another atheris: its public (leaking) hook
         return atheris.instrument_imports(include=["rgbtask"], exclude=list(exclude))
+
+
+def main(argv: list[str], fuzz_one_input, make_corpus) -> None:
+    """``--make-corpus DIR`` writes the seed inputs; anything else is libFuzzer's command line."""
+    if len(argv) == 3 and argv[1] == "--make-corpus":
+        print(f"wrote {make_corpus(argv[2])} seed inputs to {argv[2]}")
+        return
+    atheris.Setup(argv, fuzz_one_input)
+    atheris.Fuzz()

@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 import atheris
-from _common import instrument, kernel_modules
+from _common import instrument, kernel_modules, main
 
 # With the JIT on, the kernel modules stay uninstrumented (atheris would insert Python calls into
 # the code Numba compiles).
@@ -41,18 +40,8 @@ _JIT = os.environ.get("NUMBA_DISABLE_JIT") != "1"
 with instrument(exclude=kernel_modules() if _JIT else []):
     import numpy as np
 
-    import rgbtask
-    import rgbtask.codecs.depth
-    import rgbtask.codecs.keypoints
-    import rgbtask.codecs.masks
-    import rgbtask.codecs.normals
-    import rgbtask.core.depth
-    import rgbtask.core.keypoints
-    import rgbtask.core.masks
-    import rgbtask.core.normals
-    from rgbtask.registry import get_codec_class
     from rgbtask.samples import make_scene
-    from rgbtask.testing import check_decoded
+    from rgbtask.testing import check_decoded, registered_examples
 
 SCENE_SIZE = (10, 12)  # the keypoint codecs' canvas, from their examples on this scene
 
@@ -60,15 +49,11 @@ SCENE_SIZE = (10, 12)  # the keypoint codecs' canvas, from their examples on thi
 def _decoders():
     """``(name, codec, decode)`` for every decoder: every example configuration's
     ``decode_with_confidence`` and ``MaskInstance.decode_instances``."""
-    scene = make_scene(*SCENE_SIZE, seed=0)
     out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        for name in rgbtask.list_codecs():
-            for codec, _ in get_codec_class(name).examples(scene):
-                out.append((repr(codec), codec, codec.decode_with_confidence))
-                if hasattr(codec, "decode_instances"):
-                    out.append((f"{codec!r}.decode_instances", codec, codec.decode_instances))
+    for codec, _ in registered_examples(make_scene(*SCENE_SIZE, seed=0)):
+        out.append((repr(codec), codec, codec.decode_with_confidence))
+        if hasattr(codec, "decode_instances"):
+            out.append((f"{codec!r}.decode_instances", codec, codec.decode_instances))
     return out
 
 
@@ -150,11 +135,9 @@ def make_corpus(directory: str) -> int:
     os.makedirs(directory, exist_ok=True)
     scene = make_scene(*SCENE_SIZE, seed=1)
     count = 0
+    samples = {codec: values[0] for codec, values in registered_examples(scene)}
     for index, (_, codec, _) in enumerate(DECODERS):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            example = next(c for c in get_codec_class(codec.name).examples(scene) if c[0] == codec)
-        rgb = np.ascontiguousarray(codec.encode(example[1][0]))
+        rgb = np.ascontiguousarray(codec.encode(samples[codec]))
         # The FuzzedDataProvider consumes integers from the end of the buffer, bytes from the
         # front; a seed need not decode to exactly these codes, only start near them.
         for kind in (0, 1):
@@ -166,13 +149,5 @@ def make_corpus(directory: str) -> int:
     return count
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) == 3 and argv[1] == "--make-corpus":
-        print(f"wrote {make_corpus(argv[2])} seed inputs to {argv[2]}")
-        return
-    atheris.Setup(argv, fuzz_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    main(sys.argv, fuzz_one_input, make_corpus)

@@ -24,8 +24,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import atheris
-from _common import instrument
+from _common import instrument, main
 
 with instrument():
     import numpy as np
@@ -147,13 +146,5 @@ def make_corpus(directory: str) -> int:
     return count
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) == 3 and argv[1] == "--make-corpus":
-        print(f"wrote {make_corpus(argv[2])} seed inputs to {argv[2]}")
-        return
-    atheris.Setup(argv, fuzz_one_input)
-    atheris.Fuzz()
-
-
 if __name__ == "__main__":
-    main(sys.argv)
+    main(sys.argv, fuzz_one_input, make_corpus)

@@ -56,6 +56,7 @@ __all__ = [
     "check_codec",
     "check_decoded",
     "check_roundtrip",
+    "registered_examples",
 ]
 
 #: A pickled codec must be small: lookup tables belong in module caches, not in the codec.
@@ -638,6 +639,31 @@ def check_adversarial(codec: Codec, values: Sequence[Any]) -> list[Outcome]:
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
+
+
+def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -> list[tuple]:
+    """``(codec, values)`` for every example configuration of every registered codec (or of
+    ``names``), drawn from ``scene`` (default: a small built-in scene), plugins included: what
+    the conformance tests, the fuzzers and the generated docs go over.
+
+    A palette's known colour collision (ADE20K labels 7 and 49) is warned about once, where such
+    a codec is built by a user, not here.
+    """
+    import warnings
+
+    from rgbtask.palettes import PaletteCollisionWarning
+    from rgbtask.registry import get_codec_class, list_codecs
+    from rgbtask.samples import make_scene
+
+    if scene is None:
+        scene = make_scene(height=12, width=10, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PaletteCollisionWarning)
+        return [
+            (codec, list(values))
+            for name in (list_codecs() if names is None else names)
+            for codec, values in get_codec_class(name).examples(scene)
+        ]
 
 
 def check_codec(codec: Codec, values: Sequence[Any], adversarial: bool = True) -> None:

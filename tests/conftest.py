@@ -51,3 +51,38 @@ def scene():
     from rgbtask.samples import make_scene
 
     return make_scene(height=48, width=64, seed=3)
+
+
+@pytest.fixture
+def cold_tables(monkeypatch):
+    """Empty lookup-table caches for one test (the session's warm ones come back after it)."""
+    import gc
+
+    from rgbtask import curves
+    from rgbtask.codecs import depth, masks
+    from rgbtask.core._tables import TableCache
+
+    for module, attr in (
+        (curves, "_LUTS"),
+        (depth, "_TABLES"),
+        (depth, "_ENCODE_TABLES"),
+        (masks, "_tables"),
+    ):
+        old = getattr(module, attr)
+        monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def normals_dir(tmp_path):
+    """Three normal maps as .npy files, for the convert and file tests."""
+    import numpy as np
+
+    from rgbtask.samples import make_scene
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        np.save(src / f"frame{i}.npy", make_scene(20, 24, seed=i).normals)
+    return src

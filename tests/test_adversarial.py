@@ -9,7 +9,6 @@ the docs' per-codec table is current, and the defects the suite found stay fixed
 from __future__ import annotations
 
 import pathlib
-import warnings
 
 import numpy as np
 import pytest
@@ -19,25 +18,13 @@ from hypothesis.extra import numpy as hnp
 
 import rgbtask
 from rgbtask import Decoded
-from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene
-from rgbtask.testing import check_adversarial, check_decoded
+from rgbtask.testing import check_adversarial, check_decoded, registered_examples
 
 pytestmark = pytest.mark.filterwarnings("ignore::rgbtask.palettes.PaletteCollisionWarning")
 
 
-def _examples():
-    scene = make_scene(height=12, width=10, seed=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return [
-            (codec, values)
-            for name in rgbtask.list_codecs()
-            for codec, values in get_codec_class(name).examples(scene)
-        ]
-
-
-EXAMPLES = _examples()
+EXAMPLES = registered_examples(make_scene(height=12, width=10, seed=2))
 IDS = [repr(codec)[:60] for codec, _ in EXAMPLES]
 
 

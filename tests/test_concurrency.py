@@ -13,7 +13,6 @@ import importlib
 import multiprocessing
 import pickle
 import threading
-import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numba
@@ -24,26 +23,17 @@ import pytest
 import rgbtask
 from rgbtask import curves
 from rgbtask.core import _jit
-from rgbtask.core._tables import TableCache
-from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene
+from rgbtask.testing import registered_examples
 
 KERNEL_MODULES = ("normals", "depth", "masks", "keypoints")
 THREADS = 8
 
 
-def examples():
-    scene = make_scene(height=24, width=32, seed=5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # ADE20K's shared colour, warned elsewhere
-        return [
-            (codec, values[0])
-            for name in rgbtask.list_codecs()
-            for codec, values in get_codec_class(name).examples(scene)
-        ]
-
-
-EXAMPLES = examples()
+EXAMPLES = [
+    (codec, values[0])
+    for codec, values in registered_examples(make_scene(height=24, width=32, seed=5))
+]
 IDS = [repr(codec)[:60] for codec, _ in EXAMPLES]
 
 
@@ -61,21 +51,6 @@ def inputs_of(codec, value, seed):
 
 def same(a, b):
     return all(np.array_equal(x, y, equal_nan=x.dtype.kind == "f") for x, y in zip(a, b))
-
-
-@pytest.fixture
-def cold_caches(monkeypatch):
-    """Fresh, empty lookup-table caches for the test (the session's warm ones come back after)."""
-    from rgbtask.codecs import depth, masks
-
-    for module, attr in (
-        (curves, "_LUTS"),
-        (depth, "_TABLES"),
-        (depth, "_ENCODE_TABLES"),
-        (masks, "_tables"),
-    ):
-        old = getattr(module, attr)
-        monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
 
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="no dispatchers without the JIT")
@@ -96,7 +71,7 @@ def test_every_kernel_releases_the_gil_and_is_cached():
 
 
 @pytest.mark.parametrize(("codec", "value"), EXAMPLES, ids=IDS)
-def test_threads_on_cold_caches_give_the_serial_result(codec, value, cold_caches):
+def test_threads_on_cold_tables_give_the_serial_result(codec, value, cold_tables):
     rgbs = inputs_of(codec, value, seed=1)
     barrier = threading.Barrier(THREADS)
 
@@ -114,7 +89,7 @@ def test_threads_on_cold_caches_give_the_serial_result(codec, value, cold_caches
             assert same(got, want)
 
 
-def test_each_table_is_built_once_under_concurrent_first_use(cold_caches, monkeypatch):
+def test_each_table_is_built_once_under_concurrent_first_use(cold_tables, monkeypatch):
     from rgbtask.codecs import depth, masks
 
     built = {"lut": 0, "depth": 0, "encode": 0, "mask": 0}

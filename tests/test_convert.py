@@ -11,16 +11,6 @@ import rgbtask
 from rgbtask import io as rio
 from rgbtask.cli import main
 from rgbtask.convert import convert
-from rgbtask.samples import make_scene
-
-
-@pytest.fixture
-def normals_dir(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        np.save(src / f"frame{i}.npy", make_scene(20, 24, seed=i).normals)
-    return src
 
 
 def test_pfm_round_trip(tmp_path):

@@ -640,7 +640,7 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="process liveness is probed with POSIX signals")
-def test_stale_partials_of_dead_processes_only_are_removed(normals_src, tmp_path):
+def test_stale_partials_of_dead_processes_only_are_removed(normals_dir, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     host = rio._host()
@@ -656,7 +656,7 @@ def test_stale_partials_of_dead_processes_only_are_removed(normals_src, tmp_path
         for name in names.values():
             (out / name).write_bytes(b"half a png")
         result = convert(
-            [str(normals_src / "*.npy")], out, "normals/xyz", workers=1, progress=False
+            [str(normals_dir / "*.npy")], out, "normals/xyz", workers=1, progress=False
         )
         assert result.ok and len(result.converted) == 3
         assert result.removed_partials == [str(out / names["dead"])]
@@ -674,21 +674,12 @@ def test_stale_partials_of_dead_processes_only_are_removed(normals_src, tmp_path
 
 
 # --------------------------------------------------------------------------- convert
-@pytest.fixture
-def normals_src(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        np.save(src / f"frame{i}.npy", make_scene(16, 20, seed=i).normals)
-    return src
-
-
-def test_convert_reports_corrupt_inputs_and_converts_the_rest(normals_src, tmp_path, capsys):
-    (normals_src / "cut.npy").write_bytes((normals_src / "frame0.npy").read_bytes()[:-50])
-    (normals_src / "text.npy").write_text("not an array")
-    (normals_src / "cplx.npy").write_bytes(_npy_bytes(np.ones((4, 4, 3), complex)))
+def test_convert_reports_corrupt_inputs_and_converts_the_rest(normals_dir, tmp_path, capsys):
+    (normals_dir / "cut.npy").write_bytes((normals_dir / "frame0.npy").read_bytes()[:-50])
+    (normals_dir / "text.npy").write_text("not an array")
+    (normals_dir / "cplx.npy").write_bytes(_npy_bytes(np.ones((4, 4, 3), complex)))
     out = tmp_path / "out"
-    args = ["convert", str(normals_src / "*.npy"), "--out", str(out), "--codec", "normals/xyz"]
+    args = ["convert", str(normals_dir / "*.npy"), "--out", str(out), "--codec", "normals/xyz"]
     assert main([*args, "--workers", "2"]) == 1
     err = capsys.readouterr().err
     for name, problem in [("cut.npy", "truncated"), ("text.npy", "text"), ("cplx.npy", "complex")]:
@@ -702,16 +693,16 @@ def test_convert_reports_corrupt_inputs_and_converts_the_rest(normals_src, tmp_p
     ]
     codec = rgbtask.get_codec(json.loads((out / "manifest.json").read_text())["codec"])
     for i in range(3):
-        expected = codec.encode(np.load(normals_src / f"frame{i}.npy"))
+        expected = codec.encode(np.load(normals_dir / f"frame{i}.npy"))
         assert np.array_equal(rio.read_rgb(out / f"frame{i}.png"), expected)
 
 
-def test_convert_into_a_folder_with_a_corrupt_manifest_is_refused(normals_src, tmp_path, capsys):
+def test_convert_into_a_folder_with_a_corrupt_manifest_is_refused(normals_dir, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
     for text, problem in [('{"codec": ', "JSON"), ("[1, 2]", "manifest object")]:
         (out / "manifest.json").write_text(text)
-        args = ["convert", str(normals_src / "*.npy"), "--out", str(out), "--codec", "normals/xyz"]
+        args = ["convert", str(normals_dir / "*.npy"), "--out", str(out), "--codec", "normals/xyz"]
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.startswith("rgbtask: error: expected") and problem in err
@@ -738,20 +729,20 @@ def test_convert_with_a_bad_coco_file_converts_the_good_one(tmp_path):
     assert "invalid JSON" in result.failed[str(tmp_path / "bad.json")]
 
 
-def test_convert_write_failure_leaves_neither_output_nor_temp(normals_src, tmp_path, monkeypatch):
+def test_convert_write_failure_leaves_neither_output_nor_temp(normals_dir, tmp_path, monkeypatch):
     _fail_writes_halfway(monkeypatch)
     out = tmp_path / "out"
-    result = convert([str(normals_src / "*.npy")], out, "normals/xyz", workers=1, progress=False)
+    result = convert([str(normals_dir / "*.npy")], out, "normals/xyz", workers=1, progress=False)
     assert result.converted == [] and len(result.failed) == 3
     assert all("No space left on device" in e for e in result.failed.values())
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]
 
 
-def test_convert_records_skipped_outputs_in_the_manifest(normals_src, tmp_path):
+def test_convert_records_skipped_outputs_in_the_manifest(normals_dir, tmp_path):
     out = tmp_path / "out"
-    convert([str(normals_src / "frame0.npy")], out, "normals/xyz", progress=False)
+    convert([str(normals_dir / "frame0.npy")], out, "normals/xyz", progress=False)
     (out / "manifest.json").unlink()  # as an older version could leave it after a kill
-    convert([str(normals_src / "*.npy")], out, "normals/xyz", workers=1, progress=False)
+    convert([str(normals_dir / "*.npy")], out, "normals/xyz", workers=1, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["inputs"]) == ["frame0", "frame1", "frame2"]
 

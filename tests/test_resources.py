@@ -28,9 +28,9 @@ from rgbtask import curves
 from rgbtask.codecs import depth as depth_codecs
 from rgbtask.codecs import masks as mask_codecs
 from rgbtask.core import _jit
-from rgbtask.core._tables import TableCache
 from rgbtask.registry import get_codec_class
 from rgbtask.samples import make_scene, spread_keypoints
+from rgbtask.testing import registered_examples
 
 JIT = os.environ.get("NUMBA_DISABLE_JIT") != "1"
 needs_jit = pytest.mark.skipif(not JIT, reason="needs compiled kernels (NUMBA_DISABLE_JIT=1)")
@@ -61,21 +61,6 @@ def run_python(code: str, env: dict[str, str], timeout: float = 120) -> subproce
     )
     assert out.returncode == 0, out.stderr
     return out
-
-
-@pytest.fixture
-def fresh_tables(monkeypatch):
-    """Empty lookup-table caches for the test (the session's own tables come back afterwards)."""
-    for module, attr in (
-        (curves, "_LUTS"),
-        (depth_codecs, "_TABLES"),
-        (depth_codecs, "_ENCODE_TABLES"),
-        (mask_codecs, "_tables"),
-    ):
-        old = getattr(module, attr)
-        monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
-    yield
-    gc.collect()
 
 
 @pytest.fixture(scope="module")
@@ -203,15 +188,12 @@ def test_import_and_construction_build_no_table():
 
 
 @needs_jit
-def test_encode_and_float_decode_build_no_decode_table(fresh_tables):
+def test_encode_and_float_decode_build_no_decode_table(cold_tables):
     """Only an 8-bit decode needs a 2^24 table: encoding and float decoding build none."""
     scene = make_scene(height=12, width=16, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in rgbtask.list_codecs():
-            for codec, values in get_codec_class(name).examples(scene):
-                rgb = codec.encode(values[0])
-                codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))
+    for codec, values in registered_examples(scene):
+        rgb = codec.encode(values[0])
+        codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))
     assert (len(curves._LUTS), len(depth_codecs._TABLES), len(mask_codecs._tables)) == (0, 0, 0)
 
 
@@ -219,7 +201,7 @@ def test_encode_and_float_decode_build_no_decode_table(fresh_tables):
 
 
 @needs_jit
-def test_depth_tables_are_shared(fresh_tables):
+def test_depth_tables_are_shared(cold_tables):
     """Equal codecs share every table; codecs on the same curve share its 2^24 LUT and keep
     only their own small depth-per-index table."""
     scene = make_scene(height=32, width=32, seed=0)
@@ -238,7 +220,7 @@ def test_depth_tables_are_shared(fresh_tables):
 
 
 @needs_jit
-def test_mask_tables_are_shared(fresh_tables):
+def test_mask_tables_are_shared(cold_tables):
     """One table per (palette colours, space, reject, ignore): a named palette and the same
     colours given as a list, and every instance of either, use the very same table."""
     scene = make_scene(height=32, width=32, seed=0)
@@ -266,7 +248,7 @@ def _tables_now(task: str) -> list:
 @pytest.mark.parametrize(
     "name", ["depth/cubewalk", "depth/colormap", "mask/palette", "mask/instance"]
 )
-def test_later_decodes_allocate_no_table(name, fresh_tables):
+def test_later_decodes_allocate_no_table(name, cold_tables):
     """The first 8-bit decode creates the table (64 or 128 MiB of address space, mapped outside
     NumPy's allocator, so tracemalloc does not see it); the second, and one of an image with new
     colours, allocate only their outputs, and the table is the same object."""
@@ -291,22 +273,19 @@ def test_later_decodes_allocate_no_table(name, fresh_tables):
 
 
 @needs_jit
-def test_pickled_codecs_carry_no_table(fresh_tables):
+def test_pickled_codecs_carry_no_table(cold_tables):
     """Pickling a codec whose tables are warm ships its config only (< 1 KiB), and the
     unpickled codec decodes identically."""
     scene = make_scene(height=12, width=16, seed=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in rgbtask.list_codecs():
-            for codec, values in get_codec_class(name).examples(scene):
-                rgb = codec.encode(values[0])
-                before = codec.decode_with_confidence(rgb)
-                blob = pickle.dumps(codec)
-                assert len(blob) < 1024, f"{codec!r}: {len(blob)} bytes"
-                clone = pickle.loads(blob)
-                assert clone == codec
-                for x, y in zip(clone.decode_with_confidence(rgb), before):
-                    assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
+    for codec, values in registered_examples(scene):
+        rgb = codec.encode(values[0])
+        before = codec.decode_with_confidence(rgb)
+        blob = pickle.dumps(codec)
+        assert len(blob) < 1024, f"{codec!r}: {len(blob)} bytes"
+        clone = pickle.loads(blob)
+        assert clone == codec
+        for x, y in zip(clone.decode_with_confidence(rgb), before):
+            assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
 
 
 # ---------------------------------------------------------------- lookup tables: resident memory
@@ -333,7 +312,7 @@ def _typical_image(name: str):
 @needs_jit
 @linux_only
 @pytest.mark.parametrize("name", ["depth/cubewalk", "mask/palette"])
-def test_tables_commit_pages_only_for_colours_seen(name, fresh_tables):
+def test_tables_commit_pages_only_for_colours_seen(name, cold_tables):
     """The design: a zeroed 2^24 table costs no memory until a colour is decoded, then one 4 KiB
     page per colour at most, whatever the system's transparent-huge-page setting (the tables
     opt out of huge pages; see the next test)."""
@@ -370,7 +349,7 @@ def _mapping_of(address: int) -> dict[str, str]:
 @needs_jit
 @linux_only
 @pytest.mark.parametrize("name", ["depth/cubewalk", "mask/palette"])
-def test_tables_are_not_backed_by_huge_pages(name, fresh_tables):
+def test_tables_are_not_backed_by_huge_pages(name, cold_tables):
     """A lazily filled table must commit 4 KiB pages, not 2 MiB ones: its mapping is not
     eligible for transparent huge pages (smaps ``THPeligible: 0``), whatever the system setting."""
     codec, rgb = _typical_image(name)
@@ -534,7 +513,7 @@ def test_disable_jit_gives_identical_results(tmp_path):
 
 
 @needs_jit
-def test_table_caches_are_bounded_and_keep_the_most_recent(fresh_tables):
+def test_table_caches_are_bounded_and_keep_the_most_recent(cold_tables):
     """Every cache is bounded (docs/hardening.md): decoding with more curves or palettes than
     a cache holds drops the least recently used, and ``rgbtask.clear_tables`` drops them all."""
     rgb = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
