@@ -479,8 +479,21 @@ def run_examples():
                     key = f"{name}|{i}|{j}"
                     rgb = codec.encode(value)
                     arrays[key + "|encode"] = rgb
-                    as_float = rgb / float(np.iinfo(rgb.dtype).max)
-                    for kind, image in (("int", rgb), ("float", as_float)):
+                    if np.asarray(value).dtype.kind == "f":  # float32 values: no float64 slip
+                        value32 = np.asarray(value, dtype=np.float32)
+                        arrays[key + "|encode32"] = codec.encode(value32)
+                    full = float(np.iinfo(rgb.dtype).max)
+                    images = {
+                        "int": rgb,
+                        "float64": rgb / full,
+                        "float32": (rgb / full).astype(np.float32),
+                        "noisy float32": np.clip(
+                            rgb / full + np.random.default_rng(j).normal(0, 0.01, rgb.shape), 0, 1
+                        ).astype(np.float32),
+                    }
+                    if rgb.dtype == np.uint8:
+                        images["uint16"] = rgb.astype(np.uint16) * np.uint16(257)
+                    for kind, image in images.items():
                         out = codec.decode_with_confidence(image)
                         for field, array in zip(out._fields, out):
                             arrays[f"{key}|{kind}|{field}"] = np.asarray(array)
@@ -490,9 +503,11 @@ def run_examples():
 
 @needs_jit
 def test_disable_jit_gives_identical_results(tmp_path):
-    """Every registered codec's examples on a tiny scene, encoded and decoded from 8-bit and
-    float RGB, with the kernels run as plain Python (NUMBA_DISABLE_JIT=1) in a subprocess:
-    exactly the arrays the compiled kernels give here."""
+    """Every registered codec's examples on a tiny scene, encoded (float64 and float32 values)
+    and decoded from 8-bit, 16-bit, float64, float32 and noisy float32 RGB, with the kernels run
+    as plain Python (NUMBA_DISABLE_JIT=1) in a subprocess: exactly the arrays the compiled
+    kernels give here. (float32 used to differ: a NumPy float32 scalar stays float32 against a
+    Python float, so the Python fallback computed in float32.)"""
     out_file = tmp_path / "nojit.npz"
     code = EXAMPLES_SCRIPT + f"\nnp.savez({str(out_file)!r}, **run_examples())\n"
     run_python(code, {**os.environ, "NUMBA_DISABLE_JIT": "1"}, timeout=300)

@@ -3,6 +3,11 @@
 * ``jit`` is ``numba.njit(cache=True, nogil=True)``. No ``fastmath``: NaN and inf are data here.
   When no cache location is writable (a read-only install with an unwritable home), Numba refuses
   ``cache=True`` at decoration time; we then compile without the on-disk cache and say so once.
+* Kernels widen every array element with ``float()`` before arithmetic. Compiled, that is what
+  Numba does anyway; but under ``NUMBA_DISABLE_JIT=1`` an element of a float32 array is a NumPy
+  scalar, which NumPy 2 keeps in float32 against Python floats (NEP 50), so the Python fallback
+  computed in float32 and decoded float32 RGB less exactly (found by the fuzzer: a normal 1.1e-7
+  off unit length).
 * Kernels are serial. Large inputs are split into row chunks that run on a shared thread pool;
   because every kernel releases the GIL (``nogil=True``), the chunks run in parallel. We do not use
   ``parallel=True``: it multiplies compile latency, and Numba's default ``workqueue`` threading

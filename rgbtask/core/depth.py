@@ -140,7 +140,7 @@ def decode_u8_kernel(
         v = lut[key]
         if v == 0:  # not computed yet: entries hold code + 1, so a zeroed table is all unknown
             f, dist = _project(
-                rgb[i, 0] / 255.0, rgb[i, 1] / 255.0, rgb[i, 2] / 255.0,
+                float(rgb[i, 0]) / 255.0, float(rgb[i, 1]) / 255.0, float(rgb[i, 2]) / 255.0,
                 verts, palette, uniform, knots, nlev,
             )  # fmt: skip
             if dist < threshold:
@@ -168,9 +168,9 @@ def decode_float_kernel(
 ):
     for i in range(rgb.shape[0]):
         f, dist = _project(
-            rgb[i, 0] / scale,
-            rgb[i, 1] / scale,
-            rgb[i, 2] / scale,
+            float(rgb[i, 0]) / scale,
+            float(rgb[i, 1]) / scale,
+            float(rgb[i, 2]) / scale,
             verts,
             palette,
             uniform,

@@ -167,12 +167,12 @@ def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_
     for i in range(height):
         for j in range(width):
             if layout == 2:
-                val[i, j] = rgb[i, (p // 3) * width + j, p % 3] / scale
+                val[i, j] = float(rgb[i, (p // 3) * width + j, p % 3]) / scale
                 ids[i, j] = p
                 continue
-            r = rgb[i, j, 0] / scale
-            g = rgb[i, j, 1] / scale
-            b = rgb[i, j, 2] / scale
+            r = float(rgb[i, j, 0]) / scale
+            g = float(rgb[i, j, 1]) / scale
+            b = float(rgb[i, j, 2]) / scale
             ids[i, j] = -1
             if layout == 0:
                 val[i, j] = r

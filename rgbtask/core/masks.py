@@ -112,7 +112,9 @@ def to_space(r, g, b, space_id):
 def convert_kernel(rgb, out, scale, space_id):
     """Rows of RGB (any real dtype, full scale ``scale``) -> rows of space coordinates (float64)."""
     for i in range(rgb.shape[0]):
-        x, y, z = to_space(rgb[i, 0] / scale, rgb[i, 1] / scale, rgb[i, 2] / scale, space_id)
+        x, y, z = to_space(
+            float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
+        )
         out[i, 0] = x
         out[i, 1] = y
         out[i, 2] = z
@@ -176,7 +178,9 @@ def margin_confidence(d1, d2):
 def nearest_float_kernel(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore):
     """Brute force for every pixel (uint16 or float input: nothing is rounded to 8 bits)."""
     for i in range(rgb.shape[0]):
-        x, y, z = to_space(rgb[i, 0] / scale, rgb[i, 1] / scale, rgb[i, 2] / scale, space_id)
+        x, y, z = to_space(
+            float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
+        )
         k, d1, d2 = _nearest(x, y, z, palette)
         if d1 > reject:
             labels[i] = ignore
@@ -197,7 +201,12 @@ def nearest_lut_kernel(rgb, labels, confidence, valid, lut, palette, space_id, r
         key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
         entry = lut[key]
         if entry == 0:
-            x, y, z = to_space(rgb[i, 0] / 255.0, rgb[i, 1] / 255.0, rgb[i, 2] / 255.0, space_id)
+            x, y, z = to_space(
+                float(rgb[i, 0]) / 255.0,
+                float(rgb[i, 1]) / 255.0,
+                float(rgb[i, 2]) / 255.0,
+                space_id,
+            )
             k, d1, d2 = _nearest(x, y, z, palette)
             if d1 > reject:
                 label = np.int64(ignore)
@@ -281,7 +290,7 @@ def panoptic_float_kernel(rgb, out, confidence, scale):
         v = np.int64(0)
         mult = np.int64(1)
         for c in range(3):
-            x = rgb[i, c] / scale * 255.0
+            x = float(rgb[i, c]) / scale * 255.0
             q = math.floor(x + 0.5)
             worst = max(worst, abs(x - q))
             v += np.int64(q) * mult
@@ -312,7 +321,7 @@ def binary_kernel(rgb, labels, confidence, scale, background, direction, inv_len
     for i in range(rgb.shape[0]):
         t = 0.0
         for c in range(3):
-            t += (rgb[i, c] / scale * 255.0 - background[c]) * direction[c]
+            t += (float(rgb[i, c]) / scale * 255.0 - background[c]) * direction[c]
         t *= inv_len2
         labels[i] = 1 if t >= threshold else 0
         confidence[i] = min(1.0, abs(t - threshold) / half)

@@ -24,9 +24,9 @@ from rgbtask.core._jit import jit
 def encode_kernel(normals, out, signs, scale):
     half = 0.5 * scale
     for i in range(normals.shape[0]):
-        x = normals[i, 0] * signs[0]
-        y = normals[i, 1] * signs[1]
-        z = normals[i, 2] * signs[2]
+        x = float(normals[i, 0]) * signs[0]
+        y = float(normals[i, 1]) * signs[1]
+        z = float(normals[i, 2]) * signs[2]
         m = max(abs(x), abs(y), abs(z))
         if not (m > 0.0 and m < math.inf):
             out[i, 0] = 0
@@ -57,9 +57,9 @@ def encode_reference(normals, signs, scale, out_dtype):
 @jit
 def decode_kernel(rgb, out, confidence, valid, scale, signs, slack, max_dev):
     for i in range(rgb.shape[0]):
-        x = rgb[i, 0] / scale * 2.0 - 1.0
-        y = rgb[i, 1] / scale * 2.0 - 1.0
-        z = rgb[i, 2] / scale * 2.0 - 1.0
+        x = float(rgb[i, 0]) / scale * 2.0 - 1.0
+        y = float(rgb[i, 1]) / scale * 2.0 - 1.0
+        z = float(rgb[i, 2]) / scale * 2.0 - 1.0
         r = math.sqrt(x * x + y * y + z * z)
         dev = abs(r - 1.0)
         if dev < max_dev:
