@@ -4,8 +4,9 @@ both modes, and the file readers (fuzz/fuzz_files.py).
 With the JIT and ``NUMBA_BOUNDSCHECK=1`` (an out-of-bounds index in a kernel raises instead of
 corrupting memory; its own ``NUMBA_CACHE_DIR``, since Numba's cache does not key on the flag), and
 under ``NUMBA_DISABLE_JIT=1`` (atheris then instruments the kernels' branches too). A finding makes
-libFuzzer write ``crash-*`` and exit non-zero; the test shows the input. Long campaigns and their
-results: docs/hardening.md.
+libFuzzer write ``crash-*`` (``timeout-*`` for an input that runs over a minute, a hang;
+``oom-*`` past 2 GB of memory) and exit non-zero; the test shows the input. Long campaigns and
+their results: docs/hardening.md.
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ def test_bounded_fuzzing_finds_nothing(harness, mode, tmp_path):
     assert len(list(corpus.iterdir())) >= seeds
     out = subprocess.run(
         [sys.executable, str(FUZZ / harness), f"-runs={runs}", "-seed=1", "-max_len=2048",
-         f"-artifact_prefix={tmp_path}/", str(corpus)],
+         "-timeout=60", f"-artifact_prefix={tmp_path}/", str(corpus)],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
-    crashes = sorted(tmp_path.glob("crash-*")) + sorted(tmp_path.glob("timeout-*"))
+    crashes = sorted(p for kind in ("crash", "timeout", "oom") for p in tmp_path.glob(f"{kind}-*"))
     assert out.returncode == 0 and not crashes, (
         f"the fuzzer found something ({[c.name for c in crashes]}):\n{out.stderr[-6000:]}"
     )
