@@ -8,11 +8,21 @@ from pathlib import Path
 import atheris
 
 
-def kernel_modules() -> list[str]:
-    """``rgbtask.core.*`` module names, found without importing rgbtask."""
+def modules_of(subpackage: str) -> list[str]:
+    """``rgbtask.<subpackage>.*`` module names (``"core"``, ``"codecs"``), found without importing
+    rgbtask."""
     spec = importlib.util.find_spec("rgbtask")
-    core = Path(next(iter(spec.submodule_search_locations))) / "core"
-    return [f"rgbtask.core.{p.stem}" for p in core.glob("*.py") if p.stem != "__init__"]
+    folder = Path(next(iter(spec.submodule_search_locations))) / subpackage
+    return sorted(
+        f"rgbtask.{subpackage}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"
+    )
+
+
+def import_all(names: list[str]) -> None:
+    """Import modules now (inside :func:`instrument`), not on first use, so that they are
+    instrumented: codec modules are otherwise imported lazily by the registry."""
+    for name in names:
+        importlib.import_module(name)
 
 
 def instrument(exclude: list[str] = ()):

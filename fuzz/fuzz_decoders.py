@@ -32,16 +32,18 @@ import os
 import sys
 
 import atheris
-from _common import instrument, kernel_modules, main
+from _common import import_all, instrument, main, modules_of
 
 # With the JIT on, the kernel modules stay uninstrumented (atheris would insert Python calls into
 # the code Numba compiles).
 _JIT = os.environ.get("NUMBA_DISABLE_JIT") != "1"
-with instrument(exclude=kernel_modules() if _JIT else []):
+with instrument(exclude=modules_of("core") if _JIT else []):
     import numpy as np
 
     from rgbtask.samples import make_scene
     from rgbtask.testing import check_decoded, registered_examples
+
+    import_all(modules_of("codecs") + modules_of("core"))
 
 SCENE_SIZE = (10, 12)  # the keypoint codecs' canvas, from their examples on this scene
 

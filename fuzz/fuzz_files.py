@@ -55,8 +55,9 @@ def _check(name: str, result) -> None:
     if name == "read_rgb":
         assert result.ndim == 3 and result.shape[-1] == 3, result.shape
         assert result.dtype in (np.uint8, np.uint16) and result.flags.c_contiguous
-    elif name == "read_image":
-        assert result.ndim in (2, 3) and result.dtype.kind in "ub", (result.shape, result.dtype)
+    elif name == "read_image":  # 8/16-bit, or 32-bit integer / float (a TIFF, a PFM)
+        dtypes = (np.uint8, np.uint16, np.int32, np.float32)
+        assert result.ndim in (2, 3) and result.dtype in dtypes, (result.shape, result.dtype)
     elif name == "read_depth":
         assert result.ndim == 2 and result.dtype == np.float64, (result.shape, result.dtype)
         with np.errstate(invalid="ignore"):

@@ -243,7 +243,8 @@ def _cv2_decode(data: bytes, path: Path) -> np.ndarray:
 
 def read_image(path: str | Path) -> np.ndarray:
     """An image file as stored: ``(H, W)`` or ``(H, W, 3)`` RGB, uint8 or uint16 (palette PNGs give
-    their indices). Alpha is dropped.
+    their indices; 32-bit integer and float images, such as a TIFF or a PFM, give int32 and float32,
+    whatever the file's name says, since Pillow reads the content). Alpha is dropped.
 
     This is the reader for task files stored as images (depth and label maps). An encoded image to
     decode is read with :func:`read_rgb`, which refuses everything that is not RGB.
