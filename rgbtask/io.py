@@ -79,6 +79,15 @@ def _missing(path: Path) -> None:
         raise InputError(f"expected an existing file, got {str(path)!r}")
 
 
+def _open_binary(path: Path, what: str):
+    """The file opened for reading in binary, or an InputError that says why not."""
+    _missing(path)
+    try:
+        return open(path, "rb")  # the caller's with-block closes it
+    except OSError as exc:
+        raise InputError(f"expected {what}, got {str(path)!r}: {exc.strerror}") from None
+
+
 def _read_bytes(path: Path, what: str) -> bytes:
     """The whole file, or an InputError that says why not (missing, unreadable, empty)."""
     _missing(path)
@@ -405,14 +414,7 @@ def read_pfm(path: str | Path) -> np.ndarray:
     hold exactly ``width * height * channels`` 32-bit floats; anything else is an InputError.
     """
     path = Path(path)
-    _missing(path)
-    try:
-        f = open(path, "rb")
-    except OSError as exc:
-        raise InputError(
-            f"expected a readable PFM file, got {str(path)!r}: {exc.strerror}"
-        ) from None
-    with f:
+    with _open_binary(path, "a readable PFM file") as f:
         header = f.readline(16).strip()
         if header not in (b"PF", b"Pf"):
             got = "an empty file" if not header else f"{header[:8]!r}"
@@ -482,15 +484,8 @@ _NORMALS_NPY = _NpySpec("normals", "f", "floats", "normals.astype(np.float32)")
 def _read_npy(path: Path, spec: _NpySpec) -> np.ndarray:
     """A ``.npy`` array of one of the dtype kinds ``spec`` allows, with its header checked against the file
     before anything is allocated; InputError (naming the file) for anything else."""
-    _missing(path)
     fmt = np.lib.format
-    try:
-        f = open(path, "rb")
-    except OSError as exc:
-        raise InputError(
-            f"expected a readable .npy file, got {str(path)!r}: {exc.strerror}"
-        ) from None
-    with f:
+    with _open_binary(path, "a readable .npy file") as f:
         size = os.fstat(f.fileno()).st_size
         magic = f.read(6)
         if not magic:
