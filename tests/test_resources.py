@@ -552,3 +552,19 @@ def test_table_caches_are_bounded_and_keep_the_most_recent(cold_tables):
     assert len(mask_codecs._tables) == 4
     rgbtask.clear_tables()
     assert (len(curves._LUTS), len(depth_codecs._TABLES), len(mask_codecs._tables)) == (0, 0, 0)
+
+
+def test_huge_pages_are_an_opt_in(monkeypatch):
+    """``RGBTASK_HUGE_PAGES=1`` gives NumPy's allocation back (huge pages where the system has
+    them); by default the tables are their own mappings, opted out of huge pages."""
+    import mmap
+
+    from rgbtask.core._tables import lazy_zeros
+
+    monkeypatch.delenv("RGBTASK_HUGE_PAGES", raising=False)
+    default = lazy_zeros(1 << 20, np.uint32)
+    assert isinstance(default.base, mmap.mmap) or not hasattr(mmap, "MAP_ANONYMOUS")
+    assert default.flags.writeable and not default.any()
+    monkeypatch.setenv("RGBTASK_HUGE_PAGES", "1")
+    opted = lazy_zeros(1 << 20, np.uint32)
+    assert not isinstance(opted.base, mmap.mmap) and opted.shape == (1 << 20,)

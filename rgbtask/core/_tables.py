@@ -12,12 +12,18 @@ filled 2^24 table wants; but NumPy advises the kernel to back every allocation o
 transparent huge pages (``MADV_HUGEPAGE``), so on a Linux system with huge pages on, the first colour
 decoded in each 2 MiB region committed the whole region: 50 of a depth table's 64 MiB for a typical
 4K depth image of 525 colours. :func:`lazy_zeros` maps the memory itself with ``MADV_NOHUGEPAGE``,
-so a table costs one 4 KiB page per group of colours actually met.
+so a table costs one 4 KiB page per group of colours actually met. The price is paid once per page:
+decoding an image of 137k colours never seen before into an empty palette table takes 168 ms with
+4 KiB pages and 29 ms with huge pages (page faults), while a run of noisy frames decodes at the same
+speed either way with 3 MiB of table instead of 60 (``python benchmarks/bench_masks.py``).
+``RGBTASK_HUGE_PAGES=1`` opts back into NumPy's huge-page advice, for short-lived processes that
+meet many colours once.
 """
 
 from __future__ import annotations
 
 import mmap
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -88,11 +94,12 @@ def clear_all() -> None:
 def lazy_zeros(count: int, dtype) -> np.ndarray:
     """A writable, zero-filled 1-D array of ``count`` items, committed in 4 KiB pages as touched.
 
-    Falls back to ``np.zeros`` where anonymous private mappings are not available (Windows).
+    ``np.zeros`` (huge pages where the system has them) with ``RGBTASK_HUGE_PAGES=1``, and where
+    anonymous private mappings are not available (Windows).
     """
     dtype = np.dtype(dtype)
     flags = getattr(mmap, "MAP_PRIVATE", None), getattr(mmap, "MAP_ANONYMOUS", None)
-    if None in flags:
+    if None in flags or os.environ.get("RGBTASK_HUGE_PAGES") == "1":
         return np.zeros(count, dtype=dtype)
     buffer = mmap.mmap(-1, count * dtype.itemsize, flags=flags[0] | flags[1])
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
