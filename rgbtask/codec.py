@@ -44,6 +44,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.params import check_params
 
 __all__ = ["Codec", "Decoded", "check_rgb", "check_value", "describe_array"]
 
@@ -213,6 +214,13 @@ class Codec(abc.ABC):
 
     name: ClassVar[str] = ""
     error_unit: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        """Validate every parameter declared with :func:`rgbtask.params.param` (dataclass codecs).
+
+        Subclasses with cross-parameter rules override this and call ``super().__post_init__()``
+        first."""
+        check_params(self)
 
     # ---------------------------------------------------------------- identity
     @property
