@@ -92,6 +92,7 @@ from rgbtask.core import keypoints as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.params import integer, number, one_of, param, size_hw
 from rgbtask.registry import register_codec
 
 __all__ = ["LAYOUTS", "REFINES", "KeypointsHeatmap", "painter_codes", "palette_colors"]
@@ -168,55 +169,27 @@ class KeypointsHeatmap(Codec):
     name: ClassVar[str] = "keypoints/heatmap"
     error_unit: ClassVar[str] = "px"
 
-    size: tuple[int, int] | None = None
-    num_keypoints: int | None = None
-    sigma: float = 2.0
-    layout: str = "painter"
-    refine: str = "dark"
-    max_instances: int = 20
-    threshold: float = 0.3
+    size: tuple[int, int] | None = param(None, size_hw, optional=True)
+    num_keypoints: int | None = param(None, integer(lo=1), optional=True)
+    sigma: float = param(2.0, number(lo=0.5, hi=64.0))
+    layout: str = param("painter", one_of(*LAYOUTS))
+    refine: str = param("dark", one_of(*REFINES))
+    max_instances: int = param(20, integer(lo=1))
+    threshold: float = param(0.3, number(lo=0.01, hi=0.9))
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.size is None or self.num_keypoints is None:
             raise ConfigError(
                 "keypoints/heatmap needs size and num_keypoints: e.g. get_codec("
                 "'keypoints/heatmap', size=(256, 192), num_keypoints=17)"
             )
-        try:
-            size = tuple(int(v) for v in self.size)
-            ok = len(size) == 2 and all(v >= 1 for v in size)
-            ok = ok and all(float(a) == float(b) for a, b in zip(size, self.size))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ConfigError(f"expected size as (H, W) positive integers, got {self.size!r}")
-        k = self.num_keypoints
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ConfigError(f"expected num_keypoints a positive integer, got {k!r}")
-        if self.layout not in LAYOUTS:
-            raise ConfigError(f"expected layout in {sorted(LAYOUTS)}, got {self.layout!r}")
         capacity = LAYOUTS[self.layout][1]
-        if capacity is not None and k > capacity:
+        if capacity is not None and self.num_keypoints > capacity:
             raise ConfigError(
-                f"expected num_keypoints <= {capacity} for layout {self.layout!r}, got {k}; "
-                "use layout='stacked' for more ids"
+                f"expected num_keypoints <= {capacity} for layout {self.layout!r}, "
+                f"got {self.num_keypoints}; use layout='stacked' for more ids"
             )
-        if self.refine not in REFINES:
-            raise ConfigError(f"expected refine in {sorted(REFINES)}, got {self.refine!r}")
-        sigma = float(self.sigma)
-        if not (0.5 <= sigma <= 64.0):
-            raise ConfigError(f"expected sigma in [0.5, 64] pixels, got {self.sigma!r}")
-        m = self.max_instances
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-            raise ConfigError(f"expected max_instances a positive integer, got {m!r}")
-        thr = float(self.threshold)
-        if not (0.01 <= thr <= 0.9):
-            raise ConfigError(f"expected threshold in [0.01, 0.9], got {self.threshold!r}")
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "num_keypoints", int(k))
-        object.__setattr__(self, "sigma", sigma)
-        object.__setattr__(self, "max_instances", int(m))
-        object.__setattr__(self, "threshold", thr)
 
     # ---------------------------------------------------------------- description
     @property

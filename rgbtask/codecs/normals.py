@@ -48,6 +48,8 @@ to ``encode`` and get back from ``decode``, as per-axis signs to the OpenGL fram
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -58,6 +60,7 @@ from rgbtask.core import normals as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.metrics import angular_error_deg
+from rgbtask.params import one_of, param, plain
 from rgbtask.registry import register_codec
 
 __all__ = ["CONVENTIONS", "MAX_NORM_DEVIATION", "NormalsXYZ"]
@@ -73,26 +76,33 @@ CONVENTIONS: dict[str, tuple[int, int, int]] = {
 MAX_NORM_DEVIATION = 0.5
 
 
-def _signs_of(convention: Any) -> tuple[int, int, int]:
-    if isinstance(convention, str):
-        if convention not in CONVENTIONS:
+def _is_sign(value: Any) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and value in (-1, 1)
+    )
+
+
+def convention_signs(value: Any, name: str) -> str | tuple[int, int, int]:
+    """Validator of ``convention``: a preset name, or three signs of +1/-1 (stored as the
+    preset's name when they equal one, else as a tuple of ints)."""
+    if isinstance(value, str):
+        if value not in CONVENTIONS:
             raise ConfigError(
-                f"expected convention in {sorted(CONVENTIONS)} or three signs like (1, -1, -1), "
-                f"got {convention!r}"
+                f"expected {name} in {sorted(CONVENTIONS)} or three signs like (1, -1, -1), "
+                f"got {value!r}"
             )
-        return CONVENTIONS[convention]
-    try:
-        signs = tuple(int(s) for s in convention)
-        ok = len(signs) == 3 and all(s in (-1, 1) for s in signs)
-        ok = ok and all(float(s) == float(t) for s, t in zip(signs, convention))
-    except (TypeError, ValueError):
-        ok = False
+        return value
+    ok = isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, bytes)
+    ok = ok and len(value) == 3 and all(_is_sign(s) for s in value)
     if not ok:
         raise ConfigError(
-            f"expected convention as a preset name {sorted(CONVENTIONS)} or three signs of "
-            f"+1/-1, got {convention!r}"
+            f"expected {name} as a preset name {sorted(CONVENTIONS)} or three signs of "
+            f"+1/-1, got {plain(value)!r}"
         )
-    return signs  # type: ignore[return-value]
+    signs = tuple(int(s) for s in value)
+    return next((k for k, v in CONVENTIONS.items() if v == signs), signs)  # type: ignore[return-value]
 
 
 @register_codec
@@ -113,22 +123,15 @@ class NormalsXYZ(Codec):
     name: ClassVar[str] = "normals/xyz"
     error_unit: ClassVar[str] = "deg"
 
-    bits: int = 8
-    convention: str | tuple[int, int, int] = "opengl"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or self.bits not in (8, 16):
-            raise ConfigError(f"expected bits 8 or 16, got {self.bits!r}")
-        signs = _signs_of(self.convention)
-        preset = next((k for k, v in CONVENTIONS.items() if v == signs), None)
-        object.__setattr__(self, "bits", int(self.bits))
-        object.__setattr__(self, "convention", preset if preset is not None else signs)
+    bits: int = param(8, one_of(8, 16))
+    convention: str | tuple[int, int, int] = param("opengl", convention_signs)
 
     # ---------------------------------------------------------------- description
     @property
     def signs(self) -> np.ndarray:
         """Per-axis signs from the user's frame to the image (OpenGL) frame."""
-        return np.asarray(_signs_of(self.convention), dtype=np.float64)
+        signs = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
+        return np.asarray(signs, dtype=np.float64)
 
     @property
     def scale(self) -> float:
