@@ -253,7 +253,7 @@ def test_argmax_dark_reference_is_the_same_decoder():
 
 @given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
 def test_single_instance_fast_path_is_assemble(seed, layout):
-    from rgbtask.codecs.keypoints import assemble, strongest
+    from rgbtask.codecs.keypoint_grouping import assemble, strongest
 
     rng = np.random.default_rng(seed)
     c = codec(size=(16, 18), num_keypoints=4, layout=layout, max_instances=3)

@@ -88,14 +88,28 @@ from typing import Any, ClassVar
 import numpy as np
 
 from rgbtask.codec import Codec, Decoded, check_rgb, describe_array, rgb_scale
+from rgbtask.codecs.keypoint_grouping import (  # noqa: F401  (nms, assemble, strongest: old paths)
+    assemble,
+    group_peaks,
+    match_error,
+    match_instances,
+    nms,
+    strongest,
+)
 from rgbtask.core import keypoints as kernels
-from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.params import integer, number, one_of, param, size_hw
 from rgbtask.registry import register_codec
 
-__all__ = ["LAYOUTS", "REFINES", "KeypointsHeatmap", "painter_codes", "palette_colors"]
+__all__ = [
+    "LAYOUTS",
+    "REFINES",
+    "KeypointsHeatmap",
+    "painter_codes",
+    "painter_grid",
+    "palette_colors",
+]
 
 #: Layout name -> (kernel flag, maximum number of keypoint ids).
 LAYOUTS: dict[str, tuple[int, int | None]] = {
@@ -113,10 +127,17 @@ SCALE = 255.0
 _tables = TableCache("keypoint layout colours", max_entries=64)
 
 
-def painter_codes(num_keypoints: int) -> np.ndarray:
-    """Painter's (G, B) code per id, ``(K, 2)`` integers (see the module docstring)."""
+def painter_grid(num_keypoints: int) -> tuple[int, int]:
+    """Painter's code grid for K ids: ``(n, sep)``, ``n = floor(sqrt(K)) + 1`` levels per channel
+    (G and B), ``sep = 256 // n`` code values apart (``define_colors_gb_mean_sep`` in Painter)."""
     n = math.isqrt(num_keypoints) + 1
-    sep = 256 // n
+    return n, 256 // n
+
+
+def painter_codes(num_keypoints: int) -> np.ndarray:
+    """Painter's (G, B) code per id, ``(K, 2)`` integers: id ``k`` gets
+    ``G = 255 - (k // n) * sep``, ``B = 255 - (k % n) * sep`` on :func:`painter_grid`'s grid."""
+    n, sep = painter_grid(num_keypoints)
     k = np.arange(num_keypoints)
     return np.stack([255 - (k // n) * sep, 255 - (k % n) * sep], axis=-1)
 
@@ -323,22 +344,18 @@ class KeypointsHeatmap(Codec):
         kp = self._drawable(kp)
         lead = kp.shape[:-3]
         flat = np.ascontiguousarray(_batch_of(kp))
-        out = np.zeros((flat.shape[0], *self.image_shape), dtype=np.uint8)
-        n_planes = self.num_keypoints if self.layout == "stacked" else 1
-        run_rows(
-            kernels.render_kernel,
-            (flat, out),
-            (
-                self._plane_of(),
-                _colors(self.layout, self.num_keypoints),
-                LAYOUTS[self.layout][0],
-                n_planes,
-                self.size[1],
-                self.sigma,
-                self.radius,
-                SCALE,
-            ),
-            min_rows=1,
+        out = kernels.render(
+            flat,
+            height=self.size[0],
+            width=self.size[1],
+            pages=self.pages,
+            plane_of=self._plane_of(),
+            colors=_colors(self.layout, self.num_keypoints),
+            layout=LAYOUTS[self.layout][0],
+            n_planes=self.num_keypoints if self.layout == "stacked" else 1,
+            sigma=self.sigma,
+            radius=self.radius,
+            scale=SCALE,
         )
         return out.reshape(lead + self.image_shape)
 
@@ -351,39 +368,26 @@ class KeypointsHeatmap(Codec):
             )
         lead = rgb.shape[:-3]
         flat = rgb.reshape((-1,) + self.image_shape)
-        n_img = flat.shape[0]
         k, m = self.num_keypoints, self.max_instances
-        cap = max(64, 8 * k * m)
-        cand = np.zeros((n_img, cap, 4), dtype=np.float64)
-        count = np.zeros(n_img, dtype=np.int64)
         h, w = self.size
-        n = math.isqrt(k) + 1
-        run_rows(
-            kernels.peaks_kernel,
-            (flat, cand, count),
-            (
-                _colors(self.layout, k),
-                LAYOUTS[self.layout][0],
-                k,
-                k if self.layout == "stacked" else 1,
-                h,
-                w,
-                n,
-                float(256 // n),
-                rgb_scale(rgb),
-                self.threshold,
-                REFINES[self.refine],
-            ),
-            min_rows=1,
+        n, sep = painter_grid(k)
+        cand, count = kernels.find_peaks(
+            flat,
+            colors=_colors(self.layout, k),
+            layout=LAYOUTS[self.layout][0],
+            num_keypoints=k,
+            n_planes=k if self.layout == "stacked" else 1,
+            height=h,
+            width=w,
+            grid_n=n,
+            grid_sep=float(sep),
+            scale=rgb_scale(rgb),
+            threshold=self.threshold,
+            refine=REFINES[self.refine],
+            capacity=max(64, 8 * k * m),
         )
         clean_peak = math.exp(-1.0 / (4.0 * self.sigma**2))
-        if m == 1:  # the strongest peak per id (first in scan order on ties): argmax
-            value, peak = strongest(cand, count, k)
-        else:
-            value = np.full((n_img, m, k, 2), np.nan)
-            peak = np.zeros((n_img, m, k))
-            for b in range(n_img):
-                value[b], peak[b] = assemble(cand[b, : count[b]], k, m, self.nms_radius)
+        value, peak = group_peaks(cand, count, k, m, self.nms_radius)
         score = np.clip(peak / clean_peak, 0.0, 1.0)
         valid = np.all(np.isfinite(value), axis=-1)
         score = np.where(valid, score, 0.0).astype(np.float32)
@@ -433,7 +437,7 @@ class KeypointsHeatmap(Codec):
         lead = dec.shape[:-3]
         ref = _batch_of(np.broadcast_to(ref, lead + ref.shape[-3:]))
         dec = _batch_of(dec)
-        out = np.stack([_match_error(r, d) for r, d in zip(ref, dec)])
+        out = np.stack([match_error(r, d) for r, d in zip(ref, dec)])
         return out.reshape(lead + out.shape[-2:])
 
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
@@ -480,7 +484,7 @@ class KeypointsHeatmap(Codec):
         lead = dec.shape[:-3]
         ref = _batch_of(np.broadcast_to(ref, lead + ref.shape[-3:]))
         flat = _batch_of(dec)
-        out = np.stack([d[_assignment(r, d)] for r, d in zip(ref, flat)])
+        out = np.stack([d[match_instances(r, d)] for r, d in zip(ref, flat)])
         return out.reshape(lead + out.shape[-3:])
 
     # ---------------------------------------------------------------- examples
@@ -504,134 +508,3 @@ class KeypointsHeatmap(Codec):
 def _batch_of(array: np.ndarray) -> np.ndarray:
     """``(..., N, K, 2)`` as ``(B, N, K, 2)``; unlike ``reshape(-1, ...)``, fine with N = 0."""
     return array.reshape((math.prod(array.shape[:-3]),) + array.shape[-3:])
-
-
-def strongest(cand: np.ndarray, count: np.ndarray, num_keypoints: int):
-    """Single instance: per image and id, the candidate of largest value (first on ties), as
-    ``(B, 1, K, 2)`` coordinates and ``(B, 1, K)`` values; what :func:`assemble` gives for M = 1."""
-    n_img, cap = cand.shape[:2]
-    live = np.arange(cap)[None] < count[:, None]
-    ids = cand[..., 0].astype(np.int64)
-    hit = live[:, None] & (ids[:, None] == np.arange(num_keypoints)[None, :, None])
-    val = np.where(hit, cand[:, None, :, 3], -np.inf)
-    best = np.argmax(val, axis=-1)
-    b_ = np.arange(n_img)[:, None]
-    found = np.isfinite(val[b_, np.arange(num_keypoints)[None], best])
-    xy = np.where(found[..., None], cand[b_, best, 1:3], np.nan)
-    peak = np.where(found, cand[b_, best, 3], 0.0)
-    return xy[:, None], peak[:, None]
-
-
-def nms(cands: np.ndarray, radius: float, keep: int) -> np.ndarray:
-    """Per id, drop candidates within ``radius`` of a stronger one; keep the ``keep`` strongest.
-
-    ``cands`` rows are ``(id, x, y, value)``; order: value descending, then scan order.
-    """
-    if len(cands) == 0:
-        return cands
-    order = np.lexsort((np.arange(len(cands)), -cands[:, 3]))
-    cands = cands[order]
-    kept: list[int] = []
-    per_id: dict[int, int] = {}
-    for i, (k, x, y, _) in enumerate(cands):
-        k = int(k)
-        if per_id.get(k, 0) >= keep:
-            continue
-        close = False
-        for j in kept:
-            if int(cands[j, 0]) == k and math.hypot(cands[j, 1] - x, cands[j, 2] - y) < radius:
-                close = True
-                break
-        if not close:
-            kept.append(i)
-            per_id[k] = per_id.get(k, 0) + 1
-    return cands[kept]
-
-
-def assemble(cands: np.ndarray, num_keypoints: int, max_instances: int, radius: float):
-    """Group peak candidates ``(id, x, y, value)`` into ``(M, K, 2)`` instances and ``(M, K)``
-    values: NMS per id, then ids with the most peaks first, each id's peaks assigned optimally to
-    the instances so far by the distance to their nearest keypoint (new instances while there is
-    room). Instances come out by total value, descending."""
-    from scipy.optimize import linear_sum_assignment
-
-    xy = np.full((max_instances, num_keypoints, 2), np.nan)
-    val = np.zeros((max_instances, num_keypoints))
-    cands = nms(cands, radius, max_instances)
-    if len(cands) == 0:
-        return xy, val
-    ids = cands[:, 0].astype(np.int64)
-    counts = np.bincount(ids, minlength=num_keypoints)
-    order = sorted(range(num_keypoints), key=lambda k: (-counts[k], k))
-    n_inst = 0
-    for k in order:
-        rows = cands[ids == k]
-        if len(rows) == 0:
-            break
-        if n_inst == 0:
-            take = list(range(min(len(rows), max_instances)))
-            for r in take:
-                xy[r, k] = rows[r, 1:3]
-                val[r, k] = rows[r, 3]
-            n_inst = len(take)
-            continue
-        pts = xy[:n_inst].reshape(n_inst, -1, 2)
-        d = np.linalg.norm(rows[:, None, None, 1:3] - pts[None], axis=-1)
-        cost = np.nanmin(np.where(np.isfinite(d), d, np.inf), axis=-1)
-        cost = np.where(np.isfinite(cost), cost, 1e9)
-        r_idx, c_idx = linear_sum_assignment(cost)
-        used = set()
-        for r, c in zip(r_idx, c_idx):
-            xy[c, k] = rows[r, 1:3]
-            val[c, k] = rows[r, 3]
-            used.add(int(r))
-        for r in range(len(rows)):
-            if r not in used and n_inst < max_instances:
-                xy[n_inst, k] = rows[r, 1:3]
-                val[n_inst, k] = rows[r, 3]
-                n_inst += 1
-    total = val.sum(axis=1)
-    order_inst = np.lexsort((np.arange(max_instances), -total))
-    return xy[order_inst], val[order_inst]
-
-
-def _assignment(ref: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """Indices into ``dec`` (M instances): first the match of each reference instance, then the
-    unmatched decoded instances."""
-    from scipy.optimize import linear_sum_assignment
-
-    n, m = ref.shape[0], dec.shape[0]
-    rf = np.isfinite(ref[..., 0])
-    df = np.isfinite(dec[..., 0])
-    both = rf[:, None] & df[None]
-    d = np.linalg.norm(ref[:, None] - dec[None], axis=-1)
-    dist = np.where(both, d, 0.0).sum(-1) / np.maximum(both.sum(-1), 1)
-    mismatch = (rf[:, None] != df[None]).sum(-1)
-    cost = np.minimum(dist, 1e6) + 1e6 * mismatch
-    if n > m:
-        raise InputError(f"expected at most {m} reference instances, got {n}")
-    r_idx, c_idx = linear_sum_assignment(cost)
-    match = np.empty(n, dtype=np.int64)
-    match[r_idx] = c_idx
-    rest = [i for i in range(m) if i not in set(c_idx.tolist())]
-    return np.concatenate([match, np.array(rest, dtype=np.int64)])
-
-
-def _match_error(ref: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """Per id, optimal assignment of decoded to reference keypoints; error per ``(M, K)`` slot."""
-    from scipy.optimize import linear_sum_assignment
-
-    n, m, k = ref.shape[0], dec.shape[0], dec.shape[1]
-    err = np.zeros((m, k))
-    for kk in range(k):
-        r_rows = np.flatnonzero(np.isfinite(ref[:, kk, 0]))
-        d_rows = np.flatnonzero(np.all(np.isfinite(dec[:, kk]), axis=-1))
-        d = np.linalg.norm(ref[r_rows, kk][:, None] - dec[d_rows, kk][None], axis=-1)
-        ri, di = linear_sum_assignment(d) if d.size else (np.zeros(0, int), np.zeros(0, int))
-        err[r_rows, kk] = np.inf
-        err[r_rows[ri], kk] = d[ri, di]
-        spurious = len(d_rows) - len(di)
-        if spurious:
-            free = [i for i in range(m) if i >= n or not np.isfinite(ref[i, kk, 0])]
-            err[free[:spurious], kk] = np.inf
-    return err

@@ -57,7 +57,6 @@ import numpy as np
 
 from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
-from rgbtask.core._jit import run_rows
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.metrics import angular_error_deg
 from rgbtask.params import one_of, param, plain
@@ -172,28 +171,16 @@ class NormalsXYZ(Codec):
         return np.ascontiguousarray(normals)
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
-        out = np.empty(normals.shape, dtype=self.dtype)
-        run_rows(
-            kernels.encode_kernel,
-            (normals.reshape(-1, 3), out.reshape(-1, 3)),
-            (self.signs, self.scale),
-        )
-        return out
+        return kernels.encode(normals, signs=self.signs, scale=self.scale, dtype=self.dtype)
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         scale = rgb_scale(rgb)
+        # quantization slack of the input's bit depth (float input: the codec's)
         slack = math.sqrt(3.0) / (scale if scale > 1.0 else self.scale)
-        flat = rgb.reshape(-1, 3)
-        normals = np.empty(flat.shape, dtype=np.float32)
-        confidence = np.empty(flat.shape[0], dtype=np.float32)
-        valid = np.empty(flat.shape[0], dtype=np.bool_)
-        run_rows(
-            kernels.decode_kernel,
-            (flat, normals, confidence, valid),
-            (scale, self.signs, slack, MAX_NORM_DEVIATION),
+        normals, confidence, valid = kernels.decode(
+            rgb, scale=scale, signs=self.signs, slack=slack, max_dev=MAX_NORM_DEVIATION
         )
-        shape = rgb.shape[:-1]
-        return Decoded(normals.reshape(rgb.shape), confidence.reshape(shape), valid.reshape(shape))
+        return Decoded(normals, confidence, valid)
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:

@@ -39,10 +39,94 @@ import math
 
 import numpy as np
 
-from rgbtask.core._jit import jit
+from rgbtask.core._jit import jit, run_rows
 
+__all__ = [
+    "PAINTER",
+    "PALETTE",
+    "REFINE_DARK",
+    "REFINE_NONE",
+    "REFINE_QUARTER",
+    "STACKED",
+    "find_peaks",
+    "render",
+]
+
+#: Layout flags (``layout`` argument of the kernels).
 PAINTER, PALETTE, STACKED = 0, 1, 2
+#: Refinement flags (``refine`` argument of the kernels).
 REFINE_NONE, REFINE_QUARTER, REFINE_DARK = 0, 1, 2
+
+
+# ---------------------------------------------------------------- wrappers
+
+
+def render(
+    keypoints: np.ndarray,
+    *,
+    height: int,
+    width: int,
+    pages: int,
+    plane_of: np.ndarray,
+    colors: np.ndarray,
+    layout: int,
+    n_planes: int,
+    sigma: float,
+    radius: float,
+    scale: float,
+) -> np.ndarray:
+    """Draw keypoints ``(B, N, K, 2)`` (float64, NaN = not drawn) as ``(B, height, pages * width,
+    3)`` uint8 codes (module docstring); images are split over the kernel threads."""
+    out = np.zeros((keypoints.shape[0], height, pages * width, 3), dtype=np.uint8)
+    run_rows(
+        render_kernel,
+        (keypoints, out),
+        (plane_of, colors, layout, n_planes, width, sigma, radius, scale),
+        min_rows=1,
+    )
+    return out
+
+
+def find_peaks(
+    rgb: np.ndarray,
+    *,
+    colors: np.ndarray,
+    layout: int,
+    num_keypoints: int,
+    n_planes: int,
+    height: int,
+    width: int,
+    grid_n: int,
+    grid_sep: float,
+    scale: float,
+    threshold: float,
+    refine: int,
+    capacity: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Peak candidates of images ``(B, height, pages * width, 3)``: ``(B, capacity, 4)`` rows
+    ``(id, x, y, value)`` and ``(B,)`` counts (at most ``capacity``; module docstring)."""
+    n_img = rgb.shape[0]
+    cand = np.zeros((n_img, capacity, 4), dtype=np.float64)
+    count = np.zeros(n_img, dtype=np.int64)
+    run_rows(
+        peaks_kernel,
+        (rgb, cand, count),
+        (
+            colors,
+            layout,
+            num_keypoints,
+            n_planes,
+            height,
+            width,
+            grid_n,
+            grid_sep,
+            scale,
+            threshold,
+            refine,
+        ),
+        min_rows=1,
+    )
+    return cand, count
 
 
 # ---------------------------------------------------------------- render
@@ -94,12 +178,12 @@ def render_kernel(keypoints, out, plane_of, colors, layout, n_planes, width, sig
                                     if kk < 0:
                                         continue
                                     code = math.floor(heat[i, j] * scale + 0.5)
-                                    if layout == 0:
+                                    if layout == PAINTER:
                                         if code >= 1:
                                             out[b, i, j, 0] = code
                                             out[b, i, j, 1] = colors[kk, 1]
                                             out[b, i, j, 2] = colors[kk, 2]
-                                    elif layout == 1:
+                                    elif layout == PALETTE:
                                         for c in range(3):
                                             v = heat[i, j] * scale * colors[kk, c]
                                             out[b, i, j, c] = math.floor(v + 0.5)
@@ -166,7 +250,7 @@ def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_
     width = val.shape[1]
     for i in range(height):
         for j in range(width):
-            if layout == 2:
+            if layout == STACKED:
                 val[i, j] = float(rgb[i, (p // 3) * width + j, p % 3]) / scale
                 ids[i, j] = p
                 continue
@@ -174,7 +258,7 @@ def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_
             g = float(rgb[i, j, 1]) / scale
             b = float(rgb[i, j, 2]) / scale
             ids[i, j] = -1
-            if layout == 0:
+            if layout == PAINTER:
                 val[i, j] = r
                 if r >= min_value:
                     gi = math.floor((255.0 - g * 255.0) / grid_sep + 0.5)
@@ -198,13 +282,13 @@ def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_
 
 @jit
 def _axis_offset(vm, v0, vp, refine):
-    if refine == 1:
+    if refine == REFINE_QUARTER:
         if vp > vm:
             return 0.25
         if vp < vm:
             return -0.25
         return 0.0
-    if refine == 2:
+    if refine == REFINE_DARK:
         lm = math.log(vm)
         l0 = math.log(v0)
         lp = math.log(vp)
@@ -393,7 +477,7 @@ def argmax_dark_reference(heatmaps):
         vm, vp = heatmaps[b_, k_, im, jm], heatmaps[b_, k_, ip, jp]
         ok = inside & (vm > 0) & (vp > 0) & (v0 > 0)
         off = _axis_offset_reference(
-            np.where(ok, vm, 1), np.where(ok, v0, 1), np.where(ok, vp, 1), 2
+            np.where(ok, vm, 1), np.where(ok, v0, 1), np.where(ok, vp, 1), REFINE_DARK
         )
         out[..., axis] += np.where(ok, off, 0.0)
     return out, v0

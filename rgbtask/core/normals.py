@@ -17,7 +17,31 @@ import math
 
 import numpy as np
 
-from rgbtask.core._jit import jit
+from rgbtask.core._jit import jit, run_rows
+
+__all__ = ["decode", "encode"]
+
+
+def encode(normals: np.ndarray, *, signs: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
+    """Normals ``(..., 3)`` (float32 or float64, C-contiguous) -> codes ``(..., 3)`` of ``dtype``
+    (``scale`` = 255 or 65535; module docstring)."""
+    out = np.empty(normals.shape, dtype=dtype)
+    run_rows(encode_kernel, (normals.reshape(-1, 3), out.reshape(-1, 3)), (signs, scale))
+    return out
+
+
+def decode(
+    rgb: np.ndarray, *, scale: float, signs: np.ndarray, slack: float, max_dev: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes ``(..., 3)`` (C-contiguous) -> float32 normals ``(..., 3)``, float32 confidence
+    ``(...)`` and the valid mask ``(...)`` (module docstring)."""
+    flat = rgb.reshape(-1, 3)
+    normals = np.empty(flat.shape, dtype=np.float32)
+    confidence = np.empty(flat.shape[0], dtype=np.float32)
+    valid = np.empty(flat.shape[0], dtype=np.bool_)
+    run_rows(decode_kernel, (flat, normals, confidence, valid), (scale, signs, slack, max_dev))
+    shape = rgb.shape[:-1]
+    return normals.reshape(rgb.shape), confidence.reshape(shape), valid.reshape(shape)
 
 
 @jit
