@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import rgbtask
 from rgbtask import io as rio
-from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes
+from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes, painter_grid
 from rgbtask.core import keypoints as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.samples import spread_keypoints
@@ -99,6 +99,25 @@ def test_painter_codes_match_painter():
     assert codes[5].tolist() == [204, 255]
     assert codes[16].tolist() == [102, 204]
     assert len({tuple(c) for c in codes}) == 17
+
+
+@pytest.mark.parametrize("k", range(1, 25))
+def test_painter_code_grid_is_the_published_rule(k):
+    """Every entry against Painter's ``define_colors_gb_mean_sep`` (baaivision/Painter,
+    ``data/mmpose_custom/data/pipelines/custom_transform.py``): ``num_locations =
+    floor(sqrt(K)) + 1`` levels per channel, ``sep = 256 // num_locations``, id ``k`` at
+    ``(G, B) = (255 - (k // n) * sep, 255 - (k % n) * sep)``."""
+    n = int(math.sqrt(k)) + 1
+    sep = 256 // n
+    assert painter_grid(k) == (n, sep)
+    want = [[255 - (i // n) * sep, 255 - (i % n) * sep] for i in range(k)]
+    assert painter_codes(k).tolist() == want
+    c = codec(size=(9, 9), num_keypoints=k, max_instances=1)
+    assert _colors("painter", k)[:, 1:].tolist() == want
+    kp = np.full((1, k, 2), np.nan)
+    kp[0, k - 1] = (4.0, 4.0)
+    assert c.encode(kp)[4, 4].tolist() == [255, *want[k - 1]]
+    assert np.allclose(c.decode(c.encode(kp))[0, k - 1], [4.0, 4.0], atol=1e-9)
 
 
 def test_visible_and_off_canvas_are_not_drawn():
@@ -301,6 +320,97 @@ def test_errors():
     ):
         with pytest.raises(ConfigError, match="expected|needs"):
             codec(**bad)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"sigma": "x"},
+        {"sigma": None},
+        {"sigma": True},
+        {"sigma": float("nan")},
+        {"sigma": [2.0]},
+        {"threshold": "0.3"},
+        {"threshold": float("inf")},
+        {"max_instances": 2.7},
+        {"max_instances": "3"},
+        {"max_instances": True},
+        {"max_instances": -1},
+        {"num_keypoints": 3.5},
+        {"num_keypoints": True},
+        {"num_keypoints": "17"},
+        {"size": "40x48"},
+        {"size": (40, 48.5)},
+        {"size": (40, 48, 3)},
+        {"size": (True, 48)},
+        {"layout": None},
+        {"layout": 0},
+        {"refine": True},
+    ],
+)
+def test_bad_parameters_raise_config_error(bad):
+    with pytest.raises(ConfigError, match=f"expected {next(iter(bad))}"):
+        codec(**bad)
+
+
+def test_parameters_are_stored_as_given():
+    c = codec(size=[40, 48], num_keypoints=np.int64(5), sigma=3, max_instances=4.0)
+    cfg = c.get_config()
+    assert cfg["size"] == [40, 48] and cfg["num_keypoints"] == 5 and cfg["max_instances"] == 4
+    assert cfg["sigma"] == 3.0 and isinstance(c.sigma, float) and isinstance(c.max_instances, int)
+    assert rgbtask.get_codec(cfg) == c
+
+
+def test_named_wrappers_match_the_references():
+    c = codec(size=(14, 17), num_keypoints=5, layout="painter", max_instances=3)
+    kp = c._drawable(np.random.default_rng(3).uniform(0, 17, (2, 3, 5, 2)))
+    colors = _colors("painter", 5)
+    rgb = kernels.render(
+        kp,
+        height=14,
+        width=17,
+        pages=1,
+        plane_of=c._plane_of(),
+        colors=colors,
+        layout=kernels.PAINTER,
+        n_planes=1,
+        sigma=c.sigma,
+        radius=c.radius,
+        scale=255.0,
+    )
+    want = kernels.render_reference(
+        kp, rgb.shape, c._plane_of(), colors, kernels.PAINTER, 1, 17, c.sigma, c.radius, 255.0
+    )
+    np.testing.assert_array_equal(rgb, want)
+    n, sep = painter_grid(5)
+    cand, count = kernels.find_peaks(
+        rgb,
+        colors=colors,
+        layout=kernels.PAINTER,
+        num_keypoints=5,
+        n_planes=1,
+        height=14,
+        width=17,
+        grid_n=n,
+        grid_sep=float(sep),
+        scale=255.0,
+        threshold=c.threshold,
+        refine=kernels.REFINE_DARK,
+        capacity=400,
+    )
+    order = lambda a: a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]  # noqa: E731
+    for b in range(2):
+        ref = kernels.peaks_reference(
+            rgb[b], kernels.PAINTER, 5, colors, n, float(sep), 255.0, c.threshold, 2
+        )
+        np.testing.assert_allclose(order(cand[b, : count[b]]), order(ref), rtol=0, atol=1e-12)
+
+
+def test_grouping_keeps_its_old_import_path():
+    from rgbtask.codecs import keypoint_grouping, keypoints
+
+    for name in ("nms", "assemble", "strongest"):
+        assert getattr(keypoints, name) is getattr(keypoint_grouping, name)
 
 
 def test_config_round_trip():

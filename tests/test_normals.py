@@ -94,16 +94,59 @@ def test_dsine_convention_x_left():
     assert codec.encode(np.array([[[0, 0, 1.0]]]))[0, 0].tolist() == [128, 128, 255]
 
 
-@pytest.mark.parametrize("bad", ["directx", (1, 1), (1, 0, 1), (1, 2, 1), (1.5, 1, 1), None])
+@pytest.mark.parametrize(
+    "bad",
+    ["directx", (1, 1), (1, 0, 1), (1, 2, 1), (1.5, 1, 1), None, (True, 1, 1), ("1", 1, 1), 3],
+)
 def test_bad_convention(bad):
     with pytest.raises(rgbtask.ConfigError, match="expected convention"):
         NormalsXYZ(convention=bad)
 
 
-@pytest.mark.parametrize("bits", [0, 7, 12, 32, True, "8"])
+@pytest.mark.parametrize("bits", [0, 7, 12, 32, True, "8", 8.5, None, [8]])
 def test_bad_bits(bits):
     with pytest.raises(rgbtask.ConfigError, match="expected bits"):
         NormalsXYZ(bits=bits)
+
+
+def test_parameters_are_stored_as_given():
+    assert NormalsXYZ(bits=np.int64(16)).get_config() == {
+        "name": "normals/xyz",
+        "bits": 16,
+        "convention": "opengl",
+    }
+    assert NormalsXYZ(convention=[1.0, -1, -1]).convention == "opencv"
+    assert NormalsXYZ(convention=np.array([1, 1, -1])).convention == (1, 1, -1)
+
+
+def test_confidence_slack_is_the_inputs_bit_depth():
+    """A 16-bit image decoded by the 8-bit codec: the slack is sqrt(3) / 65535 (the input's
+    quantization), not sqrt(3) / 255; float input falls back to the codec's."""
+    z = np.linspace(0.98, 0.9995, 50)  # deviations either side of 8-bit slack sqrt(3) / 255
+    codes16 = np.stack([np.full_like(z, 32768), np.full_like(z, 32768), (z + 1) / 2 * 65535], -1)
+    rgb16 = np.round(codes16).astype(np.uint16)[None]
+    v = rgb16.astype(np.float64) / 65535 * 2 - 1
+    dev = np.abs(np.linalg.norm(v, axis=-1) - 1)
+    for codec in (NormalsXYZ(), NormalsXYZ(bits=16)):
+        _, conf, _ = codec.decode_with_confidence(rgb16)
+        slack = math.sqrt(3) / 65535
+        want = np.clip(1 - (dev - slack) / (MAX_NORM_DEVIATION - slack), 0, 1)
+        np.testing.assert_allclose(conf, want, rtol=0, atol=1e-6)
+    _, conf, _ = NormalsXYZ().decode_with_confidence(rgb16 / 65535.0)
+    slack = math.sqrt(3) / 255
+    want = np.clip(1 - (dev - slack) / (MAX_NORM_DEVIATION - slack), 0, 1)
+    np.testing.assert_allclose(conf, want, rtol=0, atol=1e-6)
+
+
+def test_named_wrappers_match_the_references():
+    n = sphere(64, seed=2).reshape(8, 8, 3)
+    signs = np.array([1.0, -1.0, -1.0])
+    codes = kernels.encode(n, signs=signs, scale=255.0, dtype=np.dtype(np.uint8))
+    assert np.array_equal(codes, kernels.encode_reference(n, signs, 255.0, np.uint8))
+    got = kernels.decode(codes, scale=255.0, signs=signs, slack=0.01, max_dev=MAX_NORM_DEVIATION)
+    want = kernels.decode_reference(codes, 255.0, signs, 0.01, MAX_NORM_DEVIATION, np.float32)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
 
 
 def test_invalid_normals_get_the_reserved_code_and_decode_invalid():

@@ -87,7 +87,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_rgb, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.codecs.keypoint_grouping import (  # noqa: F401  (nms, assemble, strongest: old paths)
     assemble,
     group_peaks,
@@ -361,6 +361,7 @@ class KeypointsHeatmap(Codec):
 
     # ---------------------------------------------------------------- decode
     def _decode(self, rgb: np.ndarray) -> Decoded:
+        """``Decoded((..., M, K, 2) pixels, (..., M, K) score, found)``: peaks, grouped."""
         if rgb.shape[-3:] != self.image_shape:
             raise InputError(
                 f"expected images of shape (..., {', '.join(map(str, self.image_shape))}) "
@@ -393,10 +394,6 @@ class KeypointsHeatmap(Codec):
         score = np.where(valid, score, 0.0).astype(np.float32)
         shape = lead + (m, k)
         return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
-
-    def decode_with_confidence(self, rgb: Any) -> Decoded:
-        """Decode and score: ``Decoded((..., M, K, 2) pixels, (..., M, K) score, found)``."""
-        return self._decode(check_rgb(rgb))
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:

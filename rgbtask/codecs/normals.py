@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.metrics import angular_error_deg
@@ -155,20 +155,14 @@ class NormalsXYZ(Codec):
 
     # ---------------------------------------------------------------- encode / decode
     def validate_value(self, value: Any) -> np.ndarray:
-        normals = np.asarray(value)
-        if normals.dtype.kind not in "fiu":
-            raise InputError(
-                f"expected float normals (..., H, W, 3), got {describe_array(normals)}"
-            )
-        if normals.ndim < 3 or normals.shape[-1] != 3:
+        normals = check_value(value, "normals", "(..., H, W, 3)", kinds="fiu", min_ndim=3)
+        if normals.shape[-1] != 3:
             raise InputError(
                 f"expected normals of shape (..., H, W, 3), got {describe_array(normals)}"
             )
-        if normals.size == 0:
-            raise InputError(f"expected non-empty normals, got {describe_array(normals)}")
         if normals.dtype not in (np.float32, np.float64):
             normals = normals.astype(np.float64)
-        return np.ascontiguousarray(normals)
+        return normals
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
         return kernels.encode(normals, signs=self.signs, scale=self.scale, dtype=self.dtype)
