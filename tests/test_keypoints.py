@@ -401,7 +401,15 @@ def test_named_wrappers_match_the_references():
     order = lambda a: a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]  # noqa: E731
     for b in range(2):
         ref = kernels.peaks_reference(
-            rgb[b], kernels.PAINTER, 5, colors, n, float(sep), 255.0, c.threshold, 2
+            rgb[b],
+            kernels.PAINTER,
+            5,
+            colors,
+            n,
+            float(sep),
+            255.0,
+            c.threshold,
+            kernels.REFINE_DARK,
         )
         np.testing.assert_allclose(order(cand[b, : count[b]]), order(ref), rtol=0, atol=1e-12)
 

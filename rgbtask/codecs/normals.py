@@ -125,12 +125,19 @@ class NormalsXYZ(Codec):
     bits: int = param(8, one_of(8, 16))
     convention: str | tuple[int, int, int] = param("opengl", convention_signs)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # the sign vector the kernels take, built once (read-only; not part of the config)
+        signs = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
+        signs = np.asarray(signs, dtype=np.float64)
+        signs.setflags(write=False)
+        object.__setattr__(self, "_signs", signs)
+
     # ---------------------------------------------------------------- description
     @property
     def signs(self) -> np.ndarray:
-        """Per-axis signs from the user's frame to the image (OpenGL) frame."""
-        signs = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
-        return np.asarray(signs, dtype=np.float64)
+        """Per-axis signs from the user's frame to the image (OpenGL) frame (read-only)."""
+        return self._signs
 
     @property
     def scale(self) -> float:
