@@ -47,6 +47,8 @@ distance to their nearest keypoint (single linkage). The output has a fixed shap
 max_instances, K, 2)``: instances sorted by total score, unused slots NaN (batches need fixed
 shapes; ``max_instances`` defaults to 20, COCO's ``maxDets`` for keypoints). The score of a keypoint
 is its peak value over the lowest peak a clean blob can have, ``exp(-1 / (4 sigma^2))``, clipped to 1.
+The peaks come from :func:`rgbtask.core.keypoints.find_peaks`; NMS, grouping and the matching
+of decoded to reference instances live in :mod:`rgbtask.codecs.keypoint_grouping`.
 
 Round-trip bound (8-bit codes), for a keypoint at least ``isolation_px`` from every other drawn
 keypoint on its plane (painter / palette: any keypoint; stacked: same id) and at least 1 px inside
