@@ -89,3 +89,36 @@ def test_normals_confidence_of_float_input_uses_the_codecs_bits(codec_bits):
     # the float is read as codes at the codec's bit depth: v = rgb * 2 - 1 either way
     want = expected_normals_confidence(rgb * scale, codec_bits)
     np.testing.assert_allclose(np.asarray(decoded.confidence, dtype=np.float64), want, atol=2e-6)
+
+
+# ---------------------------------------------------------------- depth, 8-bit input
+#
+# rgbtask.core.depth: confidence = clip(1 - dist / threshold) with ``dist`` the colour's distance
+# to the curve. 8-bit input reads it from the shared lookup table, which stores it as a byte
+# ``round(255 * confidence)``: the decoded confidence is that byte / 255, within half a byte of the
+# exact (float-input) confidence, and exactly 1 on the curve's own codes.
+
+
+def _depth_colors(codec, rng) -> np.ndarray:
+    depth = np.linspace(0.6, 9.5, 64).reshape(1, 64)
+    codes = np.asarray(codec.encode(depth)).astype(np.int64)
+    nudged = codes + rng.integers(-6, 7, size=codes.shape)
+    return np.clip(np.concatenate([codes, nudged], axis=1), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["depth/gray", "depth/cubewalk", "depth/hue"])
+def test_depth_8bit_confidence_is_a_byte_over_255(name):
+    codec = rgbtask.get_codec(name, transform="linear", near=0.5, far=10.0)
+    rgb = _depth_colors(codec, np.random.default_rng(3))
+    d8 = codec.decode_with_confidence(rgb)
+    exact = codec.decode_with_confidence(rgb.astype(np.float64) / 255.0)
+    conf8 = np.asarray(d8.confidence, dtype=np.float64)
+    conf = np.asarray(exact.confidence, dtype=np.float64)
+    assert np.array_equal(np.asarray(d8.valid), np.asarray(exact.valid))
+    # on the curve's own codes: exactly 1 (a byte of 255, over 255)
+    assert np.all(conf8[:, :64] == 1.0)
+    # elsewhere: an integer byte over 255, within half a byte of the exact confidence
+    byte = conf8 * 255.0
+    np.testing.assert_allclose(byte, np.round(byte), atol=1e-4)
+    np.testing.assert_allclose(conf8, conf, atol=0.5 / 255 + 1e-6)
+    assert np.any((conf8 > 0) & (conf8 < 1)), "no pixel exercises a fractional confidence"
