@@ -98,3 +98,21 @@ def test_decode_reads_ids_from_the_published_grid(k):
     decoded = np.asarray(codec.decode(rgb))
     assert decoded.shape == (1, k, 2)
     np.testing.assert_allclose(decoded[0], kp[0], atol=0.05)
+
+
+def test_id_colour_tables_are_keyed_by_layout():
+    # the id colours are cached per (layout, K): a palette codec with the same K decoded or
+    # encoded in between must not hand the painter codec its table (or the reverse)
+    k = 12
+    painter, kp = _one_of_each(k)
+    palette = rgbtask.get_codec({**painter.get_config(), "layout": "palette"})
+    centres = kp[0].astype(int)
+    want = [(255, g, b) for g, b in painter_published(k)]
+    for codec in (painter, palette, painter, palette, painter):
+        rgb = np.asarray(codec.encode(kp))
+        written = [tuple(int(v) for v in rgb[y, x]) for x, y in centres]
+        if codec is painter:
+            assert written == want
+        else:
+            assert written != want
+            np.testing.assert_allclose(np.asarray(codec.decode(rgb))[0], kp[0], atol=0.05)
