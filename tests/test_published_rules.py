@@ -6,7 +6,8 @@ tests/fixtures/README.md): ``n = int(K ** 0.5) + 1`` levels per channel, ``sep =
 ``255 // n`` when ``n`` divides 256 (n = 2 for K = 1..3, n = 4 for K = 9..15), so those K are the
 ones that tell the rule apart from its look-alike; every K the layout allows (1..24) is checked.
 The grid is checked three ways: the table (``painter_codes``), the colours ``encode`` writes at
-each keypoint's centre, and ``decode`` reading each id back from those colours.
+each keypoint's centre, and ``decode`` reading each id back from an image drawn by the published
+rule; and the cached id-colour tables are checked to be keyed by layout.
 """
 
 from __future__ import annotations
