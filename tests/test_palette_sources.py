@@ -1,0 +1,159 @@
+"""Every named palette, entry by entry, against its published source (tests/fixtures/README.md).
+
+The fixtures are copies of the published tables; the VOC rule is re-implemented here from
+``VOClabelcolormap.m``. A mismatch names the label, its class and both colours. Each palette is
+checked twice: the table itself (``rgbtask.palettes.named_palette``) and the colours the
+``mask/palette`` codec actually writes for labels 0..K-1.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rgbtask
+from rgbtask import palettes
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _load(name: str):
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _mismatches(actual, expected, names) -> list[str]:
+    actual = np.asarray(actual, dtype=np.int64)
+    expected = np.asarray(expected, dtype=np.int64)
+    assert actual.shape == expected.shape, f"{actual.shape} rows, expected {expected.shape}"
+    return [
+        f"label {k} ({names[k]}): {tuple(actual[k])} != published {tuple(expected[k])}"
+        for k in range(expected.shape[0])
+        if not np.array_equal(actual[k], expected[k])
+    ]
+
+
+def _codec_colors(name: str, num_labels: int) -> np.ndarray:
+    """The colours ``mask/palette`` writes for labels 0..num_labels-1 (one row of pixels)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", palettes.PaletteCollisionWarning)
+        codec = rgbtask.get_codec("mask/palette", palette=name)
+        labels = np.arange(num_labels, dtype=np.int64).reshape(1, num_labels)
+        return np.asarray(codec.encode(labels))[0]
+
+
+# ---------------------------------------------------------------- expected tables from sources
+
+
+def ade20k_expected() -> tuple[np.ndarray, list[str]]:
+    """Label 0 = "other" (black, unlabelled in the PNGs), label n = mmseg palette entry n - 1."""
+    src = _load("ade20k_mmseg.json")
+    assert len(src["palette"]) == len(src["classes"]) == 150
+    return np.asarray([[0, 0, 0], *src["palette"]]), ["other", *src["classes"]]
+
+
+def cityscapes_expected() -> tuple[np.ndarray, list[str]]:
+    """trainId 0..18 -> colour of the first label listed with that trainId (as labels.py's
+    ``trainId2label``, built over ``reversed(labels)``, resolves a shared trainId)."""
+    rows: dict[int, tuple[str, list[int]]] = {}
+    for label in _load("cityscapes_labels.json")["labels"]:
+        if 0 <= label["trainId"] < 255 and label["trainId"] not in rows:
+            rows[label["trainId"]] = (label["name"], label["color"])
+    assert sorted(rows) == list(range(19))
+    return np.asarray([rows[t][1] for t in range(19)]), [rows[t][0] for t in range(19)]
+
+
+def coco_expected() -> tuple[np.ndarray, list[str], list[dict]]:
+    cats = _load("panoptic_coco_categories.json")
+    assert len(cats) == 133
+    return np.asarray([c["color"] for c in cats]), [c["name"] for c in cats], cats
+
+
+def voc_expected(n: int = 256) -> np.ndarray:
+    """``VOClabelcolormap.m``: for j = 0..7, bits 0, 1, 2 of ``id`` go to bit 7 - j of R, G, B;
+    then ``id >>= 3``. Written per channel here, independently of rgbtask's loop."""
+    out = np.zeros((n, 3), dtype=np.int64)
+    for label in range(n):
+        for channel in range(3):
+            value = 0
+            for j in range(8):
+                bit = (label >> (3 * j + channel)) & 1
+                value |= bit << (7 - j)
+            out[label, channel] = value
+    return out
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def test_ade20k_matches_mmsegmentation_entry_by_entry():
+    expected, names = ade20k_expected()
+    assert _mismatches(palettes.named_palette("ade20k"), expected, names) == []
+    assert _mismatches(palettes.ADE20K_150, expected[1:], names[1:]) == []
+
+
+def test_ade20k_spot_entries():
+    # the entries the issue's mutations touched, spelled out: person is class 13 (entry 12)
+    pal = palettes.named_palette("ade20k")
+    assert tuple(pal[13]) == (150, 5, 61)  # person
+    assert tuple(pal[1]) == (120, 120, 120)  # wall
+    assert tuple(pal[150]) == (92, 0, 255)  # flag
+
+
+def test_cityscapes_matches_labels_py_entry_by_entry():
+    expected, names = cityscapes_expected()
+    assert _mismatches(palettes.named_palette("cityscapes"), expected, names) == []
+    assert _mismatches(palettes.CITYSCAPES_19, expected, names) == []
+    assert names[8] == "vegetation" and tuple(expected[8]) == (107, 142, 35)
+
+
+def test_coco_panoptic_matches_panopticapi_entry_by_entry():
+    expected, names, cats = coco_expected()
+    assert _mismatches(palettes.named_palette("coco"), expected, names) == []
+    table = [(c["id"], c["isthing"], c["name"], tuple(c["color"])) for c in cats]
+    wrong = [
+        f"row {k}: {tuple(got)} != published {want}"
+        for k, (got, want) in enumerate(zip(palettes.COCO_PANOPTIC_CATEGORIES, table))
+        if tuple(got) != want
+    ]
+    assert len(palettes.COCO_PANOPTIC_CATEGORIES) == len(table)
+    assert wrong == []
+
+
+def test_voc_matches_the_published_bit_interleaving_rule():
+    expected = voc_expected()
+    names = [str(k) for k in range(256)]
+    assert _mismatches(palettes.named_palette("voc"), expected, names) == []
+    assert _mismatches(palettes.voc_colormap(256), expected, names) == []
+    # landmarks every VOC user knows: background, aeroplane, person, the boundary / ignore colour
+    assert [tuple(expected[k]) for k in (0, 1, 15, 255)] == [
+        (0, 0, 0),
+        (128, 0, 0),
+        (192, 128, 128),
+        (224, 224, 192),
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 21, 22, 100])
+def test_voc_colormap_prefixes(n):
+    assert np.array_equal(palettes.voc_colormap(n), voc_expected(n))
+
+
+# ---------------------------------------------------------------- what the codec writes
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ade20k", lambda: ade20k_expected()),
+        ("cityscapes", lambda: cityscapes_expected()),
+        ("coco", lambda: coco_expected()[:2]),
+        ("voc", lambda: (voc_expected(), [str(k) for k in range(256)])),
+    ],
+)
+def test_mask_palette_codec_writes_the_published_colors(name, expected):
+    colors, names = expected()
+    assert _mismatches(_codec_colors(name, colors.shape[0]), colors, names) == []
