@@ -92,6 +92,7 @@ from rgbtask.core import keypoints as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.io.tasks import COCO_KEYPOINTS_IO
 from rgbtask.registry import register_codec
 
 __all__ = ["LAYOUTS", "REFINES", "KeypointsHeatmap", "painter_codes", "palette_colors"]
@@ -167,6 +168,8 @@ class KeypointsHeatmap(Codec):
 
     name: ClassVar[str] = "keypoints/heatmap"
     error_unit: ClassVar[str] = "px"
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean_px", True)
+    task_io: ClassVar[Any] = COCO_KEYPOINTS_IO
 
     size: tuple[int, int] | None = None
     num_keypoints: int | None = None

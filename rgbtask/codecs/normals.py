@@ -57,7 +57,8 @@ from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.errors import ConfigError, InputError
-from rgbtask.metrics import angular_error_deg
+from rgbtask.io.tasks import NORMALS_IO
+from rgbtask.metrics import angular_error_deg, normal_metrics
 from rgbtask.registry import register_codec
 
 __all__ = ["CONVENTIONS", "MAX_NORM_DEVIATION", "NormalsXYZ"]
@@ -112,6 +113,12 @@ class NormalsXYZ(Codec):
 
     name: ClassVar[str] = "normals/xyz"
     error_unit: ClassVar[str] = "deg"
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean", True)
+    task_io: ClassVar[Any] = NORMALS_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.normal_metrics` (angular error in degrees)."""
+        return normal_metrics(decoded, reference)
 
     bits: int = 8
     convention: str | tuple[int, int, int] = "opengl"
