@@ -14,6 +14,12 @@ from pathlib import Path
 
 from rgbtask.errors import InputError
 
+__all__ = [
+    "partial_name",
+    "remove_stale_partials",
+    "write_atomic",
+]
+
 _PARTIAL = re.compile(
     r"^\.(?P<name>.*)\.rgbtask-(?P<host>[A-Za-z0-9._-]+)-(?P<pid>\d+)-(?P<token>[0-9a-f]{8})\.part$"
 )

@@ -20,6 +20,11 @@ import numpy as np
 from rgbtask.errors import InputError
 from rgbtask.io.atomic import write_atomic
 
+__all__ = [
+    "read_pfm",
+    "write_pfm",
+]
+
 
 def _cv2():
     # OpenCV reads OpenEXR only when asked before it is first imported.

@@ -19,6 +19,14 @@ from rgbtask.io.formats import (
     _PngHeader,
 )
 
+__all__ = [
+    "read_image",
+    "read_palette_png",
+    "read_rgb",
+    "write_palette_png",
+    "write_png",
+]
+
 
 def read_image(path: str | Path) -> np.ndarray:
     """An image file as stored: ``(H, W)`` or ``(H, W, 3)`` RGB, uint8 or uint16 (palette PNGs give

@@ -26,6 +26,26 @@ from rgbtask.io.formats import (
 )
 from rgbtask.io.images import read_image, write_png
 
+__all__ = [
+    "COCO_KEYPOINTS_IO",
+    "DEPTH_IO",
+    "MASK_IO",
+    "NORMALS_IO",
+    "READERS",
+    "CocoKeypointsIO",
+    "DepthIO",
+    "MaskIO",
+    "NormalsIO",
+    "TaskIO",
+    "read_coco_keypoints",
+    "read_depth",
+    "read_mask",
+    "read_normals",
+    "read_value",
+    "task_io_for",
+    "write_value",
+]
+
 
 def read_depth(path: str | Path, depth_scale: float | None = None) -> np.ndarray:
     """Depth in metres, float64, NaN where invalid (0 in integer PNGs, non-finite or <= 0 in floats).
