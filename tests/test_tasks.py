@@ -216,3 +216,24 @@ def test_no_task_switchboard_left(module):
                 assert not any(
                     isinstance(a, ast.Constant) and a.value == "ignore" for a in node.args
                 ), f"{where} reaches for a codec's ignore label"
+
+
+def test_a_codec_without_task_io_writes_values_but_reads_no_file(toyflow, tmp_path, capsys):
+    @dataclass(frozen=True, eq=False, repr=False)
+    class NoFiles(ToyFlow):
+        name: ClassVar[str] = "toyflow/nofiles"
+        task_io: ClassVar[Any] = None
+
+    rgbtask.register_codec(NoFiles)
+    try:
+        FLO_IO.write(tmp_path / "a.flo", _flow(0))
+        result = convert([tmp_path / "a.flo"], tmp_path / "out", "toyflow/nofiles", workers=1)
+        assert "declares none" in result.failed[str(tmp_path / "a.flo")]
+        args = ["--codec", "toyflow/nofiles"]
+        assert main(["encode", str(tmp_path / "a.flo"), str(tmp_path / "a.png"), *args]) == 2
+        assert "declares none" in capsys.readouterr().err
+        rgbtask.io.write_png(tmp_path / "a.png", toyflow.encode(_flow(0)))
+        assert main(["decode", str(tmp_path / "a.png"), str(tmp_path / "a.npy"), *args]) == 0
+        assert np.load(tmp_path / "a.npy").shape == (12, 16, 2)
+    finally:
+        unregister_codec("toyflow/nofiles")
