@@ -195,9 +195,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from rgbtask.registry import get_codec
 
-    codec = get_codec(args.codec, **parse_params(args.param))
+    codec = _build(get_codec, args.codec, parse_params(args.param))
     print(json.dumps(codec.info(), indent=2))
     return 0
+
+
+def _build(get_codec, spec: Any, params: dict[str, Any]):
+    """``get_codec(spec, **params)``, with any error a bad parameter raises turned into one
+    :class:`RgbtaskError` line (exit status 2): a parameter a codec's own checks let through to a
+    ``TypeError`` (``ignore=null``) must not end in a traceback."""
+    try:
+        return get_codec(spec, **params)
+    except RgbtaskError:
+        raise
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        shown = " ".join(f"{k}={json.dumps(v)}" for k, v in params.items()) or "no parameters"
+        raise RgbtaskError(
+            f"expected parameters {spec if isinstance(spec, str) else 'the codec'} accepts, got "
+            f"{shown}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _codec_from_args(args: argparse.Namespace):
@@ -221,10 +237,10 @@ def _codec_from_args(args: argparse.Namespace):
                 f"expected a manifest.json holding a 'codec' config (as rgbtask convert writes "
                 f"it), got {args.manifest!r} without one"
             )
-        return get_codec(manifest["codec"], **params)
+        return _build(get_codec, manifest["codec"], params)
     if not args.codec:
         raise RgbtaskError("expected --codec NAME (or --manifest FILE)")
-    return get_codec(args.codec, **params)
+    return _build(get_codec, args.codec, params)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -233,7 +249,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rgbtask.samples import make_scene
 
     params = parse_params(args.param)
-    codecs = [get_codec(name, **params) for name in args.codec]
+    codecs = [_build(get_codec, name, params) for name in args.codec]
     perturbations = [parse_perturbation(p) for p in args.perturb] if args.perturb else None
     height, width = args.size
     scenes = {f"scene{s}": make_scene(height, width, seed=s) for s in range(args.scenes)}
@@ -254,17 +270,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from rgbtask.io import read_coco_keypoints, read_value, write_atomic, write_png
+    from rgbtask.io import task_io_for, write_atomic, write_png
 
     codec = _codec_from_args(args)
-    if codec.task == "keypoints":
-        images = read_coco_keypoints(args.input)
-        if args.image is None or args.image not in images:
-            raise RgbtaskError(f"expected --image with one of {sorted(images)}, got {args.image!r}")
-        ann = images[args.image]
-        rgb = codec.encode(ann["keypoints"], visible=ann["visible"])
-    else:
-        rgb = codec.encode(read_value(codec.task, args.input, args.depth_scale))
+    task_io = task_io_for(codec)
+    rgb = task_io.encode(codec, task_io.select(args.input, args.image, args.depth_scale))
     if rgb.ndim != 3:
         raise RgbtaskError(f"expected one (H, W, 3) image, the codec gave {rgb.shape}")
     write_png(args.output, rgb)
@@ -275,16 +285,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from rgbtask.io import read_rgb, write_value
+    from rgbtask.io import read_rgb, task_io_for
 
     codec = _codec_from_args(args)
+    task_io = task_io_for(codec)
     if args.confidence and Path(args.confidence).suffix.lower() not in (".npy", ".pfm"):
         raise RgbtaskError(f"expected --confidence FILE.npy (or .pfm), got {args.confidence!r}")
     rgb = read_rgb(args.input)
     decoded = codec.decode_with_confidence(rgb)
-    write_value(args.output, decoded.value, args.depth_scale)
+    task_io.write(args.output, decoded.value, args.depth_scale)
     if args.confidence:
-        write_value(args.confidence, decoded.confidence)
+        task_io.write(args.confidence, decoded.confidence)
     return 0
 
 

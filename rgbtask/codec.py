@@ -210,10 +210,19 @@ class Codec(abc.ABC):
         Registry name ``task/scheme`` (e.g. ``"normals/xyz"``); ``task`` is the part before ``/``.
     error_unit : str
         Unit of :meth:`roundtrip_error` ("deg", "m", "px", "label", ...), for reports.
+    primary_metric : (str, bool)
+        The headline key of :meth:`metrics` (for plots and one-number summaries) and whether lower
+        is better; the default is the round-trip error statistics' ``("mean_error", True)``.
+    task_io : rgbtask.io.TaskIO or None
+        How the task family's samples are read from files and decoded values written back
+        (``rgbtask encode`` / ``decode`` / ``convert`` use only this); None: values are written,
+        files are not read.
     """
 
     name: ClassVar[str] = ""
     error_unit: ClassVar[str] = ""
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean_error", True)
+    task_io: ClassVar[Any] = None
 
     def __post_init__(self) -> None:
         """Validate every parameter declared with :func:`rgbtask.params.param` (dataclass codecs).
@@ -363,15 +372,16 @@ class Codec(abc.ABC):
         return False
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
-        """The task's standard metrics of ``decoded`` against ``reference`` (a flat dict).
+        """The task's standard metrics of ``decoded`` against ``reference`` (a flat dict of
+        scalars, holding :attr:`primary_metric`'s key).
 
-        The default is :func:`rgbtask.metrics.default_metrics` for the codec's task (AbsRel, RMSE,
-        deltas for depth; mIoU for masks; angular error for normals; PCK for keypoints); a codec
-        overrides it to report something else.
+        Each codec declares its task's metrics (AbsRel, RMSE, deltas for depth; mIoU for masks;
+        angular error for normals; PCK for keypoints) by overriding this; the default is
+        :func:`rgbtask.metrics.roundtrip_metrics`, statistics of :meth:`roundtrip_error`.
         """
-        from rgbtask.metrics import default_metrics
+        from rgbtask.metrics import roundtrip_metrics
 
-        return default_metrics(self, reference, decoded)
+        return roundtrip_metrics(self, reference, decoded)
 
     # ---------------------------------------------------------------- examples
     @classmethod

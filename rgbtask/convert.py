@@ -20,7 +20,9 @@ exactly. It is built for whole datasets:
 * an output folder holds one codec: a run with a different codec config into the same folder is
   refused rather than mixing two encodings.
 
-COCO keypoint JSON inputs expand to one output per annotated image (named by the image's file stem).
+What an input file holds is the codec's ``task_io``'s business (:class:`rgbtask.io.TaskIO`): one
+sample per file for depth, masks and normals; a COCO keypoint JSON expands to one output per
+annotated image (named by the image's file stem).
 """
 
 from __future__ import annotations
@@ -79,34 +81,18 @@ def expand_inputs(patterns: Iterable[str | Path]) -> tuple[list[Path], dict[str,
     return list(files), missing
 
 
-def _jobs(files: Sequence[Path], task: str, out_dir: Path, depth_scale: float | None):
-    """(key, output, payload) per output image (payload: what the worker reads), and the inputs
-    that failed already (COCO JSON that does not parse)."""
+def _jobs(files: Sequence[Path], task_io: Any, out_dir: Path, depth_scale: float | None):
+    """(key, output, payload) per output image (payload: what the worker encodes, from the codec's
+    ``task_io``), and the inputs that failed already (a COCO JSON that does not parse)."""
     jobs, failed = [], {}
     for path in files:
-        if task == "keypoints":
-            from rgbtask.io import read_coco_keypoints
-
-            try:
-                images = read_coco_keypoints(path)
-            except InputError as exc:  # one bad annotation file fails alone
-                failed[str(path)] = f"{type(exc).__name__}: {exc}"
-                continue
-            for name, ann in images.items():
-                payload = {
-                    "keypoints": ann["keypoints"],
-                    "visible": ann["visible"],
-                    "size": ann["size"],
-                }
-                jobs.append((f"{path}:{name}", out_dir / f"{Path(name).stem}.png", payload))
-        else:
-            jobs.append(
-                (
-                    str(path),
-                    out_dir / f"{path.stem}.png",
-                    {"path": str(path), "depth_scale": depth_scale},
-                )
-            )
+        try:
+            items = task_io.items(path, depth_scale)
+        except InputError as exc:  # one bad annotation file fails alone
+            failed[str(path)] = f"{type(exc).__name__}: {exc}"
+            continue
+        for key, stem, payload in items:
+            jobs.append((key, out_dir / f"{stem}.png", payload))
     return jobs, failed
 
 
@@ -116,19 +102,11 @@ def _convert_one(job: tuple[str, str, dict[str, Any], dict[str, Any]]) -> tuple[
     try:
         import numpy as np
 
-        from rgbtask.io import read_value, write_png
+        from rgbtask.io import task_io_for, write_png
         from rgbtask.registry import get_codec
 
         codec = get_codec(config)
-        if codec.task == "keypoints":
-            size = tuple(getattr(codec, "size", payload["size"]))
-            if tuple(payload["size"]) != size:
-                raise InputError(
-                    f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
-                )
-            rgb = codec.encode(payload["keypoints"], visible=payload["visible"])
-        else:
-            rgb = codec.encode(read_value(codec.task, payload["path"], payload["depth_scale"]))
+        rgb = task_io_for(codec).encode(codec, payload)
         if rgb.ndim != 3:
             raise InputError(f"expected one (H, W, 3) image per input, the codec gave {rgb.shape}")
         write_png(out, np.ascontiguousarray(rgb))
@@ -250,7 +228,7 @@ def convert(
     scheduler : with ``engine="dask"``, a scheduler address (``"tcp://host:8786"``); None starts a
         LocalCluster
     """
-    from rgbtask.io import remove_stale_partials
+    from rgbtask.io import remove_stale_partials, task_io_for
     from rgbtask.registry import get_codec
 
     codec = get_codec(codec)
@@ -259,7 +237,7 @@ def convert(
     out_dir = Path(out_dir)
     config = codec.get_config()
     files, failed = expand_inputs(inputs)
-    jobs, failed_jobs = _jobs(files, codec.task, out_dir, depth_scale)
+    jobs, failed_jobs = _jobs(files, task_io_for(codec), out_dir, depth_scale)
     failed.update(failed_jobs)
     outputs: dict[Path, str] = {}
     for key, out, _ in jobs:

@@ -1,13 +1,28 @@
-"""Task metrics shared by codecs (their round-trip error) and by reports.
+"""Task metrics: the functions the codecs' ``metrics`` hooks call, and reports use.
 
-Plain NumPy, no Numba: these run on results, not in hot loops.
+No task dispatch lives here: each codec declares its task's metrics (``Codec.metrics``) and its
+headline metric (``Codec.primary_metric``). Plain NumPy, no Numba: these run on results, not in
+hot loops.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["angular_error_deg", "normal_metrics"]
+__all__ = [
+    "angular_error_deg",
+    "confusion_matrix",
+    "default_metrics",
+    "depth_metrics",
+    "instance_matching",
+    "instance_metrics",
+    "keypoint_box_size",
+    "keypoint_metrics",
+    "mask_metrics",
+    "normal_metrics",
+    "primary_metric",
+    "roundtrip_metrics",
+]
 
 
 def angular_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -227,26 +242,9 @@ def keypoint_metrics(
     return out
 
 
-# ---------------------------------------------------------------- per codec
-
-#: The headline metric of each task (for plots and one-number summaries), and whether lower is better.
-PRIMARY_METRIC = {
-    "depth": ("abs_rel", True),
-    "normals": ("mean", True),
-    "mask": ("miou", False),
-    "mask/instance": ("mean_iou", False),
-    "mask/panoptic": ("pixel_acc", False),
-    "keypoints": ("mean_px", True),
-}
-
-
-def primary_metric(codec) -> tuple[str, bool]:
-    """``(metric name, lower is better)`` for a codec: by its name first, then by its task."""
-    return PRIMARY_METRIC.get(codec.name) or PRIMARY_METRIC.get(codec.task) or ("mean_error", True)
-
-
-def _keypoint_box_size(target: np.ndarray) -> np.ndarray:
-    """The larger side of each instance's keypoint extent, ``(..., N)`` (0 with no keypoint)."""
+def keypoint_box_size(target: np.ndarray) -> np.ndarray:
+    """The larger side of each instance's keypoint extent, ``(..., N)`` (0 with no keypoint): the
+    ``bbox_size`` of :func:`keypoint_metrics` when no boxes are given."""
     finite = np.all(np.isfinite(target), axis=-1, keepdims=True)
     lo = np.min(np.where(finite, target, np.inf), axis=-2)
     hi = np.max(np.where(finite, target, -np.inf), axis=-2)
@@ -254,27 +252,22 @@ def _keypoint_box_size(target: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(span), span, 0.0)
 
 
-def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
-    """The standard metrics of ``codec``'s task, comparing its decoded value with the reference.
 
-    depth: :func:`depth_metrics`; normals: :func:`normal_metrics`; mask/palette and mask/binary:
-    :func:`mask_metrics` (with the codec's ``ignore`` label); mask/instance and mask/panoptic:
-    :func:`instance_matching` plus pixel accuracy; keypoints: :func:`keypoint_metrics` with PCK@0.05
-    of each instance's keypoint extent. Any other task: statistics of ``codec.roundtrip_error``.
-    """
-    task, name = codec.task, codec.name
-    if task == "depth":
-        return depth_metrics(decoded, reference)
-    if task == "normals":
-        return normal_metrics(decoded, reference)
-    if name in ("mask/instance", "mask/panoptic"):
-        out = instance_matching(decoded, reference)
-        out["pixel_acc"] = float(np.mean(np.asarray(decoded) == np.asarray(reference)) * 100)
-        return out
-    if task == "mask":
-        return mask_metrics(decoded, reference, ignore=getattr(codec, "ignore", 255))
-    if task == "keypoints":
-        return keypoint_metrics(decoded, reference, bbox_size=_keypoint_box_size(reference))
+
+# ---------------------------------------------------------------- per codec
+
+
+def instance_metrics(pred: np.ndarray, target: np.ndarray) -> dict:
+    """:func:`instance_matching` of two id maps plus ``pixel_acc``, the percentage of pixels whose
+    id agrees (the metrics of instance and panoptic id maps)."""
+    out = instance_matching(pred, target)
+    out["pixel_acc"] = float(np.mean(np.asarray(pred) == np.asarray(target)) * 100)
+    return out
+
+
+def roundtrip_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
+    """Statistics of ``codec.roundtrip_error``: mean and max of the finite errors, and the
+    percentage of items whose validity flipped (the default of :meth:`rgbtask.Codec.metrics`)."""
     err = np.asarray(codec.roundtrip_error(reference, decoded), dtype=np.float64)
     finite = err[np.isfinite(err)]
     return {
@@ -282,3 +275,13 @@ def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
         "max_error": float(finite.max()) if finite.size else float("nan"),
         "invalid_flips": float(np.mean(~np.isfinite(err)) * 100),
     }
+
+
+def primary_metric(codec) -> tuple[str, bool]:
+    """``(metric name, lower is better)`` of a codec (or codec class): its ``primary_metric``."""
+    return tuple(getattr(codec, "primary_metric", ("mean_error", True)))
+
+
+def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
+    """The standard metrics of ``codec``'s task: ``codec.metrics(reference, decoded)``."""
+    return codec.metrics(reference, decoded)

@@ -76,3 +76,53 @@ def test_warmup_compiles_the_kernels():
     rgbtask.warmup("normals/xyz")
     if hasattr(kernels.encode_kernel, "signatures"):  # absent under NUMBA_DISABLE_JIT=1
         assert kernels.encode_kernel.signatures and kernels.decode_kernel.signatures
+
+
+@pytest.mark.parametrize(
+    "codec, param",
+    [
+        ("mask/palette", "ignore=null"),
+        ("mask/palette", "min_region=x"),
+        ("mask/palette", "min_region=[1]"),
+        ("mask/palette", "palette=7"),
+        ("mask/palette", "space=[1,2]"),
+        ("mask/binary", "threshold=abc"),
+        ("normals/xyz", "bits=null"),
+        ("normals/xyz", "convention={}"),
+        ("depth/cubewalk", "near=far"),
+        ("keypoints/heatmap", "sigma=x"),
+        ("mask/palette", "nosuch=1"),
+    ],
+)
+def test_a_bad_param_is_one_line_and_exit_2(codec, param, capsys):
+    assert main(["info", codec, "--param", param]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rgbtask: error: ")
+    assert "Traceback" not in captured.err
+
+
+def test_a_bad_param_is_exit_2_in_every_command_that_builds_a_codec(tmp_path, capsys):
+    np = pytest.importorskip("numpy")
+    np.save(tmp_path / "m.npy", np.zeros((4, 4), np.uint8))
+    bad = ["--codec", "mask/palette", "--param", "ignore=null"]
+    for argv in (
+        ["encode", str(tmp_path / "m.npy"), str(tmp_path / "m.png"), *bad],
+        ["decode", str(tmp_path / "m.png"), str(tmp_path / "m2.npy"), *bad],
+        ["convert", str(tmp_path / "m.npy"), "--out", str(tmp_path / "out"), *bad],
+        ["eval", *bad],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("rgbtask: error: ") and "Traceback" not in err
+
+
+def test_the_cli_process_prints_no_traceback_for_a_bad_param():
+    out = subprocess.run(
+        [sys.executable, "-m", "rgbtask", "info", "mask/palette", "--param", "ignore=null"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("rgbtask: error: ") and "ignore" in out.stderr

@@ -68,3 +68,69 @@ def test_keypoint_metrics_by_hand():
     assert m["mean_px"] == 5.0 and m["found"] == 50.0 and m["count"] == 2
     assert m["pck@0.05"] == 50.0  # 5 px <= 0.05 * 100; the missing one is a miss
     assert keypoint_metrics(pred, target, bbox_size=np.array([60.0]))["pck@0.05"] == 0.0
+
+
+def test_instance_metrics_add_pixel_accuracy():
+    from rgbtask.metrics import instance_metrics
+
+    target = np.array([[0, 1, 1, 2]])
+    pred = np.array([[0, 5, 5, 5]])  # instance 1 matches (IoU 2/3); instance 2 does not (1/3)
+    out = instance_metrics(pred, target)
+    assert out["matched"] == 1 and out["target_instances"] == 2 and out["pred_instances"] == 1
+    assert out["mean_iou"] == pytest.approx(200 / 3)
+    assert out["pixel_acc"] == 25.0  # only the background pixel has the same id
+
+
+def test_roundtrip_metrics_by_hand():
+    from rgbtask.metrics import roundtrip_metrics
+
+    class Toy:
+        def roundtrip_error(self, reference, decoded):
+            return np.abs(np.asarray(decoded) - np.asarray(reference))
+
+    out = roundtrip_metrics(Toy(), np.array([0.0, 0.0, 0.0, 0.0]), np.array([1.0, 3.0, 0, np.inf]))
+    assert out == {"mean_error": 4 / 3, "max_error": 3.0, "invalid_flips": 25.0}
+
+
+def test_keypoint_box_size_by_hand():
+    from rgbtask.metrics import keypoint_box_size
+
+    kp = np.array([[[1.0, 2.0], [4.0, 10.0], [np.nan, np.nan]], [[np.nan, np.nan]] * 3])
+    assert keypoint_box_size(kp).tolist() == [8.0, 0.0]
+
+
+def test_every_codec_declares_its_metrics_and_primary_metric():
+    import rgbtask
+    from rgbtask.metrics import primary_metric
+    from rgbtask.registry import get_codec_class
+    from rgbtask.samples import make_scene
+
+    scene = make_scene(24, 32, seed=0)
+    expected = {
+        "depth": ("abs_rel", True),
+        "normals": ("mean", True),
+        "keypoints": ("mean_px", True),
+        "mask/palette": ("miou", False),
+        "mask/binary": ("miou", False),
+        "mask/instance": ("mean_iou", False),
+        "mask/panoptic": ("pixel_acc", False),
+    }
+    for name in rgbtask.list_codecs():
+        cls = get_codec_class(name)
+        key, lower = primary_metric(cls)
+        if name in expected or name.split("/")[0] in expected:
+            assert (key, lower) == expected.get(name, expected.get(name.split("/")[0])), name
+        for codec, values in list(cls.examples(scene))[:1]:
+            value = values[0]
+            metrics = codec.metrics(value, codec.decode(codec.encode(value)))
+            assert key in metrics and np.isscalar(metrics[key]), (name, key, sorted(metrics))
+
+
+def test_mask_metrics_of_a_palette_leave_out_its_own_ignore_label():
+    import rgbtask
+
+    codec = rgbtask.get_codec("mask/palette", palette="voc", ignore=7)
+    reference = np.array([[1, 2, 7, 7]])
+    decoded = np.array([[1, 3, 5, 6]])
+    out = codec.metrics(reference, decoded)
+    assert out["count"] == 2 and out["pixel_acc"] == 50.0

@@ -40,6 +40,8 @@ from rgbtask.core import depth as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import InputError
+from rgbtask.io.tasks import DEPTH_IO
+from rgbtask.metrics import depth_metrics
 from rgbtask.registry import register_codec
 from rgbtask.transforms import Transform, make_transform
 
@@ -95,6 +97,8 @@ class DepthCodec(Codec):
     """Shared implementation: subclasses say which curve (:meth:`curve_obj`)."""
 
     error_unit: ClassVar[str] = "m"
+    primary_metric: ClassVar[tuple[str, bool]] = ("abs_rel", True)
+    task_io: ClassVar[Any] = DEPTH_IO
 
     transform: str = "linear"
     near: float | None = None
@@ -263,7 +267,7 @@ class DepthCodec(Codec):
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """Depth metrics (AbsRel, RMSE, ...) of the decoded depth in metres (see ``in_metres``)."""
-        return super().metrics(reference, self.in_metres(reference, decoded))
+        return depth_metrics(self.in_metres(reference, decoded), reference)
 
     # ---------------------------------------------------------------- bound
     def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:

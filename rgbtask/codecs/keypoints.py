@@ -101,6 +101,7 @@ from rgbtask.codecs.keypoint_grouping import (  # noqa: F401  (nms, assemble, st
 from rgbtask.core import keypoints as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.io.tasks import COCO_KEYPOINTS_IO
 from rgbtask.params import integer, number, one_of, param, size_hw
 from rgbtask.registry import register_codec
 
@@ -191,6 +192,8 @@ class KeypointsHeatmap(Codec):
 
     name: ClassVar[str] = "keypoints/heatmap"
     error_unit: ClassVar[str] = "px"
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean_px", True)
+    task_io: ClassVar[Any] = COCO_KEYPOINTS_IO
 
     size: tuple[int, int] | None = param(None, size_hw, optional=True)
     num_keypoints: int | None = param(None, integer(lo=1), optional=True)
@@ -468,12 +471,12 @@ class KeypointsHeatmap(Codec):
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """:func:`rgbtask.metrics.keypoint_metrics` after matching decoded instances to the
         reference (PCK@0.05 of each instance's keypoint extent)."""
-        from rgbtask.metrics import _keypoint_box_size, keypoint_metrics
+        from rgbtask.metrics import keypoint_box_size, keypoint_metrics
 
         ref = self._as_instances(reference)
         aligned = self.align(reference, decoded)[..., : ref.shape[-3], :, :]
         ref = np.broadcast_to(ref, aligned.shape)
-        out = keypoint_metrics(aligned, ref, bbox_size=_keypoint_box_size(ref))
+        out = keypoint_metrics(aligned, ref, bbox_size=keypoint_box_size(ref))
         return out
 
     def align(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:

@@ -48,6 +48,8 @@ from rgbtask.core import masks as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache, clear_all, lazy_zeros
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.io.tasks import MASK_IO
+from rgbtask.metrics import instance_metrics, mask_metrics
 from rgbtask.palettes import distinct_palette, resolve_palette, shadowed_labels
 from rgbtask.registry import register_codec
 
@@ -223,6 +225,12 @@ class MaskPalette(Codec):
 
     name: ClassVar[str] = "mask/palette"
     error_unit: ClassVar[str] = "label"
+    primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
+    task_io: ClassVar[Any] = MASK_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.mask_metrics` (mIoU, pixel accuracy) without ``ignore`` pixels."""
+        return mask_metrics(decoded, reference, ignore=self.ignore)
 
     palette: Any = "ade20k"
     num_classes: int | None = None
@@ -356,6 +364,12 @@ class MaskPanoptic(Codec):
 
     name: ClassVar[str] = "mask/panoptic"
     error_unit: ClassVar[str] = "label"
+    primary_metric: ClassVar[tuple[str, bool]] = ("pixel_acc", False)
+    task_io: ClassVar[Any] = MASK_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.instance_metrics` (matched segments, pixel accuracy)."""
+        return instance_metrics(decoded, reference)
 
     @property
     def levels(self) -> int:
@@ -464,6 +478,12 @@ class MaskInstance(Codec):
 
     name: ClassVar[str] = "mask/instance"
     error_unit: ClassVar[str] = "label"
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean_iou", False)
+    task_io: ClassVar[Any] = MASK_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.instance_metrics` (matched instances, pixel accuracy)."""
+        return instance_metrics(decoded, reference)
 
     max_instances: int = 64
     space: str = "oklab"
@@ -719,6 +739,12 @@ class MaskBinary(Codec):
 
     name: ClassVar[str] = "mask/binary"
     error_unit: ClassVar[str] = "label"
+    primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
+    task_io: ClassVar[Any] = MASK_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.mask_metrics` (mIoU, pixel accuracy) of the 0/1 labels."""
+        return mask_metrics(decoded, reference, ignore=255)
 
     threshold: float = 0.5
     foreground: Any = (255, 255, 255)

@@ -58,7 +58,8 @@ import numpy as np
 from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.errors import ConfigError, InputError
-from rgbtask.metrics import angular_error_deg
+from rgbtask.io.tasks import NORMALS_IO
+from rgbtask.metrics import angular_error_deg, normal_metrics
 from rgbtask.params import one_of, param, plain
 from rgbtask.registry import register_codec
 
@@ -121,6 +122,12 @@ class NormalsXYZ(Codec):
 
     name: ClassVar[str] = "normals/xyz"
     error_unit: ClassVar[str] = "deg"
+    primary_metric: ClassVar[tuple[str, bool]] = ("mean", True)
+    task_io: ClassVar[Any] = NORMALS_IO
+
+    def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
+        """:func:`rgbtask.metrics.normal_metrics` (angular error in degrees)."""
+        return normal_metrics(decoded, reference)
 
     bits: int = param(8, one_of(8, 16))
     convention: str | tuple[int, int, int] = param("opengl", convention_signs)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from rgbtask.errors import RgbtaskError
+
 __all__ = ["plot_error_map", "plot_metric_vs_perturbation", "plot_strip"]
 
 
@@ -48,7 +50,8 @@ def plot_metric_vs_perturbation(
     averaged. Codecs of different tasks go to separate panels.
     """
     from rgbtask.fidelity.evaluate import summarize
-    from rgbtask.metrics import PRIMARY_METRIC
+    from rgbtask.metrics import primary_metric
+    from rgbtask.registry import get_codec_class
 
     rows = summarize(rows) if rows and "sample" in rows[0] else list(rows)
     plt = _pyplot()
@@ -58,14 +61,13 @@ def plot_metric_vs_perturbation(
             order.append(r["perturbation"])
     by_metric: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
-        m = (
-            metric
-            or (
-                PRIMARY_METRIC.get(r["codec"])
-                or PRIMARY_METRIC.get(r["codec"].split("/")[0])
-                or ("mean_error", True)
-            )[0]
-        )
+        if metric is None:
+            try:
+                m = primary_metric(get_codec_class(r["codec"]))[0]
+            except RgbtaskError:  # a codec no longer registered
+                m = "mean_error"
+        else:
+            m = metric
         by_metric.setdefault(m, []).append(r)
     fig, axes = plt.subplots(len(by_metric), 1, figsize=(11, 3.8 * len(by_metric)), squeeze=False)
     for ax, (m, group) in zip(axes[:, 0], by_metric.items()):

@@ -1,0 +1,348 @@
+"""Per-task readers and writers: the task values datasets ship (depth, masks, normals, COCO keypoint
+JSON), and the :class:`TaskIO` objects through which codecs declare how their task's samples are
+read from and written to files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgbtask.errors import InputError
+from rgbtask.io.atomic import write_atomic
+from rgbtask.io.formats import (
+    _DEPTH_NPY,
+    _MASK_NPY,
+    _NORMALS_NPY,
+    _imread_exr,
+    _read_bytes,
+    _read_npy,
+    read_pfm,
+    write_pfm,
+)
+from rgbtask.io.images import read_image, write_png
+
+__all__ = [
+    "COCO_KEYPOINTS_IO",
+    "DEPTH_IO",
+    "MASK_IO",
+    "NORMALS_IO",
+    "READERS",
+    "CocoKeypointsIO",
+    "DepthIO",
+    "MaskIO",
+    "NormalsIO",
+    "TaskIO",
+    "read_coco_keypoints",
+    "read_depth",
+    "read_mask",
+    "read_normals",
+    "read_value",
+    "task_io_for",
+    "write_value",
+]
+
+
+def read_depth(path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+    """Depth in metres, float64, NaN where invalid (0 in integer PNGs, non-finite or <= 0 in floats).
+
+    Integer images need ``depth_scale`` (stored value / depth_scale = metres: 1000 for NYU's mm,
+    256 for KITTI). A ``.npy`` must hold a real-valued (integer or float) ``(H, W)`` array.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        depth = _read_npy(path, _DEPTH_NPY)
+    elif suffix == ".pfm":
+        depth = read_pfm(path)
+    elif suffix == ".exr":
+        depth = _imread_exr(path)
+        if depth.ndim == 3:
+            depth = depth[..., 0]
+    else:
+        depth = read_image(path)
+        if depth.ndim != 2 or depth.dtype.kind not in "ui":
+            raise InputError(
+                f"expected a single-channel 8/16-bit depth image, got {depth.dtype} "
+                f"{depth.shape} in {str(path)!r}"
+            )
+        if depth_scale is None:
+            raise InputError(
+                f"expected depth_scale for integer depth {str(path)!r} (value / scale = metres, "
+                "e.g. 1000 for millimetres, 256 for KITTI)"
+            )
+        return np.where(depth > 0, depth / float(depth_scale), np.nan)
+    if depth.ndim != 2:
+        raise InputError(
+            f"expected a (H, W) depth map, got shape {depth.shape} in {str(path)!r}"
+            + ("; squeeze the singleton axis first" if 1 in depth.shape and depth.ndim == 3 else "")
+        )
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth_scale is not None:
+        depth = depth / float(depth_scale)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(depth) & (depth > 0), depth, np.nan)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Integer labels ``(H, W)``: PNG in L, I;16 or palette mode (indices), ``.npy`` (integers, or
+    booleans read as 0 / 1); an RGB PNG is read as a COCO panoptic id map ``R + 256 G + 256^2 B``."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        labels = _read_npy(path, _MASK_NPY)
+        if labels.dtype.kind == "b":
+            labels = labels.astype(np.uint8)
+    else:
+        labels = read_image(path)
+        if labels.ndim == 3:
+            rgb = labels.astype(np.int64)
+            labels = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+    if labels.ndim != 2 or labels.dtype.kind not in "iu":
+        raise InputError(
+            f"expected integer labels (H, W), got {labels.dtype} {labels.shape} in {str(path)!r}"
+        )
+    return labels
+
+
+def read_normals(path: str | Path) -> np.ndarray:
+    """Float normals ``(H, W, 3)`` from ``.npy`` (a float array) or ``.exr``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        normals = _read_npy(path, _NORMALS_NPY)
+    elif suffix == ".exr":
+        normals = _imread_exr(path)
+        if normals.ndim == 3:
+            normals = normals[..., ::-1]
+    else:
+        raise InputError(f"expected normals as .npy or .exr, got {path.suffix!r} ({str(path)!r})")
+    if normals.ndim != 3 or normals.shape[-1] != 3:
+        raise InputError(f"expected normals (H, W, 3), got shape {normals.shape} in {str(path)!r}")
+    return np.asarray(normals, dtype=np.float64)
+
+
+def read_coco_keypoints(path: str | Path) -> dict[str, dict[str, Any]]:
+    """COCO keypoint annotations, per image file name.
+
+    Returns ``{file_name: {"keypoints": (N, K, 2) float64, "visible": (N, K) bool,
+    "labelled": (N, K) bool, "size": (H, W), "bbox": (N, 4), "image_id": id}}``. COCO's v flag: 0 not
+    labelled (coordinates NaN here), 1 labelled but occluded, 2 visible; ``visible`` is v == 2.
+    """
+    path = Path(path)
+    text = _read_bytes(path, "a COCO keypoint JSON file")
+    try:
+        coco = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InputError(
+            f"expected COCO keypoint JSON in {str(path)!r}, got invalid JSON: {exc}"
+        ) from None
+    try:
+        images = {img["id"]: img for img in coco["images"]}
+        per_image: dict[Any, list[dict]] = {}
+        for ann in coco["annotations"]:
+            if ann.get("keypoints"):
+                per_image.setdefault(ann["image_id"], []).append(ann)
+        out = {}
+        for image_id, anns in per_image.items():
+            if image_id not in images:
+                raise KeyError(f"annotation for image_id {image_id!r}, which 'images' lacks")
+            kp = np.array([a["keypoints"] for a in anns], dtype=np.float64)
+            if kp.ndim != 2 or kp.shape[1] % 3:
+                raise ValueError(
+                    f"keypoints of image_id {image_id!r} are not lists of (x, y, v) triples of "
+                    "one length"
+                )
+            kp = kp.reshape(len(anns), -1, 3)
+            v = kp[..., 2]
+            xy = np.where((v > 0)[..., None], kp[..., :2], np.nan)
+            img = images[image_id]
+            out[img["file_name"]] = {
+                "keypoints": xy,
+                "visible": v == 2,
+                "labelled": v > 0,
+                "size": (int(img["height"]), int(img["width"])),
+                "bbox": np.array([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4),
+                "image_id": image_id,
+            }
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(
+            f"expected COCO keypoint JSON (images, annotations with keypoints) in "
+            f"{str(path)!r}: {detail}"
+        ) from None
+    return out
+
+
+READERS: dict[str, Callable[..., np.ndarray]] = {
+    "depth": read_depth,
+    "mask": read_mask,
+    "normals": read_normals,
+}
+
+
+def read_value(task: str, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+    """The task value stored in ``path`` (depth, mask or normals)."""
+    if task not in READERS:
+        raise InputError(f"expected a task in {sorted(READERS)} for file input, got {task!r}")
+    if task == "depth":
+        return read_depth(path, depth_scale)
+    return READERS[task](path)
+
+
+def write_value(path: str | Path, value: np.ndarray, depth_scale: float | None = None) -> Path:
+    """Write a decoded value by extension: ``.npy`` as is; ``.pfm`` float; ``.png`` integer labels
+    (uint8/uint16) or depth times ``depth_scale`` as uint16 (NaN -> 0)."""
+    path = Path(path)
+    value = np.asarray(value)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the name
+                np.save(f, value, allow_pickle=False)
+
+        return write_atomic(path, write)
+    if suffix == ".pfm":
+        return write_pfm(path, value)
+    if suffix == ".png":
+        if value.dtype.kind == "f":
+            if depth_scale is None:
+                raise InputError("expected --depth-scale to write float depth as a 16-bit PNG")
+            scaled = np.rint(np.nan_to_num(value, nan=0.0, posinf=0.0) * depth_scale)
+            if scaled.max(initial=0) > 65535 or scaled.min(initial=0) < 0:
+                raise InputError(
+                    f"expected depth * {depth_scale} within 0..65535 for a 16-bit PNG, got "
+                    f"{scaled.min():g}..{scaled.max():g}"
+                )
+            return write_png(path, scaled.astype(np.uint16))
+        if value.min(initial=0) < 0 or value.max(initial=0) > 65535:
+            raise InputError("expected labels within 0..65535 for a PNG; write .npy instead")
+        dtype = np.uint8 if value.max(initial=0) <= 255 else np.uint16
+        return write_png(path, value.astype(dtype))
+    raise InputError(f"expected an output ending in .npy, .pfm or .png, got {path.name!r}")
+
+
+# ---------------------------------------------------------------- task families
+
+
+class TaskIO:
+    """How one task family's samples are read from files and its decoded values written back.
+
+    A codec class declares its family's reader/writer as its ``task_io`` ClassVar; ``rgbtask
+    encode`` / ``decode`` and :func:`rgbtask.convert.convert` call only these hooks and the codec's
+    ``encode`` / ``decode``, so a new task family needs no edit there. The default reads one sample
+    per file (subclasses implement :meth:`read`) and writes decoded values with
+    :func:`write_value` (``.npy``, ``.pfm``, ``.png``); a family whose files hold several samples
+    (COCO JSON) overrides :meth:`items` and :meth:`select`.
+    """
+
+    def items(
+        self, path: str | Path, depth_scale: float | None = None
+    ) -> list[tuple[str, str, Any]]:
+        """The samples one input file holds, as ``(key, output stem, payload)``.
+
+        ``key`` names the sample in reports and the manifest, the output is ``<stem>.png``, and the
+        payload (small, picklable: it travels to worker processes) is what :meth:`encode` takes.
+        The default: one sample per file, read in :meth:`encode` (in the worker). Raises
+        :class:`~rgbtask.errors.InputError` for a file that fails as a whole.
+        """
+        path = Path(path)
+        return [(str(path), path.stem, {"path": str(path), "depth_scale": depth_scale})]
+
+    def select(self, path: str | Path, name: str | None, depth_scale: float | None = None) -> Any:
+        """The payload of the one sample ``rgbtask encode`` encodes from ``path`` (``name``: the
+        ``--image`` option, for files that hold several samples)."""
+        return self.items(path, depth_scale)[0][2]
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> Any:
+        """The task value stored in ``path`` (what the codec's ``encode`` takes)."""
+        raise InputError(f"expected a task whose files rgbtask can read, got {str(path)!r}")
+
+    def encode(self, codec: Any, payload: Any) -> np.ndarray:
+        """Encode one sample (a payload from :meth:`items`) with ``codec``."""
+        return codec.encode(self.read(payload["path"], payload["depth_scale"]))
+
+    def write(self, path: str | Path, value: Any, depth_scale: float | None = None) -> Path:
+        """Write a decoded value (or a confidence map) to ``path``, by its extension."""
+        return write_value(path, value, depth_scale)
+
+
+class DepthIO(TaskIO):
+    """Depth: 16-bit PNG (with ``depth_scale``), ``.npy``, ``.pfm``, ``.exr``."""
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+        return read_depth(path, depth_scale)
+
+
+class MaskIO(TaskIO):
+    """Label maps: PNG (gray, 16-bit, palette, COCO panoptic RGB), ``.npy``."""
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+        return read_mask(path)
+
+
+class NormalsIO(TaskIO):
+    """Surface normals: ``.npy``, ``.exr``."""
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+        return read_normals(path)
+
+
+class CocoKeypointsIO(TaskIO):
+    """Keypoints: a COCO keypoint JSON file holds one sample per annotated image, named by the
+    image's file name (the output by its stem)."""
+
+    def items(
+        self, path: str | Path, depth_scale: float | None = None
+    ) -> list[tuple[str, str, Any]]:
+        return [
+            (f"{path}:{name}", Path(name).stem, self._payload(ann))
+            for name, ann in read_coco_keypoints(path).items()
+        ]
+
+    def select(self, path: str | Path, name: str | None, depth_scale: float | None = None) -> Any:
+        images = read_coco_keypoints(path)
+        if name is None or name not in images:
+            raise InputError(f"expected --image with one of {sorted(images)}, got {name!r}")
+        return self._payload(images[name])
+
+    @staticmethod
+    def _payload(ann: dict[str, Any]) -> dict[str, Any]:
+        return {"keypoints": ann["keypoints"], "visible": ann["visible"], "size": ann["size"]}
+
+    def encode(self, codec: Any, payload: Any) -> np.ndarray:
+        size = tuple(getattr(codec, "size", payload["size"]))
+        if tuple(payload["size"]) != size:
+            raise InputError(
+                f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
+            )
+        return codec.encode(payload["keypoints"], visible=payload["visible"])
+
+
+DEPTH_IO = DepthIO()
+MASK_IO = MaskIO()
+NORMALS_IO = NormalsIO()
+COCO_KEYPOINTS_IO = CocoKeypointsIO()
+
+
+class _NoTaskIO(TaskIO):
+    """What a codec that declares no ``task_io`` gets: it writes decoded values, reads nothing."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> Any:
+        raise InputError(
+            f"expected a codec that declares how its task is read from files (a task_io), got "
+            f"{self.name!r}, which declares none"
+        )
+
+
+def task_io_for(codec: Any) -> TaskIO:
+    """The reader/writer ``codec`` declares (its ``task_io``); one that only writes if none."""
+    task_io = getattr(codec, "task_io", None)
+    return task_io if task_io is not None else _NoTaskIO(codec.name)
