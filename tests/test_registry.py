@@ -251,3 +251,87 @@ def test_broken_plugin_reference_is_a_clear_error():
             rgbtask.get_codec("toy/broken")
     finally:
         registry.unregister_codec("toy/broken")
+
+
+def test_registry_import_loads_no_codec_module():
+    """``import rgbtask.registry`` (and a lookup of one family) imports no other codec module."""
+    code = (
+        "import sys, rgbtask.registry as r; "
+        "before = sorted(m for m in sys.modules if m.startswith('rgbtask.codecs.') or m == 'numba'); "
+        "r.get_codec_class('normals/xyz'); "
+        "after = sorted(m for m in sys.modules if m.startswith('rgbtask.codecs.')); "
+        "print(before, after)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] ['rgbtask.codecs.normals']"
+
+
+def test_builtin_names_are_written_once_in_their_classes():
+    from rgbtask.codecs import BUILTIN_MODULES
+
+    for name in rgbtask.list_codecs():
+        cls = rgbtask.get_codec_class(name)
+        if cls.__module__.startswith("rgbtask."):
+            assert cls.name == name
+            assert BUILTIN_MODULES[name.split("/")[0]] == cls.__module__
+            assert registry._origins[name] == "rgbtask"
+
+
+def test_get_codec_class_and_unregister_are_public(toy):
+    assert rgbtask.get_codec_class is registry.get_codec_class
+    assert rgbtask.unregister_codec is registry.unregister_codec
+    assert {"get_codec_class", "unregister_codec"} <= set(rgbtask.__all__)
+    assert rgbtask.get_codec_class("toy/invert") is Invert
+    rgbtask.unregister_codec("toy/invert")
+    assert "toy/invert" not in rgbtask.list_codecs()
+    with pytest.raises(rgbtask.UnknownCodecError, match="no codec named 'toy/invert'"):
+        rgbtask.get_codec_class("toy/invert")
+    with pytest.raises(rgbtask.UnknownCodecError, match="no codec named 'toy/invert'"):
+        rgbtask.unregister_codec("toy/invert")
+    rgbtask.register_codec(Invert)  # for the fixture's teardown
+
+
+def test_taking_a_builtin_name_is_a_clash_even_before_its_module_is_loaded():
+    code = textwrap.dedent("""
+        import dataclasses, sys
+        import rgbtask
+        from rgbtask.codecs.normals import NormalsXYZ
+
+        @dataclasses.dataclass(frozen=True, eq=False, repr=False)
+        class Mine(NormalsXYZ):
+            pass
+
+        assert "rgbtask.codecs.masks" not in sys.modules
+        try:
+            rgbtask.register_codec(Mine, name="mask/binary")
+        except rgbtask.RegistrationError as exc:
+            assert "being registered as" in str(exc), exc
+        Mine.name = "mask/binary"
+        try:
+            rgbtask.register_codec(Mine)
+        except rgbtask.RegistrationError as exc:
+            assert "already registered (rgbtask)" in str(exc), exc
+        else:
+            raise AssertionError("no clash")
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        expected = version("rgbtask")
+    except PackageNotFoundError:
+        expected = "0+unknown"
+    assert rgbtask.__version__ == expected
+    assert "__version__" in rgbtask.__all__
+
+
+def test_package_is_typed():
+    from pathlib import Path
+
+    assert (Path(rgbtask.__file__).parent / "py.typed").is_file()

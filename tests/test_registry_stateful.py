@@ -57,12 +57,16 @@ from hypothesis.stateful import (
 import rgbtask
 from rgbtask import registry
 from rgbtask.codec import Codec, Decoded
-from rgbtask.codecs import BUILTIN_CODECS
 from rgbtask.errors import ConfigError, RegistrationError, RgbtaskError, UnknownCodecError
 
-# The built-in codec modules are imported once, up front, so that the model knows their classes.
-for _ref in sorted(set(BUILTIN_CODECS.values())):
-    importlib.import_module(_ref.partition(":")[0])
+# The built-in codec modules are imported once, up front, so that the model knows their classes
+# (each registers its own: the registry holds them as classes from then on).
+registry._load_all_families()
+BUILTIN_CODECS = {
+    name: f"{cls.__module__}:{cls.__qualname__}"
+    for name, cls in registry._entries.items()
+    if registry._origins[name] == "rgbtask"
+}
 
 NAMES = ["normals/xyz", "mask/binary", "toy/a", "toy/b", "toy/c", "other/a"]  # valid, some built-in
 ABSENT = ["toy/aa", "normal/xyz", "toy/d", "zzz/qqq"]  # valid names the machine never registers
