@@ -28,7 +28,11 @@ What "correct" means for each hostile input (``Case.expect``): see :mod:`rgbtask
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import math
+import numbers
 import pickle
 from collections.abc import Sequence
 from typing import Any
@@ -55,6 +59,7 @@ __all__ = [
     "adversarial_cases",
     "check_adversarial",
     "check_codec",
+    "check_config_values",
     "check_decoded",
     "check_roundtrip",
     "registered_examples",
@@ -236,6 +241,136 @@ def _check_config(codec: Codec) -> None:
         _fail(codec, "pickle round trip gives an unequal codec")
 
 
+# ---------------------------------------------------------------- config values
+
+_NAN = float("nan")
+
+
+def _same_config_value(given: Any, stored: Any) -> bool:
+    """``stored`` is exactly ``given``: equal (NaN equal to NaN), and a bool stays a bool."""
+    if isinstance(given, (bool, np.bool_)) != isinstance(stored, (bool, np.bool_)):
+        return False
+    if isinstance(given, float) and math.isnan(given):
+        return isinstance(stored, float) and math.isnan(stored)
+    try:
+        return bool(given == stored)
+    except Exception:
+        return False
+
+
+def _config_fields(codec: Codec) -> list[str]:
+    """The codec's constructor parameters: its dataclass init fields, or its signature's."""
+    if dataclasses.is_dataclass(codec):
+        return [f.name for f in dataclasses.fields(codec) if f.init]
+    signature = inspect.signature(type(codec))
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _wrong_values(current: Any) -> list[tuple[str, Any]]:
+    """The values a parameter is tried with: wrong types, signs and NaN."""
+    wrong = [
+        ("a string", "x"),
+        ("None", None),
+        ("a list", [1, 2]),
+        ("a bool", True),
+        ("a non-integral float", 2.7),
+        ("a negative number", -1),
+        ("NaN", _NAN),
+    ]
+    if isinstance(current, numbers.Integral) and not isinstance(current, (bool, np.bool_)):
+        wrong.append(("its value plus a half", int(current) + 0.5))
+    return wrong
+
+
+def _noisy(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` with small deterministic noise: decodes where the config's tolerances matter."""
+    full = int(np.iinfo(rgb.dtype).max)
+    rng = np.random.default_rng(0)
+    step = max(1, full // 255)
+    noise = rng.integers(-6, 7, size=rgb.shape) * step
+    return np.clip(rgb.astype(np.int64) + noise, 0, full).astype(rgb.dtype)
+
+
+def _same_decoding(a: Any, b: Any) -> bool:
+    return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+
+
+def check_config_values(codec: Codec, values: Sequence[Any] = ()) -> None:
+    """Assert that the codec's config is complete and that its parameters are validated.
+
+    * ``get_config()`` holds ``name`` and exactly the constructor's parameters (a parameter left
+      out would make a rebuilt codec compare equal although it decodes differently);
+    * every parameter, given a wrong value (a string, None, a list, a bool, a non-integral float,
+      a negative number, NaN, and an integer parameter's value plus a half), either raises
+      :class:`~rgbtask.errors.ConfigError` or builds a codec whose ``get_config()`` holds exactly
+      the value given (never a silently cast one: ``2.7`` stored as ``2``);
+    * a codec rebuilt from its config (``from_config(get_config())``, and through JSON) encodes
+      ``values`` and decodes their images, clean and noisy, to the very same values.
+    """
+    from rgbtask.errors import ConfigError
+
+    cls = type(codec)
+    config = codec.get_config()
+    fields = _config_fields(codec)
+    keys = sorted(k for k in config if k != "name")
+    if keys != sorted(fields):
+        missing = sorted(set(fields) - set(keys))
+        extra = sorted(set(keys) - set(fields))
+        _fail(
+            codec,
+            f"get_config() keys {keys} are not the constructor's parameters {sorted(fields)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; extra {extra}" if extra else ""),
+        )
+    for field in fields:
+        for what, wrong in _wrong_values(config.get(field)):
+            try:
+                built = cls.from_config({**config, field: wrong})
+            except ConfigError:
+                continue
+            except Exception as exc:
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) raised {type(exc).__name__}: {exc}; "
+                    "expected a ConfigError saying what was expected",
+                )
+            try:
+                stored = built.get_config().get(field, "<missing>")
+            except Exception as exc:
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) built a codec whose get_config() raised {exc!r}",
+                )
+            if not _same_config_value(wrong, stored):
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) was accepted and stored as {stored!r}: "
+                    "raise a ConfigError or keep the value given",
+                )
+    rebuilt = {
+        "from_config(get_config())": cls.from_config(config),
+        "from_config(json)": cls.from_config(json.loads(json.dumps(config))),
+    }
+    for value in values:
+        rgb = codec.encode(value)
+        images = {"its image": rgb, "its image with noise": _noisy(rgb)}
+        wants = {k: codec.decode_with_confidence(image) for k, image in images.items()}
+        for how, twin in rebuilt.items():
+            if not _equal(twin.encode(value), rgb):
+                _fail(codec, f"a codec rebuilt by {how} encodes differently")
+            for k, image in images.items():
+                if not _same_decoding(twin.decode_with_confidence(image), wants[k]):
+                    _fail(
+                        codec,
+                        f"a codec rebuilt by {how} decodes {k} differently "
+                        "(its config leaves something out)",
+                    )
+
+
 # ---------------------------------------------------------------- adversarial suite
 
 
@@ -375,17 +510,26 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
         ]
 
 
-def check_codec(codec: Codec, values: Sequence[Any], adversarial: bool = True) -> None:
+def check_codec(
+    codec: Codec,
+    values: Sequence[Any],
+    adversarial: bool = True,
+    *,
+    config_values: bool = True,
+) -> None:
     """Run the conformance checks on ``codec`` with sample ``values`` (single, unbatched items).
 
     Raises ``AssertionError`` naming the first failure. Values of equal shape are also checked as
-    a batch. ``adversarial=False`` skips the adversarial suite (:func:`check_adversarial`).
+    a batch. ``adversarial=False`` skips the adversarial suite (:func:`check_adversarial`);
+    ``config_values=False`` skips the config section (:func:`check_config_values`).
     """
     if not isinstance(codec, Codec):
         raise AssertionError(f"expected an rgbtask.Codec, got {type(codec).__name__}")
     if len(values) == 0:
         raise AssertionError("check_codec needs at least one sample value")
     _check_config(codec)
+    if config_values:
+        check_config_values(codec, values)
     for value in values:
         rgb = _check_encoded(codec, value)
         check_roundtrip(codec, value, rgb)

@@ -17,6 +17,7 @@ import rgbtask
 from rgbtask import registry
 from rgbtask.codec import Codec, Decoded, check_value, rgb_scale
 from rgbtask.errors import InputError
+from rgbtask.params import integer, param
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -335,3 +336,96 @@ def test_package_is_typed():
     from pathlib import Path
 
     assert (Path(rgbtask.__file__).parent / "py.typed").is_file()
+
+
+# ---------------------------------------------------------------- check_codec's config section
+@dataclass(frozen=True, eq=False, repr=False)
+class Offset(Invert):
+    """Invert with the levels shifted by ``offset`` (mod 256) before encoding and after decoding."""
+
+    name: ClassVar[str] = "toy/offset"
+    offset: int = param(0, integer(0, 255))
+
+    def _encode(self, value):
+        return super()._encode((value.astype(int) - self.offset).astype(np.uint8))
+
+    def _decode(self, rgb):
+        value, confidence, valid = super()._decode(rgb)
+        return Decoded((value.astype(int) + self.offset).astype(np.uint8), confidence, valid)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Forgetful(Offset):
+    """get_config() leaves out ``offset``: a rebuilt codec compares equal but decodes differently."""
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("offset")
+        return config
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Caster(Invert):
+    """Casts a float ``gain`` by hand: 2.7 is silently stored as 2."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.gain, float) and np.isfinite(self.gain):
+            object.__setattr__(self, "gain", int(self.gain))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Crashing(Invert):
+    """Casts ``gain`` with float(): a string gives a bare ValueError, not a ConfigError."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "gain", float(self.gain) if self.gain is not None else None)
+
+
+SAMPLE = [np.arange(12, dtype=np.uint8).reshape(3, 4)]
+
+
+def test_config_section_passes_a_validated_codec_and_one_that_keeps_what_it_is_given():
+    from rgbtask.testing import check_codec, check_config_values
+
+    check_config_values(Offset(), SAMPLE)
+    check_config_values(Offset(offset=3), SAMPLE)
+    check_config_values(Invert(), SAMPLE)  # stores whatever it is given: allowed
+    check_codec(Offset(), SAMPLE, adversarial=False)
+
+
+def test_config_section_catches_a_config_that_leaves_out_a_parameter():
+    from rgbtask.testing import check_codec, check_config_values
+
+    codec = Forgetful(offset=3)
+    assert Forgetful.from_config(codec.get_config()) == codec  # equality alone misses it
+    with pytest.raises(AssertionError, match=r"missing \['offset'\]"):
+        check_config_values(codec, SAMPLE)
+    with pytest.raises(AssertionError, match=r"missing \['offset'\]"):
+        check_codec(codec, SAMPLE, adversarial=False)
+    check_codec(codec, SAMPLE, adversarial=False, config_values=False)  # the rest is blind to it
+
+
+def test_config_section_catches_a_rebuilt_codec_that_decodes_differently(monkeypatch):
+    from rgbtask.testing import check_config_values
+
+    # Even when the field list agrees with the config, the rebuilt codec's results are compared.
+    monkeypatch.setattr("rgbtask.testing._config_fields", lambda codec: ["gain"])
+    with pytest.raises(AssertionError, match="rebuilt by from_config.* (en|de)codes"):
+        check_config_values(Forgetful(offset=3), SAMPLE)
+
+
+def test_config_section_catches_a_silent_cast():
+    from rgbtask.testing import check_config_values
+
+    assert Caster(gain=2.7).get_config()["gain"] == 2
+    with pytest.raises(AssertionError, match=r"gain=2\.7 .*stored as 2\b"):
+        check_config_values(Caster(), SAMPLE)
+
+
+def test_config_section_wants_a_config_error():
+    from rgbtask.testing import check_config_values
+
+    with pytest.raises(AssertionError, match="gain='x'.*raised ValueError.*expected a ConfigError"):
+        check_config_values(Crashing(), SAMPLE)
