@@ -66,8 +66,7 @@ def warmup(*names: str) -> None:
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
     codec's examples on a tiny scene: encode, and decode from uint8 and from float.
     """
-    import numpy as np
-
+    from rgbtask.codec import rgb_scale
     from rgbtask.samples import make_scene
 
     scene = make_scene(height=8, width=8, seed=0)
@@ -75,7 +74,7 @@ def warmup(*names: str) -> None:
         for codec, values in get_codec_class(name).examples(scene):
             rgb = codec.encode(values[0])
             codec.decode_with_confidence(rgb)
-            codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))
+            codec.decode_with_confidence(rgb / rgb_scale(rgb))
 
 
 def clear_tables() -> None:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from rgbtask.codec import rgb_scale
+
 __all__ = ["DECODES", "EITHER", "REJECTS", "SAME", "Case", "Outcome", "adversarial_cases"]
 
 SAME, DECODES, REJECTS, EITHER = "same", "decodes", "rejects", "either"
@@ -83,12 +85,8 @@ class _InterfaceOnly:
         self.__array_interface__ = self._array.__array_interface__
 
 
-def _full(rgb: np.ndarray) -> float:
-    return float(np.iinfo(rgb.dtype).max)
-
-
 def _as_float(rgb: np.ndarray, dtype=np.float64) -> np.ndarray:
-    return (rgb.astype(np.float64) / _full(rgb)).astype(dtype)
+    return (rgb.astype(np.float64) / rgb_scale(rgb)).astype(dtype)
 
 
 def _with(array: np.ndarray, value: Any) -> np.ndarray:
@@ -215,7 +213,7 @@ def _decode_cases() -> list[Case]:
         case("values", "masked array with a masked value", REJECTS, masked),
         case("values", "-0.0 and denormals in float RGB", DECODES, _signed_zero_and_denormal),
         case("values", "all zeros (black)", DECODES, np.zeros_like),
-        case("values", "all full scale (white)", DECODES, lambda r: np.full_like(r, _full(r))),
+        case("values", "all full scale (white)", DECODES, lambda r: np.full_like(r, rgb_scale(r))),
         case("values", "float all 0.0", DECODES, lambda r: np.zeros(r.shape)),
         case("values", "float all 1.0", DECODES, lambda r: np.ones(r.shape)),
         case("values", "arbitrary uint8 colours", DECODES, lambda r: _random(r, np.uint8, 1)),
@@ -244,7 +242,7 @@ def _decode_cases() -> list[Case]:
         case("channels", "1 channel (H, W, 1)", REJECTS, lambda r: r[..., :1]),
         case("channels", "2 channels", REJECTS, lambda r: r[..., :2]),
         case("channels", "4 channels (RGBA)", REJECTS,
-             lambda r: np.concatenate([r, np.full_like(r[..., :1], _full(r))], axis=-1)),
+             lambda r: np.concatenate([r, np.full_like(r[..., :1], rgb_scale(r))], axis=-1)),
         case("channels", "5 channels", REJECTS, lambda r: np.concatenate([r, r[..., :2]], -1)),
         case("channels", "grayscale (H, W)", REJECTS, lambda r: r[..., 0]),
         case("channels", "channel-first (3, H, W)", REJECTS, _channel_first),

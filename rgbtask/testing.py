@@ -51,7 +51,7 @@ from rgbtask.adversarial import (  # the catalogue, re-exported where it used to
     _plain,
     adversarial_cases,
 )
-from rgbtask.codec import Codec, Decoded
+from rgbtask.codec import BOUND_RTOL, Codec, Decoded, rgb_scale, within_bound  # noqa: F401
 
 __all__ = [
     "Case",
@@ -67,8 +67,6 @@ __all__ = [
 
 #: A pickled codec must be small: lookup tables belong in module caches, not in the codec.
 MAX_PICKLE_BYTES = 64 * 1024
-#: Float slack on top of a declared bound: rounding of float32 results, nothing more.
-BOUND_RTOL = 1e-6
 
 
 def _fail(codec: Codec, what: str) -> None:
@@ -94,7 +92,7 @@ def check_roundtrip(codec: Codec, value: Any, rgb: np.ndarray | None = None) -> 
     decoded = codec.decode(rgb)
     err = np.asarray(codec.roundtrip_error(value, decoded), dtype=np.float64)
     bound = np.broadcast_to(np.asarray(codec.roundtrip_bound(value), dtype=np.float64), err.shape)
-    over = ~(err <= bound * (1 + BOUND_RTOL) + 1e-12)
+    over = ~within_bound(err, bound)
     if np.any(over):
         i = np.unravel_index(int(np.argmax(np.where(over, err - bound, -np.inf))), err.shape)
         _fail(
@@ -165,7 +163,7 @@ def check_decoded(codec: Codec, result: Any, what: str = "decode_with_confidence
 
 
 def _check_float_decode(codec: Codec, value: Any, rgb: np.ndarray) -> None:
-    full = float(np.iinfo(rgb.dtype).max)
+    full = rgb_scale(rgb)
     reference = codec.decode(rgb)
     for dtype in (np.float64, np.float32):
         as_float = (rgb.astype(np.float64) / full).astype(dtype)

@@ -429,3 +429,43 @@ def test_config_section_wants_a_config_error():
 
     with pytest.raises(AssertionError, match="gain='x'.*raised ValueError.*expected a ConfigError"):
         check_config_values(Crashing(), SAMPLE)
+
+
+# ---------------------------------------------------------------- one of each
+def test_within_bound_is_the_one_tolerance():
+    from rgbtask.codec import BOUND_RTOL, within_bound
+
+    assert within_bound(0.0, 0.0) and within_bound(1.0, 1.0)
+    assert within_bound(1.0 + BOUND_RTOL / 2, 1.0) and not within_bound(1.0 + 2 * BOUND_RTOL, 1.0)
+    assert not within_bound(1e-9, 0.0) and not within_bound(np.nan, 1.0)
+    assert within_bound([0.5, 2.0], 1.0).tolist() == [True, False]
+
+
+def test_progress_bar_is_off_unless_asked():
+    from rgbtask._progress import progress_bar
+
+    assert progress_bar(3, False, "x", "step") is None
+    bar = progress_bar(3, True, "x", "step")
+    if bar is not None:  # tqdm installed
+        bar.update(1)
+        bar.close()
+
+
+def test_helpers_are_defined_once():
+    """rgb_scale, the progress bar and the bound tolerance have one definition in the package."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(rgbtask.__file__).parent
+    sources = {p: p.read_text() for p in root.rglob("*.py")}
+    patterns = {
+        "full-scale constant 65535.0": r"return 65535\.0",
+        "a tqdm bar": r"tqdm\(",
+        "a bound tolerance": r"bound \* \(1 \+",
+    }
+    for what, pattern in patterns.items():
+        where = sorted(
+            str(p.relative_to(root)) for p, s in sources.items() if re.search(pattern, s)
+        )
+        assert len(where) == 1, (what, where)
+    assert not hasattr(__import__("rgbtask.codec").codec, "require_params")
