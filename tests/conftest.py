@@ -96,7 +96,8 @@ SLOW = (
     "tests/test_fuzz.py::",
     "tests/test_registry_stateful.py::TestRegistryMachine::",
     "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",
-    "tests/test_registry_stateful.py::test_concurrent_",
+    "tests/test_registry_stateful.py::test_concurrent_first_lookups_agree_and_import_once",
+    "tests/test_registry_stateful.py::test_concurrent_register_unregister_distinct_names",
     "tests/test_registry_stateful.py::test_replacing_a_builtin_before_its_module_is_imported",
     "tests/test_resources.py::test_disable_jit_gives_identical_results",
     "tests/test_resources.py::test_read_only_install_caches_elsewhere[",
@@ -128,6 +129,12 @@ SLOW = (
     "tests/test_adversarial.py::test_arbitrary_images_never_decode_out_of_range[",
     "tests/test_registry.py::test_entry_point_plugin_is_found_lazily",
     "tests/test_fidelity.py::test_plots_write_pngs",
+    "tests/test_fidelity.py::test_evaluate_is_tidy_seeded_and_orders_the_damage",
+    "tests/test_docs.py::test_hardening_cases_are_current",
+    "tests/test_convert.py::test_cli_eval_writes_table_csv_and_plot",
+    "tests/test_palettes.py::test_generated_beats_ade20k_margin",
+    "tests/test_files.py::test_pfm_truncated_anywhere_is_refused",
+    "tests/test_depth.py::test_real_frames_lossless_within_half_step[",
 )
 
 #: Tests of other task families' codecs that run check_codec's config section, which fails until
