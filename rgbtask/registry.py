@@ -213,15 +213,18 @@ def unregister_codec(name: str) -> None:
     """
     _load_family(_task_of(name))
     with _lock:
-        if not isinstance(name, str) or name not in _entries:
-            raise UnknownCodecError(_unknown_message(name))
-        del _entries[name]
-        _origins.pop(name, None)
+        known = isinstance(name, str) and name in _entries
+        if known:
+            del _entries[name]
+            _origins.pop(name, None)
+    if not known:  # the message may import the other families: outside the lock
+        raise UnknownCodecError(_unknown_message(name))
 
 
 def _unknown_message(name: str) -> str:
     _load_all_families()  # the close matches may be in any family
-    names = sorted(_entries)
+    with _lock:
+        names = sorted(_entries)
     close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.5)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return f"no codec named {name!r}{hint} (registered: {', '.join(names)})"
@@ -237,10 +240,10 @@ def get_codec_class(name: str) -> type[Codec]:
     _load_entry_points()
     with _lock:
         entry = _entries.get(name) if isinstance(name, str) else None
-        if entry is None:
-            raise UnknownCodecError(_unknown_message(name))
-        if isinstance(entry, type):
-            return entry
+    if entry is None:  # the message may import the other families: outside the lock
+        raise UnknownCodecError(_unknown_message(name))
+    if isinstance(entry, type):
+        return entry
     module_name, _, attr = entry.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
