@@ -34,6 +34,7 @@ import json
 import math
 import numbers
 import pickle
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -327,7 +328,9 @@ def check_config_values(codec: Codec, values: Sequence[Any] = ()) -> None:
     for field in fields:
         for what, wrong in _wrong_values(config.get(field)):
             try:
-                built = cls.from_config({**config, field: wrong})
+                with warnings.catch_warnings():  # errors are the point here, not warnings
+                    warnings.simplefilter("ignore")
+                    built = cls.from_config({**config, field: wrong})
             except ConfigError:
                 continue
             except Exception as exc:
@@ -491,7 +494,6 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
     A palette's known colour collision (ADE20K labels 7 and 49) is warned about once, where such
     a codec is built by a user, not here.
     """
-    import warnings
 
     from rgbtask.palettes import PaletteCollisionWarning
     from rgbtask.registry import get_codec_class, list_codecs

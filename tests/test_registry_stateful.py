@@ -6,8 +6,8 @@ after every step, that they agree. The model is written from the registry's docu
 * ``register_codec`` takes a name once; the very same class again is a no-op; another class needs
   ``replace=True``; bad names, non-Codec classes and abstract classes are refused; a failed
   registration changes nothing (neither the registry nor the class);
-* lazy ``"module:attr"`` references (built-ins, entry points) resolve to the class they name on
-  first lookup; a module whose import registers its classes with ``@register_codec`` (as the
+* lazy ``"module:attr"`` references (entry points) resolve to the class they name on first lookup
+  (the built-in families' modules are imported up front here, so their classes are registered); a module whose import registers its classes with ``@register_codec`` (as the
   built-in codec modules do) is no clash, and neither is one whose name was replaced in the meantime
   (the replacement stands); a broken reference is a RegistrationError naming it, never "unknown";
 * entry points are discovered on the first lookup; a plugin name clashing with a registered one and
