@@ -19,9 +19,13 @@ from rgbtask.errors import (
     RgbtaskError,
     UnknownCodecError,
 )
-from rgbtask.registry import get_codec, list_codecs, register_codec
-
-__version__ = "0.1.0"
+from rgbtask.registry import (
+    get_codec,
+    get_codec_class,
+    list_codecs,
+    register_codec,
+    unregister_codec,
+)
 
 __all__ = [
     "Codec",
@@ -34,10 +38,26 @@ __all__ = [
     "__version__",
     "clear_tables",
     "get_codec",
+    "get_codec_class",
     "list_codecs",
     "register_codec",
+    "unregister_codec",
     "warmup",
 ]
+
+
+def __getattr__(name: str):
+    # ``__version__`` comes from the installed package's metadata, read on first access only.
+    if name == "__version__":
+        global __version__
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            __version__ = version("rgbtask")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            __version__ = "0+unknown"
+        return __version__
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def warmup(*names: str) -> None:
@@ -46,9 +66,7 @@ def warmup(*names: str) -> None:
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
     codec's examples on a tiny scene: encode, and decode from uint8 and from float.
     """
-    import numpy as np
-
-    from rgbtask.registry import get_codec_class
+    from rgbtask.codec import rgb_scale
     from rgbtask.samples import make_scene
 
     scene = make_scene(height=8, width=8, seed=0)
@@ -56,7 +74,7 @@ def warmup(*names: str) -> None:
         for codec, values in get_codec_class(name).examples(scene):
             rgb = codec.encode(values[0])
             codec.decode_with_confidence(rgb)
-            codec.decode_with_confidence(rgb / float(np.iinfo(rgb.dtype).max))
+            codec.decode_with_confidence(rgb / rgb_scale(rgb))
 
 
 def clear_tables() -> None:

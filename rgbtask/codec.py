@@ -46,7 +46,16 @@ import numpy as np
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.params import check_params
 
-__all__ = ["Codec", "Decoded", "check_rgb", "check_value", "describe_array"]
+__all__ = [
+    "BOUND_RTOL",
+    "Codec",
+    "Decoded",
+    "check_rgb",
+    "check_value",
+    "describe_array",
+    "rgb_scale",
+    "within_bound",
+]
 
 
 class Decoded(NamedTuple):
@@ -180,6 +189,23 @@ def rgb_scale(rgb: np.ndarray) -> float:
     if rgb.dtype == np.uint16:
         return 65535.0
     return 1.0
+
+
+#: Float slack on top of a declared round-trip bound: rounding of float32 results, nothing more.
+BOUND_RTOL = 1e-6
+#: Absolute slack on top of it, for a bound of zero met by float arithmetic.
+BOUND_ATOL = 1e-12
+
+
+def within_bound(err: Any, bound: Any) -> np.ndarray:
+    """Where a measured round-trip error is within its declared bound (elementwise, broadcast).
+
+    The one tolerance every comparison with a bound uses (conformance checks, ``rgbtask demo``, the
+    fidelity report): ``err <= bound * (1 + BOUND_RTOL) + BOUND_ATOL``. NaN errors are not within.
+    """
+    err = np.asarray(err, dtype=np.float64)
+    bound = np.asarray(bound, dtype=np.float64)
+    return err <= bound * (1 + BOUND_RTOL) + BOUND_ATOL
 
 
 def _jsonable(value: Any) -> Any:
@@ -392,14 +418,3 @@ class Codec(abc.ABC):
         untested.
         """
         return ()
-
-
-def require_params(codec: Codec, **params: Any) -> None:
-    """Raise :class:`ConfigError` naming every parameter in ``params`` that is None."""
-    missing = [k for k, v in params.items() if v is None]
-    if missing:
-        raise ConfigError(
-            f"{codec.name} needs {', '.join(missing)}: e.g. get_codec({codec.name!r}, "
-            + ", ".join(f"{k}=..." for k in missing)
-            + ")"
-        )

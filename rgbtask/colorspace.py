@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rgbtask.codec import rgb_scale
 from rgbtask.core import masks as kernels
 from rgbtask.core._jit import run_rows
 from rgbtask.errors import ConfigError, InputError
@@ -44,12 +45,8 @@ def space_id(space: str) -> int:
 
 
 def _scale_of(rgb: np.ndarray) -> float:
-    if rgb.dtype == np.uint8:
-        return 255.0
-    if rgb.dtype == np.uint16:
-        return 65535.0
-    if rgb.dtype.kind == "f":
-        return 1.0
+    if rgb.dtype in (np.uint8, np.uint16) or rgb.dtype.kind == "f":
+        return rgb_scale(rgb)
     raise InputError(f"expected sRGB as uint8, uint16 or float in [0, 1], got {rgb.dtype}")
 
 

@@ -30,12 +30,12 @@ from __future__ import annotations
 import glob
 import json
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rgbtask._progress import progress_bar
 from rgbtask.errors import InputError
 
 __all__ = ["ConvertResult", "convert", "expand_inputs"]
@@ -148,18 +148,6 @@ def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     write_atomic(out_dir / MANIFEST, lambda tmp: tmp.write_text(text))
 
 
-def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="rgbtask convert", unit="file", file=sys.stderr)
-
-
 def _run_local(jobs, workers: int, bar):
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -268,7 +256,7 @@ def convert(
             todo.append((key, str(out), config, payload))
     _write_manifest(out_dir, manifest)  # before any output: the folder always names its codec
     workers = workers or os.cpu_count() or 1
-    bar = _progress(len(todo), progress)
+    bar = progress_bar(len(todo), progress, "rgbtask convert", "file")
     try:
         runner = (
             _run_dask(todo, workers, scheduler, bar)

@@ -1,17 +1,21 @@
 """Codec registry: names -> classes.
 
-Three sources fill it, all resolved lazily so that ``import rgbtask`` imports no codec module (and so
-neither Numba nor OpenCV):
+Three sources fill it, all resolved lazily so that ``import rgbtask`` (and ``import rgbtask.registry``)
+imports no codec module (and so neither Numba nor OpenCV):
 
-* the built-in table :data:`rgbtask.codecs.BUILTIN_CODECS` (``name -> "module:Class"``);
+* the built-in codec modules, one per task family, which the codecs package declares
+  (:data:`rgbtask.codecs.BUILTIN_MODULES`, ``task -> module``) without importing them. A family's
+  module is imported on the first lookup of a name of that task; its classes register themselves with
+  ``@register_codec``, so a codec's name is written once, in its class's ``name``;
 * :func:`register_codec`, as a call or a class decorator;
 * third-party packages, through the entry-point group ``rgbtask.codecs``: an entry point's name is
   the codec name and its value ``"package.module:Class"``. They are discovered on the first lookup
   and imported only when that codec is asked for.
 
-Registering a name twice is an error unless ``replace=True``. A lazily referenced class that
-registers itself after its name was replaced (or after its entry point was refused for a clash) is
-ignored, so that importing its module does not fail: the replacement stands. An unknown name raises
+Registering a name twice is an error unless ``replace=True``. A built-in name replaced before its
+family's module was imported stays replaced: the built-in class's own registration is then ignored.
+Likewise a lazily referenced class that registers itself after its name was replaced (or after its
+entry point was refused for a clash) is ignored, so that importing its module does not fail. An unknown name raises
 :class:`~rgbtask.errors.UnknownCodecError` listing the close matches.
 """
 
@@ -29,7 +33,14 @@ from typing import Any
 from rgbtask.codec import Codec
 from rgbtask.errors import ConfigError, RegistrationError, UnknownCodecError
 
-__all__ = ["ENTRY_POINT_GROUP", "get_codec", "list_codecs", "register_codec"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "get_codec",
+    "get_codec_class",
+    "list_codecs",
+    "register_codec",
+    "unregister_codec",
+]
 
 ENTRY_POINT_GROUP = "rgbtask.codecs"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*/[a-z0-9][a-z0-9_.-]*$")
@@ -41,6 +52,11 @@ _origins: dict[str, str] = {}  # name -> where it came from ("builtin", "entry p
 # imported, its ``@register_codec`` for that name is ignored instead of failing the whole import.
 _shadowed: dict[str, set[str]] = {}
 _entry_points_loaded = False
+# Built-in families: task -> module, as the codecs package declares them; a module leaves _pending
+# once imported (its classes then registered themselves).
+_builtin_modules: dict[str, str] = {}
+_pending: dict[str, str] = {}
+BUILTIN_ORIGIN = "rgbtask"
 
 
 def _check_name(name: Any) -> str:
@@ -57,6 +73,7 @@ def _reference(cls: type) -> str:
 
 
 def _add_lazy(name: str, reference: str, origin: str) -> None:
+    _load_family(_task_of(name))  # a built-in of that name is registered first, and wins
     with _lock:
         if name in _entries:
             warnings.warn(
@@ -71,23 +88,61 @@ def _add_lazy(name: str, reference: str, origin: str) -> None:
         _origins[name] = origin
 
 
-def _load_builtins() -> None:
-    from rgbtask.codecs import BUILTIN_CODECS
+def declare_builtin_modules(modules: Mapping[str, str]) -> None:
+    """Declare built-in codec modules (``task -> module``), imported on a first lookup of that task.
 
-    for name, reference in BUILTIN_CODECS.items():
-        _entries[_check_name(name)] = reference
-        _origins[name] = "rgbtask"
+    Called by :mod:`rgbtask.codecs`; the codec names come from the classes, which register
+    themselves with ``@register_codec`` when their module is imported.
+    """
+    with _lock:
+        for task, module in modules.items():
+            if module not in _builtin_modules.values():
+                _pending[task] = module
+            _builtin_modules[task] = module
+
+
+def _declared() -> None:
+    if not _builtin_modules:
+        importlib.import_module("rgbtask.codecs")  # declares the built-in families (imports none)
+
+
+def _load_family(task: Any) -> None:
+    """Import the built-in module of ``task`` (a name's part before the slash), if not done yet."""
+    _declared()
+    module = _pending.get(task) if isinstance(task, str) else None
+    if module is None:
+        return
+    # Imported without holding the lock: the module's @register_codec takes it (and another thread
+    # may be importing the same module directly, holding its import lock).
+    importlib.import_module(module)
+    with _lock:
+        _pending.pop(task, None)
+
+
+def _load_all_families() -> None:
+    _declared()
+    for task in list(_pending):
+        _load_family(task)
+
+
+def _task_of(name: Any) -> Any:
+    return name.split("/", 1)[0] if isinstance(name, str) else None
 
 
 def _load_entry_points() -> None:
     global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group=ENTRY_POINT_GROUP))
+    for ep in found:  # built-ins first, outside the lock: a plugin never takes a built-in's name
+        _load_family(_task_of(ep.name))
     with _lock:
         if _entry_points_loaded:
             return
         _entry_points_loaded = True
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in found:
             dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
             try:
                 name = _check_name(ep.name)
@@ -122,11 +177,16 @@ def register_codec(
             )
         if inspect.isabstract(klass):
             raise RegistrationError(f"{klass.__qualname__} is abstract: implement every method")
+        builtin = klass.__module__ in _builtin_modules.values()
+        if not replace and not builtin:
+            _load_family(_task_of(codec_name))  # so that taking a built-in name is a clash
         with _lock:
             existing = _entries.get(codec_name)
             # Importing a lazily referenced module registers the class it refers to: not a clash.
             same = existing is klass or existing == _reference(klass)
             if existing is not None and not same and not replace:
+                if builtin and klass.__module__ in _pending.values():
+                    return klass  # a built-in replaced before its module was imported: ignored
                 if _reference(klass) in _shadowed.get(codec_name, ()):
                     return klass  # its name was replaced (or its entry point refused): ignored
                 raise RegistrationError(
@@ -138,7 +198,7 @@ def register_codec(
             klass.name = codec_name  # only now: a refused registration leaves the class as it was
             _entries[codec_name] = klass
             if not same:
-                _origins[codec_name] = klass.__module__
+                _origins[codec_name] = BUILTIN_ORIGIN if builtin else klass.__module__
         return klass
 
     if cls is None:
@@ -147,30 +207,43 @@ def register_codec(
 
 
 def unregister_codec(name: str) -> None:
-    """Remove a codec from the registry (for tests and plugin reloads)."""
+    """Remove a codec from the registry (for tests and plugin reloads).
+
+    An unknown name raises :class:`~rgbtask.errors.UnknownCodecError`.
+    """
+    _load_family(_task_of(name))
     with _lock:
-        if not isinstance(name, str) or name not in _entries:
-            raise UnknownCodecError(_unknown_message(name))
-        del _entries[name]
-        _origins.pop(name, None)
+        known = isinstance(name, str) and name in _entries
+        if known:
+            del _entries[name]
+            _origins.pop(name, None)
+    if not known:  # the message may import the other families: outside the lock
+        raise UnknownCodecError(_unknown_message(name))
 
 
 def _unknown_message(name: str) -> str:
-    names = sorted(_entries)
+    _load_all_families()  # the close matches may be in any family
+    with _lock:
+        names = sorted(_entries)
     close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.5)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     return f"no codec named {name!r}{hint} (registered: {', '.join(names)})"
 
 
 def get_codec_class(name: str) -> type[Codec]:
-    """The class registered under ``name``, importing it on first use."""
+    """The class registered under ``name``, importing its module on first use.
+
+    Raises :class:`~rgbtask.errors.UnknownCodecError` (with close matches) for an unknown name and
+    :class:`~rgbtask.errors.RegistrationError` when a plugin's module cannot be loaded.
+    """
+    _load_family(_task_of(name))
     _load_entry_points()
     with _lock:
         entry = _entries.get(name) if isinstance(name, str) else None
-        if entry is None:
-            raise UnknownCodecError(_unknown_message(name))
-        if isinstance(entry, type):
-            return entry
+    if entry is None:  # the message may import the other families: outside the lock
+        raise UnknownCodecError(_unknown_message(name))
+    if isinstance(entry, type):
+        return entry
     module_name, _, attr = entry.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -197,6 +270,10 @@ def get_codec_class(name: str) -> type[Codec]:
 
 def list_codecs(task: str | None = None) -> list[str]:
     """Sorted names of every registered codec, or of one task's (``"depth"``, ``"mask"``, ...)."""
+    if task is None:
+        _load_all_families()
+    else:
+        _load_family(task)
     _load_entry_points()
     with _lock:
         names = sorted(_entries)
@@ -248,7 +325,3 @@ def _check_params(cls: type[Codec], config: Mapping[str, Any]) -> None:
             f"unknown parameter {', '.join(hints)} for codec {cls.name!r}; "
             f"accepted: {', '.join(accepted) or 'none'}"
         )
-
-
-with _lock:
-    _load_builtins()

@@ -14,46 +14,53 @@
 6. config round trip: ``get_config()`` is JSON-serialisable, carries ``name``, rebuilds an equal
    codec through :func:`rgbtask.get_codec`; ``==``, ``hash`` and ``repr`` agree; pickling ships the
    config only (small) and gives an equal codec;
-7. the adversarial suite (:func:`check_adversarial`): some sixty hostile inputs to ``decode`` and
-   ``encode`` (layouts, dtypes, NaN / inf, out-of-range values, channel counts, empty and extreme
-   shapes, arbitrary colours), each of which must give a correct result or a ``ValueError``
-   subclass whose message says "expected"; and arbitrary images never decode out of range
-   (:meth:`Codec.in_range`).
+7. the adversarial suite (:func:`check_adversarial`): the 94 hostile inputs to ``decode`` and
+   ``encode`` of :mod:`rgbtask.adversarial` (layouts, dtypes, NaN / inf, out-of-range values,
+   channel counts, empty and extreme shapes, arbitrary colours), each of which must give a correct
+   result or a ``ValueError`` subclass whose message says "expected"; and arbitrary images never
+   decode out of range (:meth:`Codec.in_range`).
 
 The config check rebuilds the codec with ``from_config`` and, when its name is registered, through
 :func:`rgbtask.get_codec` too (which must give the same class).
 
-What "correct" means, per case (``Case.expect``):
-
-* ``"same"``: exactly what the canonical input gives (a Fortran-ordered, strided, big-endian or
-  read-only view of the same codes; an array-like object wrapping them);
-* ``"decodes"``: no error, the result satisfies the contract (dtypes, shapes, NaN exactly where
-  invalid) and every item is in range; where the input holds a sample's exact codes at another
-  bit depth, the round trip is within the declared bound too;
-* ``"rejects"``: a ``ValueError`` subclass that says what was expected;
-* ``"either"``: a clear rejection, or a result that is correct as for ``"decodes"`` and, for a
-  codec whose decoding is per pixel (:attr:`Codec.pixelwise`), equal pixel for pixel to the
-  canonical decoding of the same pixels (crops, 1x1, extreme aspect ratios). On the encode side,
-  an accepted value must round-trip within the bound, with itself as the reference.
+What "correct" means for each hostile input (``Case.expect``): see :mod:`rgbtask.adversarial`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import math
+import numbers
 import pickle
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded
+from rgbtask.adversarial import (  # the catalogue, re-exported where it used to live
+    DECODES,
+    EITHER,  # noqa: F401
+    REJECTS,
+    SAME,
+    Case,
+    Outcome,
+    _decode_cases,
+    _encode_cases,
+    _plain,
+    adversarial_cases,
+)
+from rgbtask.codec import BOUND_RTOL, Codec, Decoded, rgb_scale, within_bound  # noqa: F401
 
 __all__ = [
+    "Case",
     "Outcome",
     "adversarial_cases",
     "check_adversarial",
     "check_codec",
+    "check_config_values",
     "check_decoded",
     "check_roundtrip",
     "registered_examples",
@@ -61,8 +68,6 @@ __all__ = [
 
 #: A pickled codec must be small: lookup tables belong in module caches, not in the codec.
 MAX_PICKLE_BYTES = 64 * 1024
-#: Float slack on top of a declared bound: rounding of float32 results, nothing more.
-BOUND_RTOL = 1e-6
 
 
 def _fail(codec: Codec, what: str) -> None:
@@ -88,7 +93,7 @@ def check_roundtrip(codec: Codec, value: Any, rgb: np.ndarray | None = None) -> 
     decoded = codec.decode(rgb)
     err = np.asarray(codec.roundtrip_error(value, decoded), dtype=np.float64)
     bound = np.broadcast_to(np.asarray(codec.roundtrip_bound(value), dtype=np.float64), err.shape)
-    over = ~(err <= bound * (1 + BOUND_RTOL) + 1e-12)
+    over = ~within_bound(err, bound)
     if np.any(over):
         i = np.unravel_index(int(np.argmax(np.where(over, err - bound, -np.inf))), err.shape)
         _fail(
@@ -159,7 +164,7 @@ def check_decoded(codec: Codec, result: Any, what: str = "decode_with_confidence
 
 
 def _check_float_decode(codec: Codec, value: Any, rgb: np.ndarray) -> None:
-    full = float(np.iinfo(rgb.dtype).max)
+    full = rgb_scale(rgb)
     reference = codec.decode(rgb)
     for dtype in (np.float64, np.float32):
         as_float = (rgb.astype(np.float64) / full).astype(dtype)
@@ -235,299 +240,139 @@ def _check_config(codec: Codec) -> None:
         _fail(codec, "pickle round trip gives an unequal codec")
 
 
+# ---------------------------------------------------------------- config values
+
+_NAN = float("nan")
+
+
+def _same_config_value(given: Any, stored: Any) -> bool:
+    """``stored`` is exactly ``given``: equal (NaN equal to NaN), and a bool stays a bool."""
+    if isinstance(given, (bool, np.bool_)) != isinstance(stored, (bool, np.bool_)):
+        return False
+    if isinstance(given, float) and math.isnan(given):
+        return isinstance(stored, float) and math.isnan(stored)
+    try:
+        return bool(given == stored)
+    except Exception:
+        return False
+
+
+def _config_fields(codec: Codec) -> list[str]:
+    """The codec's constructor parameters: its dataclass init fields, or its signature's."""
+    if dataclasses.is_dataclass(codec):
+        return [f.name for f in dataclasses.fields(codec) if f.init]
+    signature = inspect.signature(type(codec))
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _wrong_values(current: Any) -> list[tuple[str, Any]]:
+    """The values a parameter is tried with: wrong types, signs and NaN."""
+    wrong = [
+        ("a string", "x"),
+        ("None", None),
+        ("a list", [1, 2]),
+        ("a bool", True),
+        ("a non-integral float", 2.7),
+        ("a negative number", -1),
+        ("NaN", _NAN),
+    ]
+    if isinstance(current, numbers.Integral) and not isinstance(current, (bool, np.bool_)):
+        wrong.append(("its value plus a half", int(current) + 0.5))
+    return wrong
+
+
+def _noisy(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` with small deterministic noise: decodes where the config's tolerances matter."""
+    full = int(np.iinfo(rgb.dtype).max)
+    rng = np.random.default_rng(0)
+    step = max(1, full // 255)
+    noise = rng.integers(-6, 7, size=rgb.shape) * step
+    return np.clip(rgb.astype(np.int64) + noise, 0, full).astype(rgb.dtype)
+
+
+def _same_decoding(a: Any, b: Any) -> bool:
+    return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+
+
+def check_config_values(codec: Codec, values: Sequence[Any] = ()) -> None:
+    """Assert that the codec's config is complete and that its parameters are validated.
+
+    * ``get_config()`` holds ``name`` and exactly the constructor's parameters (a parameter left
+      out would make a rebuilt codec compare equal although it decodes differently);
+    * every parameter, given a wrong value (a string, None, a list, a bool, a non-integral float,
+      a negative number, NaN, and an integer parameter's value plus a half), either raises
+      :class:`~rgbtask.errors.ConfigError` or builds a codec whose ``get_config()`` holds exactly
+      the value given (never a silently cast one: ``2.7`` stored as ``2``);
+    * a codec rebuilt from its config (``from_config(get_config())``, and through JSON) encodes
+      ``values`` and decodes their images, clean and noisy, to the very same values.
+    """
+    from rgbtask.errors import ConfigError
+
+    cls = type(codec)
+    config = codec.get_config()
+    fields = _config_fields(codec)
+    keys = sorted(k for k in config if k != "name")
+    if keys != sorted(fields):
+        missing = sorted(set(fields) - set(keys))
+        extra = sorted(set(keys) - set(fields))
+        _fail(
+            codec,
+            f"get_config() keys {keys} are not the constructor's parameters {sorted(fields)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; extra {extra}" if extra else ""),
+        )
+    for field in fields:
+        for what, wrong in _wrong_values(config.get(field)):
+            try:
+                with warnings.catch_warnings():  # errors are the point here, not warnings
+                    warnings.simplefilter("ignore")
+                    built = cls.from_config({**config, field: wrong})
+            except ConfigError:
+                continue
+            except Exception as exc:
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) raised {type(exc).__name__}: {exc}; "
+                    "expected a ConfigError saying what was expected",
+                )
+            try:
+                stored = built.get_config().get(field, "<missing>")
+            except Exception as exc:
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) built a codec whose get_config() raised {exc!r}",
+                )
+            if not _same_config_value(wrong, stored):
+                _fail(
+                    codec,
+                    f"{field}={wrong!r} ({what}) was accepted and stored as {stored!r}: "
+                    "raise a ConfigError or keep the value given",
+                )
+    rebuilt = {
+        "from_config(get_config())": cls.from_config(config),
+        "from_config(json)": cls.from_config(json.loads(json.dumps(config))),
+    }
+    for value in values:
+        rgb = codec.encode(value)
+        images = {"its image": rgb, "its image with noise": _noisy(rgb)}
+        wants = {k: codec.decode_with_confidence(image) for k, image in images.items()}
+        for how, twin in rebuilt.items():
+            if not _equal(twin.encode(value), rgb):
+                _fail(codec, f"a codec rebuilt by {how} encodes differently")
+            for k, image in images.items():
+                if not _same_decoding(twin.decode_with_confidence(image), wants[k]):
+                    _fail(
+                        codec,
+                        f"a codec rebuilt by {how} decodes {k} differently "
+                        "(its config leaves something out)",
+                    )
+
+
 # ---------------------------------------------------------------- adversarial suite
-
-SAME, DECODES, REJECTS, EITHER = "same", "decodes", "rejects", "either"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One hostile input: ``make(sample)`` builds it from a sample (the codec's canonical encoded
-    image for the decode side, the sample value for the encode side)."""
-
-    side: str  # "decode" or "encode"
-    group: str  # what kind of hostility: "layout", "dtype", "values", "shape", "channels", "type"
-    name: str
-    expect: str  # SAME, DECODES, REJECTS or EITHER (module docstring)
-    make: Callable[[np.ndarray], Any]
-    #: "same": the canonical input the result must equal; "pixels": (rows, cols) of the sample's
-    #: pixels the input is made of; "roundtrip": the input holds the sample's exact codes
-    reference: str | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one case gave on one codec: ``result`` is "same", "decoded", "encoded" or
-    "rejected" (then ``message`` is the error's text)."""
-
-    side: str
-    group: str
-    case: str
-    expect: str
-    result: str
-    message: str = ""
-
-
-class _ArrayLike:
-    """An object NumPy can view, as a PIL image or a CPU tensor is (``__array__``)."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self._array = array
-
-    def __array__(self, dtype=None, copy=None):
-        return self._array if dtype is None else self._array.astype(dtype)
-
-
-class _InterfaceOnly:
-    """An object exposing only ``__array_interface__`` (as PIL images do)."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self._array = np.ascontiguousarray(array)
-        self.__array_interface__ = self._array.__array_interface__
-
-
-def _full(rgb: np.ndarray) -> float:
-    return float(np.iinfo(rgb.dtype).max)
-
-
-def _as_float(rgb: np.ndarray, dtype=np.float64) -> np.ndarray:
-    return (rgb.astype(np.float64) / _full(rgb)).astype(dtype)
-
-
-def _with(array: np.ndarray, value: Any) -> np.ndarray:
-    out = np.array(array, copy=True)
-    out.reshape(-1)[0] = value
-    return out
-
-
-def _plain(data: Any) -> np.ndarray:
-    """The plain array an input stands for: native byte order, C-contiguous, unmasked."""
-    array = np.asarray(np.ma.getdata(data) if isinstance(data, np.ma.MaskedArray) else data)
-    return np.ascontiguousarray(array.astype(array.dtype.newbyteorder("=")))
-
-
-def _signed_zero_and_denormal(rgb: np.ndarray) -> np.ndarray:
-    out = _as_float(rgb)
-    flat = out.reshape(-1)
-    flat[0], flat[-1] = -0.0, 5e-324
-    return out
-
-
-def _negative_strides(data: Any) -> np.ndarray:
-    """The same values, viewed through negative strides on every axis."""
-    flipped = np.ascontiguousarray(np.flip(np.asarray(data)))
-    return np.flip(flipped)
-
-
-def _stride_two(data: Any) -> np.ndarray:
-    """The same values, non-contiguous: every other element of a buffer twice as long."""
-    return np.repeat(np.asarray(data), 2, axis=0)[::2]
-
-
-def _channel_first(rgb: np.ndarray) -> np.ndarray:
-    """``(3, H, W)``, with W != 3 (a width of 3 would make it a valid channel-last image)."""
-    if rgb.shape[-2] == 3:
-        rgb = np.concatenate([rgb, rgb[..., :1, :]], axis=-2)
-    return np.moveaxis(rgb, -1, 0)
-
-
-def _other_depth(rgb: np.ndarray) -> np.ndarray:
-    """The same codes at the other integer bit depth (exact 8 -> 16; 16 -> 8 rounds)."""
-    if rgb.dtype == np.uint8:
-        return rgb.astype(np.uint16) * np.uint16(257)
-    return np.floor(rgb.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
-
-
-def _random(rgb: np.ndarray, dtype, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "f":
-        return rng.random(rgb.shape)
-    return rng.integers(0, np.iinfo(dtype).max, rgb.shape, dtype=dtype, endpoint=True)
-
-
-def _grid(rows: np.ndarray, cols: np.ndarray) -> Callable[[np.ndarray], tuple]:
-    return lambda rgb: (rows % rgb.shape[-3], cols % rgb.shape[-2])
-
-
-def _pixels(index: Callable[[np.ndarray], tuple]):
-    def make(rgb: np.ndarray) -> np.ndarray:
-        rows, cols = index(rgb)
-        return np.ascontiguousarray(rgb[..., rows[:, None], cols[None, :], :])
-
-    make.index = index  # type: ignore[attr-defined]
-    return make
-
-
-def _decode_cases() -> list[Case]:
-    def case(group, name, expect, make, reference=None):
-        return Case("decode", group, name, expect, make, reference)
-
-    def readonly(rgb):
-        out = rgb.copy()
-        out.flags.writeable = False
-        return out
-
-    def masked(rgb):
-        out = np.ma.masked_array(rgb, mask=np.zeros(rgb.shape, bool))
-        out.mask.reshape(-1)[0] = True
-        return out
-
-    big = np.dtype(">u2")
-    return [
-        # layouts of the very same codes: exactly the canonical result
-        case("layout", "negative strides", SAME, _negative_strides),
-        case("layout", "non-contiguous (stride 2)", SAME, _stride_two),
-        case("layout", "Fortran order", SAME, np.asfortranarray),
-        case("layout", "read-only array", SAME, readonly),
-        case("layout", "RGB view of an RGBA buffer", SAME,
-             lambda r: np.concatenate([r, r[..., :1]], axis=-1)[..., :3]),
-        case("layout", "big-endian uint16", SAME, lambda r: _other_depth(r).astype(big)
-             if r.dtype == np.uint8 else r.astype(big)),
-        case("layout", "big-endian float64", SAME, lambda r: _as_float(r).astype(">f8")),
-        case("layout", "masked array, nothing masked", SAME, np.ma.masked_array),
-        case("type", "array-like object (__array__)", SAME, _ArrayLike),
-        case("type", "array-like object (__array_interface__)", SAME, _InterfaceOnly),
-        # other representations of the same codes: decode, within the bound where exact
-        case("dtype", "float64 in [0, 1]", DECODES, _as_float, "roundtrip"),
-        case("dtype", "float32 in [0, 1]", DECODES, lambda r: _as_float(r, np.float32),
-             "roundtrip"),
-        case("dtype", "float16 in [0, 1]", DECODES, lambda r: _as_float(r, np.float16)),
-        case("dtype", "the other integer bit depth (8 <-> 16)", DECODES, _other_depth,
-             "roundtrip_8to16"),
-        # dtypes outside the contract
-        case("dtype", "bool", REJECTS, lambda r: r > 0),
-        case("dtype", "int8", REJECTS, lambda r: (r // 2).astype(np.int8)),
-        case("dtype", "int16", REJECTS, lambda r: r.astype(np.int16)),
-        case("dtype", "int32", REJECTS, lambda r: r.astype(np.int32)),
-        case("dtype", "int64", REJECTS, lambda r: r.astype(np.int64)),
-        case("dtype", "uint32", REJECTS, lambda r: r.astype(np.uint32)),
-        case("dtype", "uint64", REJECTS, lambda r: r.astype(np.uint64)),
-        case("dtype", "complex64", REJECTS, lambda r: r.astype(np.complex64)),
-        case("dtype", "object", REJECTS, lambda r: r.astype(object)),
-        case("dtype", "strings", REJECTS, lambda r: r.astype(str)),
-        case("dtype", "datetime64", REJECTS, lambda r: r.astype("datetime64[s]")),
-        # values
-        case("values", "NaN in float RGB", REJECTS, lambda r: _with(_as_float(r), np.nan)),
-        case("values", "+inf in float RGB", REJECTS, lambda r: _with(_as_float(r), np.inf)),
-        case("values", "-inf in float RGB", REJECTS, lambda r: _with(_as_float(r), -np.inf)),
-        case("values", "float RGB above 1 (1 + 1e-6)", REJECTS,
-             lambda r: _with(_as_float(r), 1.0 + 1e-6)),
-        case("values", "float RGB above 1 (255.0: 8-bit values as float)", REJECTS,
-             lambda r: r.astype(np.float32) if r.max() > 1 else _with(_as_float(r), 255.0)),
-        case("values", "float RGB below 0 (-1e-9)", REJECTS, lambda r: _with(_as_float(r), -1e-9)),
-        case("values", "masked array with a masked value", REJECTS, masked),
-        case("values", "-0.0 and denormals in float RGB", DECODES, _signed_zero_and_denormal),
-        case("values", "all zeros (black)", DECODES, np.zeros_like),
-        case("values", "all full scale (white)", DECODES, lambda r: np.full_like(r, _full(r))),
-        case("values", "float all 0.0", DECODES, lambda r: np.zeros(r.shape)),
-        case("values", "float all 1.0", DECODES, lambda r: np.ones(r.shape)),
-        case("values", "arbitrary uint8 colours", DECODES, lambda r: _random(r, np.uint8, 1)),
-        case("values", "arbitrary uint8 colours (2nd draw)", DECODES,
-             lambda r: _random(r, np.uint8, 2)),
-        case("values", "arbitrary uint16 colours", DECODES, lambda r: _random(r, np.uint16, 3)),
-        case("values", "arbitrary float colours", DECODES, lambda r: _random(r, np.float64, 4)),
-        # shapes
-        case("shape", "1x1", EITHER, _pixels(_grid(np.arange(1), np.arange(1))), "pixels"),
-        case("shape", "one row", EITHER, _pixels(lambda r: (np.arange(1), np.arange(r.shape[-2]))),
-             "pixels"),
-        case("shape", "one column", EITHER,
-             _pixels(lambda r: (np.arange(r.shape[-3]), np.arange(1))), "pixels"),
-        case("shape", "odd sizes (3x5)", EITHER, _pixels(_grid(np.arange(3), np.arange(5))),
-             "pixels"),
-        case("shape", "extreme aspect ratio (1x65536)", EITHER,
-             _pixels(_grid(np.arange(1), np.arange(65536))), "pixels"),
-        case("shape", "extreme aspect ratio (65536x1)", EITHER,
-             _pixels(_grid(np.arange(65536), np.arange(1))), "pixels"),
-        case("shape", "empty: 0 rows", REJECTS, lambda r: r[:0]),
-        case("shape", "empty: 0 columns", REJECTS, lambda r: r[:, :0]),
-        case("shape", "empty: batch of 0", REJECTS, lambda r: r[None][:0]),
-        case("shape", "0-d scalar", REJECTS, lambda r: r.reshape(-1)[0]),
-        case("shape", "1-d (one colour)", REJECTS, lambda r: r.reshape(-1, 3)[0]),
-        # channels
-        case("channels", "1 channel (H, W, 1)", REJECTS, lambda r: r[..., :1]),
-        case("channels", "2 channels", REJECTS, lambda r: r[..., :2]),
-        case("channels", "4 channels (RGBA)", REJECTS,
-             lambda r: np.concatenate([r, np.full_like(r[..., :1], _full(r))], axis=-1)),
-        case("channels", "5 channels", REJECTS, lambda r: np.concatenate([r, r[..., :2]], -1)),
-        case("channels", "grayscale (H, W)", REJECTS, lambda r: r[..., 0]),
-        case("channels", "channel-first (3, H, W)", REJECTS, _channel_first),
-        # not arrays at all
-        case("type", "None", REJECTS, lambda r: None),
-        case("type", "a string", REJECTS, lambda r: "not an image"),
-        case("type", "a file path", REJECTS, lambda r: __import__("pathlib").Path("x.png")),
-        case("type", "raw PNG bytes", REJECTS, lambda r: b"\x89PNG\r\n\x1a\n"),
-        case("type", "a dict", REJECTS, lambda r: {"rgb": r}),
-        case("type", "a nested list of ints", EITHER, lambda r: r.tolist()),
-    ]  # fmt: skip
-
-
-def _encode_cases() -> list[Case]:
-    def case(group, name, expect, make, reference=None):
-        return Case("encode", group, name, expect, make, reference)
-
-    def readonly(v):
-        out = np.array(v, copy=True)
-        out.flags.writeable = False
-        return out
-
-    def big_endian(v):
-        v = np.asarray(v)
-        return v if v.dtype.itemsize == 1 else v.astype(v.dtype.newbyteorder(">"))
-
-    def floats_only(fn):
-        def make(v):
-            v = np.asarray(v)
-            return fn(v) if v.dtype.kind == "f" else None  # None: not applicable
-
-        return make
-
-    def ints_only(fn):
-        def make(v):
-            v = np.asarray(v)
-            return fn(v) if v.dtype.kind in "iub" else None
-
-        return make
-
-    return [
-        case("layout", "negative strides", SAME, _negative_strides),
-        case("layout", "non-contiguous (stride 2)", SAME, _stride_two),
-        case("layout", "Fortran order", SAME, np.asfortranarray),
-        case("layout", "big-endian", SAME, big_endian),
-        case("layout", "read-only array", SAME, readonly),
-        case("dtype", "float16", EITHER, lambda v: np.asarray(v).astype(np.float16)),
-        case("dtype", "float32", EITHER, lambda v: np.asarray(v).astype(np.float32)),
-        case("dtype", "float64", EITHER, lambda v: np.asarray(v).astype(np.float64)),
-        case("dtype", "int32", EITHER, lambda v: np.asarray(v).astype(np.int32)),
-        case("dtype", "int64", EITHER, lambda v: np.asarray(v).astype(np.int64)),
-        case("dtype", "uint8", EITHER, lambda v: np.asarray(v).astype(np.uint8)),
-        case("dtype", "bool", EITHER, lambda v: np.asarray(v) != 0),
-        case("dtype", "complex128", REJECTS, lambda v: np.asarray(v).astype(np.complex128)),
-        case("dtype", "object", REJECTS, lambda v: np.asarray(v).astype(object)),
-        case("dtype", "strings", REJECTS, lambda v: np.asarray(v).astype(str)),
-        case("values", "NaN", EITHER, floats_only(lambda v: _with(v, np.nan))),
-        case("values", "+inf", EITHER, floats_only(lambda v: _with(v, np.inf))),
-        case("values", "-inf", EITHER, floats_only(lambda v: _with(v, -np.inf))),
-        case("values", "all NaN", EITHER, floats_only(lambda v: np.full_like(v, np.nan))),
-        case("values", "largest finite float", EITHER,
-             floats_only(lambda v: _with(v, np.finfo(v.dtype).max))),
-        case("values", "smallest subnormal", EITHER,
-             floats_only(lambda v: _with(v, np.finfo(v.dtype).smallest_subnormal))),
-        case("values", "negative", EITHER, floats_only(lambda v: _with(v, -1.0))),
-        case("values", "-0.0", EITHER, floats_only(lambda v: _with(v, -0.0))),
-        case("values", "negative integer", EITHER, ints_only(lambda v: _with(v.astype(np.int64), -1))),
-        case("values", "integer 2^40", EITHER,
-             ints_only(lambda v: _with(v.astype(np.int64), 1 << 40))),
-        case("shape", "empty (0 along the first axis)", EITHER, lambda v: np.asarray(v)[:0]),
-        case("shape", "one axis fewer", EITHER, lambda v: np.asarray(v)[0]),
-        case("type", "nested lists", EITHER, lambda v: np.asarray(v).tolist()),
-        case("type", "None", REJECTS, lambda v: None),
-        case("type", "a string", REJECTS, lambda v: "not a value"),
-    ]  # fmt: skip
-
-
-def adversarial_cases() -> list[Case]:
-    """Every case of the adversarial suite, decode side first (see :func:`check_adversarial`)."""
-    return _decode_cases() + _encode_cases()
 
 
 def _same_result(a: Decoded, b: Decoded) -> bool:
@@ -649,7 +494,6 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
     A palette's known colour collision (ADE20K labels 7 and 49) is warned about once, where such
     a codec is built by a user, not here.
     """
-    import warnings
 
     from rgbtask.palettes import PaletteCollisionWarning
     from rgbtask.registry import get_codec_class, list_codecs
@@ -666,17 +510,26 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
         ]
 
 
-def check_codec(codec: Codec, values: Sequence[Any], adversarial: bool = True) -> None:
+def check_codec(
+    codec: Codec,
+    values: Sequence[Any],
+    adversarial: bool = True,
+    *,
+    config_values: bool = True,
+) -> None:
     """Run the conformance checks on ``codec`` with sample ``values`` (single, unbatched items).
 
     Raises ``AssertionError`` naming the first failure. Values of equal shape are also checked as
-    a batch. ``adversarial=False`` skips the adversarial suite (:func:`check_adversarial`).
+    a batch. ``adversarial=False`` skips the adversarial suite (:func:`check_adversarial`);
+    ``config_values=False`` skips the config section (:func:`check_config_values`).
     """
     if not isinstance(codec, Codec):
         raise AssertionError(f"expected an rgbtask.Codec, got {type(codec).__name__}")
     if len(values) == 0:
         raise AssertionError("check_codec needs at least one sample value")
     _check_config(codec)
+    if config_values:
+        check_config_values(codec, values)
     for value in values:
         rgb = _check_encoded(codec, value)
         check_roundtrip(codec, value, rgb)

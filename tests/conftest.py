@@ -86,3 +86,73 @@ def normals_dir(tmp_path):
     for i in range(3):
         np.save(src / f"frame{i}.npy", make_scene(20, 24, seed=i).normals)
     return src
+
+
+# ---------------------------------------------------------------- tiers
+#: The slowest tests (a few seconds or more each, measured with ``--durations``): marked ``slow`` so
+#: that ``python -m pytest -m "not slow"`` is the fast inner loop; ``python -m pytest`` runs all.
+#: Node ids, or a prefix of one ending in "[" (every parametrization) or "::" (a whole class).
+SLOW = (
+    "tests/test_fuzz.py::",
+    "tests/test_registry_stateful.py::TestRegistryMachine::",
+    "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",
+    "tests/test_registry_stateful.py::test_concurrent_first_lookups_agree_and_import_once",
+    "tests/test_registry_stateful.py::test_concurrent_register_unregister_distinct_names",
+    "tests/test_registry_stateful.py::test_replacing_a_builtin_before_its_module_is_imported",
+    "tests/test_resources.py::test_disable_jit_gives_identical_results",
+    "tests/test_resources.py::test_read_only_install_caches_elsewhere[",
+    "tests/test_resources.py::test_numba_cache_dir_is_written_then_loaded",
+    "tests/test_resources.py::test_import_and_construction_build_no_table",
+    "tests/test_resources.py::test_later_decodes_allocate_no_table[",
+    "tests/test_resources.py::test_warm_decode_memory_is_bounded_per_pixel[",
+    "tests/test_resources.py::test_tables_commit_pages_only_for_colours_seen[",
+    "tests/test_concurrency.py::test_spawned_workers_decode_exactly_what_this_process_does",
+    "tests/test_concurrency.py::test_each_table_is_built_once_under_concurrent_first_use",
+    "tests/test_masks.py::test_instance_decode_of_generated_style_coco_images",
+    "tests/test_masks.py::test_nearest_kernels_match_reference",
+    "tests/test_masks.py::test_8_bit_decode_equals_brute_force_on_random_and_tie_colours[",
+    "tests/test_masks.py::test_instance_roundtrip",
+    "tests/test_masks.py::test_jpeg_q90_444_targets_on_real_ade20k",
+    "tests/test_convert_real.py::",
+    "tests/test_keypoints_real.py::",
+    "tests/test_files.py::test_convert_reports_corrupt_inputs_and_converts_the_rest",
+    "tests/test_files.py::test_convert_killed_mid_run_leaves_only_complete_outputs[",
+    "tests/test_files.py::test_cli_bad_files_exit_2_with_one_line_and_no_traceback",
+    "tests/test_files.py::test_jpeg_truncated_at_every_cut_point_is_refused[",
+    "tests/test_files.py::test_png_truncated_at_every_cut_point_is_refused[",
+    "tests/test_convert.py::test_convert_on_a_dask_local_cluster",
+    "tests/test_convert.py::test_convert_writes_manifest_skips_done_and_decodes_exactly",
+    "tests/test_core_jit.py::test_works_when_no_cache_location_is_writable",
+    "tests/test_core_jit.py::test_disable_jit_gives_the_same_codes",
+    "tests/test_depth.py::test_import_does_not_pull_matplotlib_or_numba",
+    "tests/test_depth.py::test_fast_encode_path_equals_reference[",
+    "tests/test_adversarial.py::test_arbitrary_images_never_decode_out_of_range[",
+    "tests/test_registry.py::test_entry_point_plugin_is_found_lazily",
+    "tests/test_fidelity.py::test_plots_write_pngs",
+    "tests/test_fidelity.py::test_evaluate_is_tidy_seeded_and_orders_the_damage",
+    "tests/test_docs.py::test_hardening_cases_are_current",
+    "tests/test_convert.py::test_cli_eval_writes_table_csv_and_plot",
+    "tests/test_palettes.py::test_generated_beats_ade20k_margin",
+    "tests/test_files.py::test_pfm_truncated_anywhere_is_refused",
+    "tests/test_depth.py::test_real_frames_lossless_within_half_step[",
+)
+
+#: Tests of other task families' codecs that run check_codec's config section, which fails until
+#: their parameters go through rgbtask.params (parallel branches): expected to fail until merged.
+#: (The conformance suite marks its own cases: tests/test_conformance.py.)
+PARAMS_PENDING = {
+    "tests/test_keypoints.py::test_check_codec[": "keypoints",
+    "tests/test_masks.py::test_conformance_of_variants": "masks",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        nodeid = item.nodeid.replace("\\", "/")
+        if any(nodeid == s or (s[-1] in "[:" and nodeid.startswith(s)) for s in SLOW):
+            item.add_marker(pytest.mark.slow)
+        for prefix, family in PARAMS_PENDING.items():
+            if nodeid == prefix or (prefix.endswith("[") and nodeid.startswith(prefix)):
+                item.add_marker(
+                    pytest.mark.xfail(strict=False, reason=f"params: until {family} branch merged")
+                )

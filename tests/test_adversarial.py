@@ -199,3 +199,33 @@ def test_the_suite_fails_a_codec_that_clips_silently(scene):
 
     with pytest.raises(AssertionError, match=r"encode\(NaN\)"):
         check_adversarial(Clipping(), [np.linspace(0, 1, 12).reshape(3, 4)])
+
+
+def test_catalogue_lives_in_its_module_and_the_docs_count_it():
+    """``rgbtask.adversarial`` holds the cases (testing re-exports them); the prose counts are true."""
+    import re
+
+    from rgbtask import adversarial, testing
+
+    cases = adversarial.adversarial_cases()
+    assert testing.adversarial_cases is adversarial.adversarial_cases
+    assert testing.Case is adversarial.Case and testing.Outcome is adversarial.Outcome
+    decode = sum(c.side == "decode" for c in cases)
+    encode = sum(c.side == "encode" for c in cases)
+    assert decode + encode == len(cases)
+    root = pathlib.Path(__file__).resolve().parents[1]
+    texts = {
+        "README.md": (root / "README.md").read_text(),
+        "docs/codecs.md": (root / "docs" / "codecs.md").read_text(),
+        "rgbtask/adversarial.py": adversarial.__doc__,
+        "rgbtask/testing.py": testing.__doc__,
+    }
+    for where, text in texts.items():
+        counts = [int(n) for n in re.findall(r"(\d+) hostile inputs", " ".join(text.split()))]
+        assert counts and set(counts) == {len(cases)}, (where, counts)
+        assert "sixty" not in text, where
+    codecs_md = " ".join(texts["docs/codecs.md"].split())
+    assert f"{decode} for decode and {encode} for encode" in codecs_md
+    assert f"{len(cases)} hostile inputs: {decode} for ``decode``" in " ".join(
+        adversarial.__doc__.split()
+    )

@@ -6,9 +6,29 @@ import pytest
 
 import rgbtask
 from rgbtask.registry import get_codec_class
-from rgbtask.testing import check_codec
+from rgbtask.testing import check_codec, check_config_values
 
 ALL = rgbtask.list_codecs()
+
+# Codecs whose parameters are still cast by hand (a str or a list raises TypeError / ValueError,
+# not ConfigError): their families convert to rgbtask.params.param() on parallel branches.
+_UNTIL = {
+    "depth/colormap": "depth",
+    "depth/hue": "depth",
+    "keypoints/heatmap": "keypoints",
+    "mask/binary": "masks",
+    "mask/instance": "masks",
+    "mask/palette": "masks",
+}
+CONFIG_CASES = [
+    pytest.param(
+        name,
+        marks=pytest.mark.xfail(strict=False, reason=f"params: until {_UNTIL[name]} branch merged"),
+    )
+    if name in _UNTIL
+    else name
+    for name in ALL
+]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -23,7 +43,14 @@ def test_every_codec_has_examples(name, scene):
 @pytest.mark.parametrize("name", ALL)
 def test_every_codec_conforms(name, scene):
     for codec, values in get_codec_class(name).examples(scene):
-        check_codec(codec, values)
+        check_codec(codec, values, config_values=False)  # the config section: below
+
+
+@pytest.mark.parametrize("name", CONFIG_CASES)
+def test_every_codec_validates_and_round_trips_its_config(name, scene):
+    """check_codec's config section: complete configs, validated parameters, same decodings."""
+    for codec, values in get_codec_class(name).examples(scene):
+        check_config_values(codec, values)
 
 
 def test_conformance_covers_every_registered_codec():

@@ -17,6 +17,7 @@ import rgbtask
 from rgbtask import registry
 from rgbtask.codec import Codec, Decoded, check_value, rgb_scale
 from rgbtask.errors import InputError
+from rgbtask.params import integer, param
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -251,3 +252,220 @@ def test_broken_plugin_reference_is_a_clear_error():
             rgbtask.get_codec("toy/broken")
     finally:
         registry.unregister_codec("toy/broken")
+
+
+def test_registry_import_loads_no_codec_module():
+    """``import rgbtask.registry`` (and a lookup of one family) imports no other codec module."""
+    code = (
+        "import sys, rgbtask.registry as r; "
+        "before = sorted(m for m in sys.modules if m.startswith('rgbtask.codecs.') or m == 'numba'); "
+        "r.get_codec_class('normals/xyz'); "
+        "after = sorted(m for m in sys.modules if m.startswith('rgbtask.codecs.')); "
+        "print(before, after)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] ['rgbtask.codecs.normals']"
+
+
+def test_builtin_names_are_written_once_in_their_classes():
+    from rgbtask.codecs import BUILTIN_MODULES
+
+    for name in rgbtask.list_codecs():
+        cls = rgbtask.get_codec_class(name)
+        if cls.__module__.startswith("rgbtask."):
+            assert cls.name == name
+            assert BUILTIN_MODULES[name.split("/")[0]] == cls.__module__
+            assert registry._origins[name] == "rgbtask"
+
+
+def test_get_codec_class_and_unregister_are_public(toy):
+    assert rgbtask.get_codec_class is registry.get_codec_class
+    assert rgbtask.unregister_codec is registry.unregister_codec
+    assert {"get_codec_class", "unregister_codec"} <= set(rgbtask.__all__)
+    assert rgbtask.get_codec_class("toy/invert") is Invert
+    rgbtask.unregister_codec("toy/invert")
+    assert "toy/invert" not in rgbtask.list_codecs()
+    with pytest.raises(rgbtask.UnknownCodecError, match="no codec named 'toy/invert'"):
+        rgbtask.get_codec_class("toy/invert")
+    with pytest.raises(rgbtask.UnknownCodecError, match="no codec named 'toy/invert'"):
+        rgbtask.unregister_codec("toy/invert")
+    rgbtask.register_codec(Invert)  # for the fixture's teardown
+
+
+def test_taking_a_builtin_name_is_a_clash_even_before_its_module_is_loaded():
+    code = textwrap.dedent("""
+        import dataclasses, sys
+        import rgbtask
+        from rgbtask.codecs.normals import NormalsXYZ
+
+        @dataclasses.dataclass(frozen=True, eq=False, repr=False)
+        class Mine(NormalsXYZ):
+            pass
+
+        assert "rgbtask.codecs.masks" not in sys.modules
+        try:
+            rgbtask.register_codec(Mine, name="mask/binary")
+        except rgbtask.RegistrationError as exc:
+            assert "being registered as" in str(exc), exc
+        Mine.name = "mask/binary"
+        try:
+            rgbtask.register_codec(Mine)
+        except rgbtask.RegistrationError as exc:
+            assert "already registered (rgbtask)" in str(exc), exc
+        else:
+            raise AssertionError("no clash")
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        expected = version("rgbtask")
+    except PackageNotFoundError:
+        expected = "0+unknown"
+    assert rgbtask.__version__ == expected
+    assert "__version__" in rgbtask.__all__
+
+
+def test_package_is_typed():
+    from pathlib import Path
+
+    assert (Path(rgbtask.__file__).parent / "py.typed").is_file()
+
+
+# ---------------------------------------------------------------- check_codec's config section
+@dataclass(frozen=True, eq=False, repr=False)
+class Offset(Invert):
+    """Invert with the levels shifted by ``offset`` (mod 256) before encoding and after decoding."""
+
+    name: ClassVar[str] = "toy/offset"
+    offset: int = param(0, integer(0, 255))
+
+    def _encode(self, value):
+        return super()._encode((value.astype(int) - self.offset).astype(np.uint8))
+
+    def _decode(self, rgb):
+        value, confidence, valid = super()._decode(rgb)
+        return Decoded((value.astype(int) + self.offset).astype(np.uint8), confidence, valid)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Forgetful(Offset):
+    """get_config() leaves out ``offset``: a rebuilt codec compares equal but decodes differently."""
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("offset")
+        return config
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Caster(Invert):
+    """Casts a float ``gain`` by hand: 2.7 is silently stored as 2."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.gain, float) and np.isfinite(self.gain):
+            object.__setattr__(self, "gain", int(self.gain))
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Crashing(Invert):
+    """Casts ``gain`` with float(): a string gives a bare ValueError, not a ConfigError."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "gain", float(self.gain) if self.gain is not None else None)
+
+
+SAMPLE = [np.arange(12, dtype=np.uint8).reshape(3, 4)]
+
+
+def test_config_section_passes_a_validated_codec_and_one_that_keeps_what_it_is_given():
+    from rgbtask.testing import check_codec, check_config_values
+
+    check_config_values(Offset(), SAMPLE)
+    check_config_values(Offset(offset=3), SAMPLE)
+    check_config_values(Invert(), SAMPLE)  # stores whatever it is given: allowed
+    check_codec(Offset(), SAMPLE, adversarial=False)
+
+
+def test_config_section_catches_a_config_that_leaves_out_a_parameter():
+    from rgbtask.testing import check_codec, check_config_values
+
+    codec = Forgetful(offset=3)
+    assert Forgetful.from_config(codec.get_config()) == codec  # equality alone misses it
+    with pytest.raises(AssertionError, match=r"missing \['offset'\]"):
+        check_config_values(codec, SAMPLE)
+    with pytest.raises(AssertionError, match=r"missing \['offset'\]"):
+        check_codec(codec, SAMPLE, adversarial=False)
+    check_codec(codec, SAMPLE, adversarial=False, config_values=False)  # the rest is blind to it
+
+
+def test_config_section_catches_a_rebuilt_codec_that_decodes_differently(monkeypatch):
+    from rgbtask.testing import check_config_values
+
+    # Even when the field list agrees with the config, the rebuilt codec's results are compared.
+    monkeypatch.setattr("rgbtask.testing._config_fields", lambda codec: ["gain"])
+    with pytest.raises(AssertionError, match="rebuilt by from_config.* (en|de)codes"):
+        check_config_values(Forgetful(offset=3), SAMPLE)
+
+
+def test_config_section_catches_a_silent_cast():
+    from rgbtask.testing import check_config_values
+
+    assert Caster(gain=2.7).get_config()["gain"] == 2
+    with pytest.raises(AssertionError, match=r"gain=2\.7 .*stored as 2\b"):
+        check_config_values(Caster(), SAMPLE)
+
+
+def test_config_section_wants_a_config_error():
+    from rgbtask.testing import check_config_values
+
+    with pytest.raises(AssertionError, match="gain='x'.*raised ValueError.*expected a ConfigError"):
+        check_config_values(Crashing(), SAMPLE)
+
+
+# ---------------------------------------------------------------- one of each
+def test_within_bound_is_the_one_tolerance():
+    from rgbtask.codec import BOUND_RTOL, within_bound
+
+    assert within_bound(0.0, 0.0) and within_bound(1.0, 1.0)
+    assert within_bound(1.0 + BOUND_RTOL / 2, 1.0) and not within_bound(1.0 + 2 * BOUND_RTOL, 1.0)
+    assert not within_bound(1e-9, 0.0) and not within_bound(np.nan, 1.0)
+    assert within_bound([0.5, 2.0], 1.0).tolist() == [True, False]
+
+
+def test_progress_bar_is_off_unless_asked():
+    from rgbtask._progress import progress_bar
+
+    assert progress_bar(3, False, "x", "step") is None
+    bar = progress_bar(3, True, "x", "step")
+    if bar is not None:  # tqdm installed
+        bar.update(1)
+        bar.close()
+
+
+def test_helpers_are_defined_once():
+    """rgb_scale, the progress bar and the bound tolerance have one definition in the package."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(rgbtask.__file__).parent
+    sources = {p: p.read_text() for p in root.rglob("*.py")}
+    patterns = {
+        "full-scale constant 65535.0": r"return 65535\.0",
+        "a tqdm bar": r"tqdm\(",
+        "a bound tolerance": r"bound \* \(1 \+",
+    }
+    for what, pattern in patterns.items():
+        where = sorted(
+            str(p.relative_to(root)) for p, s in sources.items() if re.search(pattern, s)
+        )
+        assert len(where) == 1, (what, where)
+    assert not hasattr(__import__("rgbtask.codec").codec, "require_params")

@@ -6,8 +6,8 @@ after every step, that they agree. The model is written from the registry's docu
 * ``register_codec`` takes a name once; the very same class again is a no-op; another class needs
   ``replace=True``; bad names, non-Codec classes and abstract classes are refused; a failed
   registration changes nothing (neither the registry nor the class);
-* lazy ``"module:attr"`` references (built-ins, entry points) resolve to the class they name on
-  first lookup; a module whose import registers its classes with ``@register_codec`` (as the
+* lazy ``"module:attr"`` references (entry points) resolve to the class they name on first lookup
+  (the built-in families' modules are imported up front here, so their classes are registered); a module whose import registers its classes with ``@register_codec`` (as the
   built-in codec modules do) is no clash, and neither is one whose name was replaced in the meantime
   (the replacement stands); a broken reference is a RegistrationError naming it, never "unknown";
 * entry points are discovered on the first lookup; a plugin name clashing with a registered one and
@@ -57,12 +57,16 @@ from hypothesis.stateful import (
 import rgbtask
 from rgbtask import registry
 from rgbtask.codec import Codec, Decoded
-from rgbtask.codecs import BUILTIN_CODECS
 from rgbtask.errors import ConfigError, RegistrationError, RgbtaskError, UnknownCodecError
 
-# The built-in codec modules are imported once, up front, so that the model knows their classes.
-for _ref in sorted(set(BUILTIN_CODECS.values())):
-    importlib.import_module(_ref.partition(":")[0])
+# The built-in codec modules are imported once, up front, so that the model knows their classes
+# (each registers its own: the registry holds them as classes from then on).
+registry._load_all_families()
+BUILTIN_CODECS = {
+    name: f"{cls.__module__}:{cls.__qualname__}"
+    for name, cls in registry._entries.items()
+    if registry._origins[name] == "rgbtask"
+}
 
 NAMES = ["normals/xyz", "mask/binary", "toy/a", "toy/b", "toy/c", "other/a"]  # valid, some built-in
 ABSENT = ["toy/aa", "normal/xyz", "toy/d", "zzz/qqq"]  # valid names the machine never registers

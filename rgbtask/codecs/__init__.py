@@ -1,19 +1,20 @@
 """Built-in codecs, one module per task family.
 
-``BUILTIN_CODECS`` names them for the registry without importing anything: a codec module (and the
-Numba kernels under it) is imported on first use. A new built-in codec adds one line here.
+``BUILTIN_MODULES`` declares each family's module to the registry without importing it: the module
+(and the Numba kernels under it) is imported on the first lookup of a name of that task, and its
+classes register themselves with ``@register_codec``, so each codec's name is written once, in its
+class's ``name``. A new built-in family adds one line here; a new codec in an existing family adds
+nothing here.
 """
 
-BUILTIN_CODECS: dict[str, str] = {
-    "normals/xyz": "rgbtask.codecs.normals:NormalsXYZ",
-    "keypoints/heatmap": "rgbtask.codecs.keypoints:KeypointsHeatmap",
-    "mask/palette": "rgbtask.codecs.masks:MaskPalette",
-    "mask/panoptic": "rgbtask.codecs.masks:MaskPanoptic",
-    "mask/instance": "rgbtask.codecs.masks:MaskInstance",
-    "mask/binary": "rgbtask.codecs.masks:MaskBinary",
-    "depth/cubewalk": "rgbtask.codecs.depth:DepthCubewalk",
-    "depth/hue": "rgbtask.codecs.depth:DepthHue",
-    "depth/gray": "rgbtask.codecs.depth:DepthGray",
-    "depth/colormap": "rgbtask.codecs.depth:DepthColormap",
-    "depth/curve": "rgbtask.codecs.depth:DepthCurve",
+from rgbtask.registry import declare_builtin_modules
+
+#: task -> the module holding that task's built-in codecs.
+BUILTIN_MODULES: dict[str, str] = {
+    "depth": "rgbtask.codecs.depth",
+    "keypoints": "rgbtask.codecs.keypoints",
+    "mask": "rgbtask.codecs.masks",
+    "normals": "rgbtask.codecs.normals",
 }
+
+declare_builtin_modules(BUILTIN_MODULES)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import sys
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from rgbtask.codec import Codec
+from rgbtask._progress import progress_bar
+from rgbtask.codec import Codec, within_bound
 from rgbtask.fidelity.perturb import JPEG, PNG, Identity, Noise, Perturbation, parse_perturbation
 
 __all__ = [
@@ -79,19 +79,6 @@ def _samples(samples: Any) -> list[tuple[str, Any]]:
     return [(f"sample{i}", s) for i, s in enumerate(samples)]
 
 
-def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if enabled:
-        try:
-            from tqdm import tqdm
-
-            return tqdm(total=total, desc="rgbtask eval", unit="run", file=sys.stderr)
-        except ImportError:
-            pass
-    return None
-
-
 def evaluate(
     codecs: Any,
     samples: Any = None,
@@ -121,7 +108,9 @@ def evaluate(
         for p in (perturbations if perturbations is not None else DEFAULT_PERTURBATIONS)
     ]
     sample_list = _samples(samples)
-    bar = _progress(len(codec_list) * len(sample_list) * len(perts), progress)
+    bar = progress_bar(
+        len(codec_list) * len(sample_list) * len(perts), progress, "rgbtask eval", "run"
+    )
     records: list[dict[str, Any]] = []
     try:
         for codec in codec_list:
@@ -282,7 +271,7 @@ def quantization_report(
         "bound_max": float(bound.max()) if bound.size else float("nan"),
         "measured_max": float(err.max()) if err.size else float("nan"),
         "measured_mean": float(err.mean()) if err.size else float("nan"),
-        "within_bound": bool(np.all(err <= bound * (1 + 1e-6) + 1e-12)),
+        "within_bound": bool(np.all(within_bound(err, bound))),
     }
     step_at = getattr(codec, "step_at", None)
     for x in at:
