@@ -141,7 +141,6 @@ SLOW = (
 #: their parameters go through rgbtask.params (parallel branches): expected to fail until merged.
 #: (The conformance suite marks its own cases: tests/test_conformance.py.)
 PARAMS_PENDING = {
-    "tests/test_keypoints.py::test_check_codec[": "keypoints",
     "tests/test_masks.py::test_conformance_of_variants": "masks",
 }
 

@@ -15,7 +15,6 @@ ALL = rgbtask.list_codecs()
 _UNTIL = {
     "depth/colormap": "depth",
     "depth/hue": "depth",
-    "keypoints/heatmap": "keypoints",
     "mask/binary": "masks",
     "mask/instance": "masks",
     "mask/palette": "masks",
