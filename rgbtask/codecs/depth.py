@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from rgbtask import curves as curves_mod
-from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
@@ -187,24 +187,15 @@ class DepthCodec(Codec):
     # ---------------------------------------------------------------- encode / decode
     def validate_value(self, value: Any) -> np.ndarray:
         depth = np.asarray(value)
-        if depth.dtype.kind not in "fiu" or depth.dtype.kind == "b":
-            raise InputError(f"expected a float depth map (..., H, W), got {describe_array(depth)}")
-        if depth.ndim < 2:
-            raise InputError(
-                f"expected a depth map of shape (..., H, W), got {describe_array(depth)}"
-            )
         if depth.ndim >= 3 and depth.shape[-1] == 3 and depth.dtype == np.uint8:
             raise InputError(
                 f"expected a depth map (..., H, W), got {describe_array(depth)}: an RGB image? "
                 "use decode() for RGB"
             )
-        if depth.size == 0:
-            raise InputError(f"expected a non-empty depth map, got {describe_array(depth)}")
+        depth = check_value(depth, "a depth map", "(..., H, W)", kinds="fiu")
         if depth.dtype not in (np.float32, np.float64):
             depth = depth.astype(np.float64)
-        if not depth.dtype.isnative:
-            depth = depth.astype(depth.dtype.newbyteorder("="))
-        return np.ascontiguousarray(depth)
+        return depth
 
     def _encode(self, depth: np.ndarray) -> np.ndarray:
         curve, tr = self._curve, self._transform
