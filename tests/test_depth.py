@@ -382,3 +382,22 @@ def test_parameters_are_kept_as_given():
     curve = rgbtask.get_codec("depth/curve", curve=pts, near=1, far=2)
     assert curve.get_config()["curve"] == pts.tolist()
     assert rgbtask.get_codec(curve.get_config()) == curve
+
+
+def test_a_subclass_that_overrides_curve_obj_still_works():
+    from dataclasses import dataclass
+
+    from rgbtask import curves
+    from rgbtask.codecs.depth import DepthCodec
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class OldStyle(DepthCodec):
+        name = "depth/oldstyle-test"
+
+        def curve_obj(self):
+            return curves.gray()
+
+    codec = OldStyle(near=0.5, far=80.0)
+    assert codec.levels == 256 and codec.range_text().startswith("depth in [near, far]")
+    d = depth_sample()
+    check_roundtrip(codec, d)

@@ -141,11 +141,16 @@ class DepthCodec(Codec):
         super().__post_init__()  # every parameter on its own
         tr = TRANSFORMS[self.transform].build(self.near, self.far, self.lam, self.c, self.name)
         object.__setattr__(self, "_transform", tr)
-        object.__setattr__(self, "_curve", self._build_curve())
+        if type(self).curve_obj is DepthCodec.curve_obj:
+            curve = self._build_curve()
+        else:  # a subclass written before _build_curve: it overrides curve_obj() instead
+            curve = self.curve_obj()
+        object.__setattr__(self, "_curve", curve)
 
     # ---------------------------------------------------------------- description
     def _build_curve(self) -> curves_mod.Curve:
-        raise NotImplementedError
+        """The codec's curve, built once by ``__post_init__`` (subclasses define it)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _build_curve()")
 
     def curve_obj(self) -> curves_mod.Curve:
         """The codec's curve (built once, at construction)."""
