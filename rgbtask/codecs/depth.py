@@ -42,7 +42,7 @@ from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.params import number, one_of, param, plain
 from rgbtask.registry import register_codec
-from rgbtask.transforms import TRANSFORMS, Transform
+from rgbtask.transforms import TRANSFORMS, Affine, Transform
 
 __all__ = ["DepthCodec", "DepthColormap", "DepthCubewalk", "DepthCurve", "DepthGray", "DepthHue"]
 
@@ -254,7 +254,7 @@ class DepthCodec(Codec):
     # ---------------------------------------------------------------- affine
     def affine_params(self, depth: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift."""
-        _, scale, shift = TRANSFORMS["affine"]().normalise(self.validate_value(depth))
+        _, scale, shift = Affine().normalise(self.validate_value(depth))
         return scale, shift
 
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:
