@@ -50,9 +50,6 @@ CUBEWALK_VERTICES = (
 #: RealSense hue wheel: red, yellow, green, cyan, blue, magenta.
 HUE_VERTICES = ((1, 0, 0), (1, 1, 0), (0, 1, 0), (0, 1, 1), (0, 0, 1), (1, 0, 1))
 
-#: Fine index meaning "off the curve: invalid".
-Q_INVALID = 0xFFFF
-
 
 @dataclass(frozen=True, eq=False)
 class Curve:

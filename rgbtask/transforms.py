@@ -17,112 +17,200 @@ depth to [near, far]: a depth outside comes back as ``near`` or ``far`` (documen
 the round-trip bound). The power transform is Barron's general loss shape as used by Vision Banana
 (hilbertmap 0.1.3, ``hilbertmap/transform.py``): strictly increasing on [0, inf) with ``f -> 1`` as
 ``d -> inf``; ``f = 1`` (white on ``cubewalk``) decodes to ``+inf``.
+
+Each transform is one class (a subclass of :class:`Transform`) that describes itself: its name,
+forward and inverse (NumPy), whether it is bounded, whether depth 0 is valid, whether it works per
+image, its decoded range and range text, and its kernel kind (``rgbtask.core.depth.KIND_*``).
+:data:`TRANSFORMS` maps names to classes; adding a transform is one class here plus its branch in
+the kernels' ``_forward`` / ``_inverse``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.core.depth import KINDS, forward_reference, inverse_reference
+from rgbtask.core import depth as kernels
 from rgbtask.errors import ConfigError
+from rgbtask.params import number
 
-__all__ = ["TRANSFORMS", "Transform", "make_transform"]
+__all__ = [
+    "TRANSFORMS",
+    "Affine",
+    "Inverse",
+    "Linear",
+    "Log",
+    "Normalized",
+    "Power",
+    "Transform",
+    "make_transform",
+]
 
-TRANSFORMS = ("linear", "log", "inverse", "power", "normalized", "affine")
-BOUNDED = ("linear", "log", "inverse")
+_NUMBER = number()
 
 
 @dataclass(frozen=True)
 class Transform:
-    """A validated transform; ``params`` is the kernel's ``[kind, near, far, lam, c]``."""
+    """A validated depth transform (build one with :meth:`build` or :func:`make_transform`).
 
-    name: str
-    near: float
-    far: float
-    lam: float
-    c: float
+    ``params`` is the kernels' ``[kind, near, far, lam, c]`` (built once). Equality and hashing
+    compare the class and the four numbers, so a transform is a cache key.
+    """
 
-    @property
-    def params(self) -> np.ndarray:
-        kind = KINDS["normalized" if self.name == "affine" else self.name]
-        return np.array([kind, self.near, self.far, self.lam, self.c], dtype=np.float64)
+    #: Name in configs (``transform="..."``).
+    name: ClassVar[str] = ""
+    #: Kernel kind constant (``rgbtask.core.depth.KIND_*``).
+    kind: ClassVar[int] = -1
+    #: Clipped to ``[near, far]`` (needs ``near`` and ``far``).
+    bounded: ClassVar[bool] = False
+    #: Depth 0 is a valid value of the (normalised) depth the kernels see.
+    zero_ok: ClassVar[bool] = False
+    #: Depth is normalised per image (last two axes) before the transform.
+    per_image: ClassVar[bool] = False
 
-    @property
-    def bounded(self) -> bool:
-        return self.name in BOUNDED
+    near: float = 0.0
+    far: float = 1.0
+    lam: float = -3.0
+    c: float = 10.0 / 3.0
+    params: np.ndarray = field(init=False, repr=False, compare=False)
 
-    @property
-    def zero_ok(self) -> bool:
-        """Relative depth 0 is a valid value for ``normalized`` (and for ``affine`` once its depth
-        is normalised: the nearest valid pixel maps to 0); metric depth 0 is invalid."""
-        return self.name in ("normalized", "affine")
+    def __post_init__(self) -> None:
+        tp = np.array([self.kind, self.near, self.far, self.lam, self.c], dtype=np.float64)
+        object.__setattr__(self, "params", tp)
 
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
+        """Check the cross-parameter rules (values already of the right type) and build."""
+        if near is not None or far is not None:
+            raise ConfigError(
+                f"expected no near/far with transform={cls.name!r} (it is not a [near, far] "
+                f"range), got near={near!r}, far={far!r}"
+            )
+        return cls(0.0, 1.0, lam, c)
+
+    # ---------------------------------------------------------------- maps
     def forward(self, depth: np.ndarray) -> np.ndarray:
         """Depth -> f (float64, not clipped)."""
-        return forward_reference(depth, self.params)
+        return kernels.forward_reference(depth, self.params)
 
     def inverse(self, f: np.ndarray) -> np.ndarray:
-        """f in [0, 1] -> depth (float64); ``power`` gives +inf at f = 1."""
-        f = np.asarray(f, dtype=np.float64)
-        d = inverse_reference(f, self.params)
-        if self.name == "power":
-            d = np.where(f >= 1.0, np.inf, d)
-        return d
+        """f in [0, 1] -> depth (float64)."""
+        return kernels.inverse_reference(np.asarray(f, dtype=np.float64), self.params)
 
+    def valid(self, depth: np.ndarray) -> np.ndarray:
+        """Which depths (as the user gives them) are valid: finite and positive (or zero where
+        :attr:`zero_ok`)."""
+        d = np.asarray(depth, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(d) & ((d >= 0) if self.zero_ok else (d > 0))
+
+    def normalise(self, depth: np.ndarray):
+        """``(depth the kernels see, scale, shift)``: the identity (scale, shift None) unless
+        :attr:`per_image`."""
+        return depth, None, None
+
+    # ---------------------------------------------------------------- ranges
     @property
     def decoded_range(self) -> tuple[float, float]:
         """``(lo, hi)``: every valid decoded depth lies in ``[lo, hi]`` (float32 values; decoding
-        clamps the inverse transform's rounding into it). ``[near, far]`` when bounded, ``[0, 1]``
-        for relative depth, ``[0, +inf]`` for ``power`` (+inf only at ``f = 1``)."""
-        if self.bounded:
-            lo, hi = self.near, self.far
-        elif self.name == "power":
-            lo, hi = 0.0, math.inf
-        else:
-            lo, hi = 0.0, 1.0
+        clamps the inverse transform's rounding into it)."""
+        lo, hi = self._range()
         return float(np.float32(lo)), float(np.float32(hi))
 
+    def _range(self) -> tuple[float, float]:
+        return 0.0, 1.0
+
+    def range_text(self) -> str:
+        """What a valid decoded value is, for reports."""
+        return "relative depth in [0, 1], or NaN where invalid"
+
     def clip(self, depth: np.ndarray) -> np.ndarray:
-        """The depth the encoding can represent: clipped to [near, far] when bounded."""
-        if self.bounded:
-            return np.clip(depth, self.near, self.far)
-        if self.name in ("normalized", "affine"):
-            return np.clip(depth, 0.0, 1.0)
-        return depth
+        """The depth the encoding can represent (clipped into the range the transform covers)."""
+        return np.clip(depth, 0.0, 1.0)
+
+    def table_range(self, levels: int) -> tuple[float, float]:
+        """The depths the encode bucket table covers (for a curve of ``levels``): those met in
+        practice, including some beyond the range (they clip to the end levels); anything else
+        takes the formula."""
+        return 1e-6, 16.0
 
 
-def make_transform(name, near, far, lam, c, codec_name: str) -> Transform:
-    """Validate the transform parameters of a depth codec (``ConfigError`` naming what is wrong)."""
-    if name not in TRANSFORMS:
-        raise ConfigError(f"expected transform in {list(TRANSFORMS)}, got {name!r}")
-    for key, v in (("lam", lam), ("c", c)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ConfigError(f"expected {key} a finite number, got {v!r}")
-    lam, c = float(lam), float(c)
-    if name in BOUNDED:
+@dataclass(frozen=True)
+class _Bounded(Transform):
+    """A ``[near, far]`` transform: depth is clipped to it."""
+
+    bounded: ClassVar[bool] = True
+    #: near may be 0 (else ``0 < near``)
+    near_zero_ok: ClassVar[bool] = True
+
+    @classmethod
+    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
         missing = [k for k, v in (("near", near), ("far", far)) if v is None]
         if missing:
             raise ConfigError(
-                f"{codec_name} with transform={name!r} needs {' and '.join(missing)} (metres): "
-                f"e.g. get_codec({codec_name!r}, transform={name!r}, near=0.5, far=80.0)"
+                f"{codec_name} with transform={cls.name!r} needs {' and '.join(missing)} "
+                f"(metres): e.g. get_codec({codec_name!r}, transform={cls.name!r}, near=0.5, "
+                "far=80.0)"
             )
-        for key, v in (("near", near), ("far", far)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ConfigError(f"expected {key} a finite number of metres, got {v!r}")
-        near, far = float(near), float(far)
-        if not (far > near >= 0.0) or (name in ("log", "inverse") and near <= 0.0):
-            need = "0 < near < far" if name in ("log", "inverse") else "0 <= near < far"
+        if not (far > near >= 0.0) or (not cls.near_zero_ok and near <= 0.0):
+            need = "0 <= near < far" if cls.near_zero_ok else "0 < near < far"
             raise ConfigError(f"expected {need}, got near={near!r}, far={far!r}")
-        return Transform(name, near, far, lam, c)
-    if near is not None or far is not None:
-        raise ConfigError(
-            f"expected no near/far with transform={name!r} (it is not a [near, far] range), "
-            f"got near={near!r}, far={far!r}"
-        )
-    if name == "power":
+        return cls(near, far, lam, c)
+
+    def _range(self) -> tuple[float, float]:
+        return self.near, self.far
+
+    def range_text(self) -> str:
+        lo, hi = self.decoded_range
+        return f"depth in [near, far] = [{lo:.6g}, {hi:.6g}] m, or NaN where invalid"
+
+    def clip(self, depth: np.ndarray) -> np.ndarray:
+        return np.clip(depth, self.near, self.far)
+
+    def table_range(self, levels: int) -> tuple[float, float]:
+        return max(self.near / 16.0, 1e-6), self.far * 16.0
+
+
+@dataclass(frozen=True)
+class Linear(_Bounded):
+    """``f = (d - near) / (far - near)``."""
+
+    name: ClassVar[str] = "linear"
+    kind: ClassVar[int] = kernels.KIND_LINEAR
+
+
+@dataclass(frozen=True)
+class Log(_Bounded):
+    """``f = log(d / near) / log(far / near)``."""
+
+    name: ClassVar[str] = "log"
+    kind: ClassVar[int] = kernels.KIND_LOG
+    near_zero_ok: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Inverse(_Bounded):
+    """``f = (1/near - 1/d) / (1/near - 1/far)``: disparity, linear."""
+
+    name: ClassVar[str] = "inverse"
+    kind: ClassVar[int] = kernels.KIND_INVERSE
+    near_zero_ok: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Power(Transform):
+    """``f = 1 - (1 - d / (lam c))^(lam + 1)``: unbounded, ``f -> 1`` as ``d -> inf``."""
+
+    name: ClassVar[str] = "power"
+    kind: ClassVar[int] = kernels.KIND_POWER
+
+    @classmethod
+    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
+        super().build(near, far, lam, c, codec_name)  # no near/far
         if lam * c == 0.0 or lam == -1.0 or lam >= 0.0 or c <= 0.0:
             raise ConfigError(
                 f"expected lam < 0, lam != -1 and c > 0 for the power transform, got lam={lam!r}, "
@@ -132,4 +220,90 @@ def make_transform(name, near, far, lam, c, codec_name: str) -> Transform:
             raise ConfigError(
                 f"expected lam < -1 (unbounded depth: f -> 1 as d -> inf), got lam={lam!r}"
             )
-    return Transform(name, 0.0, 1.0, lam, c)
+        return cls(0.0, 1.0, lam, c)
+
+    def inverse(self, f: np.ndarray) -> np.ndarray:
+        """f in [0, 1] -> depth (float64); +inf at f = 1."""
+        f = np.asarray(f, dtype=np.float64)
+        return np.where(f >= 1.0, np.inf, super().inverse(f))
+
+    def _range(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
+    def range_text(self) -> str:
+        return "depth in [0, +inf] m (+inf only at the curve's far end), or NaN where invalid"
+
+    def clip(self, depth: np.ndarray) -> np.ndarray:
+        return depth
+
+    def table_range(self, levels: int) -> tuple[float, float]:
+        return 1e-4, float(self.inverse(1.0 - 0.5 / (levels - 1))) * 16.0
+
+
+@dataclass(frozen=True)
+class Normalized(Transform):
+    """``f = d``: relative depth already in [0, 1] (0 is valid)."""
+
+    name: ClassVar[str] = "normalized"
+    kind: ClassVar[int] = kernels.KIND_NORMALIZED
+    zero_ok: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Affine(Normalized):
+    """Per image, ``(d - shift) / scale`` with ``shift, scale`` the min and (max - min) of the
+    valid (finite, positive) depth, then :class:`Normalized`: the nearest valid pixel maps to 0."""
+
+    name: ClassVar[str] = "affine"
+    per_image: ClassVar[bool] = True
+
+    def valid(self, depth: np.ndarray) -> np.ndarray:
+        """Metric depth as the user gives it: 0 is invalid (only normalised depth may be 0)."""
+        d = np.asarray(depth, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(d) & (d > 0)
+
+    def normalise(self, depth: np.ndarray):
+        """Per image (last two axes): ``shift`` = min, ``scale`` = max - min of the valid depth."""
+        d = np.asarray(depth, dtype=np.float64)
+        ok = self.valid(d)
+        flat = np.where(ok, d, np.nan).reshape(d.shape[:-2] + (-1,))
+        with np.errstate(all="ignore"), _quiet():
+            lo = np.nanmin(flat, axis=-1)
+            hi = np.nanmax(flat, axis=-1)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        scale = np.where(np.isfinite(hi) & (hi > lo), hi - lo, 1.0)
+        rel = (d - lo[..., None, None]) / scale[..., None, None]
+        rel = np.where(ok, rel, np.nan)
+        return np.ascontiguousarray(rel), scale, lo
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
+
+
+#: Transform classes by name.
+TRANSFORMS: dict[str, type[Transform]] = {
+    cls.name: cls for cls in (Linear, Log, Inverse, Power, Normalized, Affine)
+}
+
+
+def make_transform(name: Any, near, far, lam, c, codec_name: str) -> Transform:
+    """Validate the transform parameters of a depth codec (``ConfigError`` naming what is wrong).
+
+    The depth codecs validate each parameter on its own (:func:`rgbtask.params.param`) and call
+    ``TRANSFORMS[name].build``; this function does both, for code that holds loose values."""
+    if not isinstance(name, str) or name not in TRANSFORMS:
+        raise ConfigError(f"expected transform in {list(TRANSFORMS)}, got {name!r}")
+    lam, c = _NUMBER(lam, "lam"), _NUMBER(c, "c")
+    near = None if near is None else _NUMBER(near, "near")
+    far = None if far is None else _NUMBER(far, "far")
+    return TRANSFORMS[name].build(near, far, lam, c, codec_name)

@@ -13,8 +13,6 @@ ALL = rgbtask.list_codecs()
 # Codecs whose parameters are still cast by hand (a str or a list raises TypeError / ValueError,
 # not ConfigError): their families convert to rgbtask.params.param() on parallel branches.
 _UNTIL = {
-    "depth/colormap": "depth",
-    "depth/hue": "depth",
     "mask/binary": "masks",
     "mask/instance": "masks",
     "mask/palette": "masks",

@@ -257,3 +257,167 @@ def test_fast_encode_path_equals_reference(case, dtype):
     tr = codec.transform_obj
     want = kernels.encode_reference(d, codec.curve_obj(), tr.params, tr.zero_ok)
     np.testing.assert_array_equal(codec.encode(d), want)
+
+
+# ---------------------------------------------------------------- confidence, caches, configs
+def _near_curve_colours(codec, seed=3, n=20000):
+    """8-bit colours on and around the curve: every confidence byte from 0 to 255 occurs."""
+    rng = np.random.default_rng(seed)
+    codes = codec.curve_obj().codes.astype(np.int64)
+    base = codes[rng.integers(0, len(codes), n)]
+    spread = rng.integers(0, 90, (n, 1))
+    noise = np.round(rng.normal(size=(n, 3)) * spread / 2).astype(np.int64)
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("case", ["cubewalk", "hue", "turbo"])
+def test_u8_confidence_is_the_rounded_byte_over_255(case):
+    from rgbtask.core import depth as kernels
+
+    codec = rgbtask.get_codec(CODECS[case])
+    curve = codec.curve_obj()
+    rgb = _near_curve_colours(codec)
+    dec = codec.decode_with_confidence(rgb[None])
+    _, dist = kernels.project_reference(rgb / 255.0, curve)
+    valid = dist < curve.threshold
+    raw = (1.0 - dist / curve.threshold) * 255.0
+    byte = np.floor(raw + 0.5)
+    clear = valid & (np.abs(raw - np.floor(raw) - 0.5) > 1e-6)  # no rounding ties
+    assert clear.sum() > 0.5 * valid.sum() and len(np.unique(byte[clear])) > 200
+    np.testing.assert_array_equal(dec.valid[0], valid)
+    want = (byte / 255.0).astype(np.float32)
+    np.testing.assert_array_equal(dec.confidence[0][clear], want[clear])
+    assert np.all(dec.confidence[0][~valid] == 0.0)
+    # float input: the unrounded formula
+    fdec = codec.decode_with_confidence(rgb[None] / 255.0)
+    conf = np.clip(1.0 - dist / curve.threshold, 0.0, 1.0).astype(np.float32)
+    np.testing.assert_allclose(fdec.confidence[0][valid], conf[valid], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ({"near": 0.5, "far": 80.0}, {"near": 1.0, "far": 80.0}),
+        ({"near": 0.5, "far": 80.0}, {"near": 0.5, "far": 60.0}),
+        ({"near": 0.5, "far": 80.0}, {"near": 0.5, "far": 80.0, "transform": "log"}),
+        ({"near": 0.5, "far": 80.0}, {"near": 0.5, "far": 80.0, "transform": "inverse"}),
+        ({"transform": "power"}, {"transform": "power", "lam": -4.0}),
+        ({"transform": "power"}, {"transform": "power", "c": 2.0}),
+        ({"transform": "normalized"}, {"transform": "power"}),
+    ],
+)
+def test_depth_table_cache_key_holds_every_parameter(a, b):
+    """Two configs that differ in one parameter get different tables (decode and encode)."""
+    from rgbtask.codecs import depth as depth_mod
+
+    ca = rgbtask.get_codec("depth/gray", **a)
+    cb = rgbtask.get_codec("depth/gray", **b)
+    curve = ca.curve_obj()
+    assert curve is cb.curve_obj()
+    ta = depth_mod._depth_table(curve, ca.transform_obj)
+    tb = depth_mod._depth_table(curve, cb.transform_obj)
+    assert ta is not tb and not np.array_equal(ta, tb)
+    np.testing.assert_array_equal(tb, depth_mod._build_depth_table(curve, cb.transform_obj))
+    # through decode: the second codec decodes with its own table (compare the float path)
+    rgb = curve.codes[::5][None]
+    for codec in (ca, cb):
+        exact = codec.decode(rgb.astype(np.float64) / 255.0)
+        np.testing.assert_allclose(codec.decode(rgb), exact, rtol=1e-6)
+    for dtype in (np.float32, np.float64):
+        ea = depth_mod._encode_table(curve, ca.transform_obj, dtype)
+        eb = depth_mod._encode_table(curve, cb.transform_obj, dtype)
+        assert ea is not eb
+
+
+def test_transform_and_curve_are_built_once_and_never_pickled():
+    codec = rgbtask.get_codec(CODECS["hue_nowrap_log"])
+    assert codec.transform_obj is codec.transform_obj
+    assert codec.curve_obj() is codec.curve_obj()
+    assert codec.transform_obj.name == "log" and codec.transform_obj.near == 0.5
+    state = pickle.dumps(codec)
+    assert b"_transform" not in state and b"_curve" not in state
+    again = pickle.loads(state)
+    assert again == codec and again.transform_obj == codec.transform_obj
+
+
+@pytest.mark.parametrize(
+    "name,params,match",
+    [
+        ("depth/hue", {"near": "0.5", "far": 80.0}, "expected near"),
+        ("depth/hue", {"near": 0.5, "far": True}, "expected far"),
+        ("depth/hue", {"near": 0.5, "far": float("nan")}, "expected far"),
+        ("depth/hue", {"near": 0.5, "far": [80.0]}, "expected far"),
+        ("depth/hue", {"near": 2.0, "far": 1.0}, "near < far"),
+        ("depth/hue", {"near": -1.0, "far": 1.0}, "near < far"),
+        ("depth/hue", {"near": 0.0, "far": 1.0, "transform": "log"}, "0 < near"),
+        ("depth/hue", {"near": 0.5, "far": 80.0, "transform": None}, "transform"),
+        ("depth/hue", {"near": 0.5, "far": 80.0, "transform": "sqrt"}, "transform"),
+        ("depth/hue", {"near": 0.5, "far": 80.0, "variant": None}, "variant"),
+        ("depth/hue", {"near": 0.5, "far": 80.0, "variant": 1}, "variant"),
+        ("depth/cubewalk", {"lam": "x"}, "expected lam"),
+        ("depth/cubewalk", {"c": None}, "c"),
+        ("depth/cubewalk", {"lam": -0.5}, "lam"),
+        ("depth/cubewalk", {"near": 1.0}, "no near/far"),
+        ("depth/colormap", {"cmap": None, "near": 1.0, "far": 2.0}, "cmap"),
+        ("depth/colormap", {"cmap": 3, "near": 1.0, "far": 2.0}, "cmap"),
+        ("depth/colormap", {"cmap": "nope", "near": 1.0, "far": 2.0}, "colormap"),
+        ("depth/curve", {"curve": [[0, 0, 0], ["1", 0, 0]], "near": 1, "far": 2}, "curve"),
+        ("depth/curve", {"curve": [[0, 0, 0], [True, 0, 0]], "near": 1, "far": 2}, "curve"),
+        ("depth/curve", {"curve": [[0, 0, 0], [2, 0, 0]], "near": 1, "far": 2}, "curve"),
+        ("depth/curve", {"curve": [[0, 0, 0]], "near": 1, "far": 2}, "curve"),
+        ("depth/curve", {"curve": "abc", "near": 1, "far": 2}, "curve"),
+    ],
+)
+def test_bad_parameters_raise_config_error(name, params, match):
+    with pytest.raises(ConfigError, match=match):
+        rgbtask.get_codec(name, **params)
+
+
+def test_parameters_are_kept_as_given():
+    codec = rgbtask.get_codec("depth/hue", near=np.float32(0.5), far=80, variant="nowrap")
+    config = codec.get_config()
+    assert config["near"] == 0.5 and config["far"] == 80 and config["variant"] == "nowrap"
+    assert type(config["far"]) is float
+    pts = np.array([[0, 0, 0.2], [0, 1, 0.2], [1, 1, 0.2]])
+    curve = rgbtask.get_codec("depth/curve", curve=pts, near=1, far=2)
+    assert curve.get_config()["curve"] == pts.tolist()
+    assert rgbtask.get_codec(curve.get_config()) == curve
+
+
+def test_a_subclass_that_overrides_curve_obj_still_works():
+    from dataclasses import dataclass
+
+    from rgbtask import curves
+    from rgbtask.codecs.depth import DepthCodec
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class OldStyle(DepthCodec):
+        name = "depth/oldstyle-test"
+
+        def curve_obj(self):
+            return curves.gray()
+
+    codec = OldStyle(near=0.5, far=80.0)
+    assert codec.levels == 256 and codec.range_text().startswith("depth in [near, far]")
+    d = depth_sample()
+    check_roundtrip(codec, d)
+
+
+@pytest.mark.parametrize("case", sorted(CODECS))
+def test_rebuilt_from_config_decodes_the_same(case):
+    codec = rgbtask.get_codec(CODECS[case])
+    again = type(codec).from_config(json_round_trip(codec.get_config()))
+    assert again == codec and again is not codec
+    d = depth_sample(4)
+    rgb = codec.encode(d)
+    np.testing.assert_array_equal(again.encode(d), rgb)
+    for image in (rgb, rgb / 255.0):
+        a, b = codec.decode_with_confidence(image), again.decode_with_confidence(image)
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
+def json_round_trip(config):
+    import json
+
+    return json.loads(json.dumps(config))

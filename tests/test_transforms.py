@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from rgbtask.core import depth as kernels
 from rgbtask.errors import ConfigError
-from rgbtask.transforms import make_transform
+from rgbtask.transforms import TRANSFORMS, Transform, make_transform
 
 CASES = [
     ("linear", 0.5, 80.0),
@@ -68,3 +68,83 @@ def test_config_errors_name_the_problem():
         make_transform("power", 1.0, 2.0, -3.0, 1.0, "depth/hue")
     with pytest.raises(ConfigError, match="lam"):
         make_transform("power", None, None, -0.5, 1.0, "depth/hue")
+
+
+# ---------------------------------------------------------------- the classes describe themselves
+def test_registry_maps_names_to_classes_with_distinct_kinds():
+    assert list(TRANSFORMS) == ["linear", "log", "inverse", "power", "normalized", "affine"]
+    for name, cls in TRANSFORMS.items():
+        assert cls.name == name and issubclass(cls, Transform)
+    kinds = {
+        "linear": kernels.KIND_LINEAR,
+        "log": kernels.KIND_LOG,
+        "inverse": kernels.KIND_INVERSE,
+        "power": kernels.KIND_POWER,
+        "normalized": kernels.KIND_NORMALIZED,
+        "affine": kernels.KIND_NORMALIZED,  # normalised per image, then the identity
+    }
+    assert {name: cls.kind for name, cls in TRANSFORMS.items()} == kinds
+    assert len({kernels.KIND_LINEAR, kernels.KIND_LOG, kernels.KIND_INVERSE}) == 3
+
+
+@pytest.mark.parametrize(
+    "name,near,far,bounded,zero_ok,per_image,lo,hi",
+    [
+        ("linear", 0.0, 80.0, True, False, False, 0.0, 80.0),
+        ("log", 0.5, 80.0, True, False, False, 0.5, 80.0),
+        ("inverse", 0.5, 80.0, True, False, False, 0.5, 80.0),
+        ("power", None, None, False, False, False, 0.0, np.inf),
+        ("normalized", None, None, False, True, False, 0.0, 1.0),
+        ("affine", None, None, False, True, True, 0.0, 1.0),
+    ],
+)
+def test_each_transform_describes_itself(name, near, far, bounded, zero_ok, per_image, lo, hi):
+    tr = make_transform(name, near, far, -3.0, 10 / 3, "depth/x")
+    assert type(tr) is TRANSFORMS[name] and tr.name == name
+    assert (tr.bounded, tr.zero_ok, tr.per_image) == (bounded, zero_ok, per_image)
+    assert tr.decoded_range == (lo, hi)
+    assert tr.params[0] == tr.kind
+    d = np.array([-1.0, 0.0, 0.25, 0.7, 200.0, np.nan, np.inf])
+    want_valid = np.isfinite(d) & ((d >= 0) if zero_ok and not per_image else (d > 0))
+    np.testing.assert_array_equal(tr.valid(d), want_valid)
+    clipped = tr.clip(d[2:5])
+    if name == "power":
+        np.testing.assert_array_equal(clipped, d[2:5])
+    else:
+        np.testing.assert_array_equal(clipped, np.clip(d[2:5], lo, hi))
+    text = tr.range_text()
+    assert text.endswith("or NaN where invalid")
+    assert ("near, far" in text) == bounded
+
+
+def test_transforms_are_cache_keys_that_differ_by_class_and_parameter():
+    a = make_transform("linear", 0.5, 80.0, -3.0, 10 / 3, "depth/x")
+    assert a == make_transform("linear", 0.5, 80, -3.0, 10 / 3, "depth/x")
+    assert hash(a) == hash(make_transform("linear", 0.5, 80.0, -3.0, 10 / 3, "depth/x"))
+    assert a != make_transform("log", 0.5, 80.0, -3.0, 10 / 3, "depth/x")
+    assert a != make_transform("linear", 0.6, 80.0, -3.0, 10 / 3, "depth/x")
+    assert make_transform("normalized", None, None, -3.0, 10 / 3, "d") != make_transform(
+        "affine", None, None, -3.0, 10 / 3, "d"
+    )
+
+
+def test_affine_normalises_per_image():
+    tr = make_transform("affine", None, None, -3.0, 10 / 3, "depth/x")
+    d = np.stack([np.linspace(2.0, 10.0, 12).reshape(3, 4), np.full((3, 4), 5.0)])
+    d[0, 0, 0] = 0.0  # invalid: metric depth 0
+    rel, scale, shift = tr.normalise(d)
+    np.testing.assert_allclose(scale, [10.0 - d[0].ravel()[1], 1.0])
+    np.testing.assert_allclose(shift, [d[0].ravel()[1], 5.0])
+    assert np.isnan(rel[0, 0, 0]) and rel[0].ravel()[1] == 0.0 and rel[0, -1, -1] == 1.0
+    assert np.all(rel[1] == 0.0)
+    same, none1, none2 = make_transform("power", None, None, -3.0, 10 / 3, "x").normalise(d)
+    assert same is d and none1 is None and none2 is None
+
+
+@pytest.mark.parametrize("bad", ["3", True, None, [1.0], float("nan")])
+def test_make_transform_casts_nothing(bad):
+    with pytest.raises(ConfigError, match="expected lam"):
+        make_transform("power", None, None, bad, 1.0, "depth/x")
+    if bad is not None:  # None means "not given" for near
+        with pytest.raises(ConfigError, match="expected near"):
+            make_transform("linear", bad, 2.0, -3.0, 1.0, "depth/x")

@@ -28,6 +28,7 @@ distance clipped off for depths outside [near, far], plus half a float32 ulp of 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,15 +36,15 @@ import numba
 import numpy as np
 
 from rgbtask import curves as curves_mod
-from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
-from rgbtask.core._jit import run_rows
 from rgbtask.core._tables import TableCache
-from rgbtask.errors import InputError
+from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import DEPTH_IO
 from rgbtask.metrics import depth_metrics
+from rgbtask.params import number, one_of, param, plain
 from rgbtask.registry import register_codec
-from rgbtask.transforms import Transform, make_transform
+from rgbtask.transforms import TRANSFORMS, Affine, Transform
 
 __all__ = ["DepthCodec", "DepthColormap", "DepthCubewalk", "DepthCurve", "DepthGray", "DepthHue"]
 
@@ -77,62 +78,102 @@ def _encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype
 
 def _build_encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np.dtype):
     """Build what :func:`_encode_table` caches (see ``kernels.build_encode_table``)."""
-    n = curve.levels
-    # cover the depths met in practice, including some beyond [near, far] (they clip to the
-    # end levels, so their buckets are uniform too); anything else takes the formula
-    if transform.bounded:
-        lo, hi = transform.near / 16.0, transform.far * 16.0
-    elif transform.name == "power":
-        lo, hi = 1e-4, float(transform.inverse(1.0 - 0.5 / (n - 1))) * 16.0
-    else:
-        lo, hi = 1e-6, 16.0
-    lo = max(lo, 1e-6)
+    lo, hi = transform.table_range(curve.levels)
     return kernels.build_encode_table(
-        dtype, lo, hi, curve.codes, transform.params, n, transform.zero_ok
+        dtype,
+        max(lo, 1e-6),
+        hi,
+        codes=curve.codes,
+        tp=transform.params,
+        nlev=curve.levels,
+        zero_ok=transform.zero_ok,
     )
+
+
+_ANY_NUMBER = number()
+
+
+def _name(value: Any, name: str) -> str:
+    """A non-empty string (a colormap name)."""
+    if isinstance(value, str) and value:
+        return value
+    raise ConfigError(f"expected {name} a non-empty string, got {plain(value)!r}")
+
+
+def _control_points(value: Any, name: str) -> list[list[float]]:
+    """Control points ``(K >= 2, 3)``, numbers in [0, 1]: a list of lists of floats."""
+    expected = "control points: a list of at least 2 [r, g, b] rows of numbers in [0, 1]"
+    check = number(0.0, 1.0)
+
+    def fail() -> ConfigError:
+        return ConfigError(f"expected {name} {expected}, got {plain(value)!r}")
+
+    def is_seq(v: Any) -> bool:
+        return not isinstance(v, (str, bytes)) and isinstance(v, (Sequence, np.ndarray))
+
+    if not is_seq(value) or len(value) < 2:
+        raise fail()
+    rows = []
+    for row in value:
+        if not is_seq(row) or len(row) != 3:
+            raise fail()
+        try:
+            rows.append([check(v, name) for v in row])
+        except ConfigError:
+            raise fail() from None
+    return rows
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthCodec(Codec):
-    """Shared implementation: subclasses say which curve (:meth:`curve_obj`)."""
+    """Shared implementation: subclasses say which curve (:meth:`_build_curve`).
+
+    The transform and the curve are built once, at construction, and kept in private attributes
+    (not fields: a codec pickles its config only)."""
 
     error_unit: ClassVar[str] = "m"
     primary_metric: ClassVar[tuple[str, bool]] = ("abs_rel", True)
     task_io: ClassVar[Any] = DEPTH_IO
 
-    transform: str = "linear"
-    near: float | None = None
-    far: float | None = None
-    lam: float = -3.0
-    c: float = 10.0 / 3.0
+    transform: str = param("linear", one_of(*TRANSFORMS))
+    near: float | None = param(None, _ANY_NUMBER, optional=True)
+    far: float | None = param(None, _ANY_NUMBER, optional=True)
+    lam: float = param(-3.0, _ANY_NUMBER)
+    c: float = param(10.0 / 3.0, _ANY_NUMBER)
 
     def __post_init__(self) -> None:
-        tr = make_transform(self.transform, self.near, self.far, self.lam, self.c, self.name)
-        for key in ("near", "far"):
-            v = getattr(self, key)
-            if v is not None:
-                object.__setattr__(self, key, float(v))
-        object.__setattr__(self, "lam", tr.lam)
-        object.__setattr__(self, "c", tr.c)
-        self.curve_obj()  # validate the curve now
+        super().__post_init__()  # every parameter on its own
+        tr = TRANSFORMS[self.transform].build(self.near, self.far, self.lam, self.c, self.name)
+        object.__setattr__(self, "_transform", tr)
+        if type(self).curve_obj is DepthCodec.curve_obj:
+            curve = self._build_curve()
+        else:  # a subclass written before _build_curve: it overrides curve_obj() instead
+            curve = self.curve_obj()
+        object.__setattr__(self, "_curve", curve)
 
     # ---------------------------------------------------------------- description
+    def _build_curve(self) -> curves_mod.Curve:
+        """The codec's curve, built once by ``__post_init__`` (subclasses define it)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _build_curve()")
+
     def curve_obj(self) -> curves_mod.Curve:
-        raise NotImplementedError
+        """The codec's curve (built once, at construction)."""
+        return self._curve
 
     @property
     def transform_obj(self) -> Transform:
-        return make_transform(self.transform, self.near, self.far, self.lam, self.c, self.name)
+        """The codec's transform (built once, at construction)."""
+        return self._transform
 
     @property
     def levels(self) -> int:
-        return self.curve_obj().levels
+        return self._curve.levels
 
     def bound_text(self) -> str:
         return "|error| <= half a quantization step at that depth (step_at(depth))"
 
     def _level_parameters(self, depth: np.ndarray):
-        tr = self.transform_obj
+        tr = self._transform
         d = np.ascontiguousarray(np.asarray(depth, dtype=np.float64)).reshape(-1)
         n = self.levels
         lev = kernels.levels_of(d, tr.params, n, tr.zero_ok)
@@ -155,59 +196,42 @@ class DepthCodec(Codec):
     # ---------------------------------------------------------------- encode / decode
     def validate_value(self, value: Any) -> np.ndarray:
         depth = np.asarray(value)
-        if depth.dtype.kind not in "fiu" or depth.dtype.kind == "b":
-            raise InputError(f"expected a float depth map (..., H, W), got {describe_array(depth)}")
-        if depth.ndim < 2:
-            raise InputError(
-                f"expected a depth map of shape (..., H, W), got {describe_array(depth)}"
-            )
         if depth.ndim >= 3 and depth.shape[-1] == 3 and depth.dtype == np.uint8:
             raise InputError(
                 f"expected a depth map (..., H, W), got {describe_array(depth)}: an RGB image? "
                 "use decode() for RGB"
             )
-        if depth.size == 0:
-            raise InputError(f"expected a non-empty depth map, got {describe_array(depth)}")
+        depth = check_value(depth, "a depth map", "(..., H, W)", kinds="fiu")
         if depth.dtype not in (np.float32, np.float64):
             depth = depth.astype(np.float64)
-        if not depth.dtype.isnative:
-            depth = depth.astype(depth.dtype.newbyteorder("="))
-        return np.ascontiguousarray(depth)
+        return depth
 
     def _encode(self, depth: np.ndarray) -> np.ndarray:
-        if self.transform == "affine":
-            depth, _, _ = self._affine_normalise(depth)
-        curve = self.curve_obj()
-        tr = self.transform_obj
+        curve, tr = self._curve, self._transform
+        depth, _, _ = tr.normalise(depth)
         out = np.empty(depth.shape + (3,), dtype=np.uint8)
         flat = depth.reshape(-1)
-        reserved = np.asarray(curve.reserved, np.uint8)
         if flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
-            run_rows(
-                kernels.encode_kernel,
-                (flat, out.reshape(-1, 3)),
-                (curve.codes, reserved, tr.params, curve.levels, tr.zero_ok),
+            kernels.encode(flat, out.reshape(-1, 3), curve=curve, tp=tr.params, zero_ok=tr.zero_ok)
+        else:
+            kernels.encode_fast(
+                flat,
+                out.reshape(-1, 3),
+                table=_encode_table(curve, tr, depth.dtype),
+                curve=curve,
+                tp=tr.params,
+                zero_ok=tr.zero_ok,
             )
-            return out
-        tab, thr, lo_col, hi_col, key0, shift = _encode_table(curve, tr, depth.dtype)
-        bits = flat.view(np.uint32 if depth.dtype == np.float32 else np.uint64)
-        run_rows(
-            kernels.encode_fast_kernel,
-            (bits, flat, out.reshape(-1, 3)),
-            (tab, thr, lo_col, hi_col, key0, shift, curve.codes, reserved, tr.params)
-            + (curve.levels, tr.zero_ok),
-        )
         return out
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        curve = self.curve_obj()
+        curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
         if rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)
-            table = _depth_table(curve, self.transform_obj)
+            table = _depth_table(curve, tr)
             out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
         else:
-            tr = self.transform_obj
             out, conf, valid = kernels.decode_float(
                 flat, rgb_scale(rgb), curve, tr.params, *tr.decoded_range
             )
@@ -216,17 +240,12 @@ class DepthCodec(Codec):
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:
-        lo, hi = self.transform_obj.decoded_range
-        if self.transform == "power":
-            return "depth in [0, +inf] m (+inf only at the curve's far end), or NaN where invalid"
-        if self.transform in ("normalized", "affine"):
-            return "relative depth in [0, 1], or NaN where invalid"
-        return f"depth in [near, far] = [{lo:.6g}, {hi:.6g}] m, or NaN where invalid"
+        return self._transform.range_text()
 
     def in_range(self, decoded: Decoded) -> np.ndarray:
         """Valid: inside the transform's decoded range (``Transform.decoded_range``); invalid:
         NaN."""
-        lo, hi = self.transform_obj.decoded_range
+        lo, hi = self._transform.decoded_range
         d = np.asarray(decoded.value, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             inside = (d >= lo) & (d <= hi)
@@ -237,31 +256,18 @@ class DepthCodec(Codec):
         return True
 
     # ---------------------------------------------------------------- affine
-    def _affine_normalise(self, depth: np.ndarray):
-        """Per image (last two axes): ``shift`` = min, ``scale`` = max - min of the valid depth."""
-        d = np.asarray(depth, dtype=np.float64)
-        ok = np.isfinite(d) & (d > 0)
-        flat = np.where(ok, d, np.nan).reshape(d.shape[:-2] + (-1,))
-        with np.errstate(all="ignore"), _quiet():
-            lo = np.nanmin(flat, axis=-1)
-            hi = np.nanmax(flat, axis=-1)
-        lo = np.where(np.isfinite(lo), lo, 0.0)
-        scale = np.where(np.isfinite(hi) & (hi > lo), hi - lo, 1.0)
-        rel = (d - lo[..., None, None]) / scale[..., None, None]
-        rel = np.where(ok, rel, np.nan)
-        return np.ascontiguousarray(rel), scale, lo
-
     def affine_params(self, depth: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift."""
-        _, scale, shift = self._affine_normalise(self.validate_value(depth))
+        _, scale, shift = Affine().normalise(self.validate_value(depth))
         return scale, shift
 
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:
-        """``decoded`` in the reference's units: for ``affine``, the decoded relative depth mapped
-        back with the reference's scale and shift (what ``affine_params`` returns); else as is."""
+        """``decoded`` in the reference's units: for a per-image transform (``affine``), the
+        decoded relative depth mapped back with the reference's scale and shift (what
+        ``affine_params`` returns); else as is."""
         dec = np.asarray(decoded, dtype=np.float64)
-        if self.transform == "affine":
-            _, scale, shift = self._affine_normalise(np.asarray(reference, dtype=np.float64))
+        _, scale, shift = self._transform.normalise(np.asarray(reference, dtype=np.float64))
+        if scale is not None:
             dec = dec * scale[..., None, None] + shift[..., None, None]
         return dec
 
@@ -275,10 +281,8 @@ class DepthCodec(Codec):
         For ``affine`` the decoded relative depth is mapped back with the reference's scale, shift."""
         ref = np.asarray(reference, dtype=np.float64)
         dec = self.in_metres(ref, decoded)
-        tr = self.transform_obj
         with np.errstate(invalid="ignore"):
-            zero_ok = tr.name == "normalized"
-            ref_ok = np.isfinite(ref) & ((ref >= 0) if zero_ok else (ref > 0))
+            ref_ok = self._transform.valid(ref)
             dec_ok = ~np.isnan(dec)
             err = np.abs(dec - ref)
         err = np.where(ref_ok & dec_ok, err, 0.0)
@@ -286,10 +290,8 @@ class DepthCodec(Codec):
         return np.where(ref_ok != dec_ok, np.inf, err)
 
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
-        ref = np.asarray(reference, dtype=np.float64)
-        scale = None
-        if self.transform == "affine":
-            ref, scale, _ = self._affine_normalise(ref)
+        tr = self._transform
+        ref, scale, _ = tr.normalise(np.asarray(reference, dtype=np.float64))
         lev, lo, mid, hi = self._level_parameters(ref)
         with np.errstate(invalid="ignore"):
             # half a step, plus the float32 rounding of the decoded depth (half an ulp); the far
@@ -297,7 +299,7 @@ class DepthCodec(Codec):
             half = np.maximum(hi - mid, mid - lo) + np.abs(mid) * 2.0**-24
             half = np.where(np.isinf(mid), np.inf, half)
             flat = ref.reshape(-1)
-            clipped = np.abs(flat - self.transform_obj.clip(flat))
+            clipped = np.abs(flat - tr.clip(flat))
             bound = np.where(lev >= 0, half + np.nan_to_num(clipped), 0.0)
         bound = bound.reshape(ref.shape)
         if scale is not None:
@@ -310,27 +312,15 @@ class DepthCodec(Codec):
         return [d, d[::-1, ::-1]]
 
 
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
-
-
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthCubewalk(DepthCodec):
     """Vision Banana's cube walk (1786 levels); default = power transform, lam=-3, c=10/3."""
 
     name: ClassVar[str] = "depth/cubewalk"
-    transform: str = "power"
+    transform: str = param("power", one_of(*TRANSFORMS))
 
-    def curve_obj(self) -> curves_mod.Curve:
+    def _build_curve(self) -> curves_mod.Curve:
         return curves_mod.cubewalk()
 
     @classmethod
@@ -347,9 +337,9 @@ class DepthHue(DepthCodec):
     """RealSense hue colorization: ``variant="wrap"`` (1530 levels) or ``"nowrap"`` (1276)."""
 
     name: ClassVar[str] = "depth/hue"
-    variant: str = "wrap"
+    variant: str = param("wrap", one_of("wrap", "nowrap"))
 
-    def curve_obj(self) -> curves_mod.Curve:
+    def _build_curve(self) -> curves_mod.Curve:
         return curves_mod.hue(self.variant)
 
     @classmethod
@@ -366,7 +356,7 @@ class DepthGray(DepthCodec):
 
     name: ClassVar[str] = "depth/gray"
 
-    def curve_obj(self) -> curves_mod.Curve:
+    def _build_curve(self) -> curves_mod.Curve:
         return curves_mod.gray()
 
     @classmethod
@@ -382,9 +372,9 @@ class DepthColormap(DepthCodec):
     """A matplotlib colormap by name (``cmap``), decoded by nearest colour."""
 
     name: ClassVar[str] = "depth/colormap"
-    cmap: str = "turbo"
+    cmap: str = param("turbo", _name)
 
-    def curve_obj(self) -> curves_mod.Curve:
+    def _build_curve(self) -> curves_mod.Curve:
         return curves_mod.colormap_curve(self.cmap)
 
     @classmethod
@@ -400,20 +390,17 @@ class DepthCurve(DepthCodec):
     """Your own curve: ``curve`` = control points (K, 3) in [0, 1], decoded by nearest colour."""
 
     name: ClassVar[str] = "depth/curve"
-    curve: Any = None
+    curve: Any = param(None, _control_points, optional=True)  # noqa: RUF009 (a field spec)
 
     def __post_init__(self) -> None:
         if self.curve is None:
-            from rgbtask.errors import ConfigError
-
             raise ConfigError(
                 "depth/curve needs curve: control points, e.g. "
                 "get_codec('depth/curve', curve=[[0, 0, 0], [1, 0, 0], [1, 1, 0]], near=1, far=10)"
             )
-        object.__setattr__(self, "curve", [list(p) for p in curves_mod._points_key(self.curve)])
         super().__post_init__()
 
-    def curve_obj(self) -> curves_mod.Curve:
+    def _build_curve(self) -> curves_mod.Curve:
         return curves_mod._curve_from_key(curves_mod._points_key(self.curve))
 
     @classmethod

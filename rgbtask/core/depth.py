@@ -2,11 +2,13 @@
 
 Transforms (``tp = [kind, near, far, lam, c]``; f increases with depth for every kind):
 
-* 0 linear      f = (d - near) / (far - near)            d = near + f (far - near)
-* 1 log         f = log(d / near) / log(far / near)       d = near exp(f log(far / near))
-* 2 inverse     f = (1/near - 1/d) / (1/near - 1/far)     d = 1 / (1/near - f (1/near - 1/far))
-* 3 power       f = 1 - (1 - d / (lam c))^(lam + 1)       d = lam c (1 - (1 - f)^(1 / (lam + 1)))
-* 4 normalized  f = d                                     d = f
+* KIND_LINEAR      f = (d - near) / (far - near)         d = near + f (far - near)
+* KIND_LOG         f = log(d / near) / log(far / near)    d = near exp(f log(far / near))
+* KIND_INVERSE     f = (1/near - 1/d) / (1/near - 1/far)  d = 1 / (1/near - f (1/near - 1/far))
+* KIND_POWER       f = 1 - (1 - d / (lam c))^(lam + 1)    d = lam c (1 - (1 - f)^(1 / (lam + 1)))
+* KIND_NORMALIZED  f = d                                  d = f
+
+The transform classes of :mod:`rgbtask.transforms` build ``tp``; the kernels only see the kind.
 
 Encode (per pixel, float64): invalid (NaN, inf, <= 0; < 0 for ``normalized``) -> reserved code;
 else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
@@ -24,8 +26,15 @@ import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
 
+#: Fine index meaning "off the curve: invalid" (in the 8-bit decode table).
 Q_INVALID = 0xFFFF
-KINDS = {"linear": 0, "log": 1, "inverse": 2, "power": 3, "normalized": 4}
+
+#: Transform kinds (``tp[0]``); each :class:`rgbtask.transforms.Transform` names its own.
+KIND_LINEAR = 0
+KIND_LOG = 1
+KIND_INVERSE = 2
+KIND_POWER = 3
+KIND_NORMALIZED = 4
 
 
 @jit
@@ -33,13 +42,13 @@ def _forward(d, tp):
     kind = int(tp[0])
     near = tp[1]
     far = tp[2]
-    if kind == 0:
+    if kind == KIND_LINEAR:
         return (d - near) / (far - near)
-    if kind == 1:
+    if kind == KIND_LOG:
         return math.log(d / near) / math.log(far / near)
-    if kind == 2:
+    if kind == KIND_INVERSE:
         return (1.0 / near - 1.0 / d) / (1.0 / near - 1.0 / far)
-    if kind == 3:
+    if kind == KIND_POWER:
         return 1.0 - (1.0 - d / (tp[3] * tp[4])) ** (tp[3] + 1.0)
     return d
 
@@ -49,13 +58,13 @@ def _inverse(f, tp):
     kind = int(tp[0])
     near = tp[1]
     far = tp[2]
-    if kind == 0:
+    if kind == KIND_LINEAR:
         return near + f * (far - near)
-    if kind == 1:
+    if kind == KIND_LOG:
         return near * math.exp(f * math.log(far / near))
-    if kind == 2:
+    if kind == KIND_INVERSE:
         return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
-    if kind == 3:
+    if kind == KIND_POWER:
         if f >= 1.0:
             return math.inf
         return tp[3] * tp[4] * (1.0 - (1.0 - f) ** (1.0 / (tp[3] + 1.0)))
@@ -206,6 +215,30 @@ def levels_of(depth: np.ndarray, tp: np.ndarray, nlev: int, zero_ok: bool) -> np
     return out
 
 
+def encode(depth: np.ndarray, out: np.ndarray, *, curve, tp: np.ndarray, zero_ok: bool) -> None:
+    """Flat depth (n,) -> colours ``out`` (n, 3) uint8 by the formula (:func:`encode_kernel`)."""
+    run_rows(
+        encode_kernel,
+        (depth, out),
+        (curve.codes, np.asarray(curve.reserved, np.uint8), tp, curve.levels, zero_ok),
+    )
+
+
+def encode_fast(
+    depth: np.ndarray, out: np.ndarray, *, table, curve, tp: np.ndarray, zero_ok: bool
+) -> None:
+    """:func:`encode` through the bucket ``table`` of :func:`build_encode_table` (built for
+    ``depth``'s float dtype, the same curve and ``tp``): the same colours, faster."""
+    tab, thr, lo_col, hi_col, key0, shift = table
+    bits = depth.view(np.uint32 if depth.dtype == np.float32 else np.uint64)
+    run_rows(
+        encode_fast_kernel,
+        (bits, depth, out),
+        (tab, thr, lo_col, hi_col, key0, shift, curve.codes)
+        + (np.asarray(curve.reserved, np.uint8), tp, curve.levels, zero_ok),
+    )
+
+
 def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
     """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table."""
     n = rgb.shape[0]
@@ -240,32 +273,34 @@ def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray, lo: float
 
 # ---------------------------------------------------------------- NumPy references
 def forward_reference(d: np.ndarray, tp) -> np.ndarray:
-    kind, near, far, lam, c = (float(v) for v in tp)
+    kind = int(tp[0])
+    near, far, lam, c = (float(v) for v in tp[1:])
     d = np.asarray(d, dtype=np.float64)
     with np.errstate(all="ignore"):
-        if kind == 0:
+        if kind == KIND_LINEAR:
             return (d - near) / (far - near)
-        if kind == 1:
+        if kind == KIND_LOG:
             return np.log(d / near) / math.log(far / near)
-        if kind == 2:
+        if kind == KIND_INVERSE:
             return (1.0 / near - 1.0 / d) / (1.0 / near - 1.0 / far)
-        if kind == 3:
+        if kind == KIND_POWER:
             return 1.0 - (1.0 - d / (lam * c)) ** (lam + 1.0)
         return d
 
 
 def inverse_reference(f: np.ndarray, tp) -> np.ndarray:
     """f -> depth; for ``power`` the expression and its evaluation order are hilbertmap's."""
-    kind, near, far, lam, c = (float(v) for v in tp)
+    kind = int(tp[0])
+    near, far, lam, c = (float(v) for v in tp[1:])
     f = np.asarray(f, dtype=np.float64)
     with np.errstate(all="ignore"):
-        if kind == 0:
+        if kind == KIND_LINEAR:
             return near + f * (far - near)
-        if kind == 1:
+        if kind == KIND_LOG:
             return near * np.exp(f * math.log(far / near))
-        if kind == 2:
+        if kind == KIND_INVERSE:
             return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
-        if kind == 3:
+        if kind == KIND_POWER:
             return lam * c * (1.0 - (1.0 - f) ** (1.0 / (lam + 1.0)))
         return f
 
@@ -324,7 +359,7 @@ def decode_float_reference(colours: np.ndarray, curve, tp, lo: float, hi: float)
     f, dist = project_reference(colours, curve)
     valid = dist < curve.threshold
     depth = inverse_reference(np.clip(f, 0.0, 1.0), tp)
-    if int(tp[0]) == 3:
+    if int(tp[0]) == KIND_POWER:
         depth = np.where(f >= 1.0, np.inf, depth)
     depth = np.clip(depth, lo, hi) + 0.0
     conf = np.clip(1.0 - dist / curve.threshold, 0.0, 1.0)
