@@ -84,9 +84,9 @@ def test_bad_labels():
     c = MaskPalette(palette="cityscapes")
     with pytest.raises(rgbtask.InputError, match="expected labels in 0..18"):
         c.encode(np.full((2, 2), 19))
-    with pytest.raises(rgbtask.InputError, match="expected integer"):
+    with pytest.raises(rgbtask.InputError, match=r"expected labels of shape .*integer/unsigned"):
         c.encode(np.zeros((2, 2), np.float32))
-    with pytest.raises(rgbtask.InputError, match="expected non-empty"):
+    with pytest.raises(rgbtask.InputError, match="non-empty"):
         c.encode(np.zeros((3,), np.uint8))
 
 

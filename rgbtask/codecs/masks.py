@@ -84,8 +84,13 @@ def table_key(palette: np.ndarray, space: str, reject: float, ignore: int) -> tu
 
 
 def _table(key: tuple) -> np.ndarray:
-    """The lazily filled 2^24-entry table for ``key`` (:func:`rgbtask.core._tables.new_lut`)."""
-    return _tables.get(key, lambda: new_lut(np.uint64))
+    """The lazily filled 2^24-entry table for ``key``."""
+    return _tables.get(key, _new_table)
+
+
+def _new_table() -> np.ndarray:
+    # pages cost no memory until a colour in them is first decoded
+    return new_lut(np.uint64)
 
 
 def nearest_color(
