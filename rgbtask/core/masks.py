@@ -89,30 +89,38 @@ def nearest_kernel(rgb, labels, confidence, valid, scale, lut, palette, space_id
 
     ``lut``: the colour table of 8-bit input (``2**24`` uint64, 0 = not yet known), or an empty
     array for brute force on every pixel (uint16 or float input: nothing is rounded to 8 bits).
+    Both paths classify a colour with the same :func:`_classify`.
     """
+    if lut.shape[0] > 0:
+        _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore)
+    else:
+        _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore)
+
+
+@jit
+def _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore):
+    for i in range(rgb.shape[0]):
+        x, y, z = to_space(
+            float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
+        )
+        labels[i], confidence[i], valid[i] = _classify(x, y, z, palette, reject, ignore)
+
+
+@jit
+def _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore):
     conf_f = np.empty(1, dtype=np.float32)
     conf_u = conf_f.view(np.uint32)
-    use_table = lut.shape[0] > 0
     for i in range(rgb.shape[0]):
-        entry = np.uint64(UNKNOWN)
-        key = np.int64(0)
-        if use_table:
-            key = color_index(rgb, i)
-            entry = lut[key]
+        key = color_index(rgb, i)
+        entry = lut[key]
         if entry == UNKNOWN:
             x, y, z = to_space(
-                float(rgb[i, 0]) / scale,
-                float(rgb[i, 1]) / scale,
-                float(rgb[i, 2]) / scale,
+                float(rgb[i, 0]) / 255.0,
+                float(rgb[i, 1]) / 255.0,
+                float(rgb[i, 2]) / 255.0,
                 space_id,
             )
-            label, conf, ok = _classify(x, y, z, palette, reject, ignore)
-            if not use_table:
-                labels[i] = label
-                confidence[i] = conf
-                valid[i] = ok
-                continue
-            conf_f[0] = conf
+            label, conf_f[0], ok = _classify(x, y, z, palette, reject, ignore)
             entry = pack_label(label, conf_u[0], ok)
             lut[key] = entry
         labels[i] = label_of(entry)
