@@ -257,7 +257,8 @@ class MaskPalette(LabelCodec):
     ignore : int
         The label of rejected pixels (255).
     avoid : list of RGB triples, optional
-        Colours a ``"distinct"`` palette keeps away from (e.g. a background).
+        Colours a ``"distinct"`` palette keeps away from (e.g. a background); one triple is a
+        list of one colour.
     min_region : int
         0 (default): plain per-pixel decoding. Otherwise, after it, every 8-connected region of
         one label smaller than ``min_region`` pixels takes the label of the nearest pixel of a
