@@ -30,7 +30,6 @@ import numpy as np
 from _common import best_time, machine, ms, print_table
 
 import rgbtask
-from rgbtask.codecs import masks as mask_codecs
 from rgbtask.core import masks as kernels
 from rgbtask.fidelity.perturb import JPEG
 
@@ -77,7 +76,7 @@ def main() -> None:
         return tree.query(rgb.reshape(-1, 3).astype(np.float64), workers=-1)[1]
 
     def cold():
-        mask_codecs.clear_tables()
+        rgbtask.clear_tables()
         return codec.decode(rgb)
 
     got = codec.decode(rgb)
@@ -98,7 +97,7 @@ def main() -> None:
     for pages in ("4 KiB", "huge"):
         if pages == "huge":
             os.environ["RGBTASK_HUGE_PAGES"] = "1"
-        mask_codecs.clear_tables()
+        rgbtask.clear_tables()
         gc.collect()
         before = _rss_mib()
         times = []
@@ -108,7 +107,7 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         runs[pages] = (times[0], sum(times[1:]) / (len(times) - 1), _rss_mib() - before)
         os.environ.pop("RGBTASK_HUGE_PAGES", None)
-    mask_codecs.clear_tables()
+    rgbtask.clear_tables()
     t_conf = best_time(lambda: codec.decode_with_confidence(rgb), repeat=10)
     t_float = best_time(lambda: codec.decode(rgb / np.float32(255)), repeat=2)
 

@@ -1,6 +1,7 @@
 """sRGB <-> CIELAB and OKLab, the perceptual spaces palettes are built and decoded in.
 
-Forward (sRGB -> space) runs the jitted formulas of :mod:`rgbtask.core.masks` (the nearest-palette
+The constants (sRGB transfer function, XYZ matrix, D65 white, CIELAB, OKLab M1/M2) are defined once
+in :mod:`rgbtask.core.color`. Forward (sRGB -> space) runs its jitted formulas (the nearest-palette
 kernels use the very same code, so distances agree bit for bit); the inverses are plain NumPy.
 
 * ``"rgb"``: ``255 * (r, g, b)``: distances in 8-bit code units;
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rgbtask.codec import rgb_scale
-from rgbtask.core import masks as kernels
+from rgbtask.core import color
 from rgbtask.core._jit import run_rows
 from rgbtask.errors import ConfigError, InputError
 
@@ -34,14 +35,14 @@ __all__ = [
 ]
 
 #: Colour spaces by name.
-SPACES = tuple(kernels.SPACE_IDS)
+SPACES = tuple(color.SPACE_IDS)
 
 
 def space_id(space: str) -> int:
     """The kernel id of a colour space name (``ConfigError`` if unknown)."""
-    if space not in kernels.SPACE_IDS:
+    if space not in color.SPACE_IDS:
         raise ConfigError(f"expected space in {list(SPACES)}, got {space!r}")
-    return kernels.SPACE_IDS[space]
+    return color.SPACE_IDS[space]
 
 
 def _scale_of(rgb: np.ndarray) -> float:
@@ -62,7 +63,7 @@ def convert(rgb: Any, space: str) -> np.ndarray:
         flat = flat.astype(np.float64)
     out = np.empty(flat.shape, dtype=np.float64)
     if flat.shape[0]:
-        run_rows(kernels.convert_kernel, (flat, out), (scale, sid))
+        run_rows(color.convert_kernel, (flat, out), (scale, sid))
     return out.reshape(rgb.shape)
 
 
@@ -76,26 +77,22 @@ def srgb_to_oklab(rgb: Any) -> np.ndarray:
     return convert(rgb, "oklab")
 
 
-def _linear_to_srgb(lin: np.ndarray) -> np.ndarray:
-    mag = np.abs(lin)
-    srgb = np.where(mag <= 0.0031308, mag * 12.92, 1.055 * mag ** (1 / 2.4) - 0.055)
-    return np.sign(lin) * srgb
-
-
 def lab_to_srgb(lab: Any) -> np.ndarray:
     """CIELAB (D65) -> sRGB float (not clipped: out-of-gamut colours fall outside [0, 1])."""
     lab = np.asarray(lab, dtype=np.float64)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
-    d = kernels._DELTA
-    xyz = np.where(f > d, f**3, 3 * d * d * (f - 4.0 / 29.0)) * np.asarray(kernels._WHITE)
-    lin = xyz @ np.linalg.inv(np.asarray(kernels._XYZ)).T
-    return _linear_to_srgb(lin)
+    fy = (lab[..., 0] + color.LAB_L_OFFSET) / color.LAB_L_SCALE
+    f = np.stack(
+        [fy + lab[..., 1] / color.LAB_A_SCALE, fy, fy - lab[..., 2] / color.LAB_B_SCALE], -1
+    )
+    d = color.LAB_DELTA
+    xyz = np.where(f > d, f**3, 3 * d * d * (f - color.LAB_OFFSET)) * np.asarray(color.WHITE_D65)
+    lin = xyz @ np.linalg.inv(np.asarray(color.XYZ_FROM_LINEAR_SRGB)).T
+    return color.srgb_from_linear(lin)
 
 
 def oklab_to_srgb(lab: Any) -> np.ndarray:
     """OKLab -> sRGB float (not clipped)."""
     lab = np.asarray(lab, dtype=np.float64)
-    lms = (lab @ np.linalg.inv(np.asarray(kernels._OK_LAB)).T) ** 3
-    lin = lms @ np.linalg.inv(np.asarray(kernels._OK_LMS)).T
-    return _linear_to_srgb(lin)
+    lms = (lab @ np.linalg.inv(np.asarray(color.OKLAB_M2)).T) ** 3
+    lin = lms @ np.linalg.inv(np.asarray(color.OKLAB_M1)).T
+    return color.srgb_from_linear(lin)

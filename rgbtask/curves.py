@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rgbtask.core._tables import TableCache, lazy_zeros
+from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError
 
 __all__ = ["Curve", "colormap_curve", "cubewalk", "curve_from_points", "decode_lut", "gray", "hue"]
@@ -262,8 +262,8 @@ def decode_lut(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     once write the same value, so no lock is needed. At most 64 MiB per curve (pages are only
     backed by memory once a colour in them is decoded), for the 8 most recently used curves.
     """
-    # pages cost no memory until a colour in them is first decoded
-    return _LUTS.get(curve.key, lambda: (lazy_zeros(1 << 24, np.uint32), fine_parameters(curve)))
+    # pages cost no memory until a colour in them is first decoded (rgbtask.core._tables)
+    return _LUTS.get(curve.key, lambda: (new_lut(np.uint32), fine_parameters(curve)))
 
 
 def fill_lut(curve: Curve) -> np.ndarray:

@@ -252,8 +252,6 @@ def keypoint_box_size(target: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(span), span, 0.0)
 
 
-
-
 # ---------------------------------------------------------------- per codec
 
 

@@ -137,21 +137,9 @@ SLOW = (
     "tests/test_depth.py::test_real_frames_lossless_within_half_step[",
 )
 
-#: Tests of other task families' codecs that run check_codec's config section, which fails until
-#: their parameters go through rgbtask.params (parallel branches): expected to fail until merged.
-#: (The conformance suite marks its own cases: tests/test_conformance.py.)
-PARAMS_PENDING = {
-    "tests/test_masks.py::test_conformance_of_variants": "masks",
-}
-
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         nodeid = item.nodeid.replace("\\", "/")
         if any(nodeid == s or (s[-1] in "[:" and nodeid.startswith(s)) for s in SLOW):
             item.add_marker(pytest.mark.slow)
-        for prefix, family in PARAMS_PENDING.items():
-            if nodeid == prefix or (prefix.endswith("[") and nodeid.startswith(prefix)):
-                item.add_marker(
-                    pytest.mark.xfail(strict=False, reason=f"params: until {family} branch merged")
-                )

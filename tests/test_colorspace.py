@@ -9,7 +9,8 @@ from strategies import rgb_arrays
 
 from rgbtask import ConfigError
 from rgbtask.colorspace import convert, lab_to_srgb, oklab_to_srgb, srgb_to_lab, srgb_to_oklab
-from rgbtask.core import masks as kernels
+from rgbtask.core import color
+from rgbtask.core import color as kernels
 
 
 def test_reference_values():
@@ -45,3 +46,33 @@ def test_inverse_round_trip(space, inverse):
 def test_bad_space():
     with pytest.raises(ConfigError, match="expected space"):
         convert(np.zeros((1, 3), np.uint8), "hsv")
+
+
+def test_constants_against_their_sources():
+    """The named constants of rgbtask.core.color, checked against what their sources state."""
+    xyz = np.asarray(color.XYZ_FROM_LINEAR_SRGB)
+    # IEC 61966-2-1: linear white (1, 1, 1) is the D65 white point (CIE 15: Xn, Zn for Yn = 1)
+    assert np.allclose(xyz.sum(axis=1), color.WHITE_D65, atol=1e-4)
+    assert color.WHITE_D65 == (0.95047, 1.0, 1.08883)
+    # the sRGB curve is continuous at its switch: 0.04045 / 12.92 == ((0.04045 + 0.055) / 1.055)^2.4
+    t = color.SRGB_ENCODED_THRESHOLD
+    below = t / color.SRGB_SLOPE
+    above = ((t + color.SRGB_OFFSET) / color.SRGB_SCALE) ** color.SRGB_GAMMA
+    assert abs(below - above) < 1e-7 and abs(below - color.SRGB_LINEAR_THRESHOLD) < 1e-6
+    # CIE 15: delta = 6/29, f continuous at delta^3
+    d = color.LAB_DELTA
+    assert d == 6 / 29 and abs(d**3 * color.LAB_LINEAR_SLOPE + color.LAB_OFFSET - d) < 1e-15
+    # Ottosson: M1 maps linear white to LMS (1, 1, 1); M2 maps it to L = 1, a = b = 0
+    assert np.allclose(np.asarray(color.OKLAB_M1).sum(axis=1), 1.0, atol=1e-9)
+    assert np.allclose(np.asarray(color.OKLAB_M2).sum(axis=1), [1.0, 0.0, 0.0], atol=1e-7)
+
+
+def test_colorspace_reads_no_kernel_privates():
+    """The NumPy colour code and the kernels share one definition (rgbtask.core.color)."""
+    import inspect
+
+    import rgbtask.colorspace as colorspace
+    from rgbtask.core import masks
+
+    assert "kernels._" not in inspect.getsource(colorspace)
+    assert masks.to_space is color.to_space and masks.SPACE_IDS is color.SPACE_IDS

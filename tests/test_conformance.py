@@ -10,23 +10,6 @@ from rgbtask.testing import check_codec, check_config_values
 
 ALL = rgbtask.list_codecs()
 
-# Codecs whose parameters are still cast by hand (a str or a list raises TypeError / ValueError,
-# not ConfigError): their families convert to rgbtask.params.param() on parallel branches.
-_UNTIL = {
-    "mask/binary": "masks",
-    "mask/instance": "masks",
-    "mask/palette": "masks",
-}
-CONFIG_CASES = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(strict=False, reason=f"params: until {_UNTIL[name]} branch merged"),
-    )
-    if name in _UNTIL
-    else name
-    for name in ALL
-]
-
 
 @pytest.mark.parametrize("name", ALL)
 def test_every_codec_has_examples(name, scene):
@@ -43,7 +26,7 @@ def test_every_codec_conforms(name, scene):
         check_codec(codec, values, config_values=False)  # the config section: below
 
 
-@pytest.mark.parametrize("name", CONFIG_CASES)
+@pytest.mark.parametrize("name", ALL)
 def test_every_codec_validates_and_round_trips_its_config(name, scene):
     """check_codec's config section: complete configs, validated parameters, same decodings."""
     for codec, values in get_codec_class(name).examples(scene):

@@ -320,7 +320,7 @@ def test_tables_commit_pages_only_for_colours_seen(name, cold_tables):
     colours = np.unique(rgb.reshape(-1, 3), axis=0).shape[0]
     codec.decode(np.ascontiguousarray(rgb[:2, :2]))  # kernels compiled; then a cold table
     curves._LUTS.clear()
-    mask_codecs.clear_tables()
+    rgbtask.clear_tables()
     gc.collect()
     before = _rss()
     out = codec.decode_with_confidence(rgb)

@@ -37,37 +37,52 @@ the perpendicular bisector plane); confidence ``min(1, |t - threshold| / min(thr
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, rgb_scale
+from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import masks as kernels
-from rgbtask.core._jit import run_rows
-from rgbtask.core._tables import TableCache, clear_all, lazy_zeros
+from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import MASK_IO
 from rgbtask.metrics import instance_metrics, mask_metrics
-from rgbtask.palettes import distinct_palette, resolve_palette, shadowed_labels
+from rgbtask.palettes import (
+    distinct_palette,
+    min_pairwise_distance,
+    resolve_palette,
+    shadowed_labels,
+)
+from rgbtask.params import color_list, integer, number, one_of, param, plain, rgb_triple
 from rgbtask.registry import register_codec
 
 __all__ = [
     "Instances",
+    "LabelCodec",
     "MaskBinary",
     "MaskInstance",
     "MaskPalette",
     "MaskPanoptic",
+    "decode_instances",
     "nearest_color",
 ]
 
 # ---------------------------------------------------------------- shared nearest-colour decoding
 
-_LUT_ENTRIES = 1 << 24
-#: One 2^24-entry uint64 table per (palette, space, reject, ignore): 128 MiB of address space,
-#: pages committed as colours are seen; the 4 most recently used are kept.
+#: One 2^24-entry uint64 table per (palette, space, reject, ignore) (:func:`table_key`): 128 MiB
+#: of address space, pages committed as colours are seen; the 4 most recently used are kept.
+#: ``rgbtask.clear_tables()`` frees them.
 _tables = TableCache("palette decode tables", max_entries=4)
+
+
+def table_key(palette: np.ndarray, space: str, reject: float, ignore: int) -> tuple:
+    """What defines a palette decode table: every input of the nearest-colour rule."""
+    return (np.asarray(palette, dtype=np.uint8).tobytes(), space_id(space), reject, int(ignore))
 
 
 def _table(key: tuple) -> np.ndarray:
@@ -77,12 +92,7 @@ def _table(key: tuple) -> np.ndarray:
 
 def _new_table() -> np.ndarray:
     # pages cost no memory until a colour in them is first decoded
-    return lazy_zeros(_LUT_ENTRIES, np.uint64)
-
-
-def clear_tables() -> None:
-    """Drop every cached lookup table of every codec (frees their memory): ``rgbtask.clear_tables``."""
-    clear_all()
+    return new_lut(np.uint64)
 
 
 def nearest_color(
@@ -102,26 +112,20 @@ def nearest_color(
     """
     sid = space_id(space)
     pal_coords = convert(np.asarray(palette, dtype=np.uint8).reshape(-1, 3), space)
-    reject = float("inf") if reject_distance is None else float(reject_distance)
-    flat = rgb.reshape(-1, 3)
-    labels = np.empty(flat.shape[0], dtype=label_dtype)
-    confidence = np.empty(flat.shape[0], dtype=np.float32)
-    valid = np.empty(flat.shape[0], dtype=np.bool_)
+    reject = math.inf if reject_distance is None else float(reject_distance)
+    lut = None
     if rgb.dtype == np.uint8:
-        key = (np.asarray(palette, dtype=np.uint8).tobytes(), sid, reject, int(ignore))
-        lut = _table(key)
-        run_rows(
-            kernels.nearest_lut_kernel,
-            (flat, labels, confidence, valid),
-            (lut, pal_coords, sid, reject, int(ignore)),
-        )
-    else:
-        scale = rgb_scale(rgb)
-        run_rows(
-            kernels.nearest_float_kernel,
-            (flat, labels, confidence, valid),
-            (scale, pal_coords, sid, reject, int(ignore)),
-        )
+        lut = _table(table_key(palette, space, reject, ignore))
+    labels, confidence, valid = kernels.nearest(
+        rgb.reshape(-1, 3),
+        scale=rgb_scale(rgb),
+        palette=pal_coords,
+        space_id=sid,
+        reject=reject,
+        ignore=int(ignore),
+        label_dtype=label_dtype,
+        lut=lut,
+    )
     shape = rgb.shape[:-1]
     return labels.reshape(shape), confidence.reshape(shape), valid.reshape(shape)
 
@@ -156,32 +160,47 @@ def _resolved_palette(palette: Any, num_classes: Any, space: str, avoid: Any) ->
 
 
 def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -> np.ndarray:
-    labels = np.asarray(value)
-    kinds = "iub" if allow_bool else "iu"
-    if labels.dtype.kind not in kinds:
-        raise InputError(
-            f"expected integer {what} of shape (..., H, W), got {describe_array(labels)}"
-        )
-    if labels.ndim < 2 or labels.size == 0:
-        raise InputError(
-            f"expected non-empty {what} of shape (..., H, W), got {describe_array(labels)}"
-        )
+    labels = check_value(value, what, "(..., H, W)", kinds="iub" if allow_bool else "iu")
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi > upper:
         raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}")
-    if not labels.dtype.isnative:
-        labels = labels.astype(labels.dtype.newbyteorder("="))
-    return np.ascontiguousarray(labels)
+    return labels
 
 
 def _label_dtype(max_label: int) -> np.dtype:
     return np.dtype(np.uint8 if max_label <= 255 else np.int32)
 
 
-def _check_space(space: Any) -> str:
-    if space not in ("rgb", "lab", "oklab"):
-        raise ConfigError(f"expected space 'rgb', 'lab' or 'oklab', got {space!r}")
-    return space
+def _palette(value: Any, name: str) -> Any:
+    """A palette name (checked when the colours are resolved) or a list of RGB colours."""
+    if isinstance(value, str):
+        return value
+    return color_list(1)(value, name)
+
+
+def _colors(value: Any, name: str) -> tuple[tuple[int, int, int], ...]:
+    """A list of RGB colours (possibly empty), or one RGB triple (a list of one colour)."""
+    try:
+        return color_list(0)(value, name)
+    except ConfigError:
+        pass
+    try:
+        return (rgb_triple(value, name),)
+    except ConfigError:
+        raise ConfigError(
+            f"expected {name} a list of RGB colours (three integers in 0..255 each), "
+            f"got {plain(value)!r}"
+        ) from None
+
+
+def _distance(value: Any, name: str) -> float:
+    """A distance > 0 (inf allowed: no limit), as a float; refuses bools, strings and NaN."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"expected {name} a number > 0, got {plain(value)!r}")
+    v = float(value)
+    if not v > 0:
+        raise ConfigError(f"expected {name} a number > 0, got {plain(value)!r}")
+    return v
 
 
 def _label_error(reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
@@ -190,12 +209,39 @@ def _label_error(reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     )
 
 
+# ---------------------------------------------------------------- the label codecs' base
+
+
+class LabelCodec(Codec):
+    """What every label codec shares: labels ``(..., H, W)`` decoded pixel by pixel, errors
+    counted in labels (1 where the decoded label differs from the reference), an exact round trip.
+    Subclasses with exceptions (shadowed labels, region cleaning) override the members."""
+
+    error_unit: ClassVar[str] = "label"
+    task_io: ClassVar[Any] = MASK_IO  # label images in, label images out
+
+    def bound_text(self) -> str:
+        return "exact (0 label errors)"
+
+    @property
+    def pixelwise(self) -> bool:
+        return True
+
+    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """1 where the decoded label differs from the reference, else 0."""
+        return _label_error(reference, decoded)
+
+    def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
+        """0: every label round-trips."""
+        return 0.0
+
+
 # ---------------------------------------------------------------- mask/palette
 
 
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
-class MaskPalette(Codec):
+class MaskPalette(LabelCodec):
     """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour.
 
     Parameters
@@ -214,7 +260,8 @@ class MaskPalette(Codec):
     ignore : int
         The label of rejected pixels (255).
     avoid : list of RGB triples, optional
-        Colours a ``"distinct"`` palette keeps away from (e.g. a background).
+        Colours a ``"distinct"`` palette keeps away from (e.g. a background); one triple is a
+        list of one colour.
     min_region : int
         0 (default): plain per-pixel decoding. Otherwise, after it, every 8-connected region of
         one label smaller than ``min_region`` pixels takes the label of the nearest pixel of a
@@ -224,43 +271,22 @@ class MaskPalette(Codec):
     """
 
     name: ClassVar[str] = "mask/palette"
-    error_unit: ClassVar[str] = "label"
     primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
-    task_io: ClassVar[Any] = MASK_IO
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """:func:`rgbtask.metrics.mask_metrics` (mIoU, pixel accuracy) without ``ignore`` pixels."""
         return mask_metrics(decoded, reference, ignore=self.ignore)
 
-    palette: Any = "ade20k"
-    num_classes: int | None = None
-    space: str = "rgb"
-    reject_distance: float | None = None
-    ignore: int = 255
-    avoid: Any = None
-    min_region: int = 0
+    palette: Any = param("ade20k", _palette)  # noqa: RUF009 (a field)
+    num_classes: int | None = param(None, integer(1, 65535), optional=True)
+    space: str = param("rgb", one_of("rgb", "lab", "oklab"))
+    reject_distance: float | None = param(None, _distance, optional=True)
+    ignore: int = param(255, integer(0, (1 << 30) - 1))
+    avoid: Any = param(None, _colors, optional=True)  # noqa: RUF009
+    min_region: int = param(0, integer(0, None))
 
     def __post_init__(self) -> None:
-        _check_space(self.space)
-        if isinstance(self.min_region, bool) or int(self.min_region) < 0:
-            raise ConfigError(f"expected min_region an integer >= 0, got {self.min_region!r}")
-        object.__setattr__(self, "min_region", int(self.min_region))
-        if not isinstance(self.palette, str):
-            colors = resolve_palette(self.palette, warn=False)
-            object.__setattr__(self, "palette", tuple(tuple(int(v) for v in c) for c in colors))
-        if self.avoid is not None:
-            avoid = np.asarray(self.avoid, dtype=np.int64).reshape(-1, 3)
-            object.__setattr__(self, "avoid", tuple(tuple(int(v) for v in c) for c in avoid))
-        if self.reject_distance is not None:
-            r = float(self.reject_distance)
-            if not r > 0:
-                raise ConfigError(
-                    f"expected reject_distance > 0 or None, got {self.reject_distance!r}"
-                )
-            object.__setattr__(self, "reject_distance", r)
-        if isinstance(self.ignore, bool) or not 0 <= int(self.ignore) < (1 << 30):
-            raise ConfigError(f"expected ignore an integer in 0..2^30-1, got {self.ignore!r}")
-        object.__setattr__(self, "ignore", int(self.ignore))
+        super().__post_init__()
         self.colors  # noqa: B018 (validate now, warn on collisions at construction)
 
     @property
@@ -332,10 +358,6 @@ class MaskPalette(Codec):
     def pixelwise(self) -> bool:
         return self.min_region <= 1
 
-    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-        """1 where the decoded label differs from the reference, else 0."""
-        return _label_error(reference, decoded)
-
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         """0, and 1 on pixels whose label is shadowed by a colliding lower label."""
         reference = np.asarray(reference)
@@ -356,16 +378,14 @@ class MaskPalette(Codec):
 
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
-class MaskPanoptic(Codec):
+class MaskPanoptic(LabelCodec):
     """COCO panoptic segment ids ``(..., H, W)`` in ``0 .. 2^24 - 1`` <-> ``R + 256 G + 256^2 B``.
 
     Lossless storage only: exact, with no margin against any change of a code value.
     """
 
     name: ClassVar[str] = "mask/panoptic"
-    error_unit: ClassVar[str] = "label"
     primary_metric: ClassVar[tuple[str, bool]] = ("pixel_acc", False)
-    task_io: ClassVar[Any] = MASK_IO
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """:func:`rgbtask.metrics.instance_metrics` (matched segments, pixel accuracy)."""
@@ -382,22 +402,12 @@ class MaskPanoptic(Codec):
         return _check_labels(value, "segment ids", (1 << 24) - 1)
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
-        out = np.empty((*ids.shape, 3), dtype=np.uint8)
-        run_rows(kernels.id2rgb_kernel, (ids.reshape(-1), out.reshape(-1, 3)))
-        return out
+        return kernels.panoptic_rgb(ids.reshape(-1)).reshape((*ids.shape, 3))
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        flat = rgb.reshape(-1, 3)
-        ids = np.empty(flat.shape[0], dtype=np.int32)
+        ids, conf = kernels.panoptic_ids(rgb.reshape(-1, 3), scale=rgb_scale(rgb))
         shape = rgb.shape[:-1]
-        if rgb.dtype == np.uint8:
-            run_rows(kernels.rgb2id_kernel, (flat, ids))
-            conf = np.ones(shape, dtype=np.float32)
-        else:
-            conf = np.empty(flat.shape[0], dtype=np.float32)
-            run_rows(kernels.panoptic_float_kernel, (flat, ids, conf), (rgb_scale(rgb),))
-            conf = conf.reshape(shape)
-        return Decoded(ids.reshape(shape), conf, np.ones(shape, dtype=np.bool_))
+        return Decoded(ids.reshape(shape), conf.reshape(shape), np.ones(shape, dtype=np.bool_))
 
     def range_text(self) -> str:
         return "segment ids 0..2^24 - 1 (every colour is valid)"
@@ -406,10 +416,6 @@ class MaskPanoptic(Codec):
         ids = np.asarray(decoded.value).astype(np.int64)
         return (ids >= 0) & (ids < (1 << 24)) & np.asarray(decoded.valid)
 
-    @property
-    def pixelwise(self) -> bool:
-        return True
-
     def rgb2id(self, rgb: Any) -> np.ndarray:
         """panopticapi's ``rgb2id`` for uint8 ``(..., 3)``, as int32."""
         return self.decode(rgb)
@@ -417,12 +423,6 @@ class MaskPanoptic(Codec):
     def id2rgb(self, ids: Any) -> np.ndarray:
         """panopticapi's ``id2rgb``, as uint8 ``(..., 3)``."""
         return self.encode(ids)
-
-    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-        return _label_error(reference, decoded)
-
-    def roundtrip_bound(self, reference: np.ndarray) -> float:
-        return 0.0
 
     @classmethod
     def examples(cls, scene: Any):
@@ -434,33 +434,9 @@ class MaskPanoptic(Codec):
 # ---------------------------------------------------------------- mask/instance
 
 
-class Instances(NamedTuple):
-    """What :meth:`MaskInstance.decode_instances` returns for one image.
-
-    Attributes
-    ----------
-    ids : (H, W) int32
-        0 = background (and dropped specks), 1..N the instances in raster order of their first pixel.
-    colors : (N, 3) uint8
-        Each instance's mean colour (row k - 1 for id k).
-    scores : (N,) float32
-        Each instance's mean pixel confidence, in [0, 1].
-    confidence : (H, W) float32
-        Per pixel: margin between the nearest and second-nearest colour cluster (0 where invalid).
-    valid : (H, W) bool
-        False on dropped specks (pixels whose component was smaller than ``min_size``).
-    """
-
-    ids: np.ndarray
-    colors: np.ndarray
-    scores: np.ndarray
-    confidence: np.ndarray
-    valid: np.ndarray
-
-
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
-class MaskInstance(Codec):
+class MaskInstance(LabelCodec):
     """Instance ids ``(..., H, W)`` (0 = background) <-> distinct generated colours.
 
     Parameters
@@ -477,35 +453,16 @@ class MaskInstance(Codec):
     """
 
     name: ClassVar[str] = "mask/instance"
-    error_unit: ClassVar[str] = "label"
     primary_metric: ClassVar[tuple[str, bool]] = ("mean_iou", False)
-    task_io: ClassVar[Any] = MASK_IO
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """:func:`rgbtask.metrics.instance_metrics` (matched instances, pixel accuracy)."""
         return instance_metrics(decoded, reference)
 
-    max_instances: int = 64
-    space: str = "oklab"
-    min_size: int = 16
-    cluster_distance: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.space not in ("lab", "oklab"):
-            raise ConfigError(f"expected space 'lab' or 'oklab', got {self.space!r}")
-        n = self.max_instances
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 4095:
-            raise ConfigError(f"expected max_instances an integer in 1..4095, got {n!r}")
-        if isinstance(self.min_size, bool) or int(self.min_size) < 1:
-            raise ConfigError(f"expected min_size an integer >= 1, got {self.min_size!r}")
-        object.__setattr__(self, "max_instances", int(n))
-        object.__setattr__(self, "min_size", int(self.min_size))
-        if self.cluster_distance is not None:
-            if not float(self.cluster_distance) > 0:
-                raise ConfigError(
-                    f"expected cluster_distance > 0 or None, got {self.cluster_distance!r}"
-                )
-            object.__setattr__(self, "cluster_distance", float(self.cluster_distance))
+    max_instances: int = param(64, integer(1, 4095))
+    space: str = param("oklab", one_of("lab", "oklab"))
+    min_size: int = param(16, integer(1, None))
+    cluster_distance: float | None = param(None, _distance, optional=True)
 
     @property
     def colors(self) -> np.ndarray:
@@ -516,9 +473,6 @@ class MaskInstance(Codec):
     @property
     def levels(self) -> int:
         return self.max_instances + 1
-
-    def bound_text(self) -> str:
-        return "exact (0 label errors)"
 
     def validate_value(self, value: Any) -> np.ndarray:
         return _check_labels(value, "instance ids", self.max_instances)
@@ -536,16 +490,6 @@ class MaskInstance(Codec):
     def in_range(self, decoded: Decoded) -> np.ndarray:
         ids = np.asarray(decoded.value).astype(np.int64)
         return (ids >= 0) & (ids <= self.max_instances) & np.asarray(decoded.valid)
-
-    @property
-    def pixelwise(self) -> bool:
-        return True
-
-    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-        return _label_error(reference, decoded)
-
-    def roundtrip_bound(self, reference: np.ndarray) -> float:
-        return 0.0
 
     def encode_families(
         self,
@@ -590,130 +534,20 @@ class MaskInstance(Codec):
     def decode_instances(self, rgb: Any, background_distance: float | None = None) -> Instances:
         """Instances of one *generated* image ``(H, W, 3)`` whose colours are not known.
 
-        1. Colours are converted to ``space``; pixels nearer than ``background_distance`` (default
-           ``cluster_distance``) to black are background.
-        2. Clustering: the other pixels' colours are binned (bin side ``cluster_distance / 2``);
-           bins of at least ``min_size`` pixels, in decreasing count, become cluster centres when
-           farther than ``cluster_distance`` from every centre so far; every pixel joins its nearest centre and
-           each centre moves to its pixels' mean (one k-means step).
-        3. Each cluster is split into 8-connected components (``scipy.ndimage.label``); components
-           under ``min_size`` pixels are dropped (id 0, invalid).
+        Clustering in ``space`` (:func:`rgbtask.codecs.instances.decode_instances`, whose module
+        docstring gives the algorithm) with this codec's ``min_size`` and ``cluster_distance``
+        (default half the palette's minimum pairwise distance); pixels nearer than
+        ``background_distance`` (default the cluster distance) to black are background.
 
         This does not fit :class:`~rgbtask.Decoded` alone (it has per-instance outputs), so it is a
         method of its own; ``decode_with_confidence`` is the palette decode of images this codec
         encoded.
         """
-        from scipy import ndimage
-
-        from rgbtask.codec import check_rgb
-
-        rgb = check_rgb(rgb)
-        if rgb.ndim != 3:
-            raise InputError(f"expected one RGB image (H, W, 3), got {describe_array(rgb)}")
-        h, w = rgb.shape[:2]
-        coords = convert(rgb, self.space).reshape(-1, 3)
         if self.cluster_distance is not None:
             radius = self.cluster_distance
         else:
-            from rgbtask.palettes import min_pairwise_distance
-
             radius = 0.5 * min_pairwise_distance(self.colors, self.space)
-        bg_radius = radius if background_distance is None else float(background_distance)
-        black = convert(np.zeros((1, 3), np.uint8), self.space)[0]
-        is_bg = ((coords - black) ** 2).sum(-1) < bg_radius * bg_radius
-        fg = np.flatnonzero(~is_bg)
-        ids = np.zeros(h * w, dtype=np.int32)
-        confidence = np.zeros(h * w, dtype=np.float32)
-        valid = np.ones(h * w, dtype=bool)
-        if fg.size == 0:
-            return Instances(
-                ids.reshape(h, w),
-                np.zeros((0, 3), np.uint8),
-                np.zeros(0, np.float32),
-                np.where(is_bg, 1.0, 0.0).astype(np.float32).reshape(h, w),
-                valid.reshape(h, w),
-            )
-        pts = coords[fg]
-        side = radius / 2.0
-        bins = np.floor(pts / side).astype(np.int64)
-        uniq, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
-        inverse = inverse.ravel()
-        sums = np.zeros((uniq.shape[0], 3))
-        np.add.at(sums, inverse, pts)
-        means = sums / counts[:, None]
-        centres: list[np.ndarray] = []
-        for b in np.argsort(-counts, kind="stable"):
-            if centres and counts[b] < self.min_size:
-                break  # too few pixels to seed an instance: they join the nearest centre
-            c = means[b]
-            if not centres or np.min(((np.asarray(centres) - c) ** 2).sum(-1)) > radius * radius:
-                centres.append(c)
-        cents = np.asarray(centres)
-        for _ in range(2):
-            d = ((pts[:, None, :] - cents[None, :, :]) ** 2).sum(-1)
-            nearest = np.argmin(d, axis=1)
-            for k in range(cents.shape[0]):
-                sel = nearest == k
-                if sel.any():
-                    cents[k] = pts[sel].mean(axis=0)
-        d = np.sqrt(((pts[:, None, :] - cents[None, :, :]) ** 2).sum(-1))
-        nearest = np.argmin(d, axis=1)
-        if cents.shape[0] > 1:
-            part = np.partition(d, 1, axis=1)
-            d1, d2 = part[:, 0], part[:, 1]
-            conf_fg = np.where(d2 > 0, (d2 - d1) / np.maximum(d2 + d1, 1e-300), 0.0)
-        else:
-            conf_fg = np.ones(pts.shape[0])
-        cluster = np.full(h * w, -1, dtype=np.int64)
-        cluster[fg] = nearest
-        pixel_conf = np.zeros(h * w)
-        pixel_conf[fg] = conf_fg
-        pixel_conf[is_bg] = 1.0
-        structure = np.ones((3, 3), dtype=bool)
-        next_id = 0
-        comp_map = np.zeros(h * w, dtype=np.int64)
-        cluster_img = cluster.reshape(h, w)
-        for k in range(cents.shape[0]):
-            comps, n = ndimage.label(cluster_img == k, structure=structure)
-            if n == 0:
-                continue
-            flat = comps.ravel()
-            sizes = np.bincount(flat, minlength=n + 1)
-            keep = sizes >= self.min_size
-            keep[0] = False
-            small = (flat > 0) & ~keep[flat]
-            valid[small] = False
-            new = np.cumsum(keep) * keep  # 1..m for kept components
-            sel = keep[flat]
-            comp_map[sel] = new[flat[sel]] + next_id
-            next_id += int(keep.sum())
-        # Renumber in raster order of the first pixel.
-        present = comp_map > 0
-        order_ids, first = np.unique(comp_map[present], return_index=True)
-        rank = np.empty(next_id + 1, dtype=np.int32)
-        rank[0] = 0
-        positions = np.flatnonzero(present)[first]
-        rank[order_ids[np.argsort(positions, kind="stable")]] = np.arange(1, order_ids.size + 1)
-        ids = rank[comp_map].astype(np.int32)
-        n_inst = order_ids.size
-        area = np.bincount(ids, minlength=n_inst + 1)[1:]
-        colors = np.zeros((n_inst, 3))
-        for c in range(3):
-            colors[:, c] = np.bincount(ids, weights=rgb.reshape(-1, 3)[:, c], minlength=n_inst + 1)[
-                1:
-            ]
-        colors = colors / np.maximum(area, 1)[:, None] / rgb_scale(rgb) * 255.0
-        scores = np.bincount(ids, weights=pixel_conf, minlength=n_inst + 1)[1:] / np.maximum(
-            area, 1
-        )
-        confidence = np.where(valid, pixel_conf, 0.0).astype(np.float32)
-        return Instances(
-            ids.reshape(h, w),
-            np.floor(colors + 0.5).clip(0, 255).astype(np.uint8),
-            scores.astype(np.float32),
-            confidence.reshape(h, w),
-            valid.reshape(h, w),
-        )
+        return decode_instances(rgb, self.space, self.min_size, radius, background_distance)
 
     @classmethod
     def examples(cls, scene: Any):
@@ -726,7 +560,7 @@ class MaskInstance(Codec):
 
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
-class MaskBinary(Codec):
+class MaskBinary(LabelCodec):
     """Foreground (1) / background (0) masks ``(..., H, W)`` <-> two colours.
 
     Parameters
@@ -738,35 +572,24 @@ class MaskBinary(Codec):
     """
 
     name: ClassVar[str] = "mask/binary"
-    error_unit: ClassVar[str] = "label"
     primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
-    task_io: ClassVar[Any] = MASK_IO
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
         """:func:`rgbtask.metrics.mask_metrics` (mIoU, pixel accuracy) of the 0/1 labels."""
         return mask_metrics(decoded, reference, ignore=255)
 
-    threshold: float = 0.5
-    foreground: Any = (255, 255, 255)
-    background: Any = (0, 0, 0)
+    threshold: float = param(0.5, number(0.0, 1.0, lo_open=True, hi_open=True))
+    foreground: Any = param((255, 255, 255), rgb_triple)  # noqa: RUF009
+    background: Any = param((0, 0, 0), rgb_triple)  # noqa: RUF009
 
     def __post_init__(self) -> None:
-        t = float(self.threshold)
-        if not 0.0 < t < 1.0:
-            raise ConfigError(f"expected threshold in (0, 1), got {self.threshold!r}")
-        object.__setattr__(self, "threshold", t)
-        for field in ("foreground", "background"):
-            c = resolve_palette([getattr(self, field)], warn=False)[0]
-            object.__setattr__(self, field, tuple(int(v) for v in c))
+        super().__post_init__()
         if self.foreground == self.background:
             raise ConfigError(f"expected different colours, got {self.foreground} for both")
 
     @property
     def levels(self) -> int:
         return 2
-
-    def bound_text(self) -> str:
-        return "exact (0 label errors)"
 
     def validate_value(self, value: Any) -> np.ndarray:
         return _check_labels(value, "binary mask", 1, allow_bool=True).astype(np.uint8)
@@ -781,11 +604,14 @@ class MaskBinary(Codec):
         return bg, direction, 1.0 / float(direction @ direction), self.threshold
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        flat = rgb.reshape(-1, 3)
-        labels = np.empty(flat.shape[0], dtype=np.uint8)
-        conf = np.empty(flat.shape[0], dtype=np.float32)
-        run_rows(
-            kernels.binary_kernel, (flat, labels, conf), (rgb_scale(rgb), *self._kernel_params())
+        background, direction, inv_len2, threshold = self._kernel_params()
+        labels, conf = kernels.binary(
+            rgb.reshape(-1, 3),
+            scale=rgb_scale(rgb),
+            background=background,
+            direction=direction,
+            inv_len2=inv_len2,
+            threshold=threshold,
         )
         shape = rgb.shape[:-1]
         return Decoded(labels.reshape(shape), conf.reshape(shape), np.ones(shape, dtype=np.bool_))
@@ -796,16 +622,6 @@ class MaskBinary(Codec):
     def in_range(self, decoded: Decoded) -> np.ndarray:
         labels = np.asarray(decoded.value)
         return ((labels == 0) | (labels == 1)) & np.asarray(decoded.valid)
-
-    @property
-    def pixelwise(self) -> bool:
-        return True
-
-    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-        return _label_error(reference, decoded)
-
-    def roundtrip_bound(self, reference: np.ndarray) -> float:
-        return 0.0
 
     @classmethod
     def examples(cls, scene: Any):

@@ -18,6 +18,11 @@ decoding an image of 137k colours never seen before into an empty palette table 
 speed either way with 3 MiB of table instead of 60 (``python benchmarks/bench_masks.py``).
 ``RGBTASK_HUGE_PAGES=1`` opts back into NumPy's huge-page advice, for short-lived processes that
 meet many colours once.
+
+The 2^24-entry colour tables (depth curves, palettes) share one protocol: :func:`new_lut` allocates
+a table of one entry per 8-bit colour, all 0 ("not computed yet"), and the jitted helpers of
+:mod:`rgbtask.core._lut` read and publish its entries (index ``(R << 16) | (G << 8) | B``).
+This module stays free of Numba: it is imported by code that never compiles a kernel.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TableCache", "clear_all", "lazy_zeros"]
+__all__ = ["LUT_ENTRIES", "TableCache", "clear_all", "lazy_zeros", "new_lut"]
+
+#: Entries of a colour table: one per 8-bit RGB colour.
+LUT_ENTRIES = 1 << 24
 
 _CACHES: weakref.WeakSet[TableCache] = weakref.WeakSet()
 
@@ -108,3 +116,9 @@ def lazy_zeros(count: int, dtype) -> np.ndarray:
         except OSError:  # a kernel without transparent huge pages: nothing to opt out of
             pass
     return np.frombuffer(buffer, dtype=dtype)
+
+
+def new_lut(dtype) -> np.ndarray:
+    """A lazily filled colour table: :data:`LUT_ENTRIES` zeros of ``dtype`` (0 = unknown), pages
+    committed as colours are first decoded (:func:`lazy_zeros`)."""
+    return lazy_zeros(LUT_ENTRIES, dtype)

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
+from rgbtask.core._lut import UNKNOWN, color_index, known_u32, value_u32
 
 #: Fine index meaning "off the curve: invalid" (in the 8-bit decode table).
 Q_INVALID = 0xFFFF
@@ -145,9 +146,9 @@ def decode_u8_kernel(
     rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold
 ):
     for i in range(rgb.shape[0]):
-        key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
+        key = color_index(rgb, i)
         v = lut[key]
-        if v == 0:  # not computed yet: entries hold code + 1, so a zeroed table is all unknown
+        if v == UNKNOWN:  # not computed yet (rgbtask.core._lut: entries hold code + 1)
             f, dist = _project(
                 float(rgb[i, 0]) / 255.0, float(rgb[i, 1]) / 255.0, float(rgb[i, 2]) / 255.0,
                 verts, palette, uniform, knots, nlev,
@@ -155,11 +156,11 @@ def decode_u8_kernel(
             if dist < threshold:
                 q = int(math.floor(f * (nfine - 1) + 0.5))
                 c = int(math.floor((1.0 - dist / threshold) * 255.0 + 0.5))
-                v = np.uint32((q | (c << 16)) + 1)
+                v = known_u32(q | (c << 16))
             else:
-                v = np.uint32(Q_INVALID + 1)
+                v = known_u32(Q_INVALID)
             lut[key] = v
-        v = v - 1
+        v = value_u32(v)
         q = v & 0xFFFF
         if q == Q_INVALID:
             out[i] = math.nan

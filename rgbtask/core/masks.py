@@ -1,13 +1,7 @@
-"""Mask kernels: colour-space conversion, nearest-palette search, panoptic ids; NumPy references.
+"""Mask kernels: nearest-palette search, panoptic ids, binary masks; their NumPy references.
 
-Colour spaces (``space_id``: 0 = RGB, 1 = CIELAB, 2 = OKLab), for sRGB ``(r, g, b)`` in [0, 1]:
-
-* RGB: ``(255 r, 255 g, 255 b)``, so distances are in 8-bit code units;
-* CIELAB (D65 white, sRGB companding, CIE 1976):
-  ``lin(c) = c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4``;
-  ``XYZ = M_srgb @ lin``; ``f(t) = cbrt(t) if t > (6/29)^3 else t / (3 (6/29)^2) + 4/29``;
-  ``L = 116 f(Y/Yn) - 16, a = 500 (f(X/Xn) - f(Y/Yn)), b = 200 (f(Y/Yn) - f(Z/Zn))``;
-* OKLab (Ottosson 2020, https://bottosson.github.io/posts/oklab/), from the same linear RGB.
+Colour spaces (``space_id``: 0 = RGB, 1 = CIELAB, 2 = OKLab) and their constants live in
+:mod:`rgbtask.core.color`; the kernels here convert each pixel with its :func:`to_space`.
 
 Nearest palette colour (per pixel): squared distances ``d = dx*dx + dy*dy + dz*dz`` (in that order)
 to every palette colour in the chosen space; the label is the first index of the minimum (ties go to
@@ -16,11 +10,12 @@ the lowest index, as ``np.argmin``). With ``d1 <= d2`` the two smallest distance
 colour shared by two entries); a pixel with ``d1 > reject`` gets the ``ignore`` label, confidence 0
 and ``valid = False``.
 
-8-bit input goes through a lazily filled lookup table of ``2**24`` packed entries (one ``uint64`` per
-colour: bit 63 "filled", bits 32..62 the label, bits 0..31 the float32 confidence). The entry for a
-colour is computed by the same brute force the first time the colour is seen and then reused, so the
-result is identical to the brute force for every pixel. A single aligned 64-bit store publishes an
-entry, so threads filling the same table never see half an entry.
+One kernel, :func:`nearest_kernel`, does the search. 8-bit input goes through a lazily filled lookup
+table of ``2**24`` packed entries (the convention of :mod:`rgbtask.core._lut`: 0 = unknown, else
+the filled bit, the valid bit, the label and the float32 confidence's bits). The entry for a colour
+is computed by the same brute force the first time the colour is seen and then reused, so the
+result is identical to the brute force for every pixel. Other input (an empty table) is decoded by
+brute force, without rounding to 8 bits.
 """
 
 from __future__ import annotations
@@ -29,117 +24,22 @@ import math
 
 import numpy as np
 
-from rgbtask.core._jit import jit
-
-SPACE_IDS = {"rgb": 0, "lab": 1, "oklab": 2}
-
-# sRGB (D65) linear RGB -> XYZ, IEC 61966-2-1.
-_XYZ = (
-    (0.4124564, 0.3575761, 0.1804375),
-    (0.2126729, 0.7151522, 0.0721750),
-    (0.0193339, 0.1191920, 0.9503041),
+from rgbtask.core._jit import jit, run_rows
+from rgbtask.core._lut import (
+    UNKNOWN,
+    color_index,
+    label_of,
+    low32_of,
+    pack_label,
+    valid_of,
 )
-_WHITE = (0.95047, 1.0, 1.08883)
-_DELTA = 6.0 / 29.0
-_DELTA3 = _DELTA**3
-_LAB_LIN = 1.0 / (3.0 * _DELTA * _DELTA)
-# OKLab: linear sRGB -> LMS, then cube roots -> Lab (Ottosson 2020).
-_OK_LMS = (
-    (0.4122214708, 0.5363325363, 0.0514459929),
-    (0.2119034982, 0.6806995451, 0.1073969566),
-    (0.0883024619, 0.2817188376, 0.6299787005),
+from rgbtask.core.color import (  # noqa: F401 (re-exported: the kernels' colour conversion)
+    SPACE_IDS,
+    convert_kernel,
+    convert_reference,
+    srgb_to_linear,
+    to_space,
 )
-_OK_LAB = (
-    (0.2104542553, 0.7936177850, -0.0040720468),
-    (1.9779984951, -2.4285922050, 0.4505937099),
-    (0.0259040371, 0.7827717662, -0.8086757660),
-)
-
-_FILLED = np.uint64(1 << 63)
-_VALID = np.uint64(1 << 62)
-_LABEL_MASK = np.uint64(0x3FFFFFFF)
-_CONF_MASK = np.uint64(0xFFFFFFFF)
-_SHIFT = np.uint64(32)
-_VALID_SHIFT = np.uint64(62)
-_ONE = np.uint64(1)
-_ZERO = np.uint64(0)
-
-
-# ---------------------------------------------------------------- colour spaces (scalar, jitted)
-
-
-@jit
-def srgb_to_linear(c):
-    if c <= 0.04045:
-        return c / 12.92
-    return ((c + 0.055) / 1.055) ** 2.4
-
-
-@jit
-def _lab_f(t):
-    if t > _DELTA3:
-        return np.cbrt(t)
-    return t * _LAB_LIN + 4.0 / 29.0
-
-
-@jit
-def to_space(r, g, b, space_id):
-    """sRGB in [0, 1] -> coordinates in space ``space_id`` (see the module docstring)."""
-    if space_id == 0:
-        return r * 255.0, g * 255.0, b * 255.0
-    lr = srgb_to_linear(r)
-    lg = srgb_to_linear(g)
-    lb = srgb_to_linear(b)
-    if space_id == 1:
-        x = (0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / 0.95047
-        y = 0.2126729 * lr + 0.7151522 * lg + 0.0721750 * lb
-        z = (0.0193339 * lr + 0.1191920 * lg + 0.9503041 * lb) / 1.08883
-        fx = _lab_f(x)
-        fy = _lab_f(y)
-        fz = _lab_f(z)
-        return 116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)
-    lc = np.cbrt(0.4122214708 * lr + 0.5363325363 * lg + 0.0514459929 * lb)
-    mc = np.cbrt(0.2119034982 * lr + 0.6806995451 * lg + 0.1073969566 * lb)
-    sc = np.cbrt(0.0883024619 * lr + 0.2817188376 * lg + 0.6299787005 * lb)
-    return (
-        0.2104542553 * lc + 0.7936177850 * mc - 0.0040720468 * sc,
-        1.9779984951 * lc - 2.4285922050 * mc + 0.4505937099 * sc,
-        0.0259040371 * lc + 0.7827717662 * mc - 0.8086757660 * sc,
-    )
-
-
-@jit
-def convert_kernel(rgb, out, scale, space_id):
-    """Rows of RGB (any real dtype, full scale ``scale``) -> rows of space coordinates (float64)."""
-    for i in range(rgb.shape[0]):
-        x, y, z = to_space(
-            float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
-        )
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = z
-
-
-def convert_reference(rgb, scale, space_id):
-    """NumPy specification of :func:`convert_kernel` (equal to it within float64 rounding)."""
-    c = rgb.astype(np.float64) / scale
-    if space_id == 0:
-        return c * 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    if space_id == 1:
-        xyz = lin @ np.asarray(_XYZ).T / np.asarray(_WHITE)
-        f = np.where(xyz > _DELTA3, np.cbrt(xyz), xyz * _LAB_LIN + 4.0 / 29.0)
-        return np.stack(
-            [
-                116.0 * f[..., 1] - 16.0,
-                500.0 * (f[..., 0] - f[..., 1]),
-                200.0 * (f[..., 1] - f[..., 2]),
-            ],
-            axis=-1,
-        )
-    lms = np.cbrt(lin @ np.asarray(_OK_LMS).T)
-    return lms @ np.asarray(_OK_LAB).T
-
 
 # ---------------------------------------------------------------- nearest palette colour
 
@@ -175,53 +75,58 @@ def margin_confidence(d1, d2):
 
 
 @jit
-def nearest_float_kernel(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore):
-    """Brute force for every pixel (uint16 or float input: nothing is rounded to 8 bits)."""
+def _classify(x, y, z, palette, reject, ignore):
+    """(label, confidence float32, valid) of a colour at space coordinates ``(x, y, z)``."""
+    k, d1, d2 = _nearest(x, y, z, palette)
+    if d1 > reject:
+        return np.int64(ignore), np.float32(0.0), False
+    return np.int64(k), margin_confidence(d1, d2), True
+
+
+@jit
+def nearest_kernel(rgb, labels, confidence, valid, scale, lut, palette, space_id, reject, ignore):
+    """Nearest palette colour of each row of ``rgb`` (full scale ``scale``).
+
+    ``lut``: the colour table of 8-bit input (``2**24`` uint64, 0 = not yet known), or an empty
+    array for brute force on every pixel (uint16 or float input: nothing is rounded to 8 bits).
+    Both paths classify a colour with the same :func:`_classify`.
+    """
+    if lut.shape[0] > 0:
+        _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore)
+    else:
+        _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore)
+
+
+@jit
+def _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore):
     for i in range(rgb.shape[0]):
         x, y, z = to_space(
             float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
         )
-        k, d1, d2 = _nearest(x, y, z, palette)
-        if d1 > reject:
-            labels[i] = ignore
-            confidence[i] = 0.0
-            valid[i] = False
-        else:
-            labels[i] = k
-            confidence[i] = margin_confidence(d1, d2)
-            valid[i] = True
+        labels[i], confidence[i], valid[i] = _classify(x, y, z, palette, reject, ignore)
 
 
 @jit
-def nearest_lut_kernel(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore):
-    """8-bit input through the lazily filled table ``lut`` (``2**24`` uint64, 0 = not yet known)."""
+def _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore):
     conf_f = np.empty(1, dtype=np.float32)
     conf_u = conf_f.view(np.uint32)
     for i in range(rgb.shape[0]):
-        key = (np.int64(rgb[i, 0]) << 16) | (np.int64(rgb[i, 1]) << 8) | np.int64(rgb[i, 2])
+        key = color_index(rgb, i)
         entry = lut[key]
-        if entry == 0:
+        if entry == UNKNOWN:
             x, y, z = to_space(
                 float(rgb[i, 0]) / 255.0,
                 float(rgb[i, 1]) / 255.0,
                 float(rgb[i, 2]) / 255.0,
                 space_id,
             )
-            k, d1, d2 = _nearest(x, y, z, palette)
-            if d1 > reject:
-                label = np.int64(ignore)
-                conf_f[0] = 0.0
-                flag = _ZERO
-            else:
-                label = np.int64(k)
-                conf_f[0] = margin_confidence(d1, d2)
-                flag = _VALID
-            entry = _FILLED | flag | (np.uint64(label) << _SHIFT) | np.uint64(conf_u[0])
+            label, conf_f[0], ok = _classify(x, y, z, palette, reject, ignore)
+            entry = pack_label(label, conf_u[0], ok)
             lut[key] = entry
-        labels[i] = np.int64((entry >> _SHIFT) & _LABEL_MASK)
-        conf_u[0] = np.uint32(entry & _CONF_MASK)
+        labels[i] = label_of(entry)
+        conf_u[0] = low32_of(entry)
         confidence[i] = conf_f[0]
-        valid[i] = ((entry >> _VALID_SHIFT) & _ONE) == _ONE
+        valid[i] = valid_of(entry)
 
 
 def nearest_reference(coords, palette, reject, ignore):
@@ -334,3 +239,72 @@ def binary_reference(rgb, scale, background, direction, inv_len2, threshold):
     half = min(threshold, 1.0 - threshold)
     conf = np.minimum(1.0, np.abs(t - threshold) / half).astype(np.float32)
     return (t >= threshold).astype(np.uint8), conf
+
+
+# ---------------------------------------------------------------- wrappers (named parameters)
+_NO_TABLE = np.zeros(0, dtype=np.uint64)
+
+
+def nearest(
+    rgb: np.ndarray,
+    scale: float,
+    palette: np.ndarray,
+    space_id: int,
+    reject: float,
+    ignore: int,
+    label_dtype,
+    lut: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows ``(n, 3)`` of checked RGB (full scale ``scale``) -> ``(labels, confidence float32, valid bool)``, each
+    ``(n,)``: the nearest of the ``palette`` coordinates ``(K, 3)`` in space ``space_id``.
+    ``lut``: the colour table of uint8 input (:mod:`rgbtask.core._lut`), None for brute force."""
+    n = rgb.shape[0]
+    labels = np.empty(n, dtype=label_dtype)
+    confidence = np.empty(n, dtype=np.float32)
+    valid = np.empty(n, dtype=np.bool_)
+    run_rows(
+        nearest_kernel,
+        (rgb, labels, confidence, valid),
+        (scale, _NO_TABLE if lut is None else lut, palette, space_id, reject, ignore),
+    )
+    return labels, confidence, valid
+
+
+def panoptic_rgb(ids: np.ndarray) -> np.ndarray:
+    """Segment ids ``(n,)`` -> uint8 RGB ``(n, 3)`` (panopticapi's ``id2rgb``)."""
+    out = np.empty((ids.shape[0], 3), dtype=np.uint8)
+    run_rows(id2rgb_kernel, (ids, out))
+    return out
+
+
+def panoptic_ids(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """RGB rows ``(n, 3)`` -> ``(ids int32, confidence float32)``: exact for uint8 (confidence 1),
+    per-channel rounding to the nearest 8-bit code otherwise."""
+    n = rgb.shape[0]
+    ids = np.empty(n, dtype=np.int32)
+    if rgb.dtype == np.uint8:
+        run_rows(rgb2id_kernel, (rgb, ids))
+        return ids, np.ones(n, dtype=np.float32)
+    confidence = np.empty(n, dtype=np.float32)
+    run_rows(panoptic_float_kernel, (rgb, ids, confidence), (scale,))
+    return ids, confidence
+
+
+def binary(
+    rgb: np.ndarray,
+    scale: float,
+    background: np.ndarray,
+    direction: np.ndarray,
+    inv_len2: float,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """RGB rows ``(n, 3)`` -> ``(labels uint8, confidence float32)`` (see :func:`binary_kernel`)."""
+    n = rgb.shape[0]
+    labels = np.empty(n, dtype=np.uint8)
+    confidence = np.empty(n, dtype=np.float32)
+    run_rows(
+        binary_kernel,
+        (rgb, labels, confidence),
+        (scale, background, direction, inv_len2, threshold),
+    )
+    return labels, confidence
