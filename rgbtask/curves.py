@@ -73,7 +73,7 @@ class Curve:
     def n_fine(self) -> int:
         return self.fine * (self.levels - 1) + 1
 
-    def colours(self, f: np.ndarray) -> np.ndarray:
+    def colors(self, f: np.ndarray) -> np.ndarray:
         """Float colours (..., 3) of the continuous curve at parameters ``f`` (for figures)."""
         f = np.clip(np.asarray(f, dtype=np.float64), 0.0, 1.0)
         if self.kind == "palette":

@@ -227,5 +227,11 @@ def check_params(obj: Any) -> None:
         if value is None:
             if f.metadata.get("optional"):
                 continue
+            try:  # the validator's own "expected ..." says what None should have been
+                check(None, f.name)
+            except ConfigError:
+                raise
+            except Exception:  # a hand-written validator that does not expect None
+                pass
             raise ConfigError(f"expected {f.name} to be set, got None")
         object.__setattr__(obj, f.name, check(value, f.name))

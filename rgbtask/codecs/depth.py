@@ -390,7 +390,7 @@ class DepthCurve(DepthCodec):
     """Your own curve: ``curve`` = control points (K, 3) in [0, 1], decoded by nearest colour."""
 
     name: ClassVar[str] = "depth/curve"
-    curve: Any = param(None, _control_points, optional=True)  # noqa: RUF009 (a field spec)
+    curve: Any = param(None, _control_points, optional=True)
 
     def __post_init__(self) -> None:
         if self.curve is None:

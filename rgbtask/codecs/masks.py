@@ -277,12 +277,12 @@ class MaskPalette(LabelCodec):
         """:func:`rgbtask.metrics.mask_metrics` (mIoU, pixel accuracy) without ``ignore`` pixels."""
         return mask_metrics(decoded, reference, ignore=self.ignore)
 
-    palette: Any = param("ade20k", _palette)  # noqa: RUF009 (a field)
+    palette: Any = param("ade20k", _palette)
     num_classes: int | None = param(None, integer(1, 65535), optional=True)
     space: str = param("rgb", one_of("rgb", "lab", "oklab"))
     reject_distance: float | None = param(None, _distance, optional=True)
     ignore: int = param(255, integer(0, (1 << 30) - 1))
-    avoid: Any = param(None, _colors, optional=True)  # noqa: RUF009
+    avoid: Any = param(None, _colors, optional=True)
     min_region: int = param(0, integer(0, None))
 
     def __post_init__(self) -> None:
@@ -579,8 +579,8 @@ class MaskBinary(LabelCodec):
         return mask_metrics(decoded, reference, ignore=255)
 
     threshold: float = param(0.5, number(0.0, 1.0, lo_open=True, hi_open=True))
-    foreground: Any = param((255, 255, 255), rgb_triple)  # noqa: RUF009
-    background: Any = param((0, 0, 0), rgb_triple)  # noqa: RUF009
+    foreground: Any = param((255, 255, 255), rgb_triple)
+    background: Any = param((0, 0, 0), rgb_triple)
 
     def __post_init__(self) -> None:
         super().__post_init__()

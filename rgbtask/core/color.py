@@ -17,6 +17,8 @@ Colour spaces (``SPACE_IDS``: 0 = RGB, 1 = CIELAB, 2 = OKLab), for sRGB ``(r, g,
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rgbtask.core._jit import jit
@@ -40,6 +42,7 @@ __all__ = [
     "convert_kernel",
     "convert_reference",
     "linear_from_srgb",
+    "nearest_color",
     "srgb_from_linear",
     "srgb_to_linear",
     "to_space",
@@ -208,3 +211,28 @@ def convert_reference(rgb, scale, space_id):
         )
     lms = np.cbrt(lin @ np.asarray(OKLAB_M1).T)
     return lms @ np.asarray(OKLAB_M2).T
+
+
+# ---------------------------------------------------------------- nearest colour
+
+
+@jit
+def nearest_color(x, y, z, palette):
+    """Index of the row of ``palette`` (n, 3) nearest to ``(x, y, z)`` in Euclidean distance (the
+    first on ties) and the two smallest distances: the one nearest-colour search, shared by the
+    mask palettes and the keypoint id colours."""
+    best = 0
+    d1 = math.inf
+    d2 = math.inf
+    for k in range(palette.shape[0]):
+        dx = x - palette[k, 0]
+        dy = y - palette[k, 1]
+        dz = z - palette[k, 2]
+        d = dx * dx + dy * dy + dz * dz
+        if d < d1:
+            d2 = d1
+            d1 = d
+            best = k
+        elif d < d2:
+            d2 = d
+    return best, math.sqrt(d1), math.sqrt(d2)

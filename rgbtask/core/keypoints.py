@@ -40,6 +40,7 @@ import math
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
+from rgbtask.core.color import nearest_color
 
 __all__ = [
     "PAINTER",
@@ -269,15 +270,7 @@ def _plane(rgb, val, ids, p, layout, n_kp, colors, grid_n, grid_sep, scale, min_
                 m = max(r, g, b)
                 val[i, j] = m
                 if m >= min_value and m > 0.0:
-                    best = 1e300
-                    for k in range(n_kp):
-                        d0 = r / m - colors[k, 0]
-                        d1 = g / m - colors[k, 1]
-                        d2 = b / m - colors[k, 2]
-                        d = d0 * d0 + d1 * d1 + d2 * d2
-                        if d < best:
-                            best = d
-                            ids[i, j] = k
+                    ids[i, j] = nearest_color(r / m, g / m, b / m, colors[:n_kp])[0]
 
 
 @jit

@@ -37,31 +37,12 @@ from rgbtask.core.color import (  # noqa: F401 (re-exported: the kernels' colour
     SPACE_IDS,
     convert_kernel,
     convert_reference,
+    nearest_color,
     srgb_to_linear,
     to_space,
 )
 
 # ---------------------------------------------------------------- nearest palette colour
-
-
-@jit
-def _nearest(x, y, z, palette):
-    """Index of the nearest palette row (first on ties) and the two smallest distances."""
-    best = 0
-    d1 = math.inf
-    d2 = math.inf
-    for k in range(palette.shape[0]):
-        dx = x - palette[k, 0]
-        dy = y - palette[k, 1]
-        dz = z - palette[k, 2]
-        d = dx * dx + dy * dy + dz * dz
-        if d < d1:
-            d2 = d1
-            d1 = d
-            best = k
-        elif d < d2:
-            d2 = d
-    return best, math.sqrt(d1), math.sqrt(d2)
 
 
 @jit
@@ -77,7 +58,7 @@ def margin_confidence(d1, d2):
 @jit
 def _classify(x, y, z, palette, reject, ignore):
     """(label, confidence float32, valid) of a colour at space coordinates ``(x, y, z)``."""
-    k, d1, d2 = _nearest(x, y, z, palette)
+    k, d1, d2 = nearest_color(x, y, z, palette)
     if d1 > reject:
         return np.int64(ignore), np.float32(0.0), False
     return np.int64(k), margin_confidence(d1, d2), True

@@ -65,7 +65,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # colour type -> (what it is, the bit depths the PNG specification allows for it)
-_PNG_COLOUR_TYPES = {
+_PNG_COLOR_TYPES = {
     0: ("grayscale", (1, 2, 4, 8, 16)),
     2: ("RGB", (8, 16)),
     3: ("palette", (1, 2, 4, 8)),
@@ -79,7 +79,7 @@ class _PngHeader:
     width: int
     height: int
     bit_depth: int
-    colour_type: int
+    color_type: int
 
 
 def _check_png(data: bytes, path: Path) -> _PngHeader:
@@ -123,13 +123,13 @@ def _check_png(data: bytes, path: Path) -> _PngHeader:
         if header is None:
             if kind != b"IHDR" or length != 13:
                 raise corrupt(f"expected the IHDR chunk first, got {name!r}")
-            width, height, bit_depth, colour_type = struct.unpack(">IIBB", data[16:26])
-            kind_name, depths = _PNG_COLOUR_TYPES.get(colour_type, ("?", ()))
+            width, height, bit_depth, color_type = struct.unpack(">IIBB", data[16:26])
+            kind_name, depths = _PNG_COLOR_TYPES.get(color_type, ("?", ()))
             if not (1 <= width <= 2**31 - 1 and 1 <= height <= 2**31 - 1):
                 raise corrupt(f"image size {width}x{height}")
             if bit_depth not in depths:
-                raise corrupt(f"bit depth {bit_depth} with colour type {colour_type} ({kind_name})")
-            header = _PngHeader(width, height, bit_depth, colour_type)
+                raise corrupt(f"bit depth {bit_depth} with colour type {color_type} ({kind_name})")
+            header = _PngHeader(width, height, bit_depth, color_type)
         elif kind == b"IDAT":
             has_idat = True
         elif kind == b"IEND":
