@@ -161,21 +161,29 @@ def check_rgb(rgb: Any) -> np.ndarray:
 
 
 def check_value(
-    value: Any, what: str, shape: str, kinds: str = "fiu", min_ndim: int = 2
+    value: Any,
+    what: str,
+    shape: str,
+    kinds: str = "fiu",
+    min_ndim: int = 2,
+    allow_empty: bool = False,
 ) -> np.ndarray:
     """Validate a task value for ``encode`` and return it native-endian and C-contiguous.
 
     ``value`` must be an array (or anything NumPy can view as one) whose dtype kind is one of
     ``kinds`` (``"f"`` float, ``"i"`` signed, ``"u"`` unsigned, ``"b"`` bool), with at least
-    ``min_ndim`` dimensions and at least one element; otherwise :class:`InputError` says
-    "expected {what} of shape {shape}, got ...". The dtype is kept: converting is the codec's call.
+    ``min_ndim`` dimensions and at least one element (``allow_empty``: zero elements are a valid
+    value, e.g. zero keypoint instances); otherwise :class:`InputError` says "expected {what} of
+    shape {shape}, got ...". The dtype is kept: converting is the codec's call.
     """
     array = np.asarray(value)
-    if array.dtype.kind not in kinds or array.ndim < min_ndim or array.size == 0:
+    empty = array.size == 0 and not allow_empty
+    if array.dtype.kind not in kinds or array.ndim < min_ndim or empty:
         names = {"f": "float", "i": "integer", "u": "unsigned", "b": "bool"}
         accepted = "/".join(names[k] for k in kinds if k in names)
+        qualifier = accepted if allow_empty else f"{accepted}, non-empty"
         raise InputError(
-            f"expected {what} of shape {shape} ({accepted}, non-empty), got {describe_array(array)}"
+            f"expected {what} of shape {shape} ({qualifier}), got {describe_array(array)}"
         )
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))

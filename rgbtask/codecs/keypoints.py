@@ -89,7 +89,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.codecs.keypoint_grouping import (  # noqa: F401  (nms, assemble, strongest: old paths)
     assemble,
     group_peaks,
@@ -310,12 +310,9 @@ class KeypointsHeatmap(Codec):
         return self._encode(kp)
 
     def validate_value(self, value: Any) -> np.ndarray:
-        kp = np.asarray(value)
-        if kp.dtype.kind not in "fiu":
-            raise InputError(
-                f"expected keypoints as numbers (..., N, K, 2), got {describe_array(kp)}"
-            )
         k = self.num_keypoints
+        # zero instances (N = 0) are a valid value: an image with nobody in it
+        kp = check_value(value, "keypoints", f"(..., N, {k}, 2) or ({k}, 2)", allow_empty=True)
         if kp.ndim == 2:
             kp = kp[None]
         if kp.ndim < 3 or kp.shape[-1] != 2 or kp.shape[-2] != k:
