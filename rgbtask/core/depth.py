@@ -322,9 +322,9 @@ def encode_reference(depth: np.ndarray, curve, tp, zero_ok: bool) -> np.ndarray:
     return out
 
 
-def project_reference(colours: np.ndarray, curve) -> tuple[np.ndarray, np.ndarray]:
+def project_reference(colors: np.ndarray, curve) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest point of ``curve`` for float64 colours (n, 3) in [0, 1]: (f, distance)."""
-    p = np.asarray(colours, dtype=np.float64)
+    p = np.asarray(colors, dtype=np.float64)
     n = curve.levels
     if curve.kind == "palette":
         f = np.empty(p.shape[0])
@@ -355,9 +355,9 @@ def project_reference(colours: np.ndarray, curve) -> tuple[np.ndarray, np.ndarra
     return f, np.sqrt(d2[rows, k])
 
 
-def decode_float_reference(colours: np.ndarray, curve, tp, lo: float, hi: float):
+def decode_float_reference(colors: np.ndarray, curve, tp, lo: float, hi: float):
     """NumPy specification of :func:`decode_float_kernel` for colours (n, 3) in [0, 1]."""
-    f, dist = project_reference(colours, curve)
+    f, dist = project_reference(colors, curve)
     valid = dist < curve.threshold
     depth = inverse_reference(np.clip(f, 0.0, 1.0), tp)
     if int(tp[0]) == KIND_POWER:
