@@ -1,0 +1,977 @@
+"""rgbtask inside PyTorch pipelines: tensors on any device, model layouts and value ranges, and
+differentiable decoding (the optional extra ``pip install "rgbtask[torch]"``).
+
+A model that emits task outputs as images hands over a float tensor ``(N, 3, H, W)`` in
+``[-1, 1]`` or ``[0, 1]``, often bfloat16, often on a GPU, often with ``requires_grad``.
+:class:`TensorCodec` wraps any codec for such tensors::
+
+    >>> from rgbtask.torch import TensorCodec
+    >>> depth = TensorCodec("depth/cubewalk", layout="NCHW", value_range=(-1.0, 1.0))
+    >>> metres = depth.decode(image)                 # (N, H, W) float32 on image.device
+    >>> image = depth.encode(metres)                  # (N, 3, H, W) float32 in [-1, 1]
+    >>> metres = depth.soft_decode(image)             # differentiable w.r.t. image
+
+Conventions
+-----------
+* The **image side** follows ``layout`` (``"NCHW"``: ``(..., 3, H, W)``; ``"NHWC"``:
+  ``(..., H, W, 3)``) and ``value_range`` (float images); ``uint8`` images are 8-bit codes
+  (0..255) whatever ``value_range`` says. Any float dtype (bfloat16, float16, float32,
+  float64), contiguous or not, ``channels_last`` or not, with or without ``requires_grad``
+  (``decode`` never records a graph: no ``.detach()`` needed). A float image is read as
+  ``(x - lo) / (hi - lo)`` in float64, i.e. exactly what NumPy's decoder gets for float input;
+  values outside ``value_range`` (or NaN/inf) are an :class:`~rgbtask.InputError`, never clipped.
+* The **value side** has NumPy's shapes (depth ``(..., H, W)``, normals ``(..., H, W, 3)``,
+  labels ``(..., H, W)``, keypoints ``(..., N, K, 2)``) and dtypes, on the image's device;
+  invalid floats are NaN, as in NumPy.
+
+Exactness is the contract: ``TensorCodec.encode`` gives NumPy's integer codes, ``decode`` gives
+NumPy's answer (bit for bit on 8-bit codes for the table-driven codecs; within float rounding on
+float input, see ``docs/torch.md``).
+
+Native paths (never leave the device)
+--------------------------------------
+* ``normals/xyz``: encode and decode by the formula, in float64, as the NumPy kernel computes it.
+* ``mask/binary``, ``mask/panoptic``: encode and decode by the formula.
+* ``mask/palette``, ``mask/instance``: encode by gathering palette colours; decode of 8-bit codes
+  through a device table (below); float input by the nearest colour in the codec's colour space
+  (rejection distance, margin confidence) computed on the device.
+* depth codecs: decode of 8-bit codes through a device table; float input by projecting onto the
+  curve on the device, as the NumPy decoder does.
+
+**Device tables.** 8-bit decoding of the table-driven codecs gathers from a ``2^24``-entry table per
+``(codec config, device)`` holding NumPy's own answer for every colour met so far: a colour seen
+for the first time is decoded once by the NumPy codec (on the host) and stored, so the table fills
+lazily with exactly the colours seen and the gather is bit for bit NumPy's decode. Tables are
+shared by every :class:`TensorCodec` of that config and kept for the 4 most recently used
+configs (``rgbtask.clear_tables()`` drops them).
+
+**Slow path.** Every other registered codec (``keypoints/heatmap`` decode, depth encode, a plugin
+codec) runs its NumPy implementation with the tensors moved to the host and back: correct, and
+documented as the slow path.
+
+Differentiable decoding (:meth:`TensorCodec.soft_decode`)
+----------------------------------------------------------
+* depth: the colour's projection onto the curve's piecewise-linear segments (nearest segment;
+  gradient along the curve, zero across it), through the inverse transform to metres;
+* ``normals/xyz``: the normalized vector ``(2 x - 1) / |2 x - 1|`` in the codec's convention;
+* ``mask/palette`` / ``mask/instance``: class probabilities ``(..., C, H, W)``, a softmax over negative
+  colour distances (in the codec's colour space) with temperature ``tau``; ``log=True`` gives
+  log-probabilities for ``nll_loss``;
+* ``keypoints/heatmap``: a soft-argmax (integral regression) over each keypoint's heatmap,
+  ``(..., K, 2)`` pixel coordinates ``(x, y)``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from rgbtask.codec import Codec, Decoded
+from rgbtask.core._tables import TableCache
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.registry import get_codec
+
+
+class TorchMissingError(ImportError):
+    """rgbtask.torch was imported without PyTorch installed."""
+
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    raise TorchMissingError(
+        'rgbtask.torch needs PyTorch (torch >= 2.1): pip install "rgbtask[torch]"'
+    ) from exc
+
+
+__all__ = ["LAYOUTS", "Decoded", "TensorCodec", "TorchMissingError"]
+
+#: Image layouts: where the colour channel is.
+LAYOUTS = ("NCHW", "NHWC")
+
+_FLOATS = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
+
+
+# ================================================================ adapters (one per family)
+# Everything this module reads of a codec beyond get_config / encode / decode goes through these
+# few functions, so that a refactor of the codec internals re-points them in one place.
+
+
+def _normals_parts(codec: Codec) -> tuple[tuple[float, float, float], float, float]:
+    """``(signs to the OpenGL frame, code scale 2^bits - 1, max norm deviation)``."""
+    from rgbtask.codecs.normals import MAX_NORM_DEVIATION
+
+    signs = tuple(float(s) for s in np.asarray(codec.signs, dtype=np.float64))
+    return signs, float(codec.scale), float(MAX_NORM_DEVIATION)  # type: ignore[return-value]
+
+
+def _depth_parts(codec: Codec) -> dict[str, Any]:
+    """The curve (vertices, knots, kind, threshold, codes) and the transform (kernel params,
+    decoded range) of a depth codec."""
+    curve = codec.curve_obj()  # type: ignore[attr-defined]
+    tr = codec.transform_obj  # type: ignore[attr-defined]
+    return {
+        "kind": curve.kind,
+        "vertices": np.asarray(curve.vertices, dtype=np.float64),
+        "knots": np.asarray(curve.knots, dtype=np.float64),
+        "uniform": bool(curve.uniform),
+        "levels": int(curve.levels),
+        "threshold": float(curve.threshold),
+        "codes": np.asarray(curve.codes, dtype=np.uint8),
+        "params": tuple(float(v) for v in tr.params),
+        "range": tuple(float(v) for v in tr.decoded_range),
+        "power": tr.name == "power",
+    }
+
+
+def _palette_parts(codec: Codec) -> dict[str, Any]:
+    """Palette colours (K, 3) uint8, colour space, rejection distance, ignore label, label dtype
+    of a nearest-colour mask codec (``mask/palette``, ``mask/instance``)."""
+    reject = getattr(codec, "reject_distance", None)
+    return {
+        "colors": np.asarray(codec.colors, dtype=np.uint8),  # type: ignore[attr-defined]
+        "space": str(codec.space),  # type: ignore[attr-defined]
+        "reject": math.inf if reject is None else float(reject),
+        "ignore": int(getattr(codec, "ignore", 0)),
+        "label_dtype": np.dtype(getattr(codec, "label_dtype", np.int32)),
+        "pixelwise": bool(codec.pixelwise),
+    }
+
+
+def _binary_parts(codec: Codec) -> tuple[tuple[float, ...], tuple[float, ...], float, float]:
+    """``(background, foreground - background, 1 / |fg - bg|^2, threshold)`` in 8-bit units."""
+    bg = np.asarray(codec.background, dtype=np.float64)  # type: ignore[attr-defined]
+    direction = np.asarray(codec.foreground, dtype=np.float64) - bg  # type: ignore[attr-defined]
+    return (
+        tuple(bg.tolist()),
+        tuple(direction.tolist()),
+        1.0 / float(direction @ direction),
+        float(codec.threshold),  # type: ignore[attr-defined]
+    )
+
+
+def _keypoint_parts(codec: Codec) -> dict[str, Any]:
+    """Canvas size, ids, layout and its id colours (K, 3) of ``keypoints/heatmap``."""
+    from rgbtask.codecs.keypoints import _colors
+
+    k = int(codec.num_keypoints)  # type: ignore[attr-defined]
+    return {
+        "size": tuple(codec.size),  # type: ignore[attr-defined]
+        "k": k,
+        "layout": str(codec.layout),  # type: ignore[attr-defined]
+        "colors": np.asarray(_colors(codec.layout, k), dtype=np.float64),  # type: ignore[attr-defined]
+        "pages": int(codec.pages),  # type: ignore[attr-defined]
+    }
+
+
+# ================================================================ colour spaces (torch, float64)
+# The formulas of rgbtask.core.masks (sRGB in [0, 1] -> "rgb", "lab", "oklab"), as tensor code.
+_XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
+)
+_WHITE = (0.95047, 1.0, 1.08883)
+_DELTA3 = (6.0 / 29.0) ** 3
+_LAB_LIN = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
+_OK_LMS = (
+    (0.4122214708, 0.5363325363, 0.0514459929),
+    (0.2119034982, 0.6806995451, 0.1073969566),
+    (0.0883024619, 0.2817188376, 0.6299787005),
+)
+_OK_LAB = (
+    (0.2104542553, 0.7936177850, -0.0040720468),
+    (1.9779984951, -2.4285922050, 0.4505937099),
+    (0.0259040371, 0.7827717662, -0.8086757660),
+)
+
+
+def _cbrt(x: torch.Tensor) -> torch.Tensor:
+    # real cube root with a finite gradient at 0 (the gradient there is taken as 0)
+    safe = torch.where(x.abs() > 1e-30, x, torch.ones_like(x))
+    root = torch.sign(safe) * safe.abs().pow(1.0 / 3.0)
+    return torch.where(x.abs() > 1e-30, root, torch.zeros_like(x))
+
+
+def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    high = ((c.clamp_min(0.04045) + 0.055) / 1.055).pow(2.4)
+    return torch.where(c <= 0.04045, c / 12.92, high)
+
+
+def _mat(rows, vec: list[torch.Tensor], scale: tuple[float, ...] | None = None):
+    out = []
+    for i, (a, b, c) in enumerate(rows):
+        v = a * vec[0] + b * vec[1] + c * vec[2]
+        out.append(v / scale[i] if scale is not None and scale[i] != 1.0 else v)
+    return out
+
+
+def to_space(rgb01: torch.Tensor, space: str) -> torch.Tensor:
+    """sRGB ``(..., 3)`` in [0, 1] -> coordinates in ``space`` (``"rgb"``: 8-bit units, ``"lab"``:
+    CIELAB D65, ``"oklab"``), the formulas of :mod:`rgbtask.core.masks`; differentiable."""
+    if space == "rgb":
+        return rgb01 * 255.0
+    lin = _srgb_to_linear(rgb01)
+    chans = [lin[..., 0], lin[..., 1], lin[..., 2]]
+    if space == "lab":
+        xyz = _mat(_XYZ, chans, _WHITE)
+        f = [torch.where(t > _DELTA3, _cbrt(t), t * _LAB_LIN + 4.0 / 29.0) for t in xyz]
+        return torch.stack(
+            [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], dim=-1
+        )
+    if space == "oklab":
+        lms = [_cbrt(t) for t in _mat(_OK_LMS, chans)]
+        return torch.stack(_mat(_OK_LAB, lms), dim=-1)
+    raise ConfigError(f"expected space 'rgb', 'lab' or 'oklab', got {space!r}")
+
+
+# ================================================================ device tables
+
+#: Lazily filled 2^24-entry decode tables per (codec config, device): value, confidence, valid.
+_DEVICE_TABLES = TableCache("torch device decode tables", max_entries=4)
+_N_COLOURS = 1 << 24
+
+
+class _ColourTable:
+    """NumPy's 8-bit decode of every colour met so far, on one device (module docstring).
+
+    ``conf`` holds -1 for a colour not decoded yet; a colour's entry is written once, with the
+    NumPy codec's answer for it, under a lock (two threads meeting it write the same values).
+    """
+
+    def __init__(self, codec: Codec, device: torch.device) -> None:
+        self.codec = codec
+        self.device = device
+        self.conf = torch.full((_N_COLOURS,), -1.0, dtype=torch.float32, device=device)
+        self.valid = torch.zeros(_N_COLOURS, dtype=torch.bool, device=device)
+        self.value: torch.Tensor | None = None
+        self.lock = threading.Lock()
+
+    def _fill(self, keys: torch.Tensor) -> None:
+        keys_np = keys.cpu().numpy().astype(np.int64)
+        rgb = np.empty((1, keys_np.shape[0], 3), dtype=np.uint8)
+        rgb[0, :, 0] = keys_np >> 16
+        rgb[0, :, 1] = (keys_np >> 8) & 255
+        rgb[0, :, 2] = keys_np & 255
+        dec = self.codec.decode_with_confidence(rgb)
+        value = torch.from_numpy(np.ascontiguousarray(dec.value[0])).to(self.device)
+        with self.lock:
+            if self.value is None:
+                self.value = torch.zeros(_N_COLOURS, dtype=value.dtype, device=self.device)
+            self.value[keys] = value
+            self.valid[keys] = torch.from_numpy(np.ascontiguousarray(dec.valid[0])).to(self.device)
+            # confidence last: it is the "known" flag
+            self.conf[keys] = torch.from_numpy(np.ascontiguousarray(dec.confidence[0])).to(
+                self.device
+            )
+
+    def decode(self, codes: torch.Tensor) -> Decoded:
+        """``codes`` uint8 ``(..., 3)`` on the table's device -> ``Decoded``."""
+        c = codes.to(torch.int32)
+        key = (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]
+        conf = self.conf[key]
+        unknown = conf < 0
+        if bool(unknown.any()):
+            self._fill(torch.unique(key[unknown]))
+            conf = self.conf[key]
+        assert self.value is not None
+        return Decoded(self.value[key], conf, self.valid[key])
+
+
+def _colour_table(codec: Codec, device: torch.device) -> _ColourTable:
+    key = (type(codec).__qualname__, _config_key(codec), str(device))
+    return _DEVICE_TABLES.get(key, lambda: _ColourTable(codec, device))
+
+
+def _config_key(codec: Codec) -> str:
+    import json
+
+    return json.dumps(codec.get_config(), sort_keys=True, allow_nan=True)
+
+
+# ================================================================ native implementations
+
+
+class _Native:
+    """A codec family's torch implementation. Methods return None where they do not apply
+    (the caller then takes the host path)."""
+
+    def encode(self, codec: Codec, value: torch.Tensor) -> torch.Tensor | None:
+        return None
+
+    def decode_u8(self, codec: Codec, codes: torch.Tensor) -> Decoded | None:
+        return None
+
+    def decode_float(self, codec: Codec, rgb01: torch.Tensor) -> Decoded | None:
+        return None
+
+    def soft_decode(self, codec: Codec, rgb01: torch.Tensor, **options: Any) -> torch.Tensor:
+        raise ConfigError(
+            f"soft_decode is not available for {codec.name}: it is defined for depth, "
+            "normals/xyz, mask/palette, mask/instance and keypoints/heatmap"
+        )
+
+
+def _expect_float(value: torch.Tensor, what: str) -> torch.Tensor:
+    if value.dtype == torch.bool or value.is_complex():
+        raise InputError(f"expected {what} as real numbers, got {value.dtype}")
+    return value.to(torch.float64)
+
+
+class _NormalsNative(_Native):
+    def encode(self, codec, value):
+        if value.dtype not in _FLOATS and (value.dtype.is_complex or value.dtype == torch.bool):
+            return None
+        if value.ndim < 3 or value.shape[-1] != 3 or value.numel() == 0:
+            return None  # NumPy's validation says what is wrong
+        signs, scale, _ = _normals_parts(codec)
+        v = _expect_float(value, "normals")
+        x, y, z = (v[..., i] * signs[i] for i in range(3))
+        m = torch.maximum(torch.maximum(x.abs(), y.abs()), z.abs())
+        finite = torch.isfinite(x) & torch.isfinite(y) & torch.isfinite(z)
+        ok = finite & (m > 0.0)
+        m = torch.where(ok, m, torch.ones_like(m))
+        x, y, z = x / m, y / m, z / m
+        r = torch.sqrt(x * x + y * y + z * z)
+        half = 0.5 * scale
+        codes = torch.stack([torch.floor((t / r + 1.0) * half + 0.5) for t in (x, y, z)], dim=-1)
+        codes = torch.where(ok[..., None], codes, torch.zeros_like(codes))
+        return codes.to(torch.uint8 if scale == 255.0 else torch.int32)
+
+    def _decode(self, codec, rgb, scale):
+        signs, code_scale, max_dev = _normals_parts(codec)
+        slack = math.sqrt(3.0) / (scale if scale > 1.0 else code_scale)
+        v = rgb.to(torch.float64)
+        x, y, z = (v[..., i] / scale * 2.0 - 1.0 for i in range(3))
+        r = torch.sqrt(x * x + y * y + z * z)
+        dev = (r - 1.0).abs()
+        valid = dev < max_dev
+        n = torch.stack([x / r * signs[0], y / r * signs[1], z / r * signs[2]], dim=-1)
+        n = torch.where(valid[..., None], n, torch.full_like(n, math.nan)).to(torch.float32)
+        conf = (1.0 - (dev - slack) / (max_dev - slack)).clamp(0.0, 1.0)
+        conf = torch.where(valid, conf, torch.zeros_like(conf)).to(torch.float32)
+        return Decoded(n, conf, valid)
+
+    def decode_u8(self, codec, codes):
+        return self._decode(codec, codes, 255.0)
+
+    def decode_float(self, codec, rgb01):
+        return self._decode(codec, rgb01, 1.0)
+
+    def soft_decode(self, codec, rgb01, **options):
+        _no_options(codec, options)
+        signs, _, _ = _normals_parts(codec)
+        v = rgb01 * 2.0 - 1.0
+        norm = torch.sqrt((v * v).sum(-1, keepdim=True).clamp_min(1e-24))
+        sign = torch.tensor(signs, dtype=v.dtype, device=v.device)
+        return v / norm * sign
+
+
+def _gather_labels(value: torch.Tensor, colors: np.ndarray, allow_bool: bool = False):
+    """``colors[labels]`` on the device when ``value`` is a valid label tensor (integer, or
+    bool where allowed; at least 2-D; every label a row of ``colors``); None otherwise (the host
+    path then raises NumPy's error)."""
+    ok_dtype = value.dtype == torch.bool if allow_bool else False
+    ok_dtype = ok_dtype or (
+        not value.dtype.is_floating_point
+        and not value.dtype.is_complex
+        and value.dtype != torch.bool
+    )
+    if not ok_dtype or value.ndim < 2 or value.numel() == 0:
+        return None
+    labels = value.to(torch.int64)
+    lo, hi = torch.aminmax(labels)
+    if int(lo) < 0 or int(hi) >= colors.shape[0]:
+        return None
+    table = torch.from_numpy(np.array(colors, dtype=np.uint8)).to(value.device)
+    return table[labels]
+
+
+class _BinaryNative(_Native):
+    def encode(self, codec, value):
+        bg, direction, _, _ = _binary_parts(codec)
+        fg = [b + d for b, d in zip(bg, direction)]
+        return _gather_labels(value, np.asarray([bg, fg], dtype=np.uint8), allow_bool=True)
+
+    def _decode(self, codec, rgb, scale):
+        bg, direction, inv_len2, threshold = _binary_parts(codec)
+        v = rgb.to(torch.float64)
+        t = torch.zeros(v.shape[:-1], dtype=torch.float64, device=v.device)
+        for c in range(3):
+            t = t + (v[..., c] / scale * 255.0 - bg[c]) * direction[c]
+        t = t * inv_len2
+        half = min(threshold, 1.0 - threshold)
+        conf = torch.clamp((t - threshold).abs() / half, max=1.0).to(torch.float32)
+        labels = (t >= threshold).to(torch.uint8)
+        return Decoded(labels, conf, torch.ones_like(labels, dtype=torch.bool))
+
+    def decode_u8(self, codec, codes):
+        return self._decode(codec, codes, 255.0)
+
+    def decode_float(self, codec, rgb01):
+        return self._decode(codec, rgb01, 1.0)
+
+
+class _PanopticNative(_Native):
+    def encode(self, codec, value):
+        if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
+            return None
+        if value.ndim < 2 or value.numel() == 0:
+            return None
+        ids = value.to(torch.int64)
+        lo, hi = torch.aminmax(ids)
+        if int(lo) < 0 or int(hi) >= 1 << 24:
+            return None
+        return torch.stack([ids & 255, (ids >> 8) & 255, ids >> 16], dim=-1).to(torch.uint8)
+
+    def decode_u8(self, codec, codes):
+        c = codes.to(torch.int32)
+        ids = c[..., 0] + (c[..., 1] << 8) + (c[..., 2] << 16)
+        ones = torch.ones(ids.shape, dtype=torch.bool, device=ids.device)
+        return Decoded(ids, ones.to(torch.float32), ones)
+
+    def decode_float(self, codec, rgb01):
+        x = rgb01.to(torch.float64) * 255.0
+        q = torch.floor(x + 0.5)
+        worst = (x - q).abs().amax(-1)
+        qi = q.to(torch.int64)
+        ids = (qi[..., 0] + 256 * qi[..., 1] + 65536 * qi[..., 2]).to(torch.int32)
+        conf = torch.clamp(1.0 - 2.0 * worst, min=0.0).to(torch.float32)
+        return Decoded(ids, conf, torch.ones(ids.shape, dtype=torch.bool, device=ids.device))
+
+
+def _nearest_colour(
+    coords: torch.Tensor, palette: torch.Tensor, reject: float, ignore: int, chunk: int = 1 << 16
+):
+    """Nearest palette row of each pixel (first on ties), with the two smallest distances:
+    ``(labels int64, confidence float32, valid)`` (rgbtask.core.masks' rule)."""
+    flat = coords.reshape(-1, 3)
+    labels, confs = [], []
+    for start in range(0, flat.shape[0], chunk):
+        p = flat[start : start + chunk]
+        dx = p[:, None, 0] - palette[None, :, 0]
+        dy = p[:, None, 1] - palette[None, :, 1]
+        dz = p[:, None, 2] - palette[None, :, 2]
+        d = dx * dx + dy * dy + dz * dz
+        labels.append(torch.argmin(d, dim=1))
+        if palette.shape[0] > 1:
+            two = torch.topk(d, 2, dim=1, largest=False).values
+            d1, d2 = torch.sqrt(two[:, 0]), torch.sqrt(two[:, 1])
+            conf = torch.where(
+                d2 <= 0.0, torch.zeros_like(d1), (d2 - d1) / torch.where(d2 > 0, d2 + d1, 1.0)
+            )
+        else:
+            d1 = torch.sqrt(d[:, 0])
+            conf = torch.ones_like(d1)
+        conf = torch.where(d1 > reject, torch.zeros_like(conf), conf)
+        confs.append(torch.stack([conf, (d1 > reject).to(conf.dtype)], dim=-1))
+    label = torch.cat(labels)
+    cr = torch.cat(confs)
+    rejected = cr[:, 1] > 0
+    label = torch.where(rejected, torch.full_like(label, ignore), label)
+    shape = coords.shape[:-1]
+    return (
+        label.reshape(shape),
+        cr[:, 0].to(torch.float32).reshape(shape),
+        (~rejected).reshape(shape),
+    )
+
+
+class _PaletteNative(_Native):
+    def _palette(self, codec, device, dtype=torch.float64):
+        parts = _palette_parts(codec)
+        cols = torch.from_numpy(parts["colors"].astype(np.float64) / 255.0).to(device, dtype)
+        return parts, to_space(cols, parts["space"])
+
+    def encode(self, codec, value):
+        return _gather_labels(value, _palette_parts(codec)["colors"])
+
+    def decode_u8(self, codec, codes):
+        if not _palette_parts(codec)["pixelwise"]:
+            return None
+        return _colour_table(codec, codes.device).decode(codes)
+
+    def decode_float(self, codec, rgb01):
+        parts, pal = self._palette(codec, rgb01.device)
+        if not parts["pixelwise"]:
+            return None
+        coords = to_space(rgb01.to(torch.float64), parts["space"])
+        labels, conf, valid = _nearest_colour(coords, pal, parts["reject"], parts["ignore"])
+        dtype = _TORCH_DTYPES[parts["label_dtype"].str]
+        return Decoded(labels.to(dtype), conf, valid)
+
+    def soft_decode(self, codec, rgb01, tau=None, log=False, **options):
+        _no_options(codec, options)
+        parts, pal = self._palette(codec, rgb01.device, rgb01.dtype)
+        if tau is None:
+            tau = default_tau(codec)
+        tau = float(tau)
+        if not tau > 0:
+            raise ConfigError(f"expected tau > 0, got {tau!r}")
+        coords = to_space(rgb01, parts["space"])
+        d2 = ((coords[..., None, :] - pal) ** 2).sum(-1)
+        dist = torch.sqrt(d2 + 1e-12)
+        logits = -dist / tau
+        out = torch.log_softmax(logits, dim=-1) if log else torch.softmax(logits, dim=-1)
+        return out.movedim(-1, -3)
+
+
+def default_tau(codec: Codec) -> float:
+    """The default ``tau`` of a palette's ``soft_decode``: a tenth of the smallest distance
+    between two distinct palette colours in the codec's colour space."""
+    parts = _palette_parts(codec)
+    cols = torch.from_numpy(parts["colors"].astype(np.float64) / 255.0)
+    pal = to_space(cols, parts["space"])
+    d = torch.cdist(pal, pal)
+    d = d[d > 0]
+    return 0.1 * float(d.min()) if d.numel() else 1.0
+
+
+class _DepthNative(_Native):
+    def decode_u8(self, codec, codes):
+        return _colour_table(codec, codes.device).decode(codes)
+
+    @staticmethod
+    def _inverse(f: torch.Tensor, params: tuple[float, ...]) -> torch.Tensor:
+        kind, near, far, lam, c = params
+        kind = int(kind)
+        if kind == 0:
+            return near + f * (far - near)
+        if kind == 1:
+            return near * torch.exp(f * math.log(far / near))
+        if kind == 2:
+            return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
+        if kind == 3:
+            d = lam * c * (1.0 - (1.0 - f).clamp_min(0.0).pow(1.0 / (lam + 1.0)))
+            return torch.where(f >= 1.0, torch.full_like(f, math.inf), d)
+        return f
+
+    @staticmethod
+    def _project(p: torch.Tensor, parts: dict[str, Any], chunk: int = 1 << 15):
+        """Nearest point of the curve for each colour ``p`` (..., 3) in [0, 1]: ``(f, distance)``;
+        differentiable in ``p`` (along the nearest segment)."""
+        verts = torch.from_numpy(parts["vertices"]).to(p.device, p.dtype)
+        flat = p.reshape(-1, 3)
+        fs, ds = [], []
+        if parts["kind"] == "palette":
+            nlev = parts["levels"]
+            for start in range(0, flat.shape[0], chunk):
+                q = flat[start : start + chunk]
+                x0 = q[:, None, 0] - verts[None, :, 0]
+                x1 = q[:, None, 1] - verts[None, :, 1]
+                x2 = q[:, None, 2] - verts[None, :, 2]
+                d2 = x0 * x0 + x1 * x1 + x2 * x2
+                best, k = torch.min(d2, dim=1)
+                fs.append(k.to(p.dtype) / (nlev - 1))
+                ds.append(torch.sqrt(best))
+        else:
+            a, e = verts[:-1], verts[1:] - verts[:-1]
+            ee = (e * e).sum(-1)
+            knots = torch.from_numpy(parts["knots"]).to(p.device, p.dtype)
+            nseg, nlev = e.shape[0], parts["levels"]
+            for start in range(0, flat.shape[0], chunk):
+                q = flat[start : start + chunk]
+                r = [q[:, None, j] - a[None, :, j] for j in range(3)]
+                dot = r[0] * e[:, 0] + r[1] * e[:, 1] + r[2] * e[:, 2]
+                t = (dot / ee).clamp(0.0, 1.0)
+                x = [q[:, None, j] - (a[None, :, j] + t * e[:, j]) for j in range(3)]
+                d2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2]
+                k = torch.argmin(d2, dim=1)
+                bt = t.gather(1, k[:, None])[:, 0]
+                best = d2.gather(1, k[:, None])[:, 0]
+                if parts["uniform"]:
+                    f = (k.to(p.dtype) + bt) / nseg
+                else:
+                    f = (knots[k] + bt * (knots[k + 1] - knots[k])) / (nlev - 1)
+                fs.append(f)
+                ds.append(torch.sqrt(best))
+        shape = p.shape[:-1]
+        return torch.cat(fs).reshape(shape), torch.cat(ds).reshape(shape)
+
+    def decode_float(self, codec, rgb01):
+        parts = _depth_parts(codec)
+        f, dist = self._project(rgb01.to(torch.float64), parts)
+        thr = parts["threshold"]
+        lo, hi = parts["range"]
+        valid = dist < thr
+        d = self._inverse(f.clamp(0.0, 1.0), parts["params"]).clamp(lo, hi) + 0.0
+        d = torch.where(valid, d, torch.full_like(d, math.nan)).to(torch.float32)
+        conf = (1.0 - dist / thr).clamp(0.0, 1.0)
+        conf = torch.where(valid, conf, torch.zeros_like(conf)).to(torch.float32)
+        return Decoded(d, conf, valid)
+
+    def soft_decode(self, codec, rgb01, **options):
+        _no_options(codec, options)
+        parts = _depth_parts(codec)
+        if parts["kind"] == "palette":
+            # the piecewise-linear curve through the palette's colours, one segment per level
+            n = parts["levels"]
+            parts = dict(parts, kind="polyline", knots=np.arange(n, dtype=np.float64), uniform=True)
+        f, _ = self._project(rgb01, parts)
+        if parts["power"]:
+            f = f.clamp(max=1.0 - 2.0**-20)  # keep metres finite at the far end (white)
+        return self._inverse(f, parts["params"])
+
+
+class _KeypointsNative(_Native):
+    def soft_decode(self, codec, rgb01, tau=0.05, **options):
+        """Soft-argmax per keypoint id: ``softmax(heat_k / tau)`` over the canvas, its mean
+        pixel position ``(x, y)``. ``heat_k`` is the id's heatmap: ``stacked``: its channel;
+        ``painter``: R weighted by how close (G, B) is to the id's code; ``palette``: the
+        intensity ``max(R, G, B)`` weighted by how close the chroma ``RGB / max`` is to the
+        id's colour (Gaussian weights, width a quarter of the code spacing)."""
+        _no_options(codec, options)
+        parts = _keypoint_parts(codec)
+        h, w = parts["size"]
+        k = parts["k"]
+        if rgb01.shape[-3:] != (h, w * parts["pages"], 3):
+            raise InputError(
+                f"expected images of shape (..., {h}, {w * parts['pages']}, 3), got "
+                f"{tuple(rgb01.shape)}"
+            )
+        cols = torch.from_numpy(parts["colors"]).to(rgb01.device, rgb01.dtype)
+        if parts["layout"] == "stacked":
+            lead = rgb01.ndim - 3
+            pages = rgb01.reshape(*rgb01.shape[:-2], parts["pages"], w, 3)  # (..., H, P, W, 3)
+            planes = pages.permute(*range(lead), lead + 1, lead + 3, lead, lead + 2)
+            heat = planes.reshape(*rgb01.shape[:-3], parts["pages"] * 3, h, w)[..., :k, :, :]
+        elif parts["layout"] == "painter":
+            spacing = 256 // (math.isqrt(k) + 1) / 255.0
+            gb = rgb01[..., None, 1:]  # (..., H, W, 1, 2)
+            sim = torch.exp(-((gb - cols[:, 1:]) ** 2).sum(-1) / (2.0 * (spacing / 4) ** 2))
+            heat = (rgb01[..., None, 0] * sim).movedim(-1, -3)
+        else:
+            peak = rgb01.amax(-1, keepdim=True)  # (..., H, W, 1)
+            chroma = rgb01 / peak.clamp_min(1e-6)
+            c = parts["colors"]
+            gaps = np.linalg.norm(c[:, None] - c[None], axis=-1) + np.eye(k) * 9.0
+            hue_step = float(gaps.min()) if k > 1 else 1.0
+            sim = torch.exp(
+                -((chroma[..., None, :] - cols) ** 2).sum(-1) / (2.0 * (hue_step / 4) ** 2)
+            )
+            heat = (peak * sim).movedim(-1, -3)
+        tau = float(tau)
+        if not tau > 0:
+            raise ConfigError(f"expected tau > 0, got {tau!r}")
+        p = torch.softmax(heat.reshape(*heat.shape[:-2], h * w) / tau, dim=-1)
+        p = p.reshape(heat.shape)
+        ys = torch.arange(h, dtype=rgb01.dtype, device=rgb01.device)
+        xs = torch.arange(w, dtype=rgb01.dtype, device=rgb01.device)
+        x = (p.sum(-2) * xs).sum(-1)
+        y = (p.sum(-1) * ys).sum(-1)
+        return torch.stack([x, y], dim=-1)
+
+
+def _no_options(codec: Codec, options: Mapping[str, Any]) -> None:
+    if options:
+        raise ConfigError(f"unexpected soft_decode options for {codec.name}: {sorted(options)}")
+
+
+_TORCH_DTYPES = {
+    np.dtype(np.uint8).str: torch.uint8,
+    np.dtype(np.int8).str: torch.int8,
+    np.dtype(np.int16).str: torch.int16,
+    np.dtype(np.int32).str: torch.int32,
+    np.dtype(np.int64).str: torch.int64,
+    np.dtype(np.float32).str: torch.float32,
+    np.dtype(np.float64).str: torch.float64,
+    np.dtype(np.bool_).str: torch.bool,
+}
+
+#: Torch implementations by codec class (qualified ``module:Class``); a codec class not listed
+#: (a plugin) takes the host path. A subclass of a listed class does not inherit the entry.
+_NATIVE: dict[str, _Native] = {
+    "rgbtask.codecs.normals:NormalsXYZ": _NormalsNative(),
+    "rgbtask.codecs.masks:MaskBinary": _BinaryNative(),
+    "rgbtask.codecs.masks:MaskPanoptic": _PanopticNative(),
+    "rgbtask.codecs.masks:MaskPalette": _PaletteNative(),
+    "rgbtask.codecs.masks:MaskInstance": _PaletteNative(),
+    "rgbtask.codecs.depth:DepthCubewalk": _DepthNative(),
+    "rgbtask.codecs.depth:DepthHue": _DepthNative(),
+    "rgbtask.codecs.depth:DepthGray": _DepthNative(),
+    "rgbtask.codecs.depth:DepthColormap": _DepthNative(),
+    "rgbtask.codecs.depth:DepthCurve": _DepthNative(),
+    "rgbtask.codecs.keypoints:KeypointsHeatmap": _KeypointsNative(),
+}
+_HOST = _Native()
+
+
+def _native_of(codec: Codec) -> _Native:
+    cls = type(codec)
+    return _NATIVE.get(f"{cls.__module__}:{cls.__qualname__}", _HOST)
+
+
+# ================================================================ tensors <-> arrays
+
+
+def _to_host(tensor: torch.Tensor) -> np.ndarray:
+    t = tensor.detach()
+    if t.dtype in (torch.bfloat16, torch.float16):
+        t = t.to(torch.float32)
+    return t.cpu().numpy()
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    array = np.asarray(array)
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype == np.uint16:
+        array = array.astype(np.int32)
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def _decoded_to(dec: Decoded, device: torch.device) -> Decoded:
+    return Decoded(*(_to_device(np.asarray(x), device) for x in dec))
+
+
+# ================================================================ TensorCodec
+
+
+def _check_value_range(value_range: Any) -> tuple[float, float]:
+    try:
+        lo, hi = value_range
+        ok = all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+            for v in (lo, hi)
+        )
+        ok = ok and math.isfinite(float(lo)) and math.isfinite(float(hi)) and float(lo) < float(hi)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(
+            f"expected value_range as (lo, hi) finite numbers with lo < hi, such as (0.0, 1.0) "
+            f"or (-1.0, 1.0), got {value_range!r}"
+        )
+    return float(lo), float(hi)
+
+
+class TensorCodec:
+    """A codec for PyTorch tensors on any device (module docstring).
+
+    Parameters
+    ----------
+    codec : Codec, str or dict
+        A codec, a registered name, or a config dict (``codec.get_config()``).
+    layout : {"NCHW", "NHWC"}
+        Where the colour channel of the image side is: ``(..., 3, H, W)`` or ``(..., H, W, 3)``.
+    value_range : (lo, hi)
+        The float range of the model's image: ``(0.0, 1.0)`` (default), ``(-1.0, 1.0)``, any
+        ``lo < hi``. Colour ``c`` in [0, 1] is ``lo + c (hi - lo)``.
+    """
+
+    def __init__(
+        self,
+        codec: Codec | str | Mapping[str, Any],
+        layout: str = "NCHW",
+        value_range: tuple[float, float] = (0.0, 1.0),
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise ConfigError(f"expected layout 'NCHW' or 'NHWC', got {layout!r}")
+        self._codec = get_codec(codec)
+        self._layout = layout
+        self._range = _check_value_range(value_range)
+        self._native = _native_of(self._codec)
+
+    # ---------------------------------------------------------------- identity
+    @property
+    def codec(self) -> Codec:
+        """The wrapped NumPy codec."""
+        return self._codec
+
+    @property
+    def layout(self) -> str:
+        return self._layout
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return self._range
+
+    @property
+    def native(self) -> bool:
+        """True when the codec has torch implementations (False: a plugin, host path only)."""
+        return self._native is not _HOST
+
+    def get_config(self) -> dict[str, Any]:
+        """``{"codec": codec config, "layout": ..., "value_range": [lo, hi]}`` (JSON-safe)."""
+        return {
+            "codec": self._codec.get_config(),
+            "layout": self._layout,
+            "value_range": [self._range[0], self._range[1]],
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TensorCodec:
+        """Build from :meth:`get_config`'s output."""
+        if not isinstance(config, Mapping) or "codec" not in config:
+            raise ConfigError(
+                f"expected a TensorCodec config with 'codec', 'layout', 'value_range', got {config!r}"
+            )
+        extra = set(config) - {"codec", "layout", "value_range"}
+        if extra:
+            raise ConfigError(f"unexpected TensorCodec config keys {sorted(extra)}")
+        return cls(
+            config["codec"],
+            layout=config.get("layout", "NCHW"),
+            value_range=tuple(config.get("value_range", (0.0, 1.0))),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TensorCodec):
+            return NotImplemented
+        return self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((hash(self._codec), self._layout, self._range))
+
+    def __repr__(self) -> str:
+        return f"TensorCodec({self._codec!r}, layout={self._layout!r}, value_range={self._range!r})"
+
+    def __reduce__(self):
+        return (type(self).from_config, (self.get_config(),))
+
+    # ---------------------------------------------------------------- image side
+    def _image(self, image: Any) -> tuple[torch.Tensor, bool]:
+        """The image as ``(..., H, W, 3)`` (a view where possible) and whether it is 8-bit codes
+        (else float64 in [0, 1]). Checks dtype, shape and range (NumPy's policy)."""
+        if not isinstance(image, torch.Tensor):
+            raise InputError(
+                f"expected a torch.Tensor image, got {type(image).__name__}; for NumPy arrays "
+                "use the codec itself (tensor_codec.codec.decode(array))"
+            )
+        x = image.detach()
+        if x.dtype != torch.uint8 and x.dtype not in _FLOATS:
+            raise InputError(
+                f"expected the image as uint8 codes or a float tensor (bfloat16, float16, float32, "
+                f"float64) in value_range {self._range}, got {x.dtype}"
+            )
+        axis = -3 if self._layout == "NCHW" else -1
+        if x.ndim < 3 or x.shape[axis] != 3:
+            shape = "(..., 3, H, W)" if self._layout == "NCHW" else "(..., H, W, 3)"
+            raise InputError(
+                f"expected an image tensor of shape {shape} (layout={self._layout!r}), got "
+                f"{x.dtype} tensor of shape {tuple(x.shape)}"
+            )
+        if x.numel() == 0:
+            raise InputError(f"expected a non-empty image, got shape {tuple(x.shape)}")
+        if self._layout == "NCHW":
+            x = x.movedim(-3, -1)
+        if x.dtype == torch.uint8:
+            return x, True
+        return self._to_unit(x), False
+
+    def _to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """Float image in value_range -> float64 in [0, 1] (InputError outside; never clips)."""
+        lo, hi = self._range
+        x64 = x.to(torch.float64)
+        lo_v, hi_v = torch.aminmax(x64)
+        lo_v, hi_v = float(lo_v), float(hi_v)
+        if not (math.isfinite(lo_v) and math.isfinite(hi_v)):
+            bad = int((~torch.isfinite(x64)).sum())
+            raise InputError(f"expected a finite float image, got {bad} NaN/inf values")
+        if lo_v < lo or hi_v > hi:
+            raise InputError(
+                f"expected float image values in value_range [{lo:g}, {hi:g}], got values in "
+                f"[{lo_v:.6g}, {hi_v:.6g}]; clamp the model's overshoot first "
+                f"(image.clamp({lo:g}, {hi:g})): rgbtask never clips silently"
+            )
+        if (lo, hi) == (0.0, 1.0):
+            return x64
+        return (x64 - lo) / (hi - lo)
+
+    def _soft_unit(self, image: Any) -> torch.Tensor:
+        """The image as ``(..., H, W, 3)`` in [0, 1], differentiable (no range check: soft
+        decoding takes a model's overshoot as it is)."""
+        if not isinstance(image, torch.Tensor) or not image.dtype.is_floating_point:
+            raise InputError(
+                f"expected a float image tensor for soft_decode, got "
+                f"{getattr(image, 'dtype', type(image).__name__)}"
+            )
+        axis = -3 if self._layout == "NCHW" else -1
+        if image.ndim < 3 or image.shape[axis] != 3:
+            raise InputError(
+                f"expected an image tensor with 3 channels (layout={self._layout!r}), got shape "
+                f"{tuple(image.shape)}"
+            )
+        x = image.movedim(-3, -1) if self._layout == "NCHW" else image
+        lo, hi = self._range
+        if x.dtype in (torch.bfloat16, torch.float16):
+            x = x.to(torch.float32)
+        return (x - lo) / (hi - lo)
+
+    def _from_codes(self, codes: torch.Tensor, scale: float, as_uint8: bool, dtype) -> torch.Tensor:
+        if as_uint8:
+            if scale != 255.0:
+                raise ConfigError(
+                    f"as_uint8=True needs an 8-bit codec, got {self._codec!r} ({int(scale)} levels "
+                    "per channel); use the float image"
+                )
+            out = codes.to(torch.uint8)
+        else:
+            lo, hi = self._range
+            out = (codes.to(torch.float64) / scale * (hi - lo) + lo).to(dtype)
+        return out.movedim(-1, -3) if self._layout == "NCHW" else out
+
+    # ---------------------------------------------------------------- encode
+    def encode(
+        self,
+        value: Any,
+        *,
+        dtype: torch.dtype = torch.float32,
+        as_uint8: bool = False,
+        **options: Any,
+    ) -> torch.Tensor:
+        """Task value (NumPy's shape, a tensor on any device) -> image in the layout: float in
+        ``value_range`` of ``dtype`` (float32 by default), or ``uint8`` codes with
+        ``as_uint8=True``; on the value's device. ``options`` go to the codec's ``encode``
+        (``visible=`` for keypoints)."""
+        if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise ConfigError(f"expected dtype a torch float dtype, got {dtype!r}")
+        device = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
+        codes = None
+        if isinstance(value, torch.Tensor) and not options:
+            codes = self._native.encode(self._codec, value.detach())
+        if codes is None:
+            host = _to_host(value) if isinstance(value, torch.Tensor) else value
+            opts = {
+                k: (_to_host(v) if isinstance(v, torch.Tensor) else v) for k, v in options.items()
+            }
+            codes = _to_device(self._codec.encode(host, **opts), device)
+        scale = float(np.iinfo(self._codec.dtype).max)
+        return self._from_codes(codes, scale, as_uint8, dtype)
+
+    # ---------------------------------------------------------------- decode
+    def decode(self, image: Any) -> torch.Tensor:
+        """Image (layout, ``value_range`` or uint8 codes) -> task value on the image's device."""
+        return self.decode_with_confidence(image).value
+
+    def decode_with_confidence(self, image: Any) -> Decoded:
+        """``Decoded(value, confidence, valid)`` tensors on the image's device (NumPy's answer)."""
+        x, is_codes = self._image(image)
+        with torch.no_grad():
+            if is_codes:
+                dec = self._native.decode_u8(self._codec, x)
+            else:
+                dec = self._native.decode_float(self._codec, x)
+            if dec is None:
+                host = x.cpu().numpy()
+                dec = _decoded_to(self._codec.decode_with_confidence(host), image.device)
+        return dec
+
+    def soft_decode(self, image: Any, **options: Any) -> torch.Tensor:
+        """A differentiable decode (module docstring): depth in metres ``(..., H, W)``, unit
+        normals ``(..., H, W, 3)``, class probabilities ``(..., C, H, W)`` (``tau=``, ``log=``),
+        keypoints ``(..., K, 2)`` (``tau=``). Float images only; the result has the image's
+        float dtype (float32 for half precision)."""
+        return self._native.soft_decode(self._codec, self._soft_unit(image), **options)
+
+
+def available_devices() -> list[torch.device]:
+    """Every device torch reports here: the CPU, then each CUDA device (tests run on all)."""
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices += [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    return devices
