@@ -633,7 +633,6 @@ class _KeypointsNative(_Native):
                 f"expected images of shape (..., {h}, {w * parts['pages']}, 3), got "
                 f"{tuple(rgb01.shape)}"
             )
-        cols = torch.from_numpy(parts["colors"]).to(rgb01.device, rgb01.dtype)
         if parts["layout"] == "stacked":
             lead = rgb01.ndim - 3
             pages = rgb01.reshape(*rgb01.shape[:-2], parts["pages"], w, 3)  # (..., H, P, W, 3)
@@ -641,10 +640,12 @@ class _KeypointsNative(_Native):
             heat = planes.reshape(*rgb01.shape[:-3], parts["pages"] * 3, h, w)[..., :k, :, :]
         elif parts["layout"] == "painter":
             spacing = 256 // (math.isqrt(k) + 1) / 255.0
+            cols = torch.from_numpy(parts["colors"] / 255.0).to(rgb01.device, rgb01.dtype)
             gb = rgb01[..., None, 1:]  # (..., H, W, 1, 2)
             sim = torch.exp(-((gb - cols[:, 1:]) ** 2).sum(-1) / (2.0 * (spacing / 4) ** 2))
             heat = (rgb01[..., None, 0] * sim).movedim(-1, -3)
         else:
+            cols = torch.from_numpy(np.array(parts["colors"])).to(rgb01.device, rgb01.dtype)
             peak = rgb01.amax(-1, keepdim=True)  # (..., H, W, 1)
             chroma = rgb01 / peak.clamp_min(1e-6)
             c = parts["colors"]
