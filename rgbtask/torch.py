@@ -517,7 +517,7 @@ class _PaletteNative(_Native):
         dist = torch.sqrt(d2 + 1e-12)
         logits = -dist / tau
         out = torch.log_softmax(logits, dim=-1) if log else torch.softmax(logits, dim=-1)
-        return out.movedim(-1, -3)
+        return out.movedim(-1, -3).contiguous()
 
 
 def default_tau(codec: Codec) -> float:
@@ -604,14 +604,53 @@ class _DepthNative(_Native):
         conf = torch.where(valid, conf, torch.zeros_like(conf)).to(torch.float32)
         return Decoded(d, conf, valid)
 
+    @staticmethod
+    def _soft_project(p: torch.Tensor, parts: dict[str, Any], chunk: int = 1 << 15):
+        """The curve parameter ``f`` of each colour ``p`` (..., 3): its value is the exact
+        projection's (as :meth:`_project`); its gradient is the projection's along the nearest
+        segment. Where the nearest point is a vertex (the cone of colours beyond a segment's end,
+        where the projection is flat and its true gradient zero, which would stall optimization),
+        the gradient is the sum of the two adjacent segments' (a straight-through estimate)."""
+        verts = torch.from_numpy(parts["vertices"]).to(p.device, p.dtype)
+        knots = torch.from_numpy(parts["knots"]).to(p.device, p.dtype)
+        a, e = verts[:-1], verts[1:] - verts[:-1]
+        ee = (e * e).sum(-1)
+        span = (knots[1:] - knots[:-1]) / (parts["levels"] - 1)  # f per unit t, per segment
+        nseg = e.shape[0]
+        flat = p.reshape(-1, 3)
+        out = []
+        for start in range(0, flat.shape[0], chunk):
+            q = flat[start : start + chunk]
+            r = [q[:, None, j] - a[None, :, j] for j in range(3)]
+            t_raw = (r[0] * e[:, 0] + r[1] * e[:, 1] + r[2] * e[:, 2]) / ee
+            with torch.no_grad():
+                t = t_raw.clamp(0.0, 1.0)
+                x = [q[:, None, j] - (a[None, :, j] + t * e[:, j]) for j in range(3)]
+                d2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2]
+                k = torch.argmin(d2, dim=1)
+                bt = t.gather(1, k[:, None])[:, 0]
+                if parts["uniform"]:
+                    f = (k.to(p.dtype) + bt) / nseg
+                else:
+                    f = (knots[k] + bt * (knots[k + 1] - knots[k])) / (parts["levels"] - 1)
+                # the segment whose end vertex is nearest joins in (straight-through)
+                after = (bt >= 1.0) & (k < nseg - 1)
+                before = (bt <= 0.0) & (k > 0)
+                other = torch.where(after, k + 1, torch.where(before, k - 1, k))
+                use_other = (after | before).to(p.dtype)
+            surrogate = t_raw.gather(1, k[:, None])[:, 0] * span[k]
+            surrogate = surrogate + use_other * t_raw.gather(1, other[:, None])[:, 0] * span[other]
+            out.append(f + (surrogate - surrogate.detach()))
+        return torch.cat(out).reshape(p.shape[:-1])
+
     def soft_decode(self, codec, rgb01, **options):
         _no_options(codec, options)
         parts = _depth_parts(codec)
         if parts["kind"] == "palette":
             # the piecewise-linear curve through the palette's colours, one segment per level
             n = parts["levels"]
-            parts = dict(parts, kind="polyline", knots=np.arange(n, dtype=np.float64), uniform=True)
-        f, _ = self._project(rgb01, parts)
+            parts = dict(parts, knots=np.arange(n, dtype=np.float64), uniform=True)
+        f = self._soft_project(rgb01, parts)
         if parts["power"]:
             f = f.clamp(max=1.0 - 2.0**-20)  # keep metres finite at the far end (white)
         return self._inverse(f, parts["params"])

@@ -393,6 +393,7 @@ def _gradcheck(fn, x):
     ],
 )
 def test_soft_decode_depth_gradcheck_and_agrees_with_decode(config):
+    torch.manual_seed(0)
     tc = TensorCodec(config, layout="NHWC", value_range=(-1.0, 1.0))
     depth = torch.linspace(0.7, 15.0, 12, dtype=torch.float64).reshape(1, 3, 4)
     image = tc.encode(depth, dtype=torch.float64)
@@ -416,7 +417,22 @@ def test_soft_decode_depth_gradient_is_along_the_curve():
     assert g[1] > 0 and g[0] == 0 and g[2] == 0
 
 
+def test_soft_decode_depth_vertex_cone_gets_the_adjacent_segments_gradient():
+    """Beyond the red vertex (between black -> red and red -> yellow), the projection is flat
+    (f stays at the vertex); the gradient is the two segments' sum (straight-through), so an
+    optimizer is not stuck there."""
+    tc = TensorCodec("depth/cubewalk", layout="NHWC")
+    x = torch.tensor([[[[1.0, -0.05, 0.0]]]], dtype=torch.float64, requires_grad=True)
+    f = tc.soft_decode(x)
+    vertex = tc.soft_decode(torch.tensor([[[[1.0, 0.0, 0.0]]]], dtype=torch.float64))
+    torch.testing.assert_close(f.detach(), vertex)
+    f.sum().backward()
+    g = x.grad.reshape(3)
+    assert g[0] > 0 and g[1] > 0 and g[2] == 0
+
+
 def test_soft_decode_normals():
+    torch.manual_seed(0)
     tc = TensorCodec("normals/xyz", layout="NCHW", value_range=(-1.0, 1.0))
     normals = torch.nn.functional.normalize(torch.randn(2, 3, 4, 3, dtype=torch.float64), dim=-1)
     image = tc.encode(normals, dtype=torch.float64)
@@ -432,6 +448,7 @@ def test_soft_decode_normals():
 
 @pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
 def test_soft_decode_palette(space):
+    torch.manual_seed(0)
     config = {"name": "mask/palette", "palette": "voc", "num_classes": 21, "space": space}
     tc = TensorCodec(config, layout="NCHW")
     labels = torch.arange(12).reshape(1, 3, 4) % 21
@@ -455,6 +472,7 @@ def test_soft_decode_palette(space):
 
 @pytest.mark.parametrize("layout", ["painter", "palette", "stacked"])
 def test_soft_decode_keypoints(layout):
+    torch.manual_seed(0)
     k = 4
     codec = rgbtask.get_codec(
         "keypoints/heatmap", size=(16, 20), num_keypoints=k, layout=layout, max_instances=1
