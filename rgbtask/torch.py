@@ -739,6 +739,17 @@ _NATIVE: dict[str, _Native] = {
 }
 _HOST = _Native()
 
+#: Which implementation runs on CPU tensors: ``"numpy"`` (default) runs the NumPy codec on the
+#: tensor's own memory (no copy: ``tensor.numpy()`` / ``torch.from_numpy``), whose Numba kernels
+#: beat torch's CPU operators (which allocate a temporary per operation); ``"torch"`` runs the
+#: torch implementations on CPU too (the tests do, to check them on a machine without a GPU).
+CPU_BACKEND = "numpy"
+
+
+def _on_device(device: torch.device) -> bool:
+    """True when the torch implementations run for tensors on ``device``."""
+    return device.type != "cpu" or CPU_BACKEND == "torch"
+
 
 def _native_of(codec: Codec) -> _Native:
     cls = type(codec)
@@ -899,18 +910,16 @@ class TensorCodec:
             raise InputError(f"expected a non-empty image, got shape {tuple(x.shape)}")
         if self._layout == "NCHW":
             x = x.movedim(-3, -1)
-        if x.dtype == torch.uint8:
-            return x, True
-        return self._to_unit(x), False
+        if x.dtype != torch.uint8:
+            self._check_range(x)
+        return x, x.dtype == torch.uint8
 
-    def _to_unit(self, x: torch.Tensor) -> torch.Tensor:
-        """Float image in value_range -> float64 in [0, 1] (InputError outside; never clips)."""
+    def _check_range(self, x: torch.Tensor) -> None:
+        """A float image must be finite and inside value_range (InputError; never clips)."""
         lo, hi = self._range
-        x64 = x.to(torch.float64)
-        lo_v, hi_v = torch.aminmax(x64)
-        lo_v, hi_v = float(lo_v), float(hi_v)
+        lo_v, hi_v = (float(v) for v in torch.aminmax(x))
         if not (math.isfinite(lo_v) and math.isfinite(hi_v)):
-            bad = int((~torch.isfinite(x64)).sum())
+            bad = int((~torch.isfinite(x)).sum())
             raise InputError(f"expected a finite float image, got {bad} NaN/inf values")
         if lo_v < lo or hi_v > hi:
             raise InputError(
@@ -918,9 +927,21 @@ class TensorCodec:
                 f"[{lo_v:.6g}, {hi_v:.6g}]; clamp the model's overshoot first "
                 f"(image.clamp({lo:g}, {hi:g})): rgbtask never clips silently"
             )
-        if (lo, hi) == (0.0, 1.0):
-            return x64
-        return (x64 - lo) / (hi - lo)
+
+    def _to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        """A checked float image -> float64 in [0, 1]: ``(x - lo) / (hi - lo)``."""
+        lo, hi = self._range
+        x64 = x.to(torch.float64)
+        return x64 if (lo, hi) == (0.0, 1.0) else (x64 - lo) / (hi - lo)
+
+    def _host_array(self, x: torch.Tensor, is_codes: bool) -> np.ndarray:
+        """What the NumPy codec gets: the codes, or the float image in [0, 1] (the tensor's own
+        memory where it can be: float16/32/64 CPU tensors with value_range (0, 1))."""
+        if is_codes:
+            return x.cpu().numpy()
+        if self._range == (0.0, 1.0) and x.dtype != torch.bfloat16:
+            return x.cpu().numpy()
+        return self._to_unit(x).cpu().numpy()
 
     def _soft_unit(self, image: Any) -> torch.Tensor:
         """The image as ``(..., H, W, 3)`` in [0, 1], differentiable (no range check: soft
@@ -972,7 +993,7 @@ class TensorCodec:
             raise ConfigError(f"expected dtype a torch float dtype, got {dtype!r}")
         device = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
         codes = None
-        if isinstance(value, torch.Tensor) and not options:
+        if isinstance(value, torch.Tensor) and not options and _on_device(device):
             codes = self._native.encode(self._codec, value.detach())
         if codes is None:
             host = _to_host(value) if isinstance(value, torch.Tensor) else value
@@ -991,13 +1012,15 @@ class TensorCodec:
     def decode_with_confidence(self, image: Any) -> Decoded:
         """``Decoded(value, confidence, valid)`` tensors on the image's device (NumPy's answer)."""
         x, is_codes = self._image(image)
+        dec = None
         with torch.no_grad():
-            if is_codes:
-                dec = self._native.decode_u8(self._codec, x)
-            else:
-                dec = self._native.decode_float(self._codec, x)
+            if _on_device(x.device):
+                if is_codes:
+                    dec = self._native.decode_u8(self._codec, x)
+                else:
+                    dec = self._native.decode_float(self._codec, self._to_unit(x))
             if dec is None:
-                host = x.cpu().numpy()
+                host = self._host_array(x, is_codes)
                 dec = _decoded_to(self._codec.decode_with_confidence(host), image.device)
         return dec
 

@@ -7,6 +7,7 @@ when torch is missing, except under CI (env ``CI`` set), where a missing torch i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import re
@@ -25,6 +26,7 @@ else:
     torch = pytest.importorskip("torch")
 
 import rgbtask
+from rgbtask import torch as rt
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.registry import get_codec_class, list_codecs
 from rgbtask.samples import make_scene
@@ -32,6 +34,9 @@ from rgbtask.torch import TensorCodec, available_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = available_devices()
+#: (device, CPU backend): on CPU both the NumPy kernels (the default) and the torch
+#: implementations (what runs on a GPU) are checked.
+TARGETS = [("cpu", "numpy"), ("cpu", "torch")] + [(str(d), "torch") for d in DEVICES[1:]]
 FLOATS = [torch.bfloat16, torch.float16, torch.float32, torch.float64]
 RANGES = [(0.0, 1.0), (-1.0, 1.0)]
 
@@ -47,6 +52,18 @@ def _examples():
 
 
 EXAMPLES = _examples()
+
+
+@contextlib.contextmanager
+def _target(target):
+    """Run on ``target = (device, CPU backend)``; yields the device."""
+    device, backend = target
+    saved = rt.CPU_BACKEND
+    rt.CPU_BACKEND = backend
+    try:
+        yield torch.device(device)
+    finally:
+        rt.CPU_BACKEND = saved
 
 
 def _hwc(image: torch.Tensor, layout: str) -> torch.Tensor:
@@ -76,7 +93,7 @@ def _same(tensor: torch.Tensor, array: np.ndarray, what: str, rtol=0.0, atol=0.0
 
 def _check_decoded(tc, dec, ref, exact: bool) -> None:
     name = tc.codec.name
-    if exact or not tc.native:
+    if exact or not tc.native or not rt._on_device(dec.value.device):
         for field, a, b in zip(("value", "confidence", "valid"), dec, ref):
             _same(a, np.asarray(b), f"{name} {field}")
         return
@@ -102,9 +119,14 @@ def _is_rgb_codec(codec) -> bool:
     value_range=st.sampled_from(RANGES),
     dtype=st.sampled_from(FLOATS),
     batch=st.sampled_from([(), (2,), (1, 2)]),
-    device=st.sampled_from(DEVICES),
+    target=st.sampled_from(TARGETS),
 )
-def test_codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, device):
+def test_codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, target):
+    with _target(target) as device:
+        _codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, device)
+
+
+def _codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, device):
     codec, value = EXAMPLES[index]
     tc = TensorCodec(codec, layout=layout, value_range=value_range)
     value = np.broadcast_to(value, batch + value.shape).copy()
@@ -135,11 +157,16 @@ def test_codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, 
     value_range=st.sampled_from(RANGES),
     dtype=st.sampled_from([torch.uint8, *FLOATS]),
     seed=st.integers(0, 2**16),
-    device=st.sampled_from(DEVICES),
+    target=st.sampled_from(TARGETS),
 )
-def test_arbitrary_images_decode_as_numpy(index, value_range, dtype, seed, device):
+def test_arbitrary_images_decode_as_numpy(index, value_range, dtype, seed, target):
     """Noise (colours off every code) decodes as NumPy decodes it: tables fill with exactly
     NumPy's answer for unseen colours, float projections agree within the stated tolerance."""
+    with _target(target) as device:
+        _arbitrary_images_decode_as_numpy(index, value_range, dtype, seed, device)
+
+
+def _arbitrary_images_decode_as_numpy(index, value_range, dtype, seed, device):
     codec, value = EXAMPLES[index]
     tc = TensorCodec(codec, layout="NHWC", value_range=value_range)
     shape = codec.encode(value).shape
@@ -170,8 +197,13 @@ def depth_case():
     return codec, np.stack([scene.depth, scene.depth[::-1]])
 
 
-@pytest.mark.parametrize("device", DEVICES, ids=str)
-def test_non_contiguous_channels_last_and_grad_inputs(depth_case, device):
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_non_contiguous_channels_last_and_grad_inputs(depth_case, target):
+    with _target(target) as device:
+        _non_contiguous_channels_last_and_grad_inputs(depth_case, device)
+
+
+def _non_contiguous_channels_last_and_grad_inputs(depth_case, device):
     codec, depth = depth_case
     tc = TensorCodec(codec, layout="NCHW", value_range=(-1.0, 1.0))
     image = tc.encode(torch.from_numpy(depth).to(device))
