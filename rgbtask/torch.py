@@ -125,6 +125,9 @@ def _depth_parts(codec: Codec) -> dict[str, Any]:
         "params": tuple(float(v) for v in tr.params),
         "range": tuple(float(v) for v in tr.decoded_range),
         "power": tr.name == "power",
+        "reserved": tuple(int(v) for v in curve.reserved),
+        "zero_ok": bool(tr.zero_ok),
+        "per_image": tr.name == "affine",  # normalised per image: encode on the host
     }
 
 
@@ -531,9 +534,58 @@ def default_tau(codec: Codec) -> float:
     return 0.1 * float(d.min()) if d.numel() else 1.0
 
 
+#: A level ``floor(u)`` with ``u = f (levels - 1) + 0.5`` closer than this to a level boundary may
+#: round the other way under another libm's pow/log (an ulp): such pixels are encoded on the host.
+_LEVEL_MARGIN = 1e-9
+
+
 class _DepthNative(_Native):
     def decode_u8(self, codec, codes):
         return _colour_table(codec, codes.device).decode(codes)
+
+    @staticmethod
+    def _forward(d: torch.Tensor, params: tuple[float, ...]) -> torch.Tensor:
+        kind, near, far, lam, c = params
+        kind = int(kind)
+        if kind == 0:
+            return (d - near) / (far - near)
+        if kind == 1:
+            return torch.log(d / near) / math.log(far / near)
+        if kind == 2:
+            return (1.0 / near - 1.0 / d) / (1.0 / near - 1.0 / far)
+        if kind == 3:
+            return 1.0 - (1.0 - d / (lam * c)).pow(lam + 1.0)
+        return d
+
+    def encode(self, codec, value):
+        """rgbtask.core.depth's encode: level ``floor(clip(f, 0, 1) (levels - 1) + 0.5)``, its
+        code; invalid depth -> the reserved code. Pixels within ``_LEVEL_MARGIN`` of a level
+        boundary are encoded by the NumPy codec, so the codes are NumPy's exactly."""
+        if value.dtype == torch.bool or value.dtype.is_complex or value.ndim < 2:
+            return None
+        if value.numel() == 0 or (value.ndim >= 3 and value.shape[-1] == 3):
+            return None  # NumPy's validation (an RGB image given to encode, ...) speaks
+        parts = _depth_parts(codec)
+        if parts["per_image"]:
+            return None
+        d = value.to(torch.float64)
+        ok = (d >= 0.0) if parts["zero_ok"] else (d > 0.0)
+        ok = ok & (d < math.inf)
+        safe = torch.where(ok, d, torch.ones_like(d))
+        n = parts["levels"]
+        f = self._forward(safe, parts["params"])
+        u = f.clamp(0.0, 1.0) * (n - 1) + 0.5
+        level = torch.floor(u)
+        frac = u - level
+        unsure = ok & (torch.minimum(frac, 1.0 - frac) < _LEVEL_MARGIN) & (f > 0.0) & (f < 1.0)
+        codes = torch.from_numpy(parts["codes"]).to(d.device)
+        reserved = torch.tensor(parts["reserved"], dtype=torch.uint8, device=d.device)
+        level = torch.where(ok, level, torch.zeros_like(level)).to(torch.int64).clamp(0, n - 1)
+        out = torch.where(ok[..., None], codes[level], reserved)
+        if bool(unsure.any()):
+            host = value[unsure].detach().to(torch.float64).cpu().numpy().reshape(1, -1)
+            out[unsure] = torch.from_numpy(codec.encode(host)[0]).to(d.device)
+        return out
 
     @staticmethod
     def _inverse(f: torch.Tensor, params: tuple[float, ...]) -> torch.Tensor:

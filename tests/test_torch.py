@@ -182,6 +182,41 @@ def _arbitrary_images_decode_as_numpy(index, value_range, dtype, seed, device):
     _check_decoded(tc, dec, ref, exact=dtype == torch.uint8)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"name": "depth/cubewalk"},
+        {"name": "depth/hue", "near": 0.5, "far": 20.0, "transform": "log"},
+        {"name": "depth/gray", "near": 0.5, "far": 20.0, "transform": "inverse"},
+        {"name": "depth/colormap", "near": 0.5, "far": 20.0},
+        {"name": "depth/curve", "curve": [[0, 0, 0], [1, 0, 0], [1, 1, 0]], "near": 1, "far": 9},
+    ],
+)
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_depth_codes_at_level_boundaries_equal_numpy(config, target):
+    """Depths exactly on the boundaries between levels (where an ulp of pow/log decides) and
+    invalid depths encode to NumPy's codes."""
+    codec = rgbtask.get_codec(config)
+    n = codec.levels
+    t = (np.arange(n - 1) + 0.5) / (n - 1)
+    boundaries = codec.transform_obj.inverse(t)
+    rng = np.random.default_rng(0)
+    depth = np.concatenate(
+        [
+            boundaries,
+            np.nextafter(boundaries, 0),
+            np.exp(rng.uniform(-3, 4, 500)),
+            [0.0, -1.0, np.nan, np.inf, 1e-300, 1e300],
+        ]
+    ).reshape(1, -1)
+    with _target(target) as device:
+        tc = TensorCodec(codec, layout="NHWC")
+        for dtype in (np.float64, np.float32):
+            value = depth.astype(dtype)
+            got = tc.encode(torch.from_numpy(value).to(device), as_uint8=True)
+            _same(got, codec.encode(value), f"{config['name']} {dtype.__name__}")
+
+
 @pytest.mark.parametrize("name", list_codecs())
 def test_every_registered_codec_has_examples_here(name):
     assert any(codec.name == name for codec, _ in EXAMPLES)
