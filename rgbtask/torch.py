@@ -1026,7 +1026,7 @@ class TensorCodec:
         else:
             lo, hi = self._range
             out = (codes.to(torch.float64) / scale * (hi - lo) + lo).to(dtype)
-        return out.movedim(-1, -3) if self._layout == "NCHW" else out
+        return out.movedim(-1, -3).contiguous() if self._layout == "NCHW" else out
 
     # ---------------------------------------------------------------- encode
     def encode(
