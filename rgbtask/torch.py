@@ -35,8 +35,14 @@ Native paths (never leave the device)
 * ``mask/palette``, ``mask/instance``: encode by gathering palette colours; decode of 8-bit codes
   through a device table (below); float input by the nearest colour in the codec's colour space
   (rejection distance, margin confidence) computed on the device.
-* depth codecs: decode of 8-bit codes through a device table; float input by projecting onto the
+* depth codecs: encode by the level formula (the few pixels within 1e-9 of a level boundary on
+  the host); decode of 8-bit codes through a device table; float input by projecting onto the
   curve on the device, as the NumPy decoder does.
+* ``keypoints/heatmap``: encode renders on the device (the small keypoint array is validated on
+  the host); decode takes the host path.
+
+On CPU tensors (``CPU_BACKEND = "numpy"``, the default) every codec runs its NumPy kernels on the
+tensor's own memory instead: no copy, and faster than torch's CPU operators.
 
 **Device tables.** 8-bit decoding of the table-driven codecs gathers from a ``2^24``-entry table per
 ``(codec config, device)`` holding NumPy's own answer for every colour met so far: a colour seen
@@ -45,7 +51,7 @@ lazily with exactly the colours seen and the gather is bit for bit NumPy's decod
 shared by every :class:`TensorCodec` of that config and kept for the 4 most recently used
 configs (``rgbtask.clear_tables()`` drops them).
 
-**Slow path.** Every other registered codec (``keypoints/heatmap`` decode, depth encode, a plugin
+**Slow path.** Everything else (``keypoints/heatmap`` decode, ``affine`` depth encode, a plugin
 codec) runs its NumPy implementation with the tensors moved to the host and back: correct, and
 documented as the slow path.
 
@@ -157,6 +163,31 @@ def _binary_parts(codec: Codec) -> tuple[tuple[float, ...], tuple[float, ...], f
     )
 
 
+def _keypoint_drawable(codec: Codec, keypoints: np.ndarray, visible: Any):
+    """``(lead shape, (B, N, K, 2) float64)``: the keypoints ``encode`` draws (NaN: invisible,
+    absent or off the canvas), validated as the codec's ``encode`` validates them."""
+    from rgbtask.codec import describe_array
+
+    kp = codec.validate_value(keypoints)
+    if visible is not None:
+        vis = np.asarray(visible)
+        if vis.dtype != np.bool_:
+            raise InputError(f"expected visible as a bool array, got {describe_array(vis)}")
+        if vis.ndim == 1 and kp.shape[:-3] == () and kp.shape[-3] == 1:
+            vis = vis[None]
+        try:
+            vis = np.broadcast_to(vis, kp.shape[:-1])
+        except ValueError:
+            raise InputError(
+                f"expected visible of shape {kp.shape[:-1]} (the keypoints' (..., N, K)), "
+                f"got {describe_array(np.asarray(visible))}"
+            ) from None
+        kp = np.where(vis[..., None], kp, np.nan)
+    kp = codec._drawable(kp)  # type: ignore[attr-defined]
+    lead = kp.shape[:-3]
+    return lead, kp.reshape((math.prod(lead),) + kp.shape[-3:])
+
+
 def _keypoint_parts(codec: Codec) -> dict[str, Any]:
     """Canvas size, ids, layout and its id colours (K, 3) of ``keypoints/heatmap``."""
     from rgbtask.codecs.keypoints import _colors
@@ -168,6 +199,9 @@ def _keypoint_parts(codec: Codec) -> dict[str, Any]:
         "layout": str(codec.layout),  # type: ignore[attr-defined]
         "colors": np.asarray(_colors(codec.layout, k), dtype=np.float64),  # type: ignore[attr-defined]
         "pages": int(codec.pages),  # type: ignore[attr-defined]
+        "sigma": float(codec.sigma),  # type: ignore[attr-defined]
+        "radius": float(codec.radius),  # type: ignore[attr-defined]
+        "image_shape": tuple(codec.image_shape),  # type: ignore[attr-defined]
     }
 
 
@@ -305,6 +339,10 @@ class _Native:
 
     def encode(self, codec: Codec, value: torch.Tensor) -> torch.Tensor | None:
         return None
+
+    def encode_with(self, codec: Codec, value: torch.Tensor, **options: Any):
+        """``encode`` with the codec's encode options (None: take the host path)."""
+        return None if options else self.encode(codec, value)
 
     def decode_u8(self, codec: Codec, codes: torch.Tensor) -> Decoded | None:
         return None
@@ -708,7 +746,96 @@ class _DepthNative(_Native):
         return self._inverse(f, parts["params"])
 
 
+#: Render chunks: blobs per chunk * canvas pixels stays under this many float64 values.
+_RENDER_CHUNK = 1 << 24
+
+
 class _KeypointsNative(_Native):
+    def encode_with(self, codec, value, visible=None, **options):
+        """rgbtask.core.keypoints' render on the device: per plane, the strongest blob (first
+        in (instance, id) order on ties) and its code. The keypoints (small) are validated on
+        the host; an image with a pixel whose code or owner an ulp of ``exp`` could change is
+        rendered by the NumPy codec, so the codes are NumPy's exactly."""
+        if options:
+            return None
+        vis = _to_host(visible) if isinstance(visible, torch.Tensor) else visible
+        lead, kp = _keypoint_drawable(codec, _to_host(value), vis)
+        parts = _keypoint_parts(codec)
+        device = value.device
+        h, w = parts["size"]
+        k = parts["k"]
+        out = torch.zeros((kp.shape[0], *parts["image_shape"]), dtype=torch.uint8, device=device)
+        stacked = parts["layout"] == "stacked"
+        colours = torch.from_numpy(np.array(parts["colors"])).to(device)
+        ii = torch.arange(h, dtype=torch.float64, device=device)
+        jj = torch.arange(w, dtype=torch.float64, device=device)
+        inv = 1.0 / (2.0 * parts["sigma"] ** 2)
+        radius = parts["radius"]
+        kp_dev = torch.from_numpy(np.ascontiguousarray(kp)).to(device)
+        for b in range(kp.shape[0]):
+            planes = [[kk] for kk in range(k)] if stacked else [list(range(k))]
+            unsure = False
+            for ids in planes:
+                blobs = kp_dev[b][:, ids].reshape(-1, 2)  # (instance, id) order
+                heat, second, owner = self._strongest(blobs, ii, jj, inv, radius)
+                owner_id = torch.tensor(ids, device=device)[owner.clamp(min=0) % len(ids)]
+                drawn = owner >= 0
+                u = heat * 255.0 + 0.5
+                near = [u]
+                code = torch.floor(u)
+                if parts["layout"] == "painter":
+                    on = drawn & (code >= 1)
+                    out[b, ..., 0] = torch.where(on, code, 0).to(torch.uint8)
+                    for c in (1, 2):
+                        out[b, ..., c] = torch.where(on, colours[owner_id, c], 0).to(torch.uint8)
+                elif parts["layout"] == "palette":
+                    for c in range(3):
+                        v = heat * 255.0 * colours[owner_id, c] + 0.5
+                        near.append(torch.where(drawn, v, 0.25))
+                        out[b, ..., c] = torch.where(drawn, torch.floor(v), 0).to(torch.uint8)
+                else:
+                    kk = ids[0]
+                    page = out[b, :, (kk // 3) * w : (kk // 3 + 1) * w, kk % 3]
+                    page.copy_(torch.where(drawn, code, 0).to(torch.uint8))
+                frac = torch.stack([x - torch.floor(x) for x in near])
+                edge = (torch.minimum(frac, 1.0 - frac) < _LEVEL_MARGIN) & drawn
+                tie = (second > 0) & (heat - second <= heat * 1e-12)
+                unsure = unsure or bool((edge.any(0) | tie).any())
+            if unsure:
+                out[b] = torch.from_numpy(codec.encode(kp[b][None])[0]).to(device)
+        return out.reshape(*lead, *parts["image_shape"])
+
+    @staticmethod
+    def _strongest(blobs, ii, jj, inv, radius):
+        """Per pixel: the largest blob value, the second largest and the first blob giving the
+        largest (-1 where none is drawn). Blobs outside their window count as 0."""
+        h, w = ii.shape[0], jj.shape[0]
+        heat = torch.zeros((h, w), dtype=torch.float64, device=ii.device)
+        second = torch.zeros_like(heat)
+        owner = torch.full((h, w), -1, dtype=torch.int64, device=ii.device)
+        finite = torch.isfinite(blobs).all(-1)
+        x = torch.where(finite, blobs[:, 0], 0.0)[:, None]
+        y = torch.where(finite, blobs[:, 1], 0.0)[:, None]
+        gy = torch.exp(-((ii - y) * (ii - y)) * inv)
+        gy = torch.where(((ii - y).abs() <= radius) & finite[:, None], gy, 0.0)
+        gx = torch.exp(-((jj - x) * (jj - x)) * inv)
+        gx = torch.where(((jj - x).abs() <= radius) & finite[:, None], gx, 0.0)
+        step = max(2, _RENDER_CHUNK // (h * w))
+        for start in range(0, blobs.shape[0], step):
+            hv = gy[start : start + step, :, None] * gx[start : start + step, None, :]
+            if hv.shape[0] > 1:
+                top = torch.topk(hv, 2, dim=0)
+                # topk does not promise the first index among equals: take argmax for that
+                best_v, best_i = top.values[0], torch.argmax(hv, dim=0)
+                next_v = top.values[1]
+            else:
+                best_v, best_i, next_v = hv[0], torch.zeros_like(owner), torch.zeros_like(heat)
+            take = best_v > heat
+            second = torch.where(take, torch.maximum(heat, next_v), torch.maximum(second, best_v))
+            owner = torch.where(take & (best_v > 0), best_i + start, owner)
+            heat = torch.where(take, best_v, heat)
+        return heat, second, owner
+
     def soft_decode(self, codec, rgb01, tau=0.05, **options):
         """Soft-argmax per keypoint id: ``softmax(heat_k / tau)`` over the canvas, its mean
         pixel position ``(x, y)``. ``heat_k`` is the id's heatmap: ``stacked``: its channel;
@@ -1045,8 +1172,8 @@ class TensorCodec:
             raise ConfigError(f"expected dtype a torch float dtype, got {dtype!r}")
         device = value.device if isinstance(value, torch.Tensor) else torch.device("cpu")
         codes = None
-        if isinstance(value, torch.Tensor) and not options and _on_device(device):
-            codes = self._native.encode(self._codec, value.detach())
+        if isinstance(value, torch.Tensor) and _on_device(device):
+            codes = self._native.encode_with(self._codec, value.detach(), **options)
         if codes is None:
             host = _to_host(value) if isinstance(value, torch.Tensor) else value
             opts = {
