@@ -39,7 +39,8 @@ Native paths (never leave the device)
   the host); decode of 8-bit codes through a device table; float input by projecting onto the
   curve on the device, as the NumPy decoder does.
 * ``keypoints/heatmap``: encode renders on the device (the small keypoint array is validated on
-  the host); decode takes the host path.
+  the host); decode finds and refines the peaks on the device and groups the few candidates
+  into instances on the host.
 
 On CPU tensors (``CPU_BACKEND = "numpy"``, the default) every codec runs its NumPy kernels on the
 tensor's own memory instead: no copy, and faster than torch's CPU operators.
@@ -51,8 +52,8 @@ lazily with exactly the colours seen and the gather is bit for bit NumPy's decod
 shared by every :class:`TensorCodec` of that config and kept for the 4 most recently used
 configs (``rgbtask.clear_tables()`` drops them).
 
-**Slow path.** Everything else (``keypoints/heatmap`` decode, ``affine`` depth encode, a plugin
-codec) runs its NumPy implementation with the tensors moved to the host and back: correct, and
+**Slow path.** Everything else (``affine`` depth encode, ``mask/palette`` with ``min_region``,
+a plugin codec) runs its NumPy implementation with the tensors moved to the host and back: correct, and
 documented as the slow path.
 
 Differentiable decoding (:meth:`TensorCodec.soft_decode`)
@@ -202,7 +203,33 @@ def _keypoint_parts(codec: Codec) -> dict[str, Any]:
         "sigma": float(codec.sigma),  # type: ignore[attr-defined]
         "radius": float(codec.radius),  # type: ignore[attr-defined]
         "image_shape": tuple(codec.image_shape),  # type: ignore[attr-defined]
+        "threshold": float(codec.threshold),  # type: ignore[attr-defined]
+        "refine": str(codec.refine),  # type: ignore[attr-defined]
+        "max_instances": int(codec.max_instances),  # type: ignore[attr-defined]
+        "nms_radius": float(codec.nms_radius),  # type: ignore[attr-defined]
     }
+
+
+def _keypoint_finish(codec: Codec, cand: np.ndarray, count: np.ndarray, lead: tuple) -> Decoded:
+    """The codec's decode from its peak candidates ``(B, cap, 4)`` = ``(id, x, y, value)``
+    (``count`` per image): grouping into instances and scores, on the host (candidates are few)."""
+    from rgbtask.codecs.keypoints import assemble, strongest
+
+    k, m = int(codec.num_keypoints), int(codec.max_instances)  # type: ignore[attr-defined]
+    n_img = cand.shape[0]
+    clean_peak = math.exp(-1.0 / (4.0 * float(codec.sigma) ** 2))  # type: ignore[attr-defined]
+    if m == 1:
+        value, peak = strongest(cand, count, k)
+    else:
+        value = np.full((n_img, m, k, 2), np.nan)
+        peak = np.zeros((n_img, m, k))
+        for b in range(n_img):
+            value[b], peak[b] = assemble(cand[b, : count[b]], k, m, codec.nms_radius)  # type: ignore[attr-defined]
+    score = np.clip(peak / clean_peak, 0.0, 1.0)
+    valid = np.all(np.isfinite(value), axis=-1)
+    score = np.where(valid, score, 0.0).astype(np.float32)
+    shape = tuple(lead) + (m, k)
+    return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
 
 
 # ================================================================ colour spaces (torch, float64)
@@ -751,6 +778,115 @@ _RENDER_CHUNK = 1 << 24
 
 
 class _KeypointsNative(_Native):
+    def decode_u8(self, codec, codes):
+        return self._decode(codec, codes, 255.0)
+
+    def decode_float(self, codec, rgb01):
+        return self._decode(codec, rgb01, 1.0)
+
+    @staticmethod
+    def _planes(rgb, parts, scale):
+        """rgbtask.core.keypoints' value and id planes ``(B, P, H, W)`` of images ``(B, H, W', 3)``."""
+        w = parts["size"][1]
+        k = parts["k"]
+        v = rgb.to(torch.float64) / scale
+        min_value = 0.5 * parts["threshold"]
+        if parts["layout"] == "stacked":
+            val = torch.stack(
+                [v[:, :, (p // 3) * w : (p // 3 + 1) * w, p % 3] for p in range(k)], 1
+            )
+            ids = torch.arange(k, device=v.device)[None, :, None, None].expand(val.shape)
+            return val, ids
+        r, g, b = v[..., 0], v[..., 1], v[..., 2]
+        if parts["layout"] == "painter":
+            n = math.isqrt(k) + 1
+            sep = float(256 // n)
+            gi = torch.floor((255.0 - g * 255.0) / sep + 0.5)
+            bi = torch.floor((255.0 - b * 255.0) / sep + 0.5)
+            kk = gi * n + bi
+            ok = (r >= min_value) & (gi >= 0) & (gi < n) & (bi >= 0) & (bi < n) & (kk < k)
+            return r[:, None], torch.where(ok, kk, -1).to(torch.int64)[:, None]
+        m = torch.maximum(torch.maximum(r, g), b)
+        ok = (m >= min_value) & (m > 0.0)
+        safe = torch.where(ok, m, 1.0)
+        cols = torch.from_numpy(np.array(parts["colors"])).to(v.device)
+        d0 = (r / safe)[..., None] - cols[:, 0]
+        d1 = (g / safe)[..., None] - cols[:, 1]
+        d2 = (b / safe)[..., None] - cols[:, 2]
+        kk = torch.argmin(d0 * d0 + d1 * d1 + d2 * d2, dim=-1)
+        return m[:, None], torch.where(ok, kk, -1)[:, None]
+
+    @staticmethod
+    def _offset(vm, v0, vp, refine):
+        if refine == "quarter":
+            return 0.25 * torch.sign(vp - vm)
+        if refine == "dark":
+            lm, l0, lp = torch.log(vm), torch.log(v0), torch.log(vp)
+            second = lp - 2.0 * l0 + lm
+            off = (-(lp - lm) / 2.0 / torch.where(second < 0.0, second, -1.0)).clamp(-0.5, 0.5)
+            return torch.where(second < 0.0, off, 0.0)
+        return torch.zeros_like(v0)
+
+    def _decode(self, codec, rgb, scale):
+        """Peak candidates on the device (rgbtask.core.keypoints' rule: a same-id local maximum
+        above the threshold, refined per axis), grouped into instances on the host."""
+        parts = _keypoint_parts(codec)
+        shape = parts["image_shape"]
+        if tuple(rgb.shape[-3:]) != shape:
+            return None  # the host path raises the codec's error
+        lead = tuple(rgb.shape[:-3])
+        flat = rgb.reshape(-1, *shape)
+        val, ids = self._planes(flat, parts, scale)
+        n_img, _, h, w = val.shape
+        pv = torch.nn.functional.pad(val, (1, 1, 1, 1), value=-math.inf)
+        pk = torch.nn.functional.pad(ids, (1, 1, 1, 1), value=-2)
+        is_max = (ids >= 0) & (val >= parts["threshold"])
+        n_in = torch.zeros(val.shape, dtype=torch.int64, device=val.device)
+        n_same = torch.zeros_like(n_in)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if di == 0 and dj == 0:
+                    continue
+                nv = pv[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w]
+                nk = pk[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w]
+                same = nk == ids
+                n_in += nk != -2
+                n_same += same
+                beaten = nv > val
+                if di < 0 or (di == 0 and dj < 0):
+                    beaten = beaten | (nv == val)
+                is_max &= ~(same & beaten)
+        is_max &= 2 * n_same > n_in
+        bi, pi, ii, ji = torch.nonzero(is_max, as_tuple=True)  # scan order, as the kernel's
+        kk = ids[bi, pi, ii, ji]
+        v0 = val[bi, pi, ii, ji]
+        offsets = []
+        for axis in (0, 1):  # x (columns), then y (rows)
+            pos, limit = (ji, w) if axis == 0 else (ii, h)
+            inside = (pos > 0) & (pos < limit - 1)
+            lo = (pos - 1).clamp(min=0)
+            hi = (pos + 1).clamp(max=limit - 1)
+            at_lo = (bi, pi, ii, lo) if axis == 0 else (bi, pi, lo, ji)
+            at_hi = (bi, pi, ii, hi) if axis == 0 else (bi, pi, hi, ji)
+            vm, vp = val[at_lo], val[at_hi]
+            use = inside & (ids[at_lo] == kk) & (ids[at_hi] == kk) & (vm > 0.0) & (vp > 0.0)
+            safe = [torch.where(use, x, 1.0) for x in (vm, v0, vp)]
+            offsets.append(torch.where(use, self._offset(*safe, parts["refine"]), 0.0))
+        rows = (
+            torch.stack([kk.to(torch.float64), ji + offsets[0], ii + offsets[1], v0], dim=-1)
+            .cpu()
+            .numpy()
+        )
+        image_of = bi.cpu().numpy()
+        cap = max(64, 8 * parts["k"] * parts["max_instances"])
+        cand = np.zeros((n_img, cap, 4), dtype=np.float64)
+        count = np.zeros(n_img, dtype=np.int64)
+        for b in range(n_img):
+            mine = rows[image_of == b][:cap]
+            cand[b, : len(mine)] = mine
+            count[b] = len(mine)
+        return _decoded_to(_keypoint_finish(codec, cand, count, lead), rgb.device)
+
     def encode_with(self, codec, value, visible=None, **options):
         """rgbtask.core.keypoints' render on the device: per plane, the strongest blob (first
         in (instance, id) order on ties) and its code. The keypoints (small) are validated on
