@@ -359,6 +359,10 @@ def _config_key(codec: Codec) -> str:
 
 # ================================================================ native implementations
 
+#: Brute-force searches (pixels x palette colours, segments or blobs) run in chunks of about this
+#: many float64 values per temporary (32 MiB).
+_CHUNK_VALUES = 1 << 22
+
 
 class _Native:
     """A codec family's torch implementation. Methods return None where they do not apply
@@ -512,12 +516,11 @@ class _PanopticNative(_Native):
         return Decoded(ids, conf, torch.ones(ids.shape, dtype=torch.bool, device=ids.device))
 
 
-def _nearest_colour(
-    coords: torch.Tensor, palette: torch.Tensor, reject: float, ignore: int, chunk: int = 1 << 16
-):
+def _nearest_colour(coords: torch.Tensor, palette: torch.Tensor, reject: float, ignore: int):
     """Nearest palette row of each pixel (first on ties), with the two smallest distances:
     ``(labels int64, confidence float32, valid)`` (rgbtask.core.masks' rule)."""
     flat = coords.reshape(-1, 3)
+    chunk = max(1024, _CHUNK_VALUES // palette.shape[0])
     labels, confs = [], []
     for start in range(0, flat.shape[0], chunk):
         p = flat[start : start + chunk]
@@ -668,11 +671,12 @@ class _DepthNative(_Native):
         return f
 
     @staticmethod
-    def _project(p: torch.Tensor, parts: dict[str, Any], chunk: int = 1 << 15):
+    def _project(p: torch.Tensor, parts: dict[str, Any]):
         """Nearest point of the curve for each colour ``p`` (..., 3) in [0, 1]: ``(f, distance)``;
         differentiable in ``p`` (along the nearest segment)."""
         verts = torch.from_numpy(parts["vertices"]).to(p.device, p.dtype)
         flat = p.reshape(-1, 3)
+        chunk = max(1024, _CHUNK_VALUES // verts.shape[0])
         fs, ds = [], []
         if parts["kind"] == "palette":
             nlev = parts["levels"]
@@ -722,12 +726,13 @@ class _DepthNative(_Native):
         return Decoded(d, conf, valid)
 
     @staticmethod
-    def _soft_project(p: torch.Tensor, parts: dict[str, Any], chunk: int = 1 << 15):
+    def _soft_project(p: torch.Tensor, parts: dict[str, Any]):
         """The curve parameter ``f`` of each colour ``p`` (..., 3): its value is the exact
         projection's (as :meth:`_project`); its gradient is the projection's along the nearest
         segment. Where the nearest point is a vertex (the cone of colours beyond a segment's end,
         where the projection is flat and its true gradient zero, which would stall optimization),
-        the gradient is the sum of the two adjacent segments' (a straight-through estimate)."""
+        the gradient is the sum of the two adjacent segments' (a straight-through estimate).
+        The search runs without a graph, in chunks; the graph holds O(pixels) values only."""
         verts = torch.from_numpy(parts["vertices"]).to(p.device, p.dtype)
         knots = torch.from_numpy(parts["knots"]).to(p.device, p.dtype)
         a, e = verts[:-1], verts[1:] - verts[:-1]
@@ -735,30 +740,34 @@ class _DepthNative(_Native):
         span = (knots[1:] - knots[:-1]) / (parts["levels"] - 1)  # f per unit t, per segment
         nseg = e.shape[0]
         flat = p.reshape(-1, 3)
-        out = []
-        for start in range(0, flat.shape[0], chunk):
-            q = flat[start : start + chunk]
-            r = [q[:, None, j] - a[None, :, j] for j in range(3)]
-            t_raw = (r[0] * e[:, 0] + r[1] * e[:, 1] + r[2] * e[:, 2]) / ee
-            with torch.no_grad():
-                t = t_raw.clamp(0.0, 1.0)
+        chunk = max(1024, _CHUNK_VALUES // nseg)
+        fs, ks, others = [], [], []
+        with torch.no_grad():
+            for start in range(0, flat.shape[0], chunk):
+                q = flat[start : start + chunk]
+                r = [q[:, None, j] - a[None, :, j] for j in range(3)]
+                t = ((r[0] * e[:, 0] + r[1] * e[:, 1] + r[2] * e[:, 2]) / ee).clamp(0.0, 1.0)
                 x = [q[:, None, j] - (a[None, :, j] + t * e[:, j]) for j in range(3)]
                 d2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2]
                 k = torch.argmin(d2, dim=1)
                 bt = t.gather(1, k[:, None])[:, 0]
                 if parts["uniform"]:
-                    f = (k.to(p.dtype) + bt) / nseg
+                    fs.append((k.to(p.dtype) + bt) / nseg)
                 else:
-                    f = (knots[k] + bt * (knots[k + 1] - knots[k])) / (parts["levels"] - 1)
+                    fs.append((knots[k] + bt * (knots[k + 1] - knots[k])) / (parts["levels"] - 1))
                 # the segment whose end vertex is nearest joins in (straight-through)
                 after = (bt >= 1.0) & (k < nseg - 1)
                 before = (bt <= 0.0) & (k > 0)
-                other = torch.where(after, k + 1, torch.where(before, k - 1, k))
-                use_other = (after | before).to(p.dtype)
-            surrogate = t_raw.gather(1, k[:, None])[:, 0] * span[k]
-            surrogate = surrogate + use_other * t_raw.gather(1, other[:, None])[:, 0] * span[other]
-            out.append(f + (surrogate - surrogate.detach()))
-        return torch.cat(out).reshape(p.shape[:-1])
+                ks.append(k)
+                others.append(torch.where(after, k + 1, torch.where(before, k - 1, -1)))
+        f, k, other = torch.cat(fs), torch.cat(ks), torch.cat(others)
+
+        def along(seg: torch.Tensor) -> torch.Tensor:  # t of each colour on segment seg, unclamped
+            s = seg.clamp(min=0)
+            return ((flat - a[s]) * e[s]).sum(-1) / ee[s] * span[s]
+
+        surrogate = along(k) + torch.where(other >= 0, along(other), 0.0)
+        return (f + (surrogate - surrogate.detach())).reshape(p.shape[:-1])
 
     def soft_decode(self, codec, rgb01, **options):
         _no_options(codec, options)
@@ -771,10 +780,6 @@ class _DepthNative(_Native):
         if parts["power"]:
             f = f.clamp(max=1.0 - 2.0**-20)  # keep metres finite at the far end (white)
         return self._inverse(f, parts["params"])
-
-
-#: Render chunks: blobs per chunk * canvas pixels stays under this many float64 values.
-_RENDER_CHUNK = 1 << 24
 
 
 class _KeypointsNative(_Native):
@@ -956,7 +961,7 @@ class _KeypointsNative(_Native):
         gy = torch.where(((ii - y).abs() <= radius) & finite[:, None], gy, 0.0)
         gx = torch.exp(-((jj - x) * (jj - x)) * inv)
         gx = torch.where(((jj - x).abs() <= radius) & finite[:, None], gx, 0.0)
-        step = max(2, _RENDER_CHUNK // (h * w))
+        step = max(2, _CHUNK_VALUES // (h * w))
         for start in range(0, blobs.shape[0], step):
             hv = gy[start : start + step, :, None] * gx[start : start + step, None, :]
             if hv.shape[0] > 1:
