@@ -233,25 +233,22 @@ def _keypoint_finish(codec: Codec, cand: np.ndarray, count: np.ndarray, lead: tu
 
 
 # ================================================================ colour spaces (torch, float64)
-# The formulas of rgbtask.core.masks (sRGB in [0, 1] -> "rgb", "lab", "oklab"), as tensor code.
-_XYZ = (
-    (0.4124564, 0.3575761, 0.1804375),
-    (0.2126729, 0.7151522, 0.0721750),
-    (0.0193339, 0.1191920, 0.9503041),
-)
-_WHITE = (0.95047, 1.0, 1.08883)
-_DELTA3 = (6.0 / 29.0) ** 3
-_LAB_LIN = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
-_OK_LMS = (
-    (0.4122214708, 0.5363325363, 0.0514459929),
-    (0.2119034982, 0.6806995451, 0.1073969566),
-    (0.0883024619, 0.2817188376, 0.6299787005),
-)
-_OK_LAB = (
-    (0.2104542553, 0.7936177850, -0.0040720468),
-    (1.9779984951, -2.4285922050, 0.4505937099),
-    (0.0259040371, 0.7827717662, -0.8086757660),
-)
+# The formulas of rgbtask.core.masks (sRGB in [0, 1] -> "rgb", "lab", "oklab"), as tensor code, on
+# its constants (read through this one adapter).
+
+
+def _colour_constants() -> dict[str, Any]:
+    """sRGB -> XYZ matrix, D65 white, CIELAB's f() knee and slope, OKLab's two matrices."""
+    from rgbtask.core import masks as kernels
+
+    return {
+        "xyz": kernels._XYZ,
+        "white": kernels._WHITE,
+        "delta3": kernels._DELTA3,
+        "lab_lin": kernels._LAB_LIN,
+        "ok_lms": kernels._OK_LMS,
+        "ok_lab": kernels._OK_LAB,
+    }
 
 
 def _cbrt(x: torch.Tensor) -> torch.Tensor:
@@ -279,17 +276,18 @@ def to_space(rgb01: torch.Tensor, space: str) -> torch.Tensor:
     CIELAB D65, ``"oklab"``), the formulas of :mod:`rgbtask.core.masks`; differentiable."""
     if space == "rgb":
         return rgb01 * 255.0
+    k = _colour_constants()
     lin = _srgb_to_linear(rgb01)
     chans = [lin[..., 0], lin[..., 1], lin[..., 2]]
     if space == "lab":
-        xyz = _mat(_XYZ, chans, _WHITE)
-        f = [torch.where(t > _DELTA3, _cbrt(t), t * _LAB_LIN + 4.0 / 29.0) for t in xyz]
+        xyz = _mat(k["xyz"], chans, k["white"])
+        f = [torch.where(t > k["delta3"], _cbrt(t), t * k["lab_lin"] + 4.0 / 29.0) for t in xyz]
         return torch.stack(
             [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], dim=-1
         )
     if space == "oklab":
-        lms = [_cbrt(t) for t in _mat(_OK_LMS, chans)]
-        return torch.stack(_mat(_OK_LAB, lms), dim=-1)
+        lms = [_cbrt(t) for t in _mat(k["ok_lms"], chans)]
+        return torch.stack(_mat(k["ok_lab"], lms), dim=-1)
     raise ConfigError(f"expected space 'rgb', 'lab' or 'oklab', got {space!r}")
 
 
