@@ -95,7 +95,16 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 
-__all__ = ["LAYOUTS", "Decoded", "TensorCodec", "TorchMissingError"]
+__all__ = [
+    "CPU_BACKEND",
+    "LAYOUTS",
+    "Decoded",
+    "TensorCodec",
+    "TorchMissingError",
+    "available_devices",
+    "default_tau",
+    "to_space",
+]
 
 #: Image layouts: where the colour channel is.
 LAYOUTS = ("NCHW", "NHWC")

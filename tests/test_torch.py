@@ -607,6 +607,23 @@ def test_soft_decode_palette(space):
         tc.soft_decode(image, temperature=1.0)
 
 
+def test_soft_decode_instances_and_half_precision():
+    tc = TensorCodec({"name": "mask/instance", "max_instances": 6}, layout="NHWC")
+    ids = torch.arange(12).reshape(3, 4) % 7
+    image = tc.encode(ids, dtype=torch.bfloat16)
+    probs = tc.soft_decode(image)
+    assert probs.shape == (7, 3, 4) and probs.dtype == torch.float32
+    assert torch.equal(probs.argmax(0), tc.decode(image).to(torch.int64))
+    depth = TensorCodec("depth/cubewalk", layout="NCHW", value_range=(-1.0, 1.0))
+    x = depth.encode(torch.full((1, 4, 5), 2.5), dtype=torch.float16).requires_grad_(True)
+    metres = depth.soft_decode(x)
+    assert metres.dtype == torch.float32
+    metres.sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.float16 and torch.isfinite(x.grad).all()
+    with pytest.raises(InputError):
+        depth.soft_decode(x.detach().to(torch.uint8))
+
+
 @pytest.mark.parametrize("layout", ["painter", "palette", "stacked"])
 def test_soft_decode_keypoints(layout):
     torch.manual_seed(0)
