@@ -367,8 +367,13 @@ def _config_key(codec: Codec) -> str:
 # ================================================================ native implementations
 
 #: Brute-force searches (pixels x palette colours, segments or blobs) run in chunks of about this
-#: many float64 values per temporary (32 MiB).
-_CHUNK_VALUES = 1 << 22
+#: many float64 values per temporary: 32 MiB on CPU, 128 MiB on an accelerator.
+_CHUNK_VALUES = {"cpu": 1 << 22}
+_CHUNK_VALUES_ELSEWHERE = 1 << 24
+
+
+def _chunk_values(device: torch.device) -> int:
+    return _CHUNK_VALUES.get(device.type, _CHUNK_VALUES_ELSEWHERE)
 
 
 class _Native:
@@ -527,7 +532,7 @@ def _nearest_colour(coords: torch.Tensor, palette: torch.Tensor, reject: float, 
     """Nearest palette row of each pixel (first on ties), with the two smallest distances:
     ``(labels int64, confidence float32, valid)`` (rgbtask.core.masks' rule)."""
     flat = coords.reshape(-1, 3)
-    chunk = max(1024, _CHUNK_VALUES // palette.shape[0])
+    chunk = max(1024, _chunk_values(coords.device) // palette.shape[0])
     labels, confs = [], []
     for start in range(0, flat.shape[0], chunk):
         p = flat[start : start + chunk]
@@ -683,7 +688,7 @@ class _DepthNative(_Native):
         differentiable in ``p`` (along the nearest segment)."""
         verts = torch.from_numpy(parts["vertices"]).to(p.device, p.dtype)
         flat = p.reshape(-1, 3)
-        chunk = max(1024, _CHUNK_VALUES // verts.shape[0])
+        chunk = max(1024, _chunk_values(p.device) // verts.shape[0])
         fs, ds = [], []
         if parts["kind"] == "palette":
             nlev = parts["levels"]
@@ -747,7 +752,7 @@ class _DepthNative(_Native):
         span = (knots[1:] - knots[:-1]) / (parts["levels"] - 1)  # f per unit t, per segment
         nseg = e.shape[0]
         flat = p.reshape(-1, 3)
-        chunk = max(1024, _CHUNK_VALUES // nseg)
+        chunk = max(1024, _chunk_values(p.device) // nseg)
         fs, ks, others = [], [], []
         with torch.no_grad():
             for start in range(0, flat.shape[0], chunk):
@@ -968,7 +973,7 @@ class _KeypointsNative(_Native):
         gy = torch.where(((ii - y).abs() <= radius) & finite[:, None], gy, 0.0)
         gx = torch.exp(-((jj - x) * (jj - x)) * inv)
         gx = torch.where(((jj - x).abs() <= radius) & finite[:, None], gx, 0.0)
-        step = max(2, _CHUNK_VALUES // (h * w))
+        step = max(2, _chunk_values(ii.device) // (h * w))
         for start in range(0, blobs.shape[0], step):
             hv = gy[start : start + step, :, None] * gx[start : start + step, None, :]
             if hv.shape[0] > 1:
