@@ -161,6 +161,15 @@ def _codes_and_decode_equal_numpy(index, layout, value_range, dtype, batch, devi
     _check_decoded(tc, dec, codec.decode_with_confidence(_unit(image, layout, value_range)), False)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_every_conformance_example_on_cpu(index, backend):
+    """Every codec example of the conformance suite, both CPU implementations: NumPy's codes,
+    NumPy's 8-bit decode, NumPy's float decode (bfloat16 image in [-1, 1], NCHW)."""
+    with _target(("cpu", backend)):
+        _codes_and_decode_equal_numpy(index, "NCHW", (-1.0, 1.0), torch.bfloat16, (), "cpu")
+
+
 @settings(max_examples=40)
 @given(
     index=st.integers(0, len(EXAMPLES) - 1),
