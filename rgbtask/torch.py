@@ -39,8 +39,8 @@ Native paths (never leave the device)
   the host); decode of 8-bit codes through a device table; float input by projecting onto the
   curve on the device, as the NumPy decoder does.
 * ``keypoints/heatmap``: encode renders on the device (the small keypoint array is validated on
-  the host); decode finds and refines the peaks on the device and groups the few candidates
-  into instances on the host.
+  the host); decode finds the peaks on the device and refines and groups the few candidates on
+  the host.
 
 On CPU tensors (``CPU_BACKEND = "numpy"``, the default) every codec runs its NumPy kernels on the
 tensor's own memory instead: no copy, and faster than torch's CPU operators.
@@ -794,6 +794,20 @@ class _DepthNative(_Native):
         return self._inverse(f, parts["params"])
 
 
+def _axis_offset(vm: float, v0: float, vp: float, refine: str) -> float:
+    """rgbtask.core.keypoints' sub-pixel offset along one axis, in Python floats (libm's log,
+    as the Numba kernel's), for the few peak candidates: bit for bit the kernel's."""
+    if refine == "quarter":
+        return 0.25 if vp > vm else (-0.25 if vp < vm else 0.0)
+    if refine == "dark":
+        lm, l0, lp = math.log(vm), math.log(v0), math.log(vp)
+        second = lp - 2.0 * l0 + lm
+        if not second < 0.0:
+            return 0.0
+        return min(0.5, max(-0.5, -(lp - lm) / 2.0 / second))
+    return 0.0
+
+
 class _KeypointsNative(_Native):
     def decode_u8(self, codec, codes):
         return self._decode(codec, codes, 255.0)
@@ -833,20 +847,10 @@ class _KeypointsNative(_Native):
         kk = torch.argmin(d0 * d0 + d1 * d1 + d2 * d2, dim=-1)
         return m[:, None], torch.where(ok, kk, -1)[:, None]
 
-    @staticmethod
-    def _offset(vm, v0, vp, refine):
-        if refine == "quarter":
-            return 0.25 * torch.sign(vp - vm)
-        if refine == "dark":
-            lm, l0, lp = torch.log(vm), torch.log(v0), torch.log(vp)
-            second = lp - 2.0 * l0 + lm
-            off = (-(lp - lm) / 2.0 / torch.where(second < 0.0, second, -1.0)).clamp(-0.5, 0.5)
-            return torch.where(second < 0.0, off, 0.0)
-        return torch.zeros_like(v0)
-
     def _decode(self, codec, rgb, scale):
-        """Peak candidates on the device (rgbtask.core.keypoints' rule: a same-id local maximum
-        above the threshold, refined per axis), grouped into instances on the host."""
+        """Peak candidates found on the device (rgbtask.core.keypoints' rule: a same-id local
+        maximum above the threshold); their refinement (a few logs each) and grouping into
+        instances on the host."""
         parts = _keypoint_parts(codec)
         shape = parts["image_shape"]
         if tuple(rgb.shape[-3:]) != shape:
@@ -877,7 +881,8 @@ class _KeypointsNative(_Native):
         bi, pi, ii, ji = torch.nonzero(is_max, as_tuple=True)  # scan order, as the kernel's
         kk = ids[bi, pi, ii, ji]
         v0 = val[bi, pi, ii, ji]
-        offsets = []
+        # per candidate and axis: whether it is refined, and its two neighbours' values
+        axes = []
         for axis in (0, 1):  # x (columns), then y (rows)
             pos, limit = (ji, w) if axis == 0 else (ii, h)
             inside = (pos > 0) & (pos < limit - 1)
@@ -887,20 +892,19 @@ class _KeypointsNative(_Native):
             at_hi = (bi, pi, ii, hi) if axis == 0 else (bi, pi, hi, ji)
             vm, vp = val[at_lo], val[at_hi]
             use = inside & (ids[at_lo] == kk) & (ids[at_hi] == kk) & (vm > 0.0) & (vp > 0.0)
-            safe = [torch.where(use, x, 1.0) for x in (vm, v0, vp)]
-            offsets.append(torch.where(use, self._offset(*safe, parts["refine"]), 0.0))
-        rows = (
-            torch.stack([kk.to(torch.float64), ji + offsets[0], ii + offsets[1], v0], dim=-1)
-            .cpu()
-            .numpy()
-        )
-        image_of = bi.cpu().numpy()
+            axes += [use.to(torch.float64), vm, vp]
+        host = torch.stack([bi.to(torch.float64), kk.to(torch.float64), ji, ii, v0, *axes], -1)
+        host = host.cpu().numpy()
         cap = max(64, 8 * parts["k"] * parts["max_instances"])
         cand = np.zeros((n_img, cap, 4), dtype=np.float64)
         count = np.zeros(n_img, dtype=np.int64)
         for b in range(n_img):
-            mine = rows[image_of == b][:cap]
-            cand[b, : len(mine)] = mine
+            mine = host[host[:, 0] == b][:cap]  # scan order; the kernel keeps the first cap
+            for c, row in enumerate(mine):
+                _, k_id, x, y, v, use_x, xm, xp, use_y, ym, yp = row
+                ox = _axis_offset(xm, v, xp, parts["refine"]) if use_x else 0.0
+                oy = _axis_offset(ym, v, yp, parts["refine"]) if use_y else 0.0
+                cand[b, c] = (k_id, x + ox, y + oy, v)
             count[b] = len(mine)
         return _decoded_to(_keypoint_finish(codec, cand, count, lead), rgb.device)
 
