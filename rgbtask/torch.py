@@ -340,6 +340,14 @@ class _ColourTable:
                 self.device
             )
 
+    def fill(self, step: int = 1 << 20) -> None:
+        """Decode every colour not known yet (all 2^24, in steps of ``step``)."""
+        for start in range(0, _N_COLOURS, step):
+            keys = torch.arange(start, start + step, dtype=torch.int64, device=self.device)
+            unknown = keys[self.conf[keys] < 0]
+            if unknown.numel():
+                self._fill(unknown)
+
     def decode(self, codes: torch.Tensor) -> Decoded:
         """``codes`` uint8 ``(..., 3)`` on the table's device -> ``Decoded``."""
         c = codes.to(torch.int32)
@@ -1359,6 +1367,25 @@ class TensorCodec:
                 host = self._host_array(x, is_codes)
                 dec = _decoded_to(self._codec.decode_with_confidence(host), image.device)
         return dec
+
+    def fill_table(self, device: Any = "cpu") -> bool:
+        """Fill this codec's device table on ``device`` with every 8-bit colour now (one NumPy
+        decode of all 2^24 colours, seconds to a minute), so that no later 8-bit decode on that
+        device leaves it, even for colours never seen. False (nothing to do) for codecs that
+        decode 8-bit codes without a table, and on CPU tensors (the NumPy kernels and their own
+        tables run there)."""
+        device = torch.device(device)
+        probe = torch.zeros((1, 1, 3), dtype=torch.uint8, device=device)
+        if not _on_device(device) or not isinstance(self._native, (_DepthNative, _PaletteNative)):
+            return False
+        if (
+            isinstance(self._native, _PaletteNative)
+            and not _palette_parts(self._codec)["pixelwise"]
+        ):
+            return False
+        self._native.decode_u8(self._codec, probe)  # creates the table
+        _colour_table(self._codec, device).fill()
+        return True
 
     def soft_decode(self, image: Any, **options: Any) -> torch.Tensor:
         """A differentiable decode (module docstring): depth in metres ``(..., H, W)``, unit

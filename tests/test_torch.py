@@ -518,6 +518,20 @@ def test_device_tables_are_per_config_and_bounded():
     assert len(rt._DEVICE_TABLES._entries) == 0
 
 
+def test_fill_table_makes_every_colour_known(monkeypatch):
+    monkeypatch.setattr(rt, "CPU_BACKEND", "torch")
+    codec = rgbtask.get_codec("depth/gray", near=1.0, far=3.0)
+    tc = TensorCodec(codec, layout="NHWC")
+    assert tc.fill_table("cpu")
+    table = rt._colour_table(codec, torch.device("cpu"))
+    assert bool((table.conf >= 0).all())
+    monkeypatch.setattr(table, "_fill", lambda keys: pytest.fail("left the device"))
+    codes = torch.randint(0, 256, (2, 9, 7, 3), dtype=torch.uint8)
+    for a, b in zip(tc.decode_with_confidence(codes), codec.decode_with_confidence(codes.numpy())):
+        _same(a, np.asarray(b), "filled table")
+    assert not TensorCodec("normals/xyz").fill_table("cpu")
+
+
 # ---------------------------------------------------------------- import policy
 
 
