@@ -30,7 +30,7 @@ from rgbtask import torch as rt
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.registry import get_codec_class, list_codecs
 from rgbtask.samples import make_scene
-from rgbtask.torch import TensorCodec, available_devices
+from rgbtask.torch import TensorCodec, _native, _tables, available_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = available_devices()
@@ -93,7 +93,7 @@ def _same(tensor: torch.Tensor, array: np.ndarray, what: str, rtol=0.0, atol=0.0
 
 def _check_decoded(tc, dec, ref, exact: bool) -> None:
     name = tc.codec.name
-    on_device = tc.native and rt._on_device(dec.value.device)
+    on_device = tc.native and _native._on_device(dec.value.device)
     formula = tc.codec.name in ("normals/xyz", "mask/binary", "mask/panoptic")
     if exact and on_device and formula and dec.value.device.type != "cpu":
         # formulas on a GPU (fused multiply-adds): within one float32 ulp (normals, confidences)
@@ -363,7 +363,7 @@ def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
             )
             calls.clear()
             _same(got.movedim(1, -1), original(codec, kp, visible=vis), f"{layout} {trial}")
-        if rt._on_device(device) and layout != "stacked":
+        if _native._on_device(device) and layout != "stacked":
             # random positions: rendered on the device (no host call)
             calls.clear()
             tc.encode(torch.from_numpy(rng.uniform(0.0, 30.0, (1, 6, 5, 2))).to(device))
@@ -400,7 +400,7 @@ def test_chunked_searches_agree_with_one_chunk(monkeypatch):
     """Palette and curve searches, the soft projection and keypoint rendering split into many
     chunks give what NumPy gives."""
     monkeypatch.setattr(rt, "CPU_BACKEND", "torch")
-    monkeypatch.setattr(rt, "_CHUNK_VALUES", {"cpu": 4096})
+    monkeypatch.setattr(_native, "_CHUNK_VALUES", {"cpu": 4096})
     rng = np.random.default_rng(3)
     image = torch.from_numpy(rng.random((2, 30, 40, 3)))
     for config in (
@@ -500,7 +500,6 @@ def test_plugin_codec_takes_the_host_path():
 
 
 def test_device_tables_are_per_config_and_bounded():
-    from rgbtask import torch as rt
 
     a = rgbtask.get_codec("depth/gray", near=1.0, far=5.0)
     b = rgbtask.get_codec("depth/gray", near=1.0, far=6.0)
@@ -508,14 +507,14 @@ def test_device_tables_are_per_config_and_bounded():
     da = TensorCodec(a, layout="NHWC").decode(codes)
     db = TensorCodec(b, layout="NHWC").decode(codes)
     assert float(da) != float(db)
-    ta = rt._colour_table(a, torch.device("cpu"))
-    assert ta is rt._colour_table(rgbtask.get_codec("depth/gray", near=1.0, far=5.0), "cpu")
-    assert ta is not rt._colour_table(b, torch.device("cpu"))
+    ta = _tables._colour_table(a, torch.device("cpu"))
+    assert ta is _tables._colour_table(rgbtask.get_codec("depth/gray", near=1.0, far=5.0), "cpu")
+    assert ta is not _tables._colour_table(b, torch.device("cpu"))
     for i in range(6):
-        rt._colour_table(rgbtask.get_codec("depth/gray", near=1.0, far=7.0 + i), "cpu")
-    assert len(rt._DEVICE_TABLES._entries) <= rt._DEVICE_TABLES.max_entries == 4
+        _tables._colour_table(rgbtask.get_codec("depth/gray", near=1.0, far=7.0 + i), "cpu")
+    assert len(_tables._DEVICE_TABLES._entries) <= _tables._DEVICE_TABLES.max_entries == 4
     rgbtask.clear_tables()
-    assert len(rt._DEVICE_TABLES._entries) == 0
+    assert len(_tables._DEVICE_TABLES._entries) == 0
 
 
 def test_fill_table_makes_every_colour_known(monkeypatch):
@@ -523,7 +522,7 @@ def test_fill_table_makes_every_colour_known(monkeypatch):
     codec = rgbtask.get_codec("depth/gray", near=1.0, far=3.0)
     tc = TensorCodec(codec, layout="NHWC")
     assert tc.fill_table("cpu")
-    table = rt._colour_table(codec, torch.device("cpu"))
+    table = _tables._colour_table(codec, torch.device("cpu"))
     assert bool((table.conf >= 0).all())
     monkeypatch.setattr(table, "_fill", lambda keys: pytest.fail("left the device"))
     codes = torch.randint(0, 256, (2, 9, 7, 3), dtype=torch.uint8)
