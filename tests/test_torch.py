@@ -30,7 +30,7 @@ from rgbtask import torch as rt
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.registry import get_codec_class, list_codecs
 from rgbtask.samples import make_scene
-from rgbtask.torch import TensorCodec, _native, _tables, available_devices
+from rgbtask.torch import TensorCodec, _base, _tables, available_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = available_devices()
@@ -93,7 +93,7 @@ def _same(tensor: torch.Tensor, array: np.ndarray, what: str, rtol=0.0, atol=0.0
 
 def _check_decoded(tc, dec, ref, exact: bool) -> None:
     name = tc.codec.name
-    on_device = tc.native and _native._on_device(dec.value.device)
+    on_device = tc.native and _base._on_device(dec.value.device)
     formula = tc.codec.name in ("normals/xyz", "mask/binary", "mask/panoptic")
     if exact and on_device and formula and dec.value.device.type != "cpu":
         # formulas on a GPU (fused multiply-adds): within one float32 ulp (normals, confidences)
@@ -363,7 +363,7 @@ def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
             )
             calls.clear()
             _same(got.movedim(1, -1), original(codec, kp, visible=vis), f"{layout} {trial}")
-        if _native._on_device(device) and layout != "stacked":
+        if _base._on_device(device) and layout != "stacked":
             # random positions: rendered on the device (no host call)
             calls.clear()
             tc.encode(torch.from_numpy(rng.uniform(0.0, 30.0, (1, 6, 5, 2))).to(device))
@@ -400,7 +400,7 @@ def test_chunked_searches_agree_with_one_chunk(monkeypatch):
     """Palette and curve searches, the soft projection and keypoint rendering split into many
     chunks give what NumPy gives."""
     monkeypatch.setattr(rt, "CPU_BACKEND", "torch")
-    monkeypatch.setattr(_native, "_CHUNK_VALUES", {"cpu": 4096})
+    monkeypatch.setattr(_base, "_CHUNK_VALUES", {"cpu": 4096})
     rng = np.random.default_rng(3)
     image = torch.from_numpy(rng.random((2, 30, 40, 3)))
     for config in (

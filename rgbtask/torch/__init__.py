@@ -85,7 +85,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from rgbtask.codec import Decoded  # noqa: E402 (after the import guard)
 from rgbtask.torch._codec import LAYOUTS, TensorCodec, available_devices  # noqa: E402 (after the import guard)
 from rgbtask.torch._colour import to_space  # noqa: E402 (after the import guard)
-from rgbtask.torch._native import default_tau  # noqa: E402 (after the import guard)
+from rgbtask.torch._masks import default_tau  # noqa: E402 (after the import guard)
 
 #: Which implementation runs on CPU tensors: ``"numpy"`` (default) runs the NumPy codec on the
 #: tensor's own memory (no copy: ``tensor.numpy()`` / ``torch.from_numpy``), whose Numba kernels

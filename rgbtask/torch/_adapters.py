@@ -11,10 +11,6 @@ import numpy as np
 from rgbtask.codec import Codec, Decoded
 from rgbtask.errors import InputError
 
-# ================================================================ adapters (one per family)
-# Everything this module reads of a codec beyond get_config / encode / decode goes through these
-# few functions, so that a refactor of the codec internals re-points them in one place.
-
 
 def _normals_parts(codec: Codec) -> tuple[tuple[float, float, float], float, float]:
     """``(signs to the OpenGL frame, code scale 2^bits - 1, max norm deviation)``."""

@@ -10,9 +10,6 @@ from rgbtask.codec import Decoded
 _FLOATS = (torch.bfloat16, torch.float16, torch.float32, torch.float64)
 
 
-# ================================================================ tensors <-> arrays
-
-
 def _to_host(tensor: torch.Tensor) -> np.ndarray:
     t = tensor.detach()
     if t.dtype in (torch.bfloat16, torch.float16):

@@ -14,14 +14,14 @@ from rgbtask.errors import ConfigError, InputError
 from rgbtask.registry import get_codec
 from rgbtask.torch._adapters import _palette_parts
 from rgbtask.torch._arrays import _FLOATS, _decoded_to, _to_device, _to_host
-from rgbtask.torch._native import _HOST, _DepthNative, _native_of, _on_device, _PaletteNative
+from rgbtask.torch._base import _on_device
+from rgbtask.torch._depth import _DepthNative
+from rgbtask.torch._masks import _PaletteNative
+from rgbtask.torch._native import _HOST, _native_of
 from rgbtask.torch._tables import _colour_table
 
 #: Image layouts: where the colour channel is.
 LAYOUTS = ("NCHW", "NHWC")
-
-
-# ================================================================ TensorCodec
 
 
 def _check_value_range(value_range: Any) -> tuple[float, float]:

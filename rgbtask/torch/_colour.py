@@ -7,7 +7,6 @@ import torch
 from rgbtask.errors import ConfigError
 from rgbtask.torch._adapters import _colour_constants
 
-# ================================================================ colour spaces (torch, float64)
 # The formulas of rgbtask.core.masks (sRGB in [0, 1] -> "rgb", "lab", "oklab"), as tensor code, on
 # its constants (read through this one adapter).
 

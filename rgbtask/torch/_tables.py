@@ -10,8 +10,6 @@ import torch
 from rgbtask.codec import Codec, Decoded
 from rgbtask.core._tables import TableCache
 
-# ================================================================ device tables
-
 #: Lazily filled 2^24-entry decode tables per (codec config, device): value, confidence, valid.
 _DEVICE_TABLES = TableCache("torch device decode tables", max_entries=4)
 _N_COLOURS = 1 << 24
