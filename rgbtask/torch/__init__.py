@@ -53,8 +53,8 @@ shared by every :class:`TensorCodec` of that config and kept for the 4 most rece
 configs (``rgbtask.clear_tables()`` drops them).
 
 **Slow path.** Everything else (``affine`` depth encode, ``mask/palette`` with ``min_region``,
-a plugin codec) runs its NumPy implementation with the tensors moved to the host and back: correct, and
-documented as the slow path.
+a plugin codec) runs its NumPy implementation with the tensors moved to the host and back:
+correct, and documented as the slow path.
 
 Differentiable decoding (:meth:`TensorCodec.soft_decode`)
 ----------------------------------------------------------
@@ -66,6 +66,14 @@ Differentiable decoding (:meth:`TensorCodec.soft_decode`)
   log-probabilities for ``nll_loss``;
 * ``keypoints/heatmap``: a soft-argmax (integral regression) over each keypoint's heatmap,
   ``(..., K, 2)`` pixel coordinates ``(x, y)``.
+
+Modules
+-------
+``_codec`` (TensorCodec), ``_native`` (codec class -> torch implementation) over ``_base`` and one
+module per family (``_normals``, ``_masks``, ``_depth``, ``_keypoints``), ``_tables`` (device
+tables), ``_colour`` (colour spaces), ``_arrays`` (tensors <-> arrays) and ``_adapters``:
+everything read of a codec beyond ``get_config`` / ``encode`` / ``decode``, in one small function
+per family, the one place to re-point when codec internals change.
 """
 
 from __future__ import annotations
