@@ -477,6 +477,18 @@ def test_bad_codec_and_config_dict():
 # ---------------------------------------------------------------- native vs host path
 
 
+@pytest.mark.parametrize("name", list_codecs())
+def test_every_builtin_codec_has_a_torch_path(name):
+    """A built-in codec class that moves or is renamed must be re-pointed in rgbtask.torch._native
+    (else it would fall silently to the host path)."""
+    from rgbtask.codecs import BUILTIN_CODECS
+
+    if name not in BUILTIN_CODECS:
+        pytest.skip(f"{name} is a plugin")
+    codec = next(c for c, _ in EXAMPLES if c.name == name)
+    assert TensorCodec(codec).native, name
+
+
 def test_plugin_codec_takes_the_host_path():
     from dataclasses import dataclass
     from typing import ClassVar
