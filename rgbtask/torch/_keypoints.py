@@ -1,0 +1,265 @@
+"""keypoints/heatmap in torch: render, peak finding, soft-argmax."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from rgbtask.errors import ConfigError, InputError
+from rgbtask.torch._adapters import (
+    _keypoint_drawable,
+    _keypoint_finish,
+    _keypoint_parts,
+)
+from rgbtask.torch._arrays import _decoded_to, _to_host
+from rgbtask.torch._base import _LEVEL_MARGIN, _chunk_values, _Native, _no_options
+
+
+def _axis_offset(vm: float, v0: float, vp: float, refine: str) -> float:
+    """rgbtask.core.keypoints' sub-pixel offset along one axis, in Python floats (libm's log,
+    as the Numba kernel's), for the few peak candidates: bit for bit the kernel's."""
+    if refine == "quarter":
+        return 0.25 if vp > vm else (-0.25 if vp < vm else 0.0)
+    if refine == "dark":
+        lm, l0, lp = math.log(vm), math.log(v0), math.log(vp)
+        second = lp - 2.0 * l0 + lm
+        if not second < 0.0:
+            return 0.0
+        return min(0.5, max(-0.5, -(lp - lm) / 2.0 / second))
+    return 0.0
+
+
+class _KeypointsNative(_Native):
+    def decode_u8(self, codec, codes):
+        return self._decode(codec, codes, 255.0)
+
+    def decode_float(self, codec, rgb01):
+        return self._decode(codec, rgb01, 1.0)
+
+    @staticmethod
+    def _planes(rgb, parts, scale):
+        """rgbtask.core.keypoints' value and id planes ``(B, P, H, W)`` of images ``(B, H, W', 3)``."""
+        w = parts["size"][1]
+        k = parts["k"]
+        v = rgb.to(torch.float64) / scale
+        min_value = 0.5 * parts["threshold"]
+        if parts["layout"] == "stacked":
+            val = torch.stack(
+                [v[:, :, (p // 3) * w : (p // 3 + 1) * w, p % 3] for p in range(k)], 1
+            )
+            ids = torch.arange(k, device=v.device)[None, :, None, None].expand(val.shape)
+            return val, ids
+        r, g, b = v[..., 0], v[..., 1], v[..., 2]
+        if parts["layout"] == "painter":
+            n = math.isqrt(k) + 1
+            sep = float(256 // n)
+            gi = torch.floor((255.0 - g * 255.0) / sep + 0.5)
+            bi = torch.floor((255.0 - b * 255.0) / sep + 0.5)
+            kk = gi * n + bi
+            ok = (r >= min_value) & (gi >= 0) & (gi < n) & (bi >= 0) & (bi < n) & (kk < k)
+            return r[:, None], torch.where(ok, kk, -1).to(torch.int64)[:, None]
+        m = torch.maximum(torch.maximum(r, g), b)
+        ok = (m >= min_value) & (m > 0.0)
+        safe = torch.where(ok, m, 1.0)
+        cols = torch.from_numpy(np.array(parts["colors"])).to(v.device)
+        d0 = (r / safe)[..., None] - cols[:, 0]
+        d1 = (g / safe)[..., None] - cols[:, 1]
+        d2 = (b / safe)[..., None] - cols[:, 2]
+        kk = torch.argmin(d0 * d0 + d1 * d1 + d2 * d2, dim=-1)
+        return m[:, None], torch.where(ok, kk, -1)[:, None]
+
+    def _decode(self, codec, rgb, scale):
+        """Peak candidates found on the device (rgbtask.core.keypoints' rule: a same-id local
+        maximum above the threshold); their refinement (a few logs each) and grouping into
+        instances on the host."""
+        parts = _keypoint_parts(codec)
+        shape = parts["image_shape"]
+        if tuple(rgb.shape[-3:]) != shape:
+            return None  # the host path raises the codec's error
+        lead = tuple(rgb.shape[:-3])
+        flat = rgb.reshape(-1, *shape)
+        val, ids = self._planes(flat, parts, scale)
+        n_img, _, h, w = val.shape
+        pv = torch.nn.functional.pad(val, (1, 1, 1, 1), value=-math.inf)
+        pk = torch.nn.functional.pad(ids, (1, 1, 1, 1), value=-2)
+        is_max = (ids >= 0) & (val >= parts["threshold"])
+        n_in = torch.zeros(val.shape, dtype=torch.int64, device=val.device)
+        n_same = torch.zeros_like(n_in)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if di == 0 and dj == 0:
+                    continue
+                nv = pv[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w]
+                nk = pk[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w]
+                same = nk == ids
+                n_in += nk != -2
+                n_same += same
+                beaten = nv > val
+                if di < 0 or (di == 0 and dj < 0):
+                    beaten = beaten | (nv == val)
+                is_max &= ~(same & beaten)
+        is_max &= 2 * n_same > n_in
+        bi, pi, ii, ji = torch.nonzero(is_max, as_tuple=True)  # scan order, as the kernel's
+        kk = ids[bi, pi, ii, ji]
+        v0 = val[bi, pi, ii, ji]
+        # per candidate and axis: whether it is refined, and its two neighbours' values
+        axes = []
+        for axis in (0, 1):  # x (columns), then y (rows)
+            pos, limit = (ji, w) if axis == 0 else (ii, h)
+            inside = (pos > 0) & (pos < limit - 1)
+            lo = (pos - 1).clamp(min=0)
+            hi = (pos + 1).clamp(max=limit - 1)
+            at_lo = (bi, pi, ii, lo) if axis == 0 else (bi, pi, lo, ji)
+            at_hi = (bi, pi, ii, hi) if axis == 0 else (bi, pi, hi, ji)
+            vm, vp = val[at_lo], val[at_hi]
+            use = inside & (ids[at_lo] == kk) & (ids[at_hi] == kk) & (vm > 0.0) & (vp > 0.0)
+            axes += [use.to(torch.float64), vm, vp]
+        host = torch.stack([bi.to(torch.float64), kk.to(torch.float64), ji, ii, v0, *axes], -1)
+        host = host.cpu().numpy()
+        cap = max(64, 8 * parts["k"] * parts["max_instances"])
+        cand = np.zeros((n_img, cap, 4), dtype=np.float64)
+        count = np.zeros(n_img, dtype=np.int64)
+        for b in range(n_img):
+            mine = host[host[:, 0] == b][:cap]  # scan order; the kernel keeps the first cap
+            for c, row in enumerate(mine):
+                _, k_id, x, y, v, use_x, xm, xp, use_y, ym, yp = row
+                ox = _axis_offset(xm, v, xp, parts["refine"]) if use_x else 0.0
+                oy = _axis_offset(ym, v, yp, parts["refine"]) if use_y else 0.0
+                cand[b, c] = (k_id, x + ox, y + oy, v)
+            count[b] = len(mine)
+        return _decoded_to(_keypoint_finish(codec, cand, count, lead), rgb.device)
+
+    def encode_with(self, codec, value, visible=None, **options):
+        """rgbtask.core.keypoints' render on the device: per plane, the strongest blob (first
+        in (instance, id) order on ties) and its code. The keypoints (small) are validated on
+        the host; an image with a pixel whose code or owner an ulp of ``exp`` could change is
+        rendered by the NumPy codec, so the codes are NumPy's exactly."""
+        if options:
+            return None
+        vis = _to_host(visible) if isinstance(visible, torch.Tensor) else visible
+        lead, kp = _keypoint_drawable(codec, _to_host(value), vis)
+        parts = _keypoint_parts(codec)
+        device = value.device
+        h, w = parts["size"]
+        k = parts["k"]
+        out = torch.zeros((kp.shape[0], *parts["image_shape"]), dtype=torch.uint8, device=device)
+        stacked = parts["layout"] == "stacked"
+        colours = torch.from_numpy(np.array(parts["colors"])).to(device)
+        ii = torch.arange(h, dtype=torch.float64, device=device)
+        jj = torch.arange(w, dtype=torch.float64, device=device)
+        inv = 1.0 / (2.0 * parts["sigma"] ** 2)
+        radius = parts["radius"]
+        kp_dev = torch.from_numpy(np.ascontiguousarray(kp)).to(device)
+        for b in range(kp.shape[0]):
+            planes = [[kk] for kk in range(k)] if stacked else [list(range(k))]
+            unsure = False
+            for ids in planes:
+                blobs = kp_dev[b][:, ids].reshape(-1, 2)  # (instance, id) order
+                heat, second, owner = self._strongest(blobs, ii, jj, inv, radius)
+                owner_id = torch.tensor(ids, device=device)[owner.clamp(min=0) % len(ids)]
+                drawn = owner >= 0
+                u = heat * 255.0 + 0.5
+                near = [u]
+                code = torch.floor(u)
+                if parts["layout"] == "painter":
+                    on = drawn & (code >= 1)
+                    out[b, ..., 0] = torch.where(on, code, 0).to(torch.uint8)
+                    for c in (1, 2):
+                        out[b, ..., c] = torch.where(on, colours[owner_id, c], 0).to(torch.uint8)
+                elif parts["layout"] == "palette":
+                    for c in range(3):
+                        v = heat * 255.0 * colours[owner_id, c] + 0.5
+                        near.append(torch.where(drawn, v, 0.25))
+                        out[b, ..., c] = torch.where(drawn, torch.floor(v), 0).to(torch.uint8)
+                else:
+                    kk = ids[0]
+                    page = out[b, :, (kk // 3) * w : (kk // 3 + 1) * w, kk % 3]
+                    page.copy_(torch.where(drawn, code, 0).to(torch.uint8))
+                frac = torch.stack([x - torch.floor(x) for x in near])
+                edge = (torch.minimum(frac, 1.0 - frac) < _LEVEL_MARGIN) & drawn
+                tie = (second > 0) & (heat - second <= heat * 1e-12)
+                unsure = unsure or bool((edge.any(0) | tie).any())
+            if unsure:
+                out[b] = torch.from_numpy(codec.encode(kp[b][None])[0]).to(device)
+        return out.reshape(*lead, *parts["image_shape"])
+
+    @staticmethod
+    def _strongest(blobs, ii, jj, inv, radius):
+        """Per pixel: the largest blob value, the second largest and the first blob giving the
+        largest (-1 where none is drawn). Blobs outside their window count as 0."""
+        h, w = ii.shape[0], jj.shape[0]
+        heat = torch.zeros((h, w), dtype=torch.float64, device=ii.device)
+        second = torch.zeros_like(heat)
+        owner = torch.full((h, w), -1, dtype=torch.int64, device=ii.device)
+        finite = torch.isfinite(blobs).all(-1)
+        x = torch.where(finite, blobs[:, 0], 0.0)[:, None]
+        y = torch.where(finite, blobs[:, 1], 0.0)[:, None]
+        gy = torch.exp(-((ii - y) * (ii - y)) * inv)
+        gy = torch.where(((ii - y).abs() <= radius) & finite[:, None], gy, 0.0)
+        gx = torch.exp(-((jj - x) * (jj - x)) * inv)
+        gx = torch.where(((jj - x).abs() <= radius) & finite[:, None], gx, 0.0)
+        step = max(2, _chunk_values(ii.device) // (h * w))
+        for start in range(0, blobs.shape[0], step):
+            hv = gy[start : start + step, :, None] * gx[start : start + step, None, :]
+            if hv.shape[0] > 1:
+                top = torch.topk(hv, 2, dim=0)
+                # topk does not promise the first index among equals: take argmax for that
+                best_v, best_i = top.values[0], torch.argmax(hv, dim=0)
+                next_v = top.values[1]
+            else:
+                best_v, best_i, next_v = hv[0], torch.zeros_like(owner), torch.zeros_like(heat)
+            take = best_v > heat
+            second = torch.where(take, torch.maximum(heat, next_v), torch.maximum(second, best_v))
+            owner = torch.where(take & (best_v > 0), best_i + start, owner)
+            heat = torch.where(take, best_v, heat)
+        return heat, second, owner
+
+    def soft_decode(self, codec, rgb01, tau=0.05, **options):
+        """Soft-argmax per keypoint id: ``softmax(heat_k / tau)`` over the canvas, its mean
+        pixel position ``(x, y)``. ``heat_k`` is the id's heatmap: ``stacked``: its channel;
+        ``painter``: R weighted by how close (G, B) is to the id's code; ``palette``: the
+        intensity ``max(R, G, B)`` weighted by how close the chroma ``RGB / max`` is to the
+        id's colour (Gaussian weights, width a quarter of the code spacing)."""
+        _no_options(codec, options)
+        parts = _keypoint_parts(codec)
+        h, w = parts["size"]
+        k = parts["k"]
+        if rgb01.shape[-3:] != (h, w * parts["pages"], 3):
+            raise InputError(
+                f"expected images of shape (..., {h}, {w * parts['pages']}, 3), got "
+                f"{tuple(rgb01.shape)}"
+            )
+        if parts["layout"] == "stacked":
+            lead = rgb01.ndim - 3
+            pages = rgb01.reshape(*rgb01.shape[:-2], parts["pages"], w, 3)  # (..., H, P, W, 3)
+            planes = pages.permute(*range(lead), lead + 1, lead + 3, lead, lead + 2)
+            heat = planes.reshape(*rgb01.shape[:-3], parts["pages"] * 3, h, w)[..., :k, :, :]
+        elif parts["layout"] == "painter":
+            spacing = 256 // (math.isqrt(k) + 1) / 255.0
+            cols = torch.from_numpy(parts["colors"] / 255.0).to(rgb01.device, rgb01.dtype)
+            gb = rgb01[..., None, 1:]  # (..., H, W, 1, 2)
+            sim = torch.exp(-((gb - cols[:, 1:]) ** 2).sum(-1) / (2.0 * (spacing / 4) ** 2))
+            heat = (rgb01[..., None, 0] * sim).movedim(-1, -3)
+        else:
+            cols = torch.from_numpy(np.array(parts["colors"])).to(rgb01.device, rgb01.dtype)
+            peak = rgb01.amax(-1, keepdim=True)  # (..., H, W, 1)
+            chroma = rgb01 / peak.clamp_min(1e-6)
+            c = parts["colors"]
+            gaps = np.linalg.norm(c[:, None] - c[None], axis=-1) + np.eye(k) * 9.0
+            hue_step = float(gaps.min()) if k > 1 else 1.0
+            sim = torch.exp(
+                -((chroma[..., None, :] - cols) ** 2).sum(-1) / (2.0 * (hue_step / 4) ** 2)
+            )
+            heat = (peak * sim).movedim(-1, -3)
+        tau = float(tau)
+        if not tau > 0:
+            raise ConfigError(f"expected tau > 0, got {tau!r}")
+        p = torch.softmax(heat.reshape(*heat.shape[:-2], h * w) / tau, dim=-1)
+        p = p.reshape(heat.shape)
+        ys = torch.arange(h, dtype=rgb01.dtype, device=rgb01.device)
+        xs = torch.arange(w, dtype=rgb01.dtype, device=rgb01.device)
+        x = (p.sum(-2) * xs).sum(-1)
+        y = (p.sum(-1) * ys).sum(-1)
+        return torch.stack([x, y], dim=-1)
