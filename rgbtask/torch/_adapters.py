@@ -38,7 +38,7 @@ def _depth_parts(codec: Codec) -> dict[str, Any]:
         "power": tr.name == "power",
         "reserved": tuple(int(v) for v in curve.reserved),
         "zero_ok": bool(tr.zero_ok),
-        "per_image": tr.name == "affine",  # normalised per image: encode on the host
+        "per_image": bool(tr.per_image),  # normalised per image: encode on the host
     }
 
 
@@ -134,17 +134,3 @@ def _keypoint_finish(codec: Codec, cand: np.ndarray, count: np.ndarray, lead: tu
     score = np.where(valid, score, 0.0).astype(np.float32)
     shape = tuple(lead) + (m, k)
     return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
-
-
-def _colour_constants() -> dict[str, Any]:
-    """sRGB -> XYZ matrix, D65 white, CIELAB's f() knee and slope, OKLab's two matrices."""
-    from rgbtask.core import masks as kernels
-
-    return {
-        "xyz": kernels._XYZ,
-        "white": kernels._WHITE,
-        "delta3": kernels._DELTA3,
-        "lab_lin": kernels._LAB_LIN,
-        "ok_lms": kernels._OK_LMS,
-        "ok_lab": kernels._OK_LAB,
-    }

@@ -1,14 +1,31 @@
-"""sRGB -> "rgb" / "lab" / "oklab" coordinates as tensor code (rgbtask.core.masks' formulas)."""
+"""sRGB -> "rgb" / "lab" / "oklab" coordinates as tensor code (rgbtask.core.color's formulas)."""
 
 from __future__ import annotations
 
 import torch
 
+from rgbtask.core.color import (
+    LAB_A_SCALE,
+    LAB_B_SCALE,
+    LAB_DELTA3,
+    LAB_L_OFFSET,
+    LAB_L_SCALE,
+    LAB_LINEAR_SLOPE,
+    LAB_OFFSET,
+    OKLAB_M1,
+    OKLAB_M2,
+    SRGB_ENCODED_THRESHOLD,
+    SRGB_GAMMA,
+    SRGB_OFFSET,
+    SRGB_SCALE,
+    SRGB_SLOPE,
+    WHITE_D65,
+    XYZ_FROM_LINEAR_SRGB,
+)
 from rgbtask.errors import ConfigError
-from rgbtask.torch._adapters import _colour_constants
 
-# The formulas of rgbtask.core.masks (sRGB in [0, 1] -> "rgb", "lab", "oklab"), as tensor code, on
-# its constants (read through this one adapter).
+# The formulas of rgbtask.core.color (sRGB in [0, 1] -> "rgb", "lab", "oklab") as tensor code, on
+# the same named constants.
 
 
 def _cbrt(x: torch.Tensor) -> torch.Tensor:
@@ -19,8 +36,8 @@ def _cbrt(x: torch.Tensor) -> torch.Tensor:
 
 
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
-    high = ((c.clamp_min(0.04045) + 0.055) / 1.055).pow(2.4)
-    return torch.where(c <= 0.04045, c / 12.92, high)
+    high = ((c.clamp_min(SRGB_ENCODED_THRESHOLD) + SRGB_OFFSET) / SRGB_SCALE).pow(SRGB_GAMMA)
+    return torch.where(c <= SRGB_ENCODED_THRESHOLD, c / SRGB_SLOPE, high)
 
 
 def _mat(rows, vec: list[torch.Tensor], scale: tuple[float, ...] | None = None):
@@ -33,19 +50,23 @@ def _mat(rows, vec: list[torch.Tensor], scale: tuple[float, ...] | None = None):
 
 def to_space(rgb01: torch.Tensor, space: str) -> torch.Tensor:
     """sRGB ``(..., 3)`` in [0, 1] -> coordinates in ``space`` (``"rgb"``: 8-bit units, ``"lab"``:
-    CIELAB D65, ``"oklab"``), the formulas of :mod:`rgbtask.core.masks`; differentiable."""
+    CIELAB D65, ``"oklab"``), the formulas of :mod:`rgbtask.core.color`; differentiable."""
     if space == "rgb":
         return rgb01 * 255.0
-    k = _colour_constants()
     lin = _srgb_to_linear(rgb01)
     chans = [lin[..., 0], lin[..., 1], lin[..., 2]]
     if space == "lab":
-        xyz = _mat(k["xyz"], chans, k["white"])
-        f = [torch.where(t > k["delta3"], _cbrt(t), t * k["lab_lin"] + 4.0 / 29.0) for t in xyz]
+        xyz = _mat(XYZ_FROM_LINEAR_SRGB, chans, WHITE_D65)
+        f = [torch.where(t > LAB_DELTA3, _cbrt(t), t * LAB_LINEAR_SLOPE + LAB_OFFSET) for t in xyz]
         return torch.stack(
-            [116.0 * f[1] - 16.0, 500.0 * (f[0] - f[1]), 200.0 * (f[1] - f[2])], dim=-1
+            [
+                LAB_L_SCALE * f[1] - LAB_L_OFFSET,
+                LAB_A_SCALE * (f[0] - f[1]),
+                LAB_B_SCALE * (f[1] - f[2]),
+            ],
+            dim=-1,
         )
     if space == "oklab":
-        lms = [_cbrt(t) for t in _mat(k["ok_lms"], chans)]
-        return torch.stack(_mat(k["ok_lab"], lms), dim=-1)
+        lms = [_cbrt(t) for t in _mat(OKLAB_M1, chans)]
+        return torch.stack(_mat(OKLAB_M2, lms), dim=-1)
     raise ConfigError(f"expected space 'rgb', 'lab' or 'oklab', got {space!r}")
