@@ -270,6 +270,11 @@ class TaskIO:
         """Write a decoded value (or a confidence map) to ``path``, by its extension."""
         return write_value(path, value, depth_scale)
 
+    def value(self, payload: Any) -> Any:
+        """The task value of one sample (a payload from :meth:`items`): what ``codec.encode``
+        takes and ``codec.metrics`` compares with (``rgbtask eval --input``)."""
+        return self.read(payload["path"], payload["depth_scale"])
+
 
 class DepthIO(TaskIO):
     """Depth: 16-bit PNG (with ``depth_scale``), ``.npy``, ``.pfm``, ``.exr``."""
@@ -321,6 +326,10 @@ class CocoKeypointsIO(TaskIO):
                 f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
             )
         return codec.encode(payload["keypoints"], visible=payload["visible"])
+
+    def value(self, payload: Any) -> Any:
+        """The keypoints, NaN where not visible (what the encoding keeps)."""
+        return np.where(np.asarray(payload["visible"])[..., None], payload["keypoints"], np.nan)
 
 
 DEPTH_IO = DepthIO()
