@@ -580,9 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = add("demo", "round-trip every codec on the built-in samples")
     demo.add_argument("--size", type=_size, default=(480, 640), help="scene size HxW (480x640)")
-    demo.add_argument(
-        "--seed", type=int, default=0, help="seeds the procedural scene's layout (0)"
-    )
+    demo.add_argument("--seed", type=int, default=0, help="seeds the procedural scene's layout (0)")
     demo.add_argument("--codec", action="append", help="only this codec (repeatable)")
     demo.add_argument("--repeat", type=int, default=3, help="timing repeats, best of (3)")
     demo.set_defaults(func=cmd_demo)
@@ -646,9 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--codec", metavar="NAME[?KEY=VALUE&...]", help="codec name, e.g. depth/cubewalk"
         )
-        p.add_argument(
-            "--param", action="append", default=[], metavar="KEY=VALUE", help=PARAM_HELP
-        )
+        p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=PARAM_HELP)
         p.add_argument("--manifest", help="take the codec from a convert manifest.json")
         p.add_argument(
             "--depth-scale",

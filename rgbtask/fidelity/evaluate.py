@@ -22,9 +22,9 @@ from rgbtask.codec import Codec, within_bound
 from rgbtask.fidelity.perturb import JPEG, PNG, Identity, Noise, Perturbation, parse_perturbation
 
 __all__ = [
+    "COLUMN_NOTES",
     "DEFAULT_PERTURBATIONS",
     "describe_config",
-    "COLUMN_NOTES",
     "error_budget",
     "evaluate",
     "metric_notes",
