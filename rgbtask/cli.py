@@ -256,15 +256,15 @@ def _plain_text(text: str) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     from rgbtask.registry import get_codec_class, list_codecs
 
-    if args.task is not None:
-        tasks = sorted({n.split("/", 1)[0] for n in list_codecs()})
-        if args.task not in tasks:
-            import difflib
+    names = list_codecs(task=args.task)
+    if not names:  # an unknown task: say which exist
+        import difflib
 
-            close = difflib.get_close_matches(args.task, tasks, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise RgbtaskError(f"expected a task in {', '.join(tasks)}, got {args.task!r}{hint}")
-    for name in list_codecs(task=args.task):
+        tasks = sorted({n.split("/", 1)[0] for n in list_codecs()})
+        close = difflib.get_close_matches(args.task, tasks, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise RgbtaskError(f"expected a task in {', '.join(tasks)}, got {args.task!r}{hint}")
+    for name in names:
         try:
             doc = (get_codec_class(name).__doc__ or "").strip().splitlines()[0]
         except RgbtaskError as exc:

@@ -373,7 +373,8 @@ def error_budget(
         "reference": reference,
         "share": share,
         "text": (
-            f"{codec.name} ({params or 'defaults'}) adds {metric} {added:.3g} on these "
+            f"{codec.name} {params if params.startswith('(') else f'({params})'} adds {metric} "
+            f"{added:.3g} on these "
             f"samples, {share * 100:.2g}% of the {reference:g} of {reference_name}"
         ),
     }
