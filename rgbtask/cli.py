@@ -121,31 +121,27 @@ def _best_time(fn, repeat: int) -> float:
 
 
 def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
-    """One demo row, measured with the fidelity toolkit: the lossless quantization report, the
-    task's headline metric after JPEG q90, and encode / decode throughput."""
-    from rgbtask.fidelity import JPEG, evaluate, quantization_report
+    """One demo row, measured with the fidelity toolkit: the lossless quantization report and
+    encode / decode throughput (what lossy storage costs is ``rgbtask eval``'s business)."""
+    from rgbtask.fidelity import quantization_report
     from rgbtask.fidelity.evaluate import describe_config
-    from rgbtask.metrics import primary_metric
 
     value = values[0]
     rgb = codec.encode(value)  # also compiles (or loads) the kernels
     decoded = codec.decode_with_confidence(rgb)
     report = quantization_report(codec, [value])
-    metric = primary_metric(codec)[0]
-    jpeg = evaluate(codec, {"scene": value}, [JPEG(90)], progress=False)[0].get(metric, np.nan)
     pixels = int(np.prod(rgb.shape[:-1]))
     t_enc = _best_time(lambda: codec.encode(value), repeat)
     t_dec = _best_time(lambda: codec.decode_with_confidence(rgb), repeat)
     conf = decoded.confidence[decoded.valid]
     return {
         "codec": codec.name,
-        "params": describe_config(codec.get_config(), width=56),
+        "params": describe_config(codec.get_config()),
         "levels": "-" if codec.levels is None else str(codec.levels),
         "max_err": report["measured_max"],
         "mean_err": report["measured_mean"],
         "bound": report["bound_max"],
         "unit": codec.error_unit,
-        "jpeg": f"{metric} {jpeg:.3g}",
         "conf": float(conf.mean()) if conf.size else float("nan"),
         "valid": 100.0 * float(np.mean(decoded.valid)),
         "enc": pixels / t_enc / 1e6,
@@ -154,54 +150,80 @@ def _demo_row(codec, values: list[np.ndarray], repeat: int) -> dict[str, Any]:
     }
 
 
-def _format_table(rows: list[dict[str, Any]]) -> str:
-    headers = [
-        "codec",
-        "params",
-        "levels",
-        "max err",
-        "mean err",
-        "bound",
-        "unit",
-        "JPEG q90",
-        "conf",
-        "valid %",
-        "enc Mpx/s",
-        "dec Mpx/s",
-        "status",
-    ]
-    body = []
+#: The demo table's columns: header, what it is (the legend printed under the table).
+DEMO_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("codec", "codec name; its parameters (those not at their default) on the line below"),
+    ("levels", "distinct codes the encoding uses"),
+    ("max err", "largest round-trip error |decode(encode(x)) - x|, lossless storage"),
+    ("mean err", "mean round-trip error"),
+    ("bound", "the encoding's theoretical largest error (max err may not exceed it)"),
+    ("unit", "unit of the three error columns (m, deg, px, label)"),
+    ("conf", "mean decoder confidence over valid items (0..1)"),
+    (
+        "valid%",
+        "% of decoded items valid (the scene's window has no depth; keypoints: the "
+        "visible share of instance slots)",
+    ),
+    ("enc", "encode throughput, megapixels per second (best of --repeat)"),
+    ("dec", "decode throughput, megapixels per second"),
+    ("status", "ok when max err <= bound; anything else is a codec bug (exit status 1)"),
+)
+
+
+def _format_table(rows: list[dict[str, Any]], width: int = 120) -> str:
+    """The demo table, at most ``width`` columns: one line of numbers per codec configuration, its
+    parameters in full on the lines below (wrapped, never cut), and a legend."""
+    import textwrap
+
+    headers = [h for h, _ in DEMO_COLUMNS]
+    body: list[tuple[list[str], str]] = []
     for r in rows:
         if "error" in r:
-            body.append(
-                [r["codec"], r.get("params", "")] + ["-"] * (len(headers) - 3) + [r["error"]]
-            )
+            cells = [r["codec"]] + [""] * (len(headers) - 2) + ["ERROR"]
+            body.append((cells, f"{r.get('params', '')} {r['error']}".strip()))
             continue
-        body.append(
-            [
-                r["codec"],
-                r["params"],
-                r["levels"],
-                f"{r['max_err']:.3g}",
-                f"{r['mean_err']:.3g}",
-                f"{r['bound']:.3g}",
-                r["unit"],
-                r["jpeg"],
-                f"{r['conf']:.3f}",
-                f"{r['valid']:.1f}",
-                f"{r['enc']:.1f}",
-                f"{r['dec']:.1f}",
-                r["status"],
-            ]
-        )
+        cells = [
+            r["codec"],
+            r["levels"],
+            f"{r['max_err']:.3g}",
+            f"{r['mean_err']:.3g}",
+            f"{r['bound']:.3g}",
+            r["unit"],
+            f"{r['conf']:.3f}",
+            f"{r['valid']:.1f}",
+            f"{r['enc']:.1f}",
+            f"{r['dec']:.1f}",
+            r["status"],
+        ]
+        body.append((cells, "" if r["params"] == "(defaults)" else r["params"]))
     widths = [
-        max(len(h), *(len(row[i]) for row in body)) if body else len(h)
+        max(len(h), *(len(c[i]) for c, _ in body)) if body else len(h)
         for i, h in enumerate(headers)
     ]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    out = [line(headers), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += [line(row) for row in body]
-    return "\n".join(out)
+
+    def line(cells: list[str]) -> str:
+        padded = [cells[0].ljust(widths[0])]
+        padded += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:-1])]
+        return ("  ".join(padded) + "  " + cells[-1]).rstrip()
+
+    out = [line(headers), "-" * min(width, len(line(headers)) + 4)]
+    for cells, params in body:
+        out.append(line(cells))
+        if params:
+            out += textwrap.wrap(
+                params,
+                width,
+                initial_indent="    ",
+                subsequent_indent="      ",
+                break_long_words=True,
+                break_on_hyphens=False,
+            )
+    legend = ["", "Columns:"]
+    for h, text in DEMO_COLUMNS:
+        legend += textwrap.wrap(
+            f"{h}: {text}", width, initial_indent="  ", subsequent_indent="    "
+        )
+    return "\n".join(out + legend)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -232,15 +254,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         "error": f"ERROR {type(exc).__name__}: {exc}",
                     }
                 )
+    import textwrap
+
     print(
-        f"rgbtask demo: {len(names)} codecs on a {height}x{width} procedural scene "
-        f"(seed {args.seed}); round trip = decode(encode(x)) from 8/16-bit codes\n"
+        textwrap.fill(
+            f"rgbtask demo: {len(names)} codec{'s' if len(names) != 1 else ''} on a {height}x{width} procedural scene "
+            f"(seed {args.seed}); round trip = decode(encode(x)) through lossless 8/16-bit codes",
+            120,
+        )
+        + "\n"
     )
     print(_format_table(rows))
     failed = [r for r in rows if r.get("status") != "ok"]
     print(
         f"\n{len(rows) - len(failed)} of {len(rows)} round trips within their bound "
-        f"({time.perf_counter() - t0:.1f} s)"
+        f"({time.perf_counter() - t0:.1f} s)\n"
+        "What lossy storage (JPEG, noise, resizing) costs each task: rgbtask eval --codec NAME"
     )
     return 1 if failed else 0
 
