@@ -93,7 +93,7 @@ def cli_hint(message: str, prefix: str = "--codec ") -> str:
 
     start = message.find("get_codec(")
     if start < 0:
-        return message
+        return _cli_kwargs(message)
     depth, end = 0, -1
     for i in range(start + len("get_codec"), len(message)):
         depth += {"(": 1, ")": -1}.get(message[i], 0)
@@ -109,6 +109,13 @@ def cli_hint(message: str, prefix: str = "--codec ") -> str:
     except (SyntaxError, ValueError, IndexError, AttributeError, TypeError):
         return message
     return message[:start] + cli + message[end:]
+
+
+def _cli_kwargs(message: str) -> str:
+    """``use layout='stacked'`` -> ``use --param layout=stacked``."""
+    import re
+
+    return re.sub(r"\buse (\w+)='([^']*)'", r"use --param \1=\2", message)
 
 
 def _best_time(fn, repeat: int) -> float:
@@ -303,7 +310,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _expected_text(check: Any, name: str) -> str:
-    """What a :func:`rgbtask.params.param` validator accepts, from its own ``expected ...`` text."""
+    """What a :func:`rgbtask.params.param` validator accepts: a codec's own validator's docstring
+    (it may take several kinds of value: a palette name or colours), else the shared validator's
+    ``expected ...`` text."""
+    doc = (getattr(check, "__doc__", None) or "").strip()
+    if doc and getattr(check, "__module__", "") != "rgbtask.params":
+        return _plain_text(" ".join(doc.split("\n\n")[0].split()))
     try:
         check(_Probe(), name)
     except Exception as exc:  # the validator's ConfigError: "expected NAME ..., got ..."
@@ -662,7 +674,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --input: integer depth PNG value / S = metres (1000 for mm, 256 for KITTI)",
     )
     ev.add_argument("--out", help="also write eval.md, eval.csv and eval.png here")
-    ev.add_argument("--size", type=_size, default=(240, 320), help="scene size HxW (240x320)")
+    ev.add_argument(
+        "--size", type=_size, default=(240, 320), help="built-in scenes' size HxW (240x320)"
+    )
     ev.add_argument("--scenes", type=int, default=2, help="number of built-in scenes (2)")
     ev.add_argument(
         "--seed", type=int, default=0, help="seeds the random perturbations (noise) (0)"

@@ -300,3 +300,19 @@ def test_eval_on_coco_keypoints(tmp_path, capsys):
     assert main([*argv, "--input", str(tmp_path / "kp.json"), "--perturb", "png"]) == 0
     row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| keyp"))
     assert "| png | 1 |" in row
+
+
+def test_hints_rewrite_python_keywords_too(capsys):
+    argv = ["info", "keypoints/heatmap", "--param", "size=48,64", "--param", "num_keypoints=40"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "use --param layout=stacked" in err and "layout='stacked'" not in err
+    assert main(["info", "depth/gray", "--param", "transform=linear"]) == 2
+    err = capsys.readouterr().err
+    assert "rgbtask info depth/gray --param transform=linear --param near=0.5" in err
+
+
+def test_info_says_what_a_codec_validator_accepts(capsys):
+    assert main(["info", "mask/palette", "--param", "palette=voc"]) == 0
+    accepts = json.loads(capsys.readouterr().out)["parameters"]["palette"]["accepts"]
+    assert "palette name" in accepts
