@@ -2,11 +2,15 @@
 
 ``rgbtask demo``     round-trips every registered codec on the built-in samples and prints a table;
 ``rgbtask list``     lists the registered codecs;
-``rgbtask info``     shows one codec's config, levels and round-trip bound;
-``rgbtask eval``     measures what codecs lose under perturbations (Markdown table, CSV, plots);
+``rgbtask info``     shows one codec's config, levels, round-trip bound and parameters;
+``rgbtask eval``     measures what codecs lose under perturbations, on built-in scenes or your own
+                     files (Markdown table with a legend, CSV, plots);
 ``rgbtask encode``   encodes one task file (depth, mask, normals, COCO keypoints) to a PNG;
 ``rgbtask decode``   decodes a PNG back to a task file;
 ``rgbtask convert``  encodes a whole dataset in parallel, restartable, with a manifest.
+
+A codec is named as ``NAME`` with ``--param KEY=VALUE`` options (VALUE: JSON, a comma-separated
+list, or text), or as ``NAME?KEY=VALUE&KEY=VALUE`` when several codecs each need their own.
 
 Exit status: 0 on success, 1 when some work failed (a round trip over its bound, a file that did not
 convert), 2 on bad usage (unknown codec, bad parameter, unreadable input: a missing, empty,
