@@ -112,7 +112,7 @@ def cli_hint(message: str, prefix: str = "--codec ") -> str:
         )
     except (SyntaxError, ValueError, IndexError, AttributeError, TypeError):
         return message
-    return message[:start] + cli + message[end:]
+    return _cli_kwargs(message[:start] + cli + message[end:])
 
 
 def _cli_kwargs(message: str) -> str:
@@ -437,7 +437,8 @@ def _input_samples(codec: Any, patterns: Sequence[str], depth_scale: float | Non
     from rgbtask.io import task_io_for
 
     files, missing = expand_inputs(patterns)
-    for pattern, reason in missing.items():
+    if missing:  # a missing input is bad usage, as in convert's docs: exit 2
+        pattern, reason = next(iter(missing.items()))
         raise RgbtaskError(f"expected --input files, got {pattern!r}: {reason}")
     task_io = task_io_for(codec)
     samples: dict[str, Any] = {}
