@@ -444,7 +444,9 @@ def _input_samples(codec: Any, patterns: Sequence[str], depth_scale: float | Non
     samples: dict[str, Any] = {}
     for path in files:
         for key, _stem, payload in task_io.items(path, depth_scale):
-            samples[key] = task_io.value(payload)
+            samples[key] = task_io.value(codec, payload)
+    if not samples:
+        raise RgbtaskError(f"expected samples in --input {' '.join(patterns)}, got none")
     return samples
 
 

@@ -300,6 +300,14 @@ def test_eval_on_coco_keypoints(tmp_path, capsys):
     assert main([*argv, "--input", str(tmp_path / "kp.json"), "--perturb", "png"]) == 0
     row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| keyp"))
     assert "| png | 1 |" in row
+    # A canvas that is not the image's is refused, as encode refuses it; no sample at all too.
+    argv = ["eval", "--codec", "keypoints/heatmap?size=40,64&num_keypoints=3"]
+    assert main([*argv, "--input", str(tmp_path / "kp.json")]) == 2
+    assert "expected an image of size (40, 64)" in capsys.readouterr().err
+    coco["annotations"] = []
+    (tmp_path / "empty.json").write_text(json.dumps(coco))
+    assert main([*argv, "--input", str(tmp_path / "empty.json")]) == 2
+    assert "expected samples in --input" in capsys.readouterr().err
 
 
 def test_hints_rewrite_python_keywords_too(capsys):
