@@ -92,8 +92,10 @@ def _cli_value(node) -> str:
 
 def cli_hint(message: str, prefix: str = "--codec ") -> str:
     """An error message whose Python hint ``get_codec('name', k=v, ...)`` is rewritten in the
-    command line's spelling, ``--codec name --param k=v ...`` (``prefix`` precedes the name)."""
+    command line's spelling, ``--codec name --param k=v ...`` (``prefix`` precedes the name),
+    quoted for the shell where needed."""
     import ast
+    import shlex
 
     start = message.find("get_codec(")
     if start < 0:
@@ -107,8 +109,8 @@ def cli_hint(message: str, prefix: str = "--codec ") -> str:
     try:
         call = ast.parse(message[start:end], mode="eval").body
         name = ast.literal_eval(call.args[0])
-        cli = f"{prefix}{name}" + "".join(
-            f" --param {kw.arg}={_cli_value(kw.value)}" for kw in call.keywords
+        cli = f"{prefix}{shlex.quote(name)}" + "".join(
+            f" --param {shlex.quote(f'{kw.arg}={_cli_value(kw.value)}')}" for kw in call.keywords
         )
     except (SyntaxError, ValueError, IndexError, AttributeError, TypeError):
         return message

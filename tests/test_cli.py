@@ -320,6 +320,12 @@ def test_hints_rewrite_python_keywords_too(capsys):
     assert "rgbtask info depth/gray --param transform=linear --param near=0.5" in err
 
 
+def test_hints_are_quoted_for_the_shell(capsys):
+    assert main(["info", "depth/curve"]) == 0
+    needs = json.loads(capsys.readouterr().out)["needs"]
+    assert "--param 'curve=[[0,0,0],[1,0,0],[1,1,0]]' --param near=1" in needs
+
+
 def test_info_says_what_a_codec_validator_accepts(capsys):
     assert main(["info", "mask/palette", "--param", "palette=voc"]) == 0
     accepts = json.loads(capsys.readouterr().out)["parameters"]["palette"]["accepts"]
