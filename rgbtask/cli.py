@@ -463,14 +463,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     perturbations = [parse_perturbation(p) for p in args.perturb] if args.perturb else None
     if args.depth_scale is not None and not args.input:
         raise RgbtaskError("expected --input GLOB with --depth-scale (it scales your files)")
+    if args.input and (args.size is not None or args.scenes is not None):
+        raise RgbtaskError(
+            "expected --size and --scenes only without --input (they shape the built-in scenes)"
+        )
     records: list[dict[str, Any]] = []
     if args.input:
         for codec in codecs:
             samples = _input_samples(codec, args.input, args.depth_scale)
             records += evaluate(codec, samples, perturbations, seed=args.seed)
     else:
-        height, width = args.size
-        scenes = {f"scene{s}": make_scene(height, width, seed=s) for s in range(args.scenes)}
+        height, width = args.size or (240, 320)
+        count = 2 if args.scenes is None else args.scenes
+        scenes = {f"scene{s}": make_scene(height, width, seed=s) for s in range(count)}
         records = evaluate(codecs, scenes, perturbations, seed=args.seed)
     rows = summarize(records)
     table = to_markdown(rows)
@@ -683,10 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --input: integer depth PNG value / S = metres (1000 for mm, 256 for KITTI)",
     )
     ev.add_argument("--out", help="also write eval.md, eval.csv and eval.png here")
-    ev.add_argument(
-        "--size", type=_size, default=(240, 320), help="built-in scenes' size HxW (240x320)"
-    )
-    ev.add_argument("--scenes", type=int, default=2, help="number of built-in scenes (2)")
+    ev.add_argument("--size", type=_size, help="built-in scenes' size HxW (240x320)")
+    ev.add_argument("--scenes", type=int, help="number of built-in scenes (2)")
     ev.add_argument(
         "--seed", type=int, default=0, help="seeds the random perturbations (noise) (0)"
     )

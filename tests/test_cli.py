@@ -286,6 +286,10 @@ def test_eval_on_the_users_own_files(tmp_path, capsys):
     assert "depth_scale" in capsys.readouterr().err
     assert main(["eval", "--codec", "depth/cubewalk", "--input", str(tmp_path / "*.exr")]) == 2
     assert "no file matches" in capsys.readouterr().err
+    # Options that shape the built-in scenes do nothing to the user's files: refused, not ignored.
+    assert main([*argv, "--depth-scale", "1000", "--size", "8x8"]) == 2
+    assert "only without --input" in capsys.readouterr().err
+    assert main(["eval", "--codec", "depth/cubewalk", "--depth-scale", "1000"]) == 2
 
 
 def test_eval_on_coco_keypoints(tmp_path, capsys):
