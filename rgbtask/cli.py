@@ -554,6 +554,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(x) for x in text.lower().split("x"))
@@ -637,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=_size, default=(480, 640), help="scene size HxW (480x640)")
     demo.add_argument("--seed", type=int, default=0, help="seeds the procedural scene's layout (0)")
     demo.add_argument("--codec", action="append", help="only this codec (repeatable)")
-    demo.add_argument("--repeat", type=int, default=3, help="timing repeats, best of (3)")
+    demo.add_argument("--repeat", type=_positive, default=3, help="timing repeats, best of (3)")
     demo.set_defaults(func=cmd_demo)
 
     lst = add("list", "list the registered codecs")
@@ -689,7 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--out", help="also write eval.md, eval.csv and eval.png here")
     ev.add_argument("--size", type=_size, help="built-in scenes' size HxW (240x320)")
-    ev.add_argument("--scenes", type=int, help="number of built-in scenes (2)")
+    ev.add_argument("--scenes", type=_positive, help="number of built-in scenes (2)")
     ev.add_argument(
         "--seed", type=int, default=0, help="seeds the random perturbations (noise) (0)"
     )

@@ -72,6 +72,15 @@ def test_parse_params():
         parse_params(["novalue"])
 
 
+@pytest.mark.parametrize(
+    "argv", [["eval", "--codec", "normals/xyz", "--scenes", "0"], ["demo", "--repeat", "-1"]]
+)
+def test_counts_must_be_positive(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and "expected a positive integer" in capsys.readouterr().err
+
+
 def test_bad_size_exits_2():
     out = subprocess.run(
         [sys.executable, "-m", "rgbtask", "demo", "--size", "big"], capture_output=True, text=True
