@@ -20,11 +20,12 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CLASS_NAMES", "Scene", "make_scene", "spread_keypoints"]
+__all__ = ["CLASS_NAMES", "Scene", "box_points", "make_scene", "spread_keypoints"]
 
 #: Semantic class ids of the scene (index = id).
 CLASS_NAMES = ("unlabeled", "floor", "ceiling", "wall", "window", "box", "sphere")
@@ -60,14 +61,20 @@ class Scene:
         Class ids, names in :data:`CLASS_NAMES`.
     instance : (H, W) int32
         0 for stuff (floor, walls, ...), 1..N for the objects (boxes first, then spheres).
-    keypoints : (B, 8, 2) float32
-        The 8 corners of each of the B boxes projected to pixels (x, y).
-    visible : (B, 8) bool
-        Corner inside the image and not hidden by a nearer surface.
+    keypoints : (B, K, 2) float32
+        K points of each of the B boxes projected to pixels (x, y): its 8 corners (K = 8, the
+        default), the first K of them (K < 8), or the corners then points spread over its faces
+        (K > 8); see :func:`box_points`.
+    visible : (B, K) bool
+        Point inside the image and not hidden by a nearer surface.
     image : (H, W, 3) uint8
         A Lambertian shading of the scene, for figures.
     intrinsics : (3, 3) float64
         The camera matrix K.
+    params : dict
+        What :func:`make_scene` rendered it with: ``size`` (H, W), ``seed``, ``num_keypoints``,
+        ``fov_deg``, ``n_boxes``, ``n_spheres``. :meth:`with_params` renders it again with some
+        changed (how :func:`rgbtask.fidelity.value_for` serves a codec that asks for 17 keypoints).
     """
 
     depth: np.ndarray
@@ -78,10 +85,21 @@ class Scene:
     visible: np.ndarray
     image: np.ndarray
     intrinsics: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.depth.shape  # type: ignore[return-value]
+
+    def with_params(self, **changes: Any) -> Scene:
+        """The same scene rendered with some of :attr:`params` changed (``num_keypoints=17``,
+        ``size=(480, 640)``); unknown names raise ``TypeError``."""
+        unknown = sorted(set(changes) - set(self.params))
+        if unknown:
+            raise TypeError(f"expected scene parameters {sorted(self.params)}, got {unknown}")
+        params = {**self.params, **changes}
+        height, width = params.pop("size")
+        return make_scene(int(height), int(width), **params)
 
 
 def _slab_hit(d, lo, hi):
@@ -108,6 +126,7 @@ def make_scene(
     fov_deg: float = 70.0,
     n_boxes: int = 3,
     n_spheres: int = 2,
+    num_keypoints: int = 8,
 ) -> Scene:
     """Render a room with ``n_boxes`` boxes and ``n_spheres`` spheres.
 
@@ -119,9 +138,15 @@ def make_scene(
         Seeds the room size and the objects' sizes and places.
     fov_deg : float
         Horizontal field of view.
+    num_keypoints : int
+        Keypoints per box (>= 1): its corners, then points on its faces (:func:`box_points`).
     """
     if height < 1 or width < 1:
         raise ValueError(f"expected height and width >= 1, got {height} x {width}")
+    if isinstance(num_keypoints, bool) or not isinstance(num_keypoints, (int, np.integer)):
+        raise ValueError(f"expected num_keypoints an integer >= 1, got {num_keypoints!r}")
+    if num_keypoints < 1:
+        raise ValueError(f"expected num_keypoints an integer >= 1, got {num_keypoints!r}")
     rng = np.random.default_rng(seed)
     f = width / (2.0 * math.tan(math.radians(fov_deg) / 2.0))
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
@@ -202,18 +227,17 @@ def make_scene(
     normals_gl[label == _WINDOW] = np.nan
 
     K = np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
-    keypoints = np.zeros((n_boxes, 8, 2), dtype=np.float32)
-    visible = np.zeros((n_boxes, 8), dtype=bool)
+    unit = box_points(int(num_keypoints))
+    keypoints = np.zeros((n_boxes, len(unit), 2), dtype=np.float32)
+    visible = np.zeros((n_boxes, len(unit)), dtype=bool)
     for k, (blo, bhi) in enumerate(boxes):
-        corners = np.array(
-            [[(bhi if (i >> a) & 1 else blo)[a] for a in range(3)] for i in range(8)]
-        )
+        corners = blo + unit * (bhi - blo)
         px = corners[:, 0] / corners[:, 2] * f + cx
         py = corners[:, 1] / corners[:, 2] * f + cy
         keypoints[k] = np.stack([px, py], axis=-1)
         col, row = np.rint(px).astype(int), np.rint(py).astype(int)
         inside = (px >= -0.5) & (px < width - 0.5) & (py >= -0.5) & (py < height - 0.5)
-        seen = np.zeros(8, dtype=bool)
+        seen = np.zeros(len(unit), dtype=bool)
         seen[inside] = t[row[inside], col[inside]] >= corners[inside, 2] * 0.97
         visible[k] = inside & seen
 
@@ -230,7 +254,47 @@ def make_scene(
         visible=visible,
         image=image,
         intrinsics=K,
+        params={
+            "size": (height, width),
+            "seed": seed,
+            "num_keypoints": int(num_keypoints),
+            "fov_deg": fov_deg,
+            "n_boxes": n_boxes,
+            "n_spheres": n_spheres,
+        },
     )
+
+
+def box_points(k: int) -> np.ndarray:
+    """``(k, 3)`` points of the unit box ``[0, 1]^3`` that :func:`make_scene` projects as a box's
+    keypoints: the 8 corners (corner ``i`` takes ``hi`` on axis ``a`` where bit ``a`` of ``i`` is
+    set), then face points: round ``r`` puts one point on each of the 6 faces, at a fixed
+    low-discrepancy position (so keypoint ``j`` is the same point whatever ``k``)."""
+    corners = [[float((i >> a) & 1) for a in range(3)] for i in range(8)]
+    points = corners[:k]
+    r = 0
+    while len(points) < k:
+        # Halton (2, 3) position in the face, kept off its edges.
+        u = _radical_inverse(r + 1, 2) * 0.8 + 0.1
+        v = _radical_inverse(r + 1, 3) * 0.8 + 0.1
+        for axis in range(3):
+            for side in (0.0, 1.0):
+                if len(points) == k:
+                    break
+                p = [u, v]
+                p.insert(axis, side)
+                points.append(p)
+        r += 1
+    return np.array(points, dtype=np.float64)
+
+
+def _radical_inverse(n: int, base: int) -> float:
+    out, scale = 0.0, 1.0 / base
+    while n:
+        n, digit = divmod(n, base)
+        out += digit * scale
+        scale /= base
+    return out
 
 
 def spread_keypoints(

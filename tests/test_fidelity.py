@@ -150,3 +150,39 @@ def test_plots_write_pngs(tmp_path):
     ]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_take_codec_names_configs_and_perturbation_specs(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rgbtask.fidelity.plots import plot_error_map, plot_strip
+    from rgbtask.samples import make_scene
+
+    depth = make_scene(16, 20, seed=0).depth
+    codec = rgbtask.get_codec("depth/cubewalk")
+    assert plot_error_map(codec, depth, tmp_path / "a.png", "jpeg:q=90").is_file()
+    assert plot_error_map("depth/cubewalk", depth, tmp_path / "b.png", "noise:sigma=2").is_file()
+    ramp = np.linspace(1.0, 9.0, 32)
+    assert plot_strip(
+        ["depth/cubewalk", {"name": "depth/hue", "near": 0.5, "far": 10.0}],
+        ramp,
+        tmp_path / "c.png",
+    ).is_file()
+    assert plot_strip("depth/cubewalk", ramp, tmp_path / "d.png").is_file()
+    assert plot_strip(codec, ramp, tmp_path / "e.png").is_file()
+
+
+def test_error_budget_text_of_a_default_config():
+    depth = __import__("rgbtask.samples", fromlist=["x"]).make_scene(16, 20, seed=0).depth
+    text = fidelity.error_budget("depth/cubewalk", depth, "abs_rel", 0.056, "a model")["text"]
+    assert "((" not in text and text.startswith("depth/cubewalk (defaults) adds abs_rel")
+
+
+def test_value_for_serves_a_codec_asking_for_more_keypoints():
+    from rgbtask.samples import make_scene
+
+    scene = make_scene(48, 64, seed=0)
+    codec = rgbtask.get_codec("keypoints/heatmap", size=(48, 64), num_keypoints=17)
+    value = fidelity.value_for(codec, scene)
+    assert value.shape[-2:] == (17, 2)
+    records = fidelity.evaluate(codec, [scene], ["png"], progress=False)
+    assert records[0]["found"] == 100.0

@@ -21,8 +21,10 @@ def test_shapes_dtypes_and_determinism(big):
     assert s.keypoints.shape == (3, 8, 2) and s.visible.shape == (3, 8)
     assert s.image.shape == (120, 160, 3) and s.image.dtype == np.uint8
     again = make_scene(120, 160, seed=5)
+    assert s.params == again.params
     for a, b in zip(s.__dict__.values(), again.__dict__.values()):
-        assert np.array_equal(a, b, equal_nan=True)
+        if not isinstance(a, dict):
+            assert np.array_equal(a, b, equal_nan=True)
     other = make_scene(120, 160, seed=6)
     assert not np.array_equal(s.depth, other.depth, equal_nan=True)
 
@@ -113,3 +115,28 @@ def test_tiny_sizes(size):
 def test_bad_size():
     with pytest.raises(ValueError, match="expected height and width >= 1"):
         make_scene(0, 5)
+
+
+@pytest.mark.parametrize("k", [1, 5, 17, 30])
+def test_scenes_serve_any_number_of_keypoints(k):
+    base = make_scene(60, 80, seed=3)
+    s = make_scene(60, 80, seed=3, num_keypoints=k)
+    assert s.keypoints.shape == (3, k, 2) and s.visible.shape == (3, k)
+    n = min(k, 8)  # the corners come first, the same whatever k
+    assert np.array_equal(s.keypoints[:, :n], base.keypoints[:, :n])
+    assert np.array_equal(s.depth, base.depth, equal_nan=True)
+    again = base.with_params(num_keypoints=k)
+    assert np.array_equal(again.keypoints, s.keypoints) and again.params["num_keypoints"] == k
+    assert np.unique(s.keypoints.reshape(-1, 2), axis=0).shape[0] == 3 * k  # distinct points
+
+
+def test_with_params_renders_at_another_size():
+    s = make_scene(30, 40, seed=1).with_params(size=(60, 80))
+    assert s.shape == (60, 80) and s.params["size"] == (60, 80)
+    with pytest.raises(TypeError, match="expected scene parameters"):
+        s.with_params(nosuch=1)
+
+
+def test_num_keypoints_is_checked():
+    with pytest.raises(ValueError, match="num_keypoints"):
+        make_scene(8, 8, num_keypoints=0)

@@ -157,7 +157,8 @@ def test_cli_encodes_and_decodes_a_new_task_family(toyflow, tmp_path, capsys):
 def test_cli_demo_and_eval_run_a_new_task_family(toyflow, capsys):
     assert main(["demo", "--size", "16x16", "--codec", "toyflow/rg", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
-    assert "| toyflow/rg" in out and "epe" in out and "ERROR" not in out
+    row = next(ln for ln in out.splitlines() if ln.startswith("toyflow/rg "))
+    assert " px " in row and row.endswith("ok") and "ERROR" not in out  # its error_unit
     assert main(["eval", "--codec", "toyflow/rg", "--size", "16x16", "--scenes", "1"]) == 0
     assert "epe" in capsys.readouterr().out
 

@@ -22,10 +22,12 @@ from rgbtask.codec import Codec, within_bound
 from rgbtask.fidelity.perturb import JPEG, PNG, Identity, Noise, Perturbation, parse_perturbation
 
 __all__ = [
+    "COLUMN_NOTES",
     "DEFAULT_PERTURBATIONS",
     "describe_config",
     "error_budget",
     "evaluate",
+    "metric_notes",
     "quantization_report",
     "summarize",
     "to_csv",
@@ -56,8 +58,11 @@ def value_for(codec: Codec, scene: Any) -> np.ndarray:
 
     The codec's own examples on that scene are used: the value of the example whose config equals
     the codec's, else the first example's (its task is the same; its range may not fit an unusual
-    config, e.g. a depth range far from the room's 3-8 m).
+    config, e.g. a depth range far from the room's 3-8 m). A codec parameter that names one of the
+    scene's own (``scene.params``: ``size``, ``num_keypoints``) asks for the scene rendered with
+    that value: ``keypoints/heatmap`` with ``num_keypoints=17`` gets 17 keypoints per box.
     """
+    scene = _scene_for(codec, scene)
     examples = list(type(codec).examples(scene))
     if not examples:
         raise ValueError(f"expected {codec.name} to yield examples for a scene, got none")
@@ -65,6 +70,24 @@ def value_for(codec: Codec, scene: Any) -> np.ndarray:
         if example == codec:
             return values[0]
     return examples[0][1][0]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=list))
+
+
+def _scene_for(codec: Codec, scene: Any) -> Any:
+    """``scene`` rendered again with the scene parameters ``codec``'s config sets differently."""
+    params = getattr(scene, "params", None)
+    if not params or not hasattr(scene, "with_params"):
+        return scene
+    config = codec.get_config()
+    changes = {
+        k: config[k]
+        for k in params
+        if config.get(k) is not None and _json(config[k]) != _json(params[k])
+    }
+    return scene.with_params(**changes) if changes else scene
 
 
 def _samples(samples: Any) -> list[tuple[str, Any]]:
@@ -192,6 +215,49 @@ def _params(config: str) -> str:
     return describe_config(config, width=60)
 
 
+#: What the columns of an evaluation table mean (the legend under ``rgbtask eval``'s table).
+#: Counts and shares are not errors: a ``count 4`` is 4 reference items compared.
+COLUMN_NOTES: dict[str, str] = {
+    "samples": "samples averaged over",
+    "count": "reference items compared per sample (pixels, keypoints): a size, not an error",
+    "valid_pct": (
+        "% of the decoded output's items flagged valid (pixels; for keypoints, of max_instances x "
+        "K slots, so unused instance slots lower it: not a failure)"
+    ),
+    "confidence": "mean decoder confidence over valid items (0..1)",
+    "found": "% of the reference's visible keypoints the decoder found",
+    "mean_px": "mean keypoint error in pixels (found keypoints)",
+    "p95_px": "95th percentile keypoint error in pixels",
+    "max_px": "largest keypoint error in pixels",
+    "pck@0.05": "% of keypoints within 0.05 x the instance's extent (PCK)",
+    "abs_rel": "mean |d - d*| / d* (depth)",
+    "sq_rel": "mean (d - d*)^2 / d* (depth)",
+    "rmse": "root mean square error, in the task's unit",
+    "log_rmse": "RMSE of log depth",
+    "delta1": "% of pixels with max(d/d*, d*/d) < 1.25",
+    "delta2": "% of pixels with max(d/d*, d*/d) < 1.25^2",
+    "delta3": "% of pixels with max(d/d*, d*/d) < 1.25^3",
+    "invalid_flips": "items whose validity changed (valid decoded as invalid or the reverse)",
+    "miou": "mean IoU over the classes present, %",
+    "pixel_acc": "% of pixels with the right label",
+    "mean": "mean angular error, degrees",
+    "median": "median angular error, degrees",
+    "within_30": "% of pixels within 30 degrees",
+    "mean_error": "mean round-trip error, in the codec's error unit",
+    "max_error": "largest round-trip error, in the codec's error unit",
+}
+
+
+def metric_notes(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The legend of an evaluation table: one line per column of ``rows`` that
+    :data:`COLUMN_NOTES` explains."""
+    columns: list[str] = []
+    for r in rows:
+        columns += [k for k in r if k not in columns]
+    lines = [f"- {c}: {COLUMN_NOTES[c]}" for c in columns if c in COLUMN_NOTES]
+    return ("Columns:\n" + "\n".join(lines)) if lines else ""
+
+
 def to_markdown(
     rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, digits: int = 4
 ) -> str:
@@ -307,7 +373,8 @@ def error_budget(
         "reference": reference,
         "share": share,
         "text": (
-            f"{codec.name} ({params or 'defaults'}) adds {metric} {added:.3g} on these "
+            f"{codec.name} {params if params.startswith('(') else f'({params})'} adds {metric} "
+            f"{added:.3g} on these "
             f"samples, {share * 100:.2g}% of the {reference:g} of {reference_name}"
         ),
     }

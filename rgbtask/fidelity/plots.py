@@ -86,9 +86,19 @@ def plot_metric_vs_perturbation(
 
 
 def plot_error_map(
-    codec, value: np.ndarray, path: str | Path, perturbation=None, seed: int = 0
+    codec: Any, value: np.ndarray, path: str | Path, perturbation: Any = None, seed: int = 0
 ) -> Path:
-    """The encoded image, the (perturbed) image and the per-item round-trip error, side by side."""
+    """The encoded image, the (perturbed) image and the per-item round-trip error, side by side.
+
+    ``codec`` is a name, config dict or Codec; ``perturbation`` a
+    :class:`~rgbtask.fidelity.perturb.Perturbation`, a spec such as ``"jpeg:q=90"``, or None.
+    """
+    from rgbtask.fidelity.evaluate import _as_codec
+    from rgbtask.fidelity.perturb import parse_perturbation
+
+    codec = _as_codec(codec)
+    if isinstance(perturbation, str):
+        perturbation = parse_perturbation(perturbation)
     plt = _pyplot()
     rgb = codec.encode(value)
     seen = perturbation(rgb, np.random.default_rng(seed)) if perturbation is not None else rgb
@@ -121,8 +131,14 @@ def plot_strip(
     xlabel: str = "value",
     positions: np.ndarray | None = None,
 ) -> Path:
-    """Colour strips: each codec encodes the same 1-D ramp of ``values`` (e.g. depths, or unit
-    vectors), drawn against ``positions`` (default: the values themselves when scalar)."""
+    """Colour strips: each codec (a name, config dict or Codec) encodes the same 1-D ramp of
+    ``values`` (e.g. depths, or unit vectors), drawn against ``positions`` (default: the values
+    themselves when scalar)."""
+    from rgbtask.fidelity.evaluate import _as_codec
+
+    if isinstance(codecs, (str, Mapping)) or not isinstance(codecs, Sequence):
+        codecs = [codecs]
+    codecs = [_as_codec(c) for c in codecs]
     values = np.asarray(values)
     if positions is None:
         positions = values if values.ndim == 1 else np.arange(len(values))

@@ -270,6 +270,11 @@ class TaskIO:
         """Write a decoded value (or a confidence map) to ``path``, by its extension."""
         return write_value(path, value, depth_scale)
 
+    def value(self, codec: Any, payload: Any) -> Any:
+        """The task value of one sample (a payload from :meth:`items`) for ``codec``: what its
+        ``encode`` takes and its ``metrics`` compare with (``rgbtask eval --input``)."""
+        return self.read(payload["path"], payload["depth_scale"])
+
 
 class DepthIO(TaskIO):
     """Depth: 16-bit PNG (with ``depth_scale``), ``.npy``, ``.pfm``, ``.exr``."""
@@ -315,12 +320,21 @@ class CocoKeypointsIO(TaskIO):
         return {"keypoints": ann["keypoints"], "visible": ann["visible"], "size": ann["size"]}
 
     def encode(self, codec: Any, payload: Any) -> np.ndarray:
+        self._check_size(codec, payload)
+        return codec.encode(payload["keypoints"], visible=payload["visible"])
+
+    def value(self, codec: Any, payload: Any) -> Any:
+        """The keypoints, NaN where not visible (what the encoding keeps)."""
+        self._check_size(codec, payload)
+        return np.where(np.asarray(payload["visible"])[..., None], payload["keypoints"], np.nan)
+
+    @staticmethod
+    def _check_size(codec: Any, payload: Any) -> None:
         size = tuple(getattr(codec, "size", payload["size"]))
         if tuple(payload["size"]) != size:
             raise InputError(
                 f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
             )
-        return codec.encode(payload["keypoints"], visible=payload["visible"])
 
 
 DEPTH_IO = DepthIO()
