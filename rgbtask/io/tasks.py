@@ -270,6 +270,36 @@ class TaskIO:
         """Write a decoded value (or a confidence map) to ``path``, by its extension."""
         return write_value(path, value, depth_scale)
 
+    #: Formats ``rgbtask decode --out DIR --format F`` writes (the first is the default).
+    decode_formats: tuple[str, ...] = ("npy", "pfm", "png")
+
+    def batch_suffix(self, fmt: str) -> str | None:
+        """The suffix of each file a batch decode in format ``fmt`` writes (``".npy"``), or None
+        where the family collects all samples into one file (:meth:`write_collected`)."""
+        if fmt not in self.decode_formats:
+            raise InputError(
+                f"expected --format in {list(self.decode_formats)} for this codec, got {fmt!r}"
+            )
+        return f".{fmt}"
+
+    def collect(self, codec: Any, decoded: Any, record: dict[str, Any] | None, key: str) -> Any:
+        """What one decoded sample contributes to a collected file (picklable, small)."""
+        return None
+
+    def write_collected(self, out_dir: str | Path, fmt: str, results: list[Any]) -> list[Path]:
+        """Write the file(s) :meth:`collect`'s results make up; returns their paths."""
+        return []
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """What a convert manifest records for one output (JSON-safe), for decoding it later
+        (:meth:`sample_codec`) or naming it in results; None: nothing (the default)."""
+        return None
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """The codec that decodes one output, given what :meth:`sample_record` recorded for it
+        (``None`` when the manifest holds nothing): ``codec`` itself by default."""
+        return codec
+
 
 class DepthIO(TaskIO):
     """Depth: 16-bit PNG (with ``depth_scale``), ``.npy``, ``.pfm``, ``.exr``."""
@@ -312,15 +342,85 @@ class CocoKeypointsIO(TaskIO):
 
     @staticmethod
     def _payload(ann: dict[str, Any]) -> dict[str, Any]:
-        return {"keypoints": ann["keypoints"], "visible": ann["visible"], "size": ann["size"]}
+        return {
+            "keypoints": ann["keypoints"],
+            "visible": ann["visible"],
+            "size": ann["size"],
+            "image_id": ann.get("image_id"),
+        }
 
     def encode(self, codec: Any, payload: Any) -> np.ndarray:
-        size = tuple(getattr(codec, "size", payload["size"]))
+        codec = self._sized(codec, payload["size"])
+        size = tuple(codec.size)
         if tuple(payload["size"]) != size:
             raise InputError(
-                f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
+                f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}; "
+                "size=None in the codec's config takes each image's own size"
             )
         return codec.encode(payload["keypoints"], visible=payload["visible"])
+
+    @staticmethod
+    def _sized(codec: Any, size: Any) -> Any:
+        """``codec`` at canvas ``size`` when its own size is None (per sample); else itself."""
+        if getattr(codec, "size", None) is not None or size is None:
+            return codec
+        from rgbtask.registry import get_codec
+
+        return get_codec({**codec.get_config(), "size": [int(s) for s in size]})
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """The COCO image id of each output, and its canvas size when the codec's ``size`` is
+        None (per sample)."""
+        record: dict[str, Any] = {"image_id": _plain_id(payload.get("image_id"))}
+        if getattr(codec, "size", None) is None:
+            record["size"] = [int(s) for s in payload["size"]]
+        return record
+
+    decode_formats = ("npy", "json")
+
+    def batch_suffix(self, fmt: str) -> str | None:
+        """``json``: one COCO results file for all outputs (:meth:`write_collected`)."""
+        return None if fmt == "json" else super().batch_suffix(fmt)
+
+    def collect(self, codec: Any, decoded: Any, record: dict[str, Any] | None, key: str) -> Any:
+        """COCO result entries (``image_id``, ``category_id`` 1, ``keypoints`` as x, y, score
+        triples with 0, 0, 0 where not found, ``score`` the mean over found keypoints), one per
+        decoded instance with a keypoint found. The image id is the one the manifest recorded, or
+        the output's name when there is none."""
+        image_id = (record or {}).get("image_id", key)
+        value = np.asarray(decoded.value, dtype=np.float64)
+        score = np.asarray(decoded.confidence, dtype=np.float64)
+        found = np.asarray(decoded.valid, dtype=bool)
+        entries = []
+        for xy, sc, ok in zip(value, score, found):
+            if not ok.any():
+                continue
+            triples = np.where(ok[:, None], np.column_stack([xy, sc]), 0.0)
+            entries.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "keypoints": [round(float(v), 3) for v in triples.ravel()],
+                    "score": round(float(sc[ok].mean()), 4),
+                }
+            )
+        return entries
+
+    def write_collected(self, out_dir: str | Path, fmt: str, results: list[Any]) -> list[Path]:
+        """``out_dir/results.json``: the COCO keypoint results of every decoded output."""
+        entries = [entry for part in results for entry in (part or [])]
+        text = json.dumps(entries) + "\n"
+        path = Path(out_dir) / "results.json"
+        return [write_atomic(path, lambda tmp: tmp.write_text(text))]
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """A per-sample codec (``size=None``) takes the size the manifest recorded."""
+        return self._sized(codec, (record or {}).get("size"))
+
+
+def _plain_id(image_id: Any) -> Any:
+    """A COCO image id as JSON writes it (ints and strings as they are)."""
+    return image_id.item() if isinstance(image_id, np.generic) else image_id
 
 
 DEPTH_IO = DepthIO()

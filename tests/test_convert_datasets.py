@@ -1,0 +1,257 @@
+"""Real dataset layouts through ``convert`` and ``decode`` (issue 16): nested folders that repeat
+file names, per-sample keypoint canvases, batch decode, empty globs, and image writers that honour
+the file name's suffix."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import rgbtask
+from rgbtask import io as rio
+from rgbtask.cli import main
+from rgbtask.convert import convert, decode_files, glob_root
+
+KITTI = ("2011_09_26_drive_0001/image_02", "2011_09_26_drive_0002/image_02")
+
+
+def _kitti(root):
+    """Two drives holding the same file name, as KITTI depth ships them (uint16, / 256 = m)."""
+    rng = np.random.default_rng(0)
+    values = {}
+    for drive in KITTI:
+        folder = root / "kitti" / drive
+        folder.mkdir(parents=True)
+        depth = rng.integers(256, 20000, (6, 8), dtype=np.uint16)
+        depth[0, 0] = 0  # invalid
+        rio.write_png(folder / "0000000005.png", depth)
+        values[drive] = depth
+    return values
+
+
+def test_glob_root_is_the_patterns_leading_folders():
+    assert str(glob_root("kitti/**/*.png")) == "kitti"
+    assert str(glob_root("*.npy")) == "."
+    assert str(glob_root("/data/nyu/*/d*.png")) == "/data/nyu"
+    assert str(glob_root("a/b.png")) == "a"
+
+
+def test_convert_mirrors_the_input_tree_and_repeated_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _kitti(tmp_path)
+    argv = ["convert", "kitti/**/*.png", "--out", "enc", "--codec", "depth/cubewalk"]
+    argv += ["--depth-scale", "256", "--workers", "1"]
+    assert main(argv) == 0, capsys.readouterr().err
+    outs = sorted(
+        p.relative_to(tmp_path / "enc").as_posix() for p in (tmp_path / "enc").rglob("*.png")
+    )
+    assert outs == [f"{d}/0000000005.png" for d in KITTI]
+    manifest = json.loads((tmp_path / "enc" / "manifest.json").read_text())
+    assert manifest["inputs"] == {f"{d}/0000000005": f"kitti/{d}/0000000005.png" for d in KITTI}
+    # resumable: a second run skips both, the manifest still names both
+    assert main(argv) == 0
+    assert "converted 0, skipped 2" in capsys.readouterr().out
+    assert (
+        json.loads((tmp_path / "enc" / "manifest.json").read_text())["inputs"] == manifest["inputs"]
+    )
+    # --root: folders relative to it
+    assert main([*argv[:3], "enc2", *argv[4:], "--root", "."]) == 0
+    assert (tmp_path / "enc2" / "kitti" / KITTI[0] / "0000000005.png").is_file()
+    # an input outside --root is refused, nothing written
+    assert main([*argv[:3], "enc3", *argv[4:], "--root", "kitti/" + KITTI[0]]) == 2
+    assert "expected every input under --root" in capsys.readouterr().err
+    assert not (tmp_path / "enc3").exists()
+
+
+def test_convert_two_patterns_whose_outputs_collide_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _kitti(tmp_path)
+    with pytest.raises(rgbtask.InputError, match="give --root"):
+        convert(
+            [f"kitti/{d}/*.png" for d in KITTI],
+            "enc",
+            "depth/cubewalk",
+            depth_scale=256,
+            workers=1,
+            progress=False,
+        )
+    result = convert(
+        [f"kitti/{d}/*.png" for d in KITTI],
+        "enc",
+        "depth/cubewalk",
+        depth_scale=256,
+        workers=1,
+        progress=False,
+        root="kitti",
+    )
+    assert result.ok and len(result.converted) == 2
+
+
+def test_convert_with_an_empty_glob_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = ["convert", "nothing/**/*.png", "--out", "enc", "--codec", "normals/xyz"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "expected input files, got none" in err and "no file matches" in err
+    assert not (tmp_path / "enc").exists()
+    with pytest.raises(rgbtask.InputError, match="expected input files"):
+        convert(["nothing/*.npy"], tmp_path / "enc", "normals/xyz", progress=False)
+    assert not (tmp_path / "enc").exists()
+
+
+def test_batch_decode_mirrors_the_tree_and_resumes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    values = _kitti(tmp_path)
+    assert convert(["kitti/**/*.png"], "enc", "depth/cubewalk", depth_scale=256, progress=False).ok
+    codec = rgbtask.get_codec("depth/cubewalk")
+    argv = ["decode", "enc/**/*.png", "--out", "dec", "--manifest", "enc/manifest.json"]
+    assert main([*argv, "--workers", "2"]) == 0, capsys.readouterr().err
+    assert "decoded 2, skipped 0 (already done), failed 0" in capsys.readouterr().out
+    for drive, depth in values.items():
+        back = np.load(tmp_path / "dec" / drive / "0000000005.npy")
+        ref = np.where(depth > 0, depth / 256.0, np.nan)
+        assert np.array_equal(np.isnan(back), np.isnan(ref))
+        assert np.all(codec.roundtrip_error(ref, back) <= codec.roundtrip_bound(ref))
+    mtime = (tmp_path / "dec" / KITTI[0] / "0000000005.npy").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert "decoded 0, skipped 2" in capsys.readouterr().out
+    assert (tmp_path / "dec" / KITTI[0] / "0000000005.npy").stat().st_mtime_ns == mtime
+    # 16-bit PNG depth, and a corrupt encoded file fails alone (exit 1)
+    (tmp_path / "enc" / "broken.png").write_bytes(b"not a png")
+    argv16 = ["decode", "enc/**/*.png", "--out", "d16", "--manifest", "enc/manifest.json"]
+    assert main([*argv16, "--format", "png", "--depth-scale", "256", "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "broken.png" in captured.err and "decoded 2," in captured.out
+    back16 = rio.read_image(tmp_path / "d16" / KITTI[1] / "0000000005.png")
+    assert back16.dtype == np.uint16 and back16[0, 0] == 0
+    back = np.load(tmp_path / "dec" / KITTI[1] / "0000000005.npy")
+    assert np.array_equal(back16, np.rint(np.nan_to_num(back) * 256).astype(np.uint16))
+    # a format the task does not write is refused up front
+    assert main([*argv, "--format", "json"]) == 2
+    assert "expected --format in" in capsys.readouterr().err
+    # an empty glob: exit 2, nothing written
+    assert main(["decode", "none/*.png", "--out", "d0", "--codec", "depth/cubewalk"]) == 2
+    assert not (tmp_path / "d0").exists()
+
+
+def test_batch_decode_masks_to_label_pngs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    labels = np.arange(20, dtype=np.uint8).reshape(4, 5) % 21
+    for city in ("aachen", "bochum"):
+        (tmp_path / "voc" / city).mkdir(parents=True)
+        rio.write_png(tmp_path / "voc" / city / "x.png", labels)
+    codec = {"name": "mask/palette", "palette": "voc"}
+    assert convert(["voc/**/*.png"], "enc", codec, workers=1, progress=False).ok
+    result = decode_files(
+        ["enc/**/*.png"], "dec", manifest="enc/manifest.json", fmt="png", workers=1, progress=False
+    )
+    assert result.ok and len(result.converted) == 2
+    assert np.array_equal(rio.read_image(tmp_path / "dec" / "bochum" / "x.png"), labels)
+
+
+def _coco(tmp_path, sizes, k=17):
+    images, anns = [], []
+    rng = np.random.default_rng(1)
+    for i, (h, w) in enumerate(sizes):
+        images.append({"id": 100 + i, "file_name": f"img{i}.jpg", "height": h, "width": w})
+        kp = np.zeros((k, 3))
+        kp[:, 0] = np.linspace(8, w - 8, k).round()
+        kp[:, 1] = rng.permutation(np.linspace(8, h - 8, k)).round()
+        kp[:, 2] = 2
+        anns.append(
+            {"id": i, "image_id": 100 + i, "keypoints": kp.ravel().tolist(), "bbox": [0, 0, w, h]}
+        )
+    path = tmp_path / "person_keypoints.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns}))
+    return path
+
+
+def test_keypoints_size_none_takes_each_images_size(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    sizes = [(96, 128), (120, 90), (64, 64)]
+    path = _coco(tmp_path, sizes)
+    coco = rio.read_coco_keypoints(path)
+    argv = ["convert", path.name, "--out", "enc", "--codec", "keypoints/heatmap"]
+    assert main([*argv, "--param", "num_keypoints=17", "--workers", "1"]) == 0, capsys.readouterr()
+    manifest = json.loads((tmp_path / "enc" / "manifest.json").read_text())
+    assert manifest["codec"]["size"] is None
+    for i, (h, w) in enumerate(sizes):
+        assert rio.read_rgb(tmp_path / "enc" / f"img{i}.png").shape == (h, w, 3)
+        assert manifest["samples"][f"img{i}"] == {"image_id": 100 + i, "size": [h, w]}
+    # single-file decode with the manifest uses the recorded size
+    assert main(["decode", "enc/img1.png", "k1.npy", "--manifest", "enc/manifest.json"]) == 0
+    err = np.linalg.norm(
+        np.load(tmp_path / "k1.npy")[0] - coco["img1.jpg"]["keypoints"][0], axis=-1
+    )
+    assert np.nanmax(err) < 0.1
+    # batch decode: one COCO results JSON, image ids from the manifest
+    dec = ["decode", "enc/*.png", "--out", "res", "--manifest", "enc/manifest.json"]
+    assert main([*dec, "--format", "json", "--workers", "1"]) == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert sorted(r["image_id"] for r in results) == [100, 101, 102]
+    for r in results:
+        ref = coco[f"img{r['image_id'] - 100}.jpg"]["keypoints"][0]
+        got = np.asarray(r["keypoints"]).reshape(17, 3)
+        assert np.max(np.linalg.norm(got[:, :2] - ref, axis=-1)) < 0.1
+        assert r["category_id"] == 1 and 0 < r["score"] <= 1
+    # a per-sample codec cannot encode without a size, and says how to give one
+    codec = rgbtask.get_codec("keypoints/heatmap", num_keypoints=17)
+    with pytest.raises(rgbtask.ConfigError, match="size=None"):
+        codec.encode(coco["img0.jpg"]["keypoints"])
+
+
+def test_keypoints_fixed_size_behaves_as_before(tmp_path):
+    path = _coco(tmp_path, [(48, 64), (40, 40)])
+    codec = {"name": "keypoints/heatmap", "size": [48, 64], "num_keypoints": 17}
+    result = convert([path], tmp_path / "enc", codec, workers=1, progress=False)
+    assert [p.split("/")[-1] for p in result.converted] == ["img0.png"]
+    assert "img1.jpg" in next(iter(result.failed))
+    manifest = json.loads((tmp_path / "enc" / "manifest.json").read_text())
+    assert manifest["samples"]["img0"] == {"image_id": 100}
+
+
+def test_write_png_writes_the_format_the_suffix_names(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 9, 3), dtype=np.uint8)
+    with pytest.warns(rio.LossyFormatWarning, match="lossy"):
+        rio.write_png(tmp_path / "x.jpg", rgb)
+    assert (tmp_path / "x.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, not PNG bytes
+    assert issubclass(rio.LossyFormatWarning, RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rio.write_png(tmp_path / "x.PNG", rgb)
+        rio.write_png(tmp_path / "x.tif", rgb.astype(np.uint16) * 257)
+    assert (tmp_path / "x.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert rio.read_rgb(tmp_path / "x.tif").dtype == np.uint16
+    with pytest.raises(rgbtask.InputError, match="JPEG holds 8 bits"):
+        rio.write_png(tmp_path / "y.jpg", rgb.astype(np.uint16))
+    for name in ("y.webp", "y.bmp", "y"):
+        with pytest.raises(rgbtask.InputError, match="expected an output named .png"):
+            rio.write_png(tmp_path / name, rgb)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.PNG", "x.jpg", "x.tif"]
+
+
+def test_cli_encode_to_jpg_warns_and_writes_jpeg(tmp_path):
+    normals = np.zeros((4, 5, 3))
+    normals[..., 2] = 1.0
+    np.save(tmp_path / "n.npy", normals)
+    with pytest.warns(rio.LossyFormatWarning):
+        assert (
+            main(
+                [
+                    "encode",
+                    str(tmp_path / "n.npy"),
+                    str(tmp_path / "n.jpg"),
+                    "--codec",
+                    "normals/xyz",
+                ]
+            )
+            == 0
+        )
+    assert (tmp_path / "n.jpg").read_bytes()[:2] == b"\xff\xd8"
+    assert (
+        main(["encode", str(tmp_path / "n.npy"), str(tmp_path / "n.gif"), "--codec", "normals/xyz"])
+        == 2
+    )
