@@ -302,14 +302,17 @@ def cmd_decode(args: argparse.Namespace) -> int:
     source, output = args.inputs
     codec = _codec_from_args(args)
     task_io = task_io_for(codec)
+    depth_scale = args.depth_scale
     if args.manifest:
-        record = manifest_record(args.manifest, read_manifest(args.manifest), source)
-        codec = task_io.sample_codec(codec, record)
+        saved = read_manifest(args.manifest)
+        codec = task_io.sample_codec(codec, manifest_record(args.manifest, saved, source))
+        if depth_scale is None and isinstance(saved.get("depth_scale"), (int, float)):
+            depth_scale = saved["depth_scale"]  # a 16-bit PNG in the units the input had
     if args.confidence and Path(args.confidence).suffix.lower() not in (".npy", ".pfm"):
         raise RgbtaskError(f"expected --confidence FILE.npy (or .pfm), got {args.confidence!r}")
     rgb = read_rgb(source)
     decoded = codec.decode_with_confidence(rgb)
-    task_io.write(output, decoded.value, args.depth_scale)
+    task_io.write(output, decoded.value, depth_scale)
     if args.confidence:
         task_io.write(args.confidence, decoded.confidence)
     return 0
@@ -329,6 +332,8 @@ def _decode_batch(args: argparse.Namespace) -> int:
         fmt=args.format,
         depth_scale=args.depth_scale,
         workers=args.workers,
+        engine="dask" if (args.scheduler or args.engine == "dask") else "local",
+        scheduler=args.scheduler,
         root=args.root,
     )
     return _report(result, "decoded", None)
@@ -470,9 +475,24 @@ def build_parser() -> argparse.ArgumentParser:
         "(depth), png (label maps; depth as 16-bit with --depth-scale), json (keypoints: one "
         "COCO results file, DIR/results.json)",
     )
-    dec.add_argument("--workers", type=int, help="with --out: processes (all cores)")
+    dec.add_argument(
+        "--workers", type=int, help="with --out: processes or Dask workers (all cores)"
+    )
+    dec.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="with --out: local processes, or a Dask LocalCluster",
+    )
+    dec.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --out: run on a dask.distributed scheduler (implies --engine dask)",
+    )
     dec.add_argument("--root", help="with --out: mirror folders relative to this folder")
-    dec.add_argument("--confidence", help="also write the per-pixel confidence (.npy)")
+    dec.add_argument(
+        "--confidence", help="one file only: also write the per-pixel confidence (.npy or .pfm)"
+    )
     codec_args(dec)
     dec.set_defaults(func=cmd_decode)
 

@@ -445,8 +445,16 @@ def decode_files(
     ----------
     codec : a codec, name or config; or None with ``manifest``
     manifest : a ``manifest.json`` written by :func:`convert`: its codec (unless ``codec`` is
-        given) and what it recorded per output (the canvas of a per-sample keypoints codec, COCO
-        image ids)
+        given), what it recorded per output (the canvas of a per-sample keypoints codec, COCO
+        image ids) and its ``depth_scale`` (the default for ``depth_scale``)
+    fmt : what to write (above); default: the task's first format, ``"npy"``
+    depth_scale : ``fmt="png"`` depth: metres * depth_scale = stored value
+    workers, engine, scheduler, progress, root : as for :func:`convert`
+
+    Returns
+    -------
+    A :class:`ConvertResult`: ``converted`` the outputs written, ``skipped`` those already there,
+    ``failed`` the encoded files that did not decode (with the reason).
     """
     from rgbtask.io import remove_stale_partials, task_io_for
     from rgbtask.registry import get_codec
@@ -459,6 +467,8 @@ def decode_files(
             raise InputError("expected a codec or a manifest to decode with")
         codec = saved["codec"]
     codec = get_codec(codec)
+    if depth_scale is None and isinstance(saved.get("depth_scale"), (int, float)):
+        depth_scale = saved["depth_scale"]  # 16-bit depth PNGs back in the units they came in
     task_io = task_io_for(codec)
     fmt = fmt or task_io.decode_formats[0]
     suffix = task_io.batch_suffix(fmt)

@@ -289,3 +289,18 @@ def test_readme_dataset_pipeline_runs(tmp_path, monkeypatch, capsys):
         for p in (tmp_path / "decoded").rglob("*.npy")
     ) == [f"{s}/{f}.npy" for s in ("kitchen_0001", "office_0002") for f in ("r-001", "r-002")]
     assert np.load(tmp_path / "frame.npy").shape == (8, 10)
+
+
+def test_decode_to_16_bit_png_takes_the_manifests_depth_scale(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _kitti(tmp_path)
+    assert convert(["kitti/**/*.png"], "enc", "depth/cubewalk", depth_scale=256, progress=False).ok
+    man = ["--manifest", "enc/manifest.json"]
+    assert main(["decode", "enc/**/*.png", "--out", "npy", *man, "--workers", "1"]) == 0
+    assert main(["decode", "enc/**/*.png", "--out", "png", *man, "--format", "png"]) == 0
+    one = f"enc/{KITTI[0]}/0000000005.png"
+    assert main(["decode", one, "one.png", *man]) == 0
+    back = np.load(tmp_path / "npy" / KITTI[0] / "0000000005.npy")
+    want = np.rint(np.nan_to_num(back) * 256).astype(np.uint16)
+    assert np.array_equal(rio.read_image(tmp_path / "png" / KITTI[0] / "0000000005.png"), want)
+    assert np.array_equal(rio.read_image(tmp_path / "one.png"), want)
