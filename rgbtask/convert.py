@@ -319,7 +319,7 @@ def convert(
     result = ConvertResult(failed=dict(failed))
     for folder in sorted({out_dir} | {out.parent for _, out, _ in jobs}):
         result.removed_partials += [str(p) for p in remove_stale_partials(folder)]
-    records = manifest.get("samples", {})
+    records = manifest.get("samples") if isinstance(manifest.get("samples"), dict) else {}
     todo = []
     for key, out, payload in jobs:
         record = task_io.sample_record(codec, payload)

@@ -304,3 +304,42 @@ def test_decode_to_16_bit_png_takes_the_manifests_depth_scale(tmp_path, monkeypa
     want = np.rint(np.nan_to_num(back) * 256).astype(np.uint16)
     assert np.array_equal(rio.read_image(tmp_path / "png" / KITTI[0] / "0000000005.png"), want)
     assert np.array_equal(rio.read_image(tmp_path / "one.png"), want)
+
+
+def test_decode_usage_errors_are_one_line_exit_2(tmp_path, capsys):
+    png = tmp_path / "x.png"
+    rio.write_png(png, np.full((2, 3, 3), 128, np.uint8))
+    cases = [
+        (["decode", str(png), "--codec", "normals/xyz"], "expected INPUT OUTPUT"),
+        (["decode", str(png), "a.npy", "b.npy", "--codec", "normals/xyz"], "expected INPUT OUTPUT"),
+        (["decode", str(png), "a.npy", "--format", "png", "--codec", "normals/xyz"], "--format"),
+        (
+            ["decode", str(png), "--out", str(tmp_path / "o"), "--confidence", "c.npy"],
+            "--confidence",
+        ),
+        (
+            ["decode", str(tmp_path), "--out", str(tmp_path / "o"), "--codec", "normals/xyz"],
+            "a directory, not a file",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("rgbtask: error: ") and message in err, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_batch_decode_on_a_dask_local_cluster(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    monkeypatch.chdir(tmp_path)
+    _kitti(tmp_path)
+    assert convert(["kitti/**/*.png"], "enc", "depth/cubewalk", depth_scale=256, progress=False).ok
+    kw = {"manifest": "enc/manifest.json", "progress": False}
+    dask = decode_files(["enc/**/*.png"], "dask", engine="dask", workers=2, **kw)
+    local = decode_files(["enc/**/*.png"], "local", workers=1, **kw)
+    assert dask.ok and local.ok and len(dask.converted) == 2
+    for drive in KITTI:
+        a = np.load(tmp_path / "dask" / drive / "0000000005.npy")
+        b = np.load(tmp_path / "local" / drive / "0000000005.npy")
+        assert np.array_equal(a, b, equal_nan=True)
