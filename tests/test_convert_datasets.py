@@ -343,3 +343,20 @@ def test_batch_decode_on_a_dask_local_cluster(tmp_path, monkeypatch):
         a = np.load(tmp_path / "dask" / drive / "0000000005.npy")
         b = np.load(tmp_path / "local" / drive / "0000000005.npy")
         assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_coco_file_names_in_subfolders_keep_their_folders(tmp_path):
+    path = _coco(tmp_path, [(48, 64), (48, 64), (40, 40)])
+    coco = json.loads(path.read_text())
+    for image, name in zip(coco["images"], ["val/a/0001.jpg", "val/b/0001.jpg", "../up.jpg"]):
+        image["file_name"] = name
+    path.write_text(json.dumps(coco))
+    codec = {"name": "keypoints/heatmap", "num_keypoints": 17}
+    result = convert([path], tmp_path / "enc", codec, workers=1, progress=False)
+    assert result.ok
+    written = sorted(
+        p.relative_to(tmp_path / "enc").as_posix() for p in (tmp_path / "enc").rglob("*.png")
+    )
+    assert written == ["up.png", "val/a/0001.png", "val/b/0001.png"]
+    manifest = json.loads((tmp_path / "enc" / "manifest.json").read_text())
+    assert manifest["inputs"]["val/b/0001"] == f"{path}:val/b/0001.jpg"

@@ -245,7 +245,8 @@ class TaskIO:
     ) -> list[tuple[str, str, Any]]:
         """The samples one input file holds, as ``(key, output stem, payload)``.
 
-        ``key`` names the sample in reports and the manifest, the output is ``<stem>.png``, and the
+        ``key`` names the sample in reports and the manifest, the output is ``<stem>.png`` (beside
+        the input's mirrored folder; a stem may hold subfolders, ``val/0001``), and the
         payload (small, picklable: it travels to worker processes) is what :meth:`encode` takes.
         The default: one sample per file, read in :meth:`encode` (in the worker). Raises
         :class:`~rgbtask.errors.InputError` for a file that fails as a whole.
@@ -324,13 +325,14 @@ class NormalsIO(TaskIO):
 
 class CocoKeypointsIO(TaskIO):
     """Keypoints: a COCO keypoint JSON file holds one sample per annotated image, named by the
-    image's file name (the output by its stem)."""
+    image's file name (the output by that name without its suffix, folders kept:
+    ``val/0001.jpg`` -> ``val/0001.png``)."""
 
     def items(
         self, path: str | Path, depth_scale: float | None = None
     ) -> list[tuple[str, str, Any]]:
         return [
-            (f"{path}:{name}", Path(name).stem, self._payload(ann))
+            (f"{path}:{name}", _image_stem(name), self._payload(ann))
             for name, ann in read_coco_keypoints(path).items()
         ]
 
@@ -416,6 +418,18 @@ class CocoKeypointsIO(TaskIO):
     def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
         """A per-sample codec (``size=None``) takes the size the manifest recorded."""
         return self._sized(codec, (record or {}).get("size"))
+
+
+def _image_stem(file_name: str) -> str:
+    """A COCO ``file_name``'s output name: its path without the suffix, so that images in
+    subfolders (``val/0001.jpg``) keep their folders; just the stem for a name that climbs out
+    (``..``) or is absolute."""
+    from pathlib import PurePosixPath
+
+    name = PurePosixPath(str(file_name).replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or not name.stem:
+        return Path(str(file_name)).stem
+    return name.with_suffix("").as_posix()
 
 
 def _plain_id(image_id: Any) -> Any:
