@@ -15,7 +15,8 @@ exactly. It is built for whole datasets:
   the temporary files of processes that died on this host (:func:`rgbtask.io.remove_stale_partials`)
   and leaves those of live processes and other hosts alone;
 * a file that fails (missing, truncated, corrupt, wrong dtype or shape) is named with its reason,
-  gets no output, and the others are still converted;
+  gets no output, and the others are still converted; no input file at all (a pattern that
+  matches nothing) is an :class:`~rgbtask.errors.InputError` before anything is written;
 * the manifest is written before the first output and again at the end, so a folder that holds
   outputs always says which codec made them; a corrupt manifest is an error, never overwritten;
 * an output folder holds one codec: a run with a different codec config into the same folder is
@@ -23,7 +24,14 @@ exactly. It is built for whole datasets:
 
 What an input file holds is the codec's ``task_io``'s business (:class:`rgbtask.io.TaskIO`): one
 sample per file for depth, masks and normals; a COCO keypoint JSON expands to one output per
-annotated image (named by the image's file stem).
+annotated image (named by the image's file name without its suffix), and what the manifest records
+per output (``samples``: a per-sample keypoint canvas, COCO image ids) is its
+``sample_record``.
+
+``decode_files(inputs, out_dir, manifest=...)`` is the inverse, for ``rgbtask decode GLOB --out
+DIR``: the same mirroring, parallelism, restarts and per-file failures, writing what the codec's
+``task_io`` says for the format asked (``.npy`` files by default; one COCO results JSON for
+keypoints).
 """
 
 from __future__ import annotations
