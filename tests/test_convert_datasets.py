@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -360,3 +362,33 @@ def test_coco_file_names_in_subfolders_keep_their_folders(tmp_path):
     assert written == ["up.png", "val/a/0001.png", "val/b/0001.png"]
     manifest = json.loads((tmp_path / "enc" / "manifest.json").read_text())
     assert manifest["inputs"]["val/b/0001"] == f"{path}:val/b/0001.jpg"
+
+
+def test_batch_decode_writes_a_new_familys_format_through_its_task_io(tmp_path, monkeypatch):
+    """No task branching: a family's TaskIO that declares ``.flo`` gets ``--format flo``."""
+    from test_tasks import FloIO, ToyFlow, _flow
+
+    from rgbtask.registry import unregister_codec
+
+    class FlowFiles(FloIO):
+        decode_formats = ("npy", "flo")
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class FloCodec(ToyFlow):
+        name: ClassVar[str] = "toyflow/flo"
+        task_io: ClassVar[Any] = FlowFiles()
+
+    monkeypatch.chdir(tmp_path)
+    rgbtask.register_codec(FloCodec)
+    try:
+        for seq in ("alley_1", "bamboo_1"):
+            FlowFiles().write(tmp_path / "sintel" / seq / "frame_0001.flo", _flow(len(seq)))
+        assert convert(["sintel/**/*.flo"], "enc", "toyflow/flo", workers=1, progress=False).ok
+        dec = ["decode", "enc/**/*.png", "--out", "dec", "--manifest", "enc/manifest.json"]
+        assert main([*dec, "--format", "flo", "--workers", "1"]) == 0
+        back = FlowFiles().read(tmp_path / "dec" / "bamboo_1" / "frame_0001.flo")
+        ref = _flow(len("bamboo_1"))
+        assert back.shape == ref.shape and np.max(np.abs(back - ref)) < 0.1
+        assert main([*dec, "--format", "png", "--workers", "1"]) == 2
+    finally:
+        unregister_codec("toyflow/flo")
