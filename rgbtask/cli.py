@@ -286,7 +286,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     from rgbtask.convert import manifest_record, read_manifest
-    from rgbtask.io import read_rgb, task_io_for
+    from rgbtask.io import read_rgb, task_io_for, write_value
 
     if args.out:
         return _decode_batch(args)
@@ -314,7 +314,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
     decoded = codec.decode_with_confidence(rgb)
     task_io.write(output, decoded.value, depth_scale)
     if args.confidence:
-        task_io.write(args.confidence, decoded.confidence)
+        write_value(args.confidence, decoded.confidence)
     return 0
 
 

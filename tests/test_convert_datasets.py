@@ -392,3 +392,30 @@ def test_batch_decode_writes_a_new_familys_format_through_its_task_io(tmp_path, 
         assert main([*dec, "--format", "png", "--workers", "1"]) == 2
     finally:
         unregister_codec("toyflow/flo")
+
+
+def test_single_file_decode_refuses_an_output_the_task_cannot_hold(tmp_path, capsys):
+    normals = np.zeros((4, 5, 3))
+    normals[..., 2] = 1.0
+    png = tmp_path / "n.png"
+    rio.write_png(png, rgbtask.get_codec("normals/xyz").encode(normals))
+    args = ["--codec", "normals/xyz"]
+    # normals as a PNG used to say "expected --depth-scale to write float depth"
+    assert main(["decode", str(png), str(tmp_path / "n_out.png"), *args]) == 2
+    err = capsys.readouterr().err
+    assert "expected an output ending in .npy, .pfm" in err and "depth" not in err
+    assert main(["decode", str(png), str(tmp_path / "n.pfm"), *args]) == 0
+    assert rio.read_pfm(tmp_path / "n.pfm").shape == (4, 5, 3)
+    # keypoints: .npy one file; COCO results JSON only for a batch, and the error says how
+    kp = rgbtask.get_codec("keypoints/heatmap", size=(24, 32), num_keypoints=3)
+    rio.write_png(
+        tmp_path / "k.png", kp.encode(np.array([[[5.0, 6.0], [20.0, 12.0], [9.0, 18.0]]]))
+    )
+    kargs = ["--codec", "keypoints/heatmap", "--param", "num_keypoints=3"]
+    assert main(["decode", str(tmp_path / "k.png"), str(tmp_path / "k.json"), *kargs]) == 2
+    assert "--out DIR --format json" in capsys.readouterr().err
+    assert main(["decode", str(tmp_path / "k.png"), str(tmp_path / "k.npy"), *kargs]) == 0
+    assert np.nanmax(np.abs(np.load(tmp_path / "k.npy")[0] - [[5, 6], [20, 12], [9, 18]])) < 0.1
+    # a confidence map is a float map whatever the task: .npy or .pfm
+    conf = ["--confidence", str(tmp_path / "c.pfm")]
+    assert main(["decode", str(png), str(tmp_path / "n.npy"), *args, *conf]) == 0

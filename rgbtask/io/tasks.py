@@ -268,8 +268,25 @@ class TaskIO:
         return codec.encode(self.read(payload["path"], payload["depth_scale"]))
 
     def write(self, path: str | Path, value: Any, depth_scale: float | None = None) -> Path:
-        """Write a decoded value (or a confidence map) to ``path``, by its extension."""
+        """Write a decoded value to ``path``, by its extension: one of :attr:`decode_formats`
+        (:func:`write_value` writes them); any other is refused, naming those this task writes."""
+        suffix = Path(path).suffix.lower()
+        if suffix.lstrip(".") not in self.decode_formats or self.batch_suffix(suffix[1:]) is None:
+            single = [f".{f}" for f in self.decode_formats if self.batch_suffix(f) is not None]
+            raise InputError(
+                f"expected an output ending in {', '.join(single)} for this codec's values, got "
+                f"{Path(path).name!r}" + self._write_hint()
+            )
         return write_value(path, value, depth_scale)
+
+    def _write_hint(self) -> str:
+        collected = [f for f in self.decode_formats if self.batch_suffix(f) is None]
+        if not collected:
+            return ""
+        return (
+            f"; {', '.join(collected)} is written for a whole batch: rgbtask decode 'GLOB' --out "
+            f"DIR --format {collected[0]}"
+        )
 
     #: Formats ``rgbtask decode --out DIR --format F`` writes (the first is the default).
     decode_formats: tuple[str, ...] = ("npy", "pfm", "png")
@@ -312,12 +329,16 @@ class DepthIO(TaskIO):
 class MaskIO(TaskIO):
     """Label maps: PNG (gray, 16-bit, palette, COCO panoptic RGB), ``.npy``."""
 
+    decode_formats = ("npy", "png")
+
     def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
         return read_mask(path)
 
 
 class NormalsIO(TaskIO):
-    """Surface normals: ``.npy``, ``.exr``."""
+    """Surface normals: ``.npy``, ``.exr`` in; ``.npy``, ``.pfm`` (3-channel float) out."""
+
+    decode_formats = ("npy", "pfm")
 
     def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
         return read_normals(path)
