@@ -496,7 +496,17 @@ def build_parser() -> argparse.ArgumentParser:
     codec_args(dec)
     dec.set_defaults(func=cmd_decode)
 
-    conv = sub.add_parser("convert", help="encode a whole dataset (files or globs) in parallel")
+    conv = sub.add_parser(
+        "convert",
+        help="encode a whole dataset (files or globs) in parallel",
+        epilog="examples:\n"
+        "  rgbtask convert 'nyu/**/*.png' --out encoded/ --codec depth/cubewalk --depth-scale 1000\n"
+        "  rgbtask convert 'kitti/**/proj_depth/**/*.png' --out enc/ --codec depth/cubewalk "
+        "--depth-scale 256 --root kitti\n"
+        "  rgbtask convert person_keypoints_val2017.json --out kp/ --codec keypoints/heatmap "
+        "--param num_keypoints=17",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     conv.add_argument("inputs", nargs="+", help="files or glob patterns (quote them)")
     conv.add_argument(
         "--out",
@@ -508,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--root", help="mirror every input's folder relative to this folder (default: the glob's)"
     )
     conv.add_argument("--workers", type=int, help="processes or Dask workers (all cores)")
-    conv.add_argument("--engine", choices=["local", "dask"], default="local")
+    conv.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="local: processes on this machine (default); dask: a Dask LocalCluster, or the "
+        "cluster --scheduler names",
+    )
     conv.add_argument(
         "--scheduler",
         metavar="ADDRESS",
