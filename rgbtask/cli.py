@@ -501,8 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="encode a whole dataset (files or globs) in parallel",
         epilog="examples:\n"
         "  rgbtask convert 'nyu/**/*.png' --out encoded/ --codec depth/cubewalk --depth-scale 1000\n"
-        "  rgbtask convert 'kitti/**/proj_depth/**/*.png' --out enc/ --codec depth/cubewalk "
-        "--depth-scale 256 --root kitti\n"
+        "  rgbtask convert 'kitti/train/**/*.png' 'kitti/val/**/*.png' --root kitti --out enc/ "
+        "--codec depth/cubewalk --depth-scale 256\n"
         "  rgbtask convert person_keypoints_val2017.json --out kp/ --codec keypoints/heatmap "
         "--param num_keypoints=17",
         formatter_class=argparse.RawDescriptionHelpFormatter,
