@@ -511,18 +511,75 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from rgbtask.io import read_rgb, task_io_for
+    from rgbtask.convert import manifest_record, read_manifest
+    from rgbtask.io import read_rgb, task_io_for, write_value
 
+    if args.out:
+        return _decode_batch(args)
+    if len(args.inputs) != 2:
+        raise RgbtaskError(
+            f"expected INPUT OUTPUT (one file), or inputs with --out DIR (a batch), got "
+            f"{len(args.inputs)} path(s) and no --out"
+        )
+    if args.format:
+        raise RgbtaskError(
+            "expected --format with --out DIR (a batch); one file's format is OUTPUT's suffix"
+        )
+    source, output = args.inputs
     codec = _codec_from_args(args)
     task_io = task_io_for(codec)
+    depth_scale = args.depth_scale
+    if args.manifest:
+        saved = read_manifest(args.manifest)
+        codec = task_io.sample_codec(codec, manifest_record(args.manifest, saved, source))
+        if depth_scale is None and isinstance(saved.get("depth_scale"), (int, float)):
+            depth_scale = saved["depth_scale"]  # a 16-bit PNG in the units the input had
     if args.confidence and Path(args.confidence).suffix.lower() not in (".npy", ".pfm"):
         raise RgbtaskError(f"expected --confidence FILE.npy (or .pfm), got {args.confidence!r}")
-    rgb = read_rgb(args.input)
+    rgb = read_rgb(source)
     decoded = codec.decode_with_confidence(rgb)
-    task_io.write(args.output, decoded.value, args.depth_scale)
+    task_io.write(output, decoded.value, depth_scale)
     if args.confidence:
-        task_io.write(args.confidence, decoded.confidence)
+        write_value(args.confidence, decoded.confidence)
     return 0
+
+
+def _decode_batch(args: argparse.Namespace) -> int:
+    from rgbtask.convert import decode_files
+
+    if args.confidence:
+        raise RgbtaskError("expected --confidence with one file (INPUT OUTPUT), not with --out")
+    codec = _codec_from_args(args)
+    result = decode_files(
+        args.inputs,
+        args.out,
+        codec,
+        manifest=args.manifest,
+        fmt=args.format,
+        depth_scale=args.depth_scale,
+        workers=args.workers,
+        engine="dask" if (args.scheduler or args.engine == "dask") else "local",
+        scheduler=args.scheduler,
+        root=args.root,
+    )
+    return _report(result, "decoded", None)
+
+
+def _report(result, verb: str, manifest: Path | None) -> int:
+    """Print a convert / batch decode summary; the exit status (1 when a file failed)."""
+    for key, error in sorted(result.failed.items()):
+        print(f"rgbtask: failed: {key}: {error}", file=sys.stderr)
+    if result.removed_partials:
+        print(
+            f"rgbtask: removed {len(result.removed_partials)} temporary file(s) left by an "
+            "interrupted earlier run",
+            file=sys.stderr,
+        )
+    print(
+        f"{verb} {len(result.converted)}, skipped {len(result.skipped)} (already done), "
+        f"failed {len(result.failed)}" + (f"; manifest: {manifest}" if manifest else "")
+    )
+    return 0 if result.ok else 1
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -538,20 +595,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         workers=args.workers,
         engine=engine,
         scheduler=args.scheduler,
+        root=args.root,
     )
-    for key, error in sorted(result.failed.items()):
-        print(f"rgbtask: failed: {key}: {error}", file=sys.stderr)
-    if result.removed_partials:
-        print(
-            f"rgbtask: removed {len(result.removed_partials)} temporary file(s) left by an "
-            "interrupted earlier run",
-            file=sys.stderr,
-        )
-    print(
-        f"converted {len(result.converted)}, skipped {len(result.skipped)} (already done), "
-        f"failed {len(result.failed)}; manifest: {Path(args.out) / 'manifest.json'}"
-    )
-    return 0 if result.ok else 1
+    return _report(result, "converted", Path(args.out) / "manifest.json")
 
 
 def _positive(text: str) -> int:
@@ -599,11 +645,18 @@ _EPILOGS = {
     ),
     "decode": (
         "examples:\n  rgbtask decode depth_rgb.png depth.npy --codec depth/cubewalk\n"
-        "  rgbtask decode encoded/frame.png frame.npy --manifest encoded/manifest.json"
+        "  rgbtask decode encoded/frame.png frame.npy --manifest encoded/manifest.json\n"
+        "  rgbtask decode 'enc/**/*.png' --out decoded/ --manifest enc/manifest.json\n"
+        "  rgbtask decode 'enc/**/*.png' --out depth16/ --manifest enc/manifest.json "
+        "--format png --depth-scale 1000"
     ),
     "convert": (
-        "example:\n  rgbtask convert 'nyu/**/*.png' --out encoded/ --codec depth/cubewalk "
-        "--depth-scale 1000"
+        "examples:\n"
+        "  rgbtask convert 'nyu/**/*.png' --out encoded/ --codec depth/cubewalk --depth-scale 1000\n"
+        "  rgbtask convert 'kitti/train/**/*.png' 'kitti/val/**/*.png' --root kitti --out enc/ "
+        "--codec depth/cubewalk --depth-scale 256\n"
+        "  rgbtask convert person_keypoints_val2017.json --out kp/ --codec keypoints/heatmap "
+        "--param num_keypoints=17"
     ),
 }
 
@@ -729,18 +782,58 @@ def build_parser() -> argparse.ArgumentParser:
     codec_args(enc)
     enc.set_defaults(func=cmd_encode)
 
-    dec = add("decode", "decode a PNG back to a task file")
-    dec.add_argument("input", help="the encoded PNG")
+    dec = add("decode", "decode a PNG back to a task file, or a folder of them (--out)")
     dec.add_argument(
-        "output", help=".npy (any value), .pfm (depth), .png (labels; depth with --depth-scale)"
+        "inputs",
+        nargs="+",
+        metavar="PATH",
+        help="INPUT OUTPUT: one encoded PNG and the file to write (.npy any value, .pfm depth, "
+        ".png labels or depth with --depth-scale); with --out: encoded files or glob patterns "
+        "(quote them)",
     )
-    dec.add_argument("--confidence", help="also write the per-pixel confidence (.npy)")
+    dec.add_argument(
+        "--out",
+        help="decode a batch into this folder, mirroring the inputs' folders (relative to each "
+        "pattern's root, or --root); parallel, resumable (existing outputs are skipped)",
+    )
+    dec.add_argument(
+        "--format",
+        help="with --out: what to write per the codec's task: npy (default, any task), pfm "
+        "(depth), png (label maps; depth as 16-bit with --depth-scale), json (keypoints: one "
+        "COCO results file, DIR/results.json)",
+    )
+    dec.add_argument(
+        "--workers", type=int, help="with --out: processes or Dask workers (all cores)"
+    )
+    dec.add_argument(
+        "--engine",
+        choices=["local", "dask"],
+        default="local",
+        help="with --out: local processes, or a Dask LocalCluster",
+    )
+    dec.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --out: run on a dask.distributed scheduler (implies --engine dask)",
+    )
+    dec.add_argument("--root", help="with --out: mirror folders relative to this folder")
+    dec.add_argument(
+        "--confidence", help="one file only: also write the per-pixel confidence (.npy or .pfm)"
+    )
     codec_args(dec)
     dec.set_defaults(func=cmd_decode)
 
     conv = add("convert", "encode a whole dataset (files or globs) in parallel")
     conv.add_argument("inputs", nargs="+", help="files or glob patterns (quote them)")
-    conv.add_argument("--out", required=True, help="output folder")
+    conv.add_argument(
+        "--out",
+        required=True,
+        help="output folder; the inputs' folders are mirrored under it (relative to each "
+        "pattern's root: 'kitti/**/*.png' -> kitti, or to --root)",
+    )
+    conv.add_argument(
+        "--root", help="mirror every input's folder relative to this folder (default: the glob's)"
+    )
     conv.add_argument("--workers", type=int, help="processes or Dask workers (all cores)")
     conv.add_argument(
         "--engine",

@@ -128,6 +128,7 @@ def _coco_keypoints(path: Path) -> None:
 DOC_INPUTS = {
     "depth.png": lambda p: _depth_png(p, 0),
     "person_keypoints.json": _coco_keypoints,
+    "person_keypoints_val2017.json": _coco_keypoints,
     "nyu/frame.png": lambda p: _depth_png(p, 1),
     "nyu/living_room/0001.png": lambda p: _depth_png(p, 2),
     "nyu/kitchen/0002.png": lambda p: _depth_png(p, 3),

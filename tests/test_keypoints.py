@@ -307,8 +307,8 @@ def test_errors():
         c.encode(np.full((1, 3, 2), np.inf))
     with pytest.raises(InputError, match="visible"):
         c.encode(np.zeros((1, 3, 2)), visible=np.ones((1, 4), bool))
+    assert codec(size=None).size is None  # per sample (issue 16): refused at encode, not here
     for bad in (
-        {"size": None},
         {"size": (0, 4)},
         {"num_keypoints": 0},
         {"layout": "rainbow"},

@@ -83,6 +83,7 @@ equally good wrists) and :meth:`metrics` scores it, matching whole instances.
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -174,8 +175,11 @@ class KeypointsHeatmap(Codec):
 
     Parameters
     ----------
-    size : (H, W)
-        Canvas size in pixels; decode refuses any other image size.
+    size : (H, W) or None
+        Canvas size in pixels; decode refuses any other image size. None means per sample: the
+        canvas is each image's own (``rgbtask convert`` takes it from the COCO image's width and
+        height and records it per output in the manifest); such a codec cannot encode on its own
+        (give it a size), and decodes an image at the size the image has.
     num_keypoints : int
         K, the number of keypoint ids.
     sigma : float
@@ -205,9 +209,9 @@ class KeypointsHeatmap(Codec):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.size is None or self.num_keypoints is None:
+        if self.num_keypoints is None:
             raise ConfigError(
-                "keypoints/heatmap needs size and num_keypoints: e.g. get_codec("
+                "keypoints/heatmap needs num_keypoints: e.g. get_codec("
                 "'keypoints/heatmap', size=(256, 192), num_keypoints=17)"
             )
         capacity = LAYOUTS[self.layout][1]
@@ -226,8 +230,18 @@ class KeypointsHeatmap(Codec):
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """The shape of one encoded image."""
-        h, w = self.size
+        h, w = self._canvas()
         return (h, w * self.pages, 3)
+
+    def _canvas(self) -> tuple[int, int]:
+        """``size``, or a ConfigError saying how a per-sample codec (``size=None``) gets one."""
+        if self.size is None:
+            raise ConfigError(
+                "expected a canvas size: this keypoints/heatmap codec has size=None (per sample); "
+                "give it each image's size, e.g. get_codec({**codec.get_config(), 'size': "
+                "(H, W)}), or let rgbtask convert take it from the COCO file"
+            )
+        return self.size
 
     @property
     def levels(self) -> int:
@@ -331,7 +345,7 @@ class KeypointsHeatmap(Codec):
 
     def _drawable(self, kp: np.ndarray) -> np.ndarray:
         """Keypoints with NaN where not drawn (off-canvas policy)."""
-        h, w = self.size
+        h, w = self._canvas()
         with np.errstate(invalid="ignore"):
             on = (kp[..., 0] >= -0.5) & (kp[..., 0] < w - 0.5)
             on &= (kp[..., 1] >= -0.5) & (kp[..., 1] < h - 0.5)
@@ -348,8 +362,8 @@ class KeypointsHeatmap(Codec):
         flat = np.ascontiguousarray(_batch_of(kp))
         out = kernels.render(
             flat,
-            height=self.size[0],
-            width=self.size[1],
+            height=self._canvas()[0],
+            width=self._canvas()[1],
             pages=self.pages,
             plane_of=self._plane_of(),
             colors=_colors(self.layout, self.num_keypoints),
@@ -364,6 +378,14 @@ class KeypointsHeatmap(Codec):
     # ---------------------------------------------------------------- decode
     def _decode(self, rgb: np.ndarray) -> Decoded:
         """``Decoded((..., M, K, 2) pixels, (..., M, K) score, found)``: peaks, grouped."""
+        if self.size is None:  # per sample: the canvas is the image's own
+            if rgb.ndim < 3 or rgb.shape[-2] % self.pages:
+                raise InputError(
+                    f"expected images (..., H, {self.pages} * W, 3) for layout {self.layout!r} "
+                    f"({self.pages} page(s) side by side), got {describe_array(rgb)}"
+                )
+            size = (rgb.shape[-3], rgb.shape[-2] // self.pages)
+            return dataclasses.replace(self, size=size)._decode(rgb)
         if rgb.shape[-3:] != self.image_shape:
             raise InputError(
                 f"expected images of shape (..., {', '.join(map(str, self.image_shape))}) "
@@ -372,7 +394,7 @@ class KeypointsHeatmap(Codec):
         lead = rgb.shape[:-3]
         flat = rgb.reshape((-1,) + self.image_shape)
         k, m = self.num_keypoints, self.max_instances
-        h, w = self.size
+        h, w = self._canvas()
         n, sep = painter_grid(k)
         cand, count = kernels.find_peaks(
             flat,
@@ -399,7 +421,12 @@ class KeypointsHeatmap(Codec):
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:
-        h, w = self.size
+        if self.size is None:
+            return (
+                "keypoints on each image's canvas (size=None: per sample), or NaN where not found "
+                f"(max_instances = {self.max_instances} slots)"
+            )
+        h, w = self._canvas()
         return (
             f"keypoints on the canvas, x in [-0.5, {w - 0.5:g}] and y in [-0.5, {h - 0.5:g}] px "
             f"(max_instances = {self.max_instances} slots), or NaN where not found"
@@ -408,7 +435,7 @@ class KeypointsHeatmap(Codec):
     def in_range(self, decoded: Decoded) -> np.ndarray:
         """Valid: finite and on the canvas ``[-0.5, W - 0.5] x [-0.5, H - 0.5]`` (a peak pixel's
         centre plus a refinement of at most half a pixel); not found: NaN."""
-        h, w = self.size
+        h, w = self._canvas()
         kp = np.asarray(decoded.value, dtype=np.float64)
         x, y = kp[..., 0], kp[..., 1]
         with np.errstate(invalid="ignore"):
@@ -444,7 +471,7 @@ class KeypointsHeatmap(Codec):
         ``sqrt(2) (0.5 + delta)`` for isolated ones nearer the edge, inf for crowded ones, 0 for
         absent ones and for the padding slots."""
         ref = self._as_instances(reference)
-        h, w = self.size
+        h, w = self._canvas()
         n = ref.shape[-3]
         flat = _batch_of(ref)
         bounds = np.zeros((flat.shape[0], self.max_instances, self.num_keypoints))

@@ -6,7 +6,9 @@
   read as ``R + 256 G + 256^2 B``), ``.npy``;
 * normals: ``.npy``, ``.exr`` (float, ``(H, W, 3)``);
 * keypoints: COCO JSON (``annotations[].keypoints`` as ``(N, 17, 2)`` plus visibility, per image);
-* encoded images to decode: :func:`read_rgb`, 8- or 16-bit RGB only;
+* encoded images to decode: :func:`read_rgb`, 8- or 16-bit RGB only; written by :func:`write_png` in
+  the format the file name says (``.png``; ``.tif``; ``.jpg`` with a :class:`LossyFormatWarning`;
+  any other suffix refused);
 * palette-mode ("P") PNGs as VOC ships its label maps: the pixel values are the labels and the file's
   palette holds the colours (:func:`write_palette_png`, :func:`read_palette_png`).
 
@@ -37,7 +39,14 @@ from rgbtask.io.atomic import (  # noqa: F401
     write_atomic,
 )
 from rgbtask.io.formats import _cv2, read_pfm, write_pfm  # noqa: F401
-from rgbtask.io.images import read_image, read_palette_png, read_rgb, write_palette_png, write_png
+from rgbtask.io.images import (
+    LossyFormatWarning,
+    read_image,
+    read_palette_png,
+    read_rgb,
+    write_palette_png,
+    write_png,
+)
 from rgbtask.io.tasks import (
     COCO_KEYPOINTS_IO,
     DEPTH_IO,
@@ -60,6 +69,7 @@ __all__ = [
     "MASK_IO",
     "NORMALS_IO",
     "READERS",
+    "LossyFormatWarning",
     "TaskIO",
     "partial_name",
     "read_coco_keypoints",

@@ -20,6 +20,7 @@ from rgbtask.io.formats import (
 )
 
 __all__ = [
+    "LossyFormatWarning",
     "read_image",
     "read_palette_png",
     "read_rgb",
@@ -180,18 +181,67 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+class LossyFormatWarning(RuntimeWarning):
+    """An image was written in a lossy format (JPEG) because its file name asked for it: the
+    codes change, and decoding gives what the codec's JPEG robustness allows, not the round-trip
+    bound."""
+
+
+#: Suffix -> (OpenCV extension, dtypes it stores exactly, lossy).
+_WRITE_FORMATS = {
+    ".png": (".png", (np.uint8, np.uint16), False),
+    ".tif": (".tiff", (np.uint8, np.uint16), False),
+    ".tiff": (".tiff", (np.uint8, np.uint16), False),
+    ".jpg": (".jpg", (np.uint8,), True),
+    ".jpeg": (".jpg", (np.uint8,), True),
+}
+
+
 def write_png(path: str | Path, image: np.ndarray) -> Path:
-    """Write ``(H, W)`` or ``(H, W, 3)`` RGB, uint8 or uint16, as PNG, atomically."""
+    """Write ``(H, W)`` or ``(H, W, 3)`` RGB, uint8 or uint16, atomically, in the format the file
+    name's suffix names.
+
+    ``.png`` (lossless, 8 or 16 bits: what encoded images should be stored as); ``.tif`` /
+    ``.tiff`` (lossless, 8 or 16 bits); ``.jpg`` / ``.jpeg`` (8 bits only, quality 95 with 4:4:4
+    chroma, and a :class:`LossyFormatWarning`: JPEG changes the codes). Any other suffix, or none,
+    is an :class:`~rgbtask.errors.InputError`: bytes of one format are never written under a name
+    that says another.
+    """
     image = np.asarray(image)
     if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3):
         raise InputError(
             f"expected uint8/uint16 (H, W[, 3]) to write as PNG, got {image.dtype} {image.shape}"
         )
+    suffix = Path(path).suffix.lower()
+    if suffix not in _WRITE_FORMATS:
+        raise InputError(
+            f"expected an output named .png (or .tif, .tiff, .jpg, .jpeg), got {str(path)!r}; "
+            "encoded images are stored as PNG"
+        )
+    ext, dtypes, lossy = _WRITE_FORMATS[suffix]
+    if image.dtype not in dtypes:
+        raise InputError(
+            f"expected uint8 to write JPEG {str(path)!r} (JPEG holds 8 bits), got {image.dtype}; "
+            "write .png to keep all 16 bits"
+        )
     cv2 = _cv2()
+    params: list[int] = []
+    if lossy:
+        import warnings
+
+        warnings.warn(
+            f"writing {str(path)!r} as JPEG, which is lossy: decoding it will not give the "
+            "codec's round-trip bound; name it .png to store the codes exactly",
+            LossyFormatWarning,
+            stacklevel=2,
+        )
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95]
+        if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
     data = np.ascontiguousarray(image[..., ::-1] if image.ndim == 3 else image)
 
     def write(tmp: Path) -> None:
-        ok, buf = cv2.imencode(".png", data)
+        ok, buf = cv2.imencode(ext, data, params)
         if not ok:
             raise OSError(f"OpenCV could not encode {path}")
         tmp.write_bytes(buf.tobytes())

@@ -245,7 +245,8 @@ class TaskIO:
     ) -> list[tuple[str, str, Any]]:
         """The samples one input file holds, as ``(key, output stem, payload)``.
 
-        ``key`` names the sample in reports and the manifest, the output is ``<stem>.png``, and the
+        ``key`` names the sample in reports and the manifest, the output is ``<stem>.png`` (beside
+        the input's mirrored folder; a stem may hold subfolders, ``val/0001``), and the
         payload (small, picklable: it travels to worker processes) is what :meth:`encode` takes.
         The default: one sample per file, read in :meth:`encode` (in the worker). Raises
         :class:`~rgbtask.errors.InputError` for a file that fails as a whole.
@@ -267,13 +268,60 @@ class TaskIO:
         return codec.encode(self.read(payload["path"], payload["depth_scale"]))
 
     def write(self, path: str | Path, value: Any, depth_scale: float | None = None) -> Path:
-        """Write a decoded value (or a confidence map) to ``path``, by its extension."""
+        """Write a decoded value to ``path``, by its extension: one of :attr:`decode_formats`
+        (:func:`write_value` writes them); any other is refused, naming those this task writes."""
+        suffix = Path(path).suffix.lower()
+        if suffix.lstrip(".") not in self.decode_formats or self.batch_suffix(suffix[1:]) is None:
+            single = [f".{f}" for f in self.decode_formats if self.batch_suffix(f) is not None]
+            raise InputError(
+                f"expected an output ending in {', '.join(single)} for this codec's values, got "
+                f"{Path(path).name!r}" + self._write_hint()
+            )
         return write_value(path, value, depth_scale)
 
     def value(self, codec: Any, payload: Any) -> Any:
         """The task value of one sample (a payload from :meth:`items`) for ``codec``: what its
         ``encode`` takes and its ``metrics`` compare with (``rgbtask eval --input``)."""
         return self.read(payload["path"], payload["depth_scale"])
+
+    def _write_hint(self) -> str:
+        collected = [f for f in self.decode_formats if self.batch_suffix(f) is None]
+        if not collected:
+            return ""
+        return (
+            f"; {', '.join(collected)} is written for a whole batch: rgbtask decode 'GLOB' --out "
+            f"DIR --format {collected[0]}"
+        )
+
+    #: Formats ``rgbtask decode --out DIR --format F`` writes (the first is the default).
+    decode_formats: tuple[str, ...] = ("npy", "pfm", "png")
+
+    def batch_suffix(self, fmt: str) -> str | None:
+        """The suffix of each file a batch decode in format ``fmt`` writes (``".npy"``), or None
+        where the family collects all samples into one file (:meth:`write_collected`)."""
+        if fmt not in self.decode_formats:
+            raise InputError(
+                f"expected --format in {list(self.decode_formats)} for this codec, got {fmt!r}"
+            )
+        return f".{fmt}"
+
+    def collect(self, codec: Any, decoded: Any, record: dict[str, Any] | None, key: str) -> Any:
+        """What one decoded sample contributes to a collected file (picklable, small)."""
+        return None
+
+    def write_collected(self, out_dir: str | Path, fmt: str, results: list[Any]) -> list[Path]:
+        """Write the file(s) :meth:`collect`'s results make up; returns their paths."""
+        return []
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """What a convert manifest records for one output (JSON-safe), for decoding it later
+        (:meth:`sample_codec`) or naming it in results; None: nothing (the default)."""
+        return None
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """The codec that decodes one output, given what :meth:`sample_record` recorded for it
+        (``None`` when the manifest holds nothing): ``codec`` itself by default."""
+        return codec
 
 
 class DepthIO(TaskIO):
@@ -286,12 +334,16 @@ class DepthIO(TaskIO):
 class MaskIO(TaskIO):
     """Label maps: PNG (gray, 16-bit, palette, COCO panoptic RGB), ``.npy``."""
 
+    decode_formats = ("npy", "png")
+
     def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
         return read_mask(path)
 
 
 class NormalsIO(TaskIO):
-    """Surface normals: ``.npy``, ``.exr``."""
+    """Surface normals: ``.npy``, ``.exr`` in; ``.npy``, ``.pfm`` (3-channel float) out."""
+
+    decode_formats = ("npy", "pfm")
 
     def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
         return read_normals(path)
@@ -299,13 +351,14 @@ class NormalsIO(TaskIO):
 
 class CocoKeypointsIO(TaskIO):
     """Keypoints: a COCO keypoint JSON file holds one sample per annotated image, named by the
-    image's file name (the output by its stem)."""
+    image's file name (the output by that name without its suffix, folders kept:
+    ``val/0001.jpg`` -> ``val/0001.png``)."""
 
     def items(
         self, path: str | Path, depth_scale: float | None = None
     ) -> list[tuple[str, str, Any]]:
         return [
-            (f"{path}:{name}", Path(name).stem, self._payload(ann))
+            (f"{path}:{name}", _image_stem(name), self._payload(ann))
             for name, ann in read_coco_keypoints(path).items()
         ]
 
@@ -317,24 +370,106 @@ class CocoKeypointsIO(TaskIO):
 
     @staticmethod
     def _payload(ann: dict[str, Any]) -> dict[str, Any]:
-        return {"keypoints": ann["keypoints"], "visible": ann["visible"], "size": ann["size"]}
+        return {
+            "keypoints": ann["keypoints"],
+            "visible": ann["visible"],
+            "size": ann["size"],
+            "image_id": ann.get("image_id"),
+        }
 
     def encode(self, codec: Any, payload: Any) -> np.ndarray:
+        codec = self._sized(codec, payload["size"])
         self._check_size(codec, payload)
         return codec.encode(payload["keypoints"], visible=payload["visible"])
 
     def value(self, codec: Any, payload: Any) -> Any:
         """The keypoints, NaN where not visible (what the encoding keeps)."""
-        self._check_size(codec, payload)
+        self._check_size(self._sized(codec, payload["size"]), payload)
         return np.where(np.asarray(payload["visible"])[..., None], payload["keypoints"], np.nan)
 
     @staticmethod
     def _check_size(codec: Any, payload: Any) -> None:
-        size = tuple(getattr(codec, "size", payload["size"]))
+        size = tuple(getattr(codec, "size", None) or payload["size"])
         if tuple(payload["size"]) != size:
             raise InputError(
-                f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}"
+                f"expected an image of size {size} (the codec's), got {tuple(payload['size'])}; "
+                "size=None in the codec's config takes each image's own size"
             )
+
+    @staticmethod
+    def _sized(codec: Any, size: Any) -> Any:
+        """``codec`` at canvas ``size`` when its own size is None (per sample); else itself."""
+        if getattr(codec, "size", None) is not None or size is None:
+            return codec
+        from rgbtask.registry import get_codec
+
+        return get_codec({**codec.get_config(), "size": [int(s) for s in size]})
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """The COCO image id of each output, and its canvas size when the codec's ``size`` is
+        None (per sample)."""
+        record: dict[str, Any] = {"image_id": _plain_id(payload.get("image_id"))}
+        if getattr(codec, "size", None) is None:
+            record["size"] = [int(s) for s in payload["size"]]
+        return record
+
+    decode_formats = ("npy", "json")
+
+    def batch_suffix(self, fmt: str) -> str | None:
+        """``json``: one COCO results file for all outputs (:meth:`write_collected`)."""
+        return None if fmt == "json" else super().batch_suffix(fmt)
+
+    def collect(self, codec: Any, decoded: Any, record: dict[str, Any] | None, key: str) -> Any:
+        """COCO result entries (``image_id``, ``category_id`` 1, ``keypoints`` as x, y, score
+        triples with 0, 0, 0 where not found, ``score`` the mean over found keypoints), one per
+        decoded instance with a keypoint found. The image id is the one the manifest recorded, or
+        the output's name when there is none."""
+        image_id = (record or {}).get("image_id", key)
+        value = np.asarray(decoded.value, dtype=np.float64)
+        score = np.asarray(decoded.confidence, dtype=np.float64)
+        found = np.asarray(decoded.valid, dtype=bool)
+        entries = []
+        for xy, sc, ok in zip(value, score, found):
+            if not ok.any():
+                continue
+            triples = np.where(ok[:, None], np.column_stack([xy, sc]), 0.0)
+            entries.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "keypoints": [round(float(v), 3) for v in triples.ravel()],
+                    "score": round(float(sc[ok].mean()), 4),
+                }
+            )
+        return entries
+
+    def write_collected(self, out_dir: str | Path, fmt: str, results: list[Any]) -> list[Path]:
+        """``out_dir/results.json``: the COCO keypoint results of every decoded output."""
+        entries = [entry for part in results for entry in (part or [])]
+        text = json.dumps(entries) + "\n"
+        path = Path(out_dir) / "results.json"
+        return [write_atomic(path, lambda tmp: tmp.write_text(text))]
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """A per-sample codec (``size=None``) takes the size the manifest recorded."""
+        return self._sized(codec, (record or {}).get("size"))
+
+
+def _image_stem(file_name: str) -> str:
+    """A COCO ``file_name``'s output name: its path without the suffix, so that images in
+    subfolders (``val/0001.jpg``) keep their folders; just the stem for a name that climbs out
+    (``..``) or is absolute."""
+    from pathlib import PurePosixPath
+
+    name = PurePosixPath(str(file_name).replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or not name.stem:
+        return Path(str(file_name)).stem
+    return name.with_suffix("").as_posix()
+
+
+def _plain_id(image_id: Any) -> Any:
+    """A COCO image id as JSON writes it (ints and strings as they are)."""
+    return image_id.item() if isinstance(image_id, np.generic) else image_id
 
 
 DEPTH_IO = DepthIO()
