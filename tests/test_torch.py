@@ -479,8 +479,8 @@ def test_bad_codec_and_config_dict():
 
 @pytest.mark.parametrize("name", list_codecs())
 def test_every_builtin_codec_has_a_torch_path(name):
-    """A built-in codec class that moves or is renamed must be re-pointed in rgbtask.torch._native
-    (else it would fall silently to the host path)."""
+    """Every built-in codec class declares its torch implementation (``torch_impl``; else it
+    would fall silently to the host path)."""
     from rgbtask.codecs import BUILTIN_MODULES
     from rgbtask.registry import get_codec_class
 
@@ -510,6 +510,34 @@ def test_plugin_codec_takes_the_host_path():
         _same(a, np.asarray(b), "plugin")
     with pytest.raises(ConfigError, match="soft_decode"):
         tc.soft_decode(image.float())
+
+
+def test_plugin_codec_declares_its_torch_path():
+    """A plugin names its own torch implementation in ``torch_impl`` (a class attribute, read
+    from the class itself: a subclass does not inherit its parent's); a bad one is a ConfigError."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from rgbtask.codecs.normals import NormalsXYZ
+    from rgbtask.torch._native import _native_of
+    from rgbtask.torch._normals import _NormalsNative
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Plugin(NormalsXYZ):
+        name: ClassVar[str] = "test/plugin-normals-native"
+        torch_impl: ClassVar[str | None] = "rgbtask.torch._normals:_NormalsNative"
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Broken(NormalsXYZ):
+        name: ClassVar[str] = "test/plugin-normals-broken"
+        torch_impl: ClassVar[str | None] = "rgbtask.torch._normals:Nope"
+
+    assert rgbtask.Codec.torch_impl is None
+    tc = TensorCodec(Plugin(), value_range=(-1.0, 1.0))
+    assert tc.native and isinstance(_native_of(Plugin()), _NormalsNative)
+    assert _native_of(Plugin()) is _native_of(NormalsXYZ())  # one shared instance
+    with pytest.raises(ConfigError, match="torch_impl"):
+        TensorCodec(Broken())
 
 
 def test_device_tables_are_per_config_and_bounded():

@@ -69,7 +69,8 @@ Differentiable decoding (:meth:`TensorCodec.soft_decode`)
 
 Modules
 -------
-``_codec`` (TensorCodec), ``_native`` (codec class -> torch implementation) over ``_base`` and one
+``_codec`` (TensorCodec), ``_native`` (loads the implementation a codec class declares in its
+``torch_impl`` class attribute, ``"module:Class"``) over ``_base`` and one
 module per family (``_normals``, ``_masks``, ``_depth``, ``_keypoints``), ``_tables`` (device
 tables), ``_colour`` (colour spaces), ``_arrays`` (tensors <-> arrays) and ``_adapters``:
 everything read of a codec beyond ``get_config`` / ``encode`` / ``decode``, in one small function
