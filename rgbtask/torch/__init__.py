@@ -39,8 +39,8 @@ Native paths (never leave the device)
   the host); decode of 8-bit codes through a device table; float input by projecting onto the
   curve on the device, as the NumPy decoder does.
 * ``keypoints/heatmap``: encode renders on the device (the small keypoint array is validated on
-  the host); decode finds the peaks on the device and refines and groups the few candidates on
-  the host.
+  the host); decode finds and refines the peaks on the device and groups the few candidates
+  into instances on the host (``strongest`` / ``assemble``).
 
 On CPU tensors (``CPU_BACKEND = "numpy"``, the default) every codec runs its NumPy kernels on the
 tensor's own memory instead: no copy, and faster than torch's CPU operators.
