@@ -335,6 +335,33 @@ def test_keypoints_take_visible_and_decode_on_the_host_path():
         _same(a, np.asarray(b), "keypoints decode")
 
 
+@pytest.mark.parametrize("name", ["depth/cubewalk", "depth/gray", "depth/hue"])
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_affine_depth_encode_equals_numpy(name, target, monkeypatch):
+    """``affine`` (per-image normalisation) encodes on the device: NumPy's codes for images with
+    invalid pixels (NaN, inf, 0, negative), a constant image, an image with no valid pixel, one
+    valid pixel, batch dimensions and float32 depth; the host codec is never called."""
+    codec = rgbtask.get_codec(name, transform="affine")
+    original = type(codec).encode
+    rng = np.random.default_rng(3)
+    depth = rng.uniform(0.3, 40.0, (2, 3, 9, 11))
+    depth[0, 0, 1, :4] = [np.nan, np.inf, 0.0, -1.0]
+    depth[0, 1] = 2.5
+    depth[1, 0] = np.nan
+    depth[1, 1] = -np.inf
+    depth[1, 1, 4, 4] = 7.0
+    depth[1, 2] = np.round(depth[1, 2])  # ties at the extremes
+    with _target(target) as device:
+        tc = TensorCodec(codec, layout="NHWC")
+        for value in (depth, depth.astype(np.float32), depth[0, 0]):
+            expected = codec.encode(value)
+            if _base._on_device(device):
+                monkeypatch.setattr(type(codec), "encode", lambda *a, **k: pytest.fail("host"))
+            got = tc.encode(torch.from_numpy(value).to(device), as_uint8=True)
+            monkeypatch.setattr(type(codec), "encode", original)
+            _same(got, expected, f"{name} affine {value.dtype} {value.shape}")
+
+
 @pytest.mark.parametrize("layout", ["painter", "palette", "stacked"])
 @pytest.mark.parametrize("target", TARGETS, ids=str)
 def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
