@@ -251,12 +251,16 @@ class Codec(abc.ABC):
         How the task family's samples are read from files and decoded values written back
         (``rgbtask encode`` / ``decode`` / ``convert`` use only this); None: values are written,
         files are not read.
+    torch_impl : str or None
+        ``"module:Class"`` of this class's torch implementation (``rgbtask.torch``, imported lazily;
+        not inherited: a subclass declares its own); None: tensors take the NumPy (host) path.
     """
 
     name: ClassVar[str] = ""
     error_unit: ClassVar[str] = ""
     primary_metric: ClassVar[tuple[str, bool]] = ("mean_error", True)
     task_io: ClassVar[Any] = None
+    torch_impl: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         """Validate every parameter declared with :func:`rgbtask.params.param` (dataclass codecs).

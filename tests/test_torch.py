@@ -95,8 +95,9 @@ def _check_decoded(tc, dec, ref, exact: bool) -> None:
     name = tc.codec.name
     on_device = tc.native and _base._on_device(dec.value.device)
     formula = tc.codec.name in ("normals/xyz", "mask/binary", "mask/panoptic")
-    if exact and on_device and formula and dec.value.device.type != "cpu":
-        # formulas on a GPU (fused multiply-adds): within one float32 ulp (normals, confidences)
+    logs = tc.codec.task == "keypoints"  # refinement: torch's log, not libm's (any device)
+    if exact and on_device and (logs or (formula and dec.value.device.type != "cpu")):
+        # formulas on a GPU (fused multiply-adds, its own log): within one float32 ulp
         _same(dec.valid, ref.valid, f"{name} valid")
         _same(dec.value, ref.value, f"{name} value", atol=2.0**-23)
         _same(dec.confidence, ref.confidence, f"{name} confidence", atol=2.0**-23)
@@ -334,6 +335,33 @@ def test_keypoints_take_visible_and_decode_on_the_host_path():
         _same(a, np.asarray(b), "keypoints decode")
 
 
+@pytest.mark.parametrize("name", ["depth/cubewalk", "depth/gray", "depth/hue"])
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_affine_depth_encode_equals_numpy(name, target, monkeypatch):
+    """``affine`` (per-image normalisation) encodes on the device: NumPy's codes for images with
+    invalid pixels (NaN, inf, 0, negative), a constant image, an image with no valid pixel, one
+    valid pixel, batch dimensions and float32 depth; the host codec is never called."""
+    codec = rgbtask.get_codec(name, transform="affine")
+    original = type(codec).encode
+    rng = np.random.default_rng(3)
+    depth = rng.uniform(0.3, 40.0, (2, 3, 9, 11))
+    depth[0, 0, 1, :4] = [np.nan, np.inf, 0.0, -1.0]
+    depth[0, 1] = 2.5
+    depth[1, 0] = np.nan
+    depth[1, 1] = -np.inf
+    depth[1, 1, 4, 4] = 7.0
+    depth[1, 2] = np.round(depth[1, 2])  # ties at the extremes
+    with _target(target) as device:
+        tc = TensorCodec(codec, layout="NHWC")
+        for value in (depth, depth.astype(np.float32), depth[0, 0]):
+            expected = codec.encode(value)
+            if _base._on_device(device):
+                monkeypatch.setattr(type(codec), "encode", lambda *a, **k: pytest.fail("host"))
+            got = tc.encode(torch.from_numpy(value).to(device), as_uint8=True)
+            monkeypatch.setattr(type(codec), "encode", original)
+            _same(got, expected, f"{name} affine {value.dtype} {value.shape}")
+
+
 @pytest.mark.parametrize("layout", ["painter", "palette", "stacked"])
 @pytest.mark.parametrize("target", TARGETS, ids=str)
 def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
@@ -373,9 +401,23 @@ def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
 @pytest.mark.parametrize("refine", ["dark", "quarter", "none"])
 @pytest.mark.parametrize("layout", ["painter", "palette", "stacked"])
 @pytest.mark.parametrize("target", TARGETS, ids=str)
-def test_keypoint_decode_equals_numpy(layout, refine, target):
-    """Peaks, refinement and grouping: NumPy's keypoints (within 1e-9 px: logs), scores and
-    found flags, for clean 8-bit codes, noisy codes and float images."""
+def test_keypoint_decode_equals_numpy(layout, refine, target, monkeypatch):
+    """Peaks, refinement and grouping: NumPy's keypoints, scores and found flags (within one
+    float32 ulp on the device path, whose log is torch's, not libm's), for clean 8-bit codes,
+    noisy codes and float images. On the device path the peaks and their refinement never run the
+    NumPy kernel."""
+    from rgbtask.core import keypoints as kernels
+
+    find_peaks = kernels.find_peaks
+
+    def decode(tc, image):
+        if _base._on_device(image.device):
+            monkeypatch.setattr(kernels, "find_peaks", lambda *a, **k: pytest.fail("host"))
+        try:
+            return tc.decode_with_confidence(image)
+        finally:
+            monkeypatch.setattr(kernels, "find_peaks", find_peaks)
+
     rng = np.random.default_rng(2)
     for m in (1, 3):
         codec = rgbtask.get_codec(
@@ -388,10 +430,10 @@ def test_keypoint_decode_equals_numpy(layout, refine, target):
         with _target(target) as device:
             tc = TensorCodec(codec, layout="NHWC", value_range=(-1.0, 1.0))
             for image in (codes, noisy):
-                dec = tc.decode_with_confidence(torch.from_numpy(image).to(device))
+                dec = decode(tc, torch.from_numpy(image).to(device))
                 _check_decoded(tc, dec, codec.decode_with_confidence(image), exact=True)
                 floats = torch.from_numpy(image / 127.5 - 1.0).to(device)
-                dec = tc.decode_with_confidence(floats)
+                dec = decode(tc, floats)
                 ref = codec.decode_with_confidence(_unit(floats, "NHWC", (-1.0, 1.0)))
                 _check_decoded(tc, dec, ref, exact=False)
 
@@ -479,8 +521,8 @@ def test_bad_codec_and_config_dict():
 
 @pytest.mark.parametrize("name", list_codecs())
 def test_every_builtin_codec_has_a_torch_path(name):
-    """A built-in codec class that moves or is renamed must be re-pointed in rgbtask.torch._native
-    (else it would fall silently to the host path)."""
+    """Every built-in codec class declares its torch implementation (``torch_impl``; else it
+    would fall silently to the host path)."""
     from rgbtask.codecs import BUILTIN_MODULES
     from rgbtask.registry import get_codec_class
 
@@ -510,6 +552,34 @@ def test_plugin_codec_takes_the_host_path():
         _same(a, np.asarray(b), "plugin")
     with pytest.raises(ConfigError, match="soft_decode"):
         tc.soft_decode(image.float())
+
+
+def test_plugin_codec_declares_its_torch_path():
+    """A plugin names its own torch implementation in ``torch_impl`` (a class attribute, read
+    from the class itself: a subclass does not inherit its parent's); a bad one is a ConfigError."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from rgbtask.codecs.normals import NormalsXYZ
+    from rgbtask.torch._native import _native_of
+    from rgbtask.torch._normals import _NormalsNative
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Plugin(NormalsXYZ):
+        name: ClassVar[str] = "test/plugin-normals-native"
+        torch_impl: ClassVar[str | None] = "rgbtask.torch._normals:_NormalsNative"
+
+    @dataclass(frozen=True, eq=False, repr=False)
+    class Broken(NormalsXYZ):
+        name: ClassVar[str] = "test/plugin-normals-broken"
+        torch_impl: ClassVar[str | None] = "rgbtask.torch._normals:Nope"
+
+    assert rgbtask.Codec.torch_impl is None
+    tc = TensorCodec(Plugin(), value_range=(-1.0, 1.0))
+    assert tc.native and isinstance(_native_of(Plugin()), _NormalsNative)
+    assert _native_of(Plugin()) is _native_of(NormalsXYZ())  # one shared instance
+    with pytest.raises(ConfigError, match="torch_impl"):
+        TensorCodec(Broken())
 
 
 def test_device_tables_are_per_config_and_bounded():

@@ -318,6 +318,7 @@ class DepthCubewalk(DepthCodec):
     """Vision Banana's cube walk (1786 levels); default = power transform, lam=-3, c=10/3."""
 
     name: ClassVar[str] = "depth/cubewalk"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
     transform: str = param("power", one_of(*TRANSFORMS))
 
     def _build_curve(self) -> curves_mod.Curve:
@@ -337,6 +338,7 @@ class DepthHue(DepthCodec):
     """RealSense hue colorization: ``variant="wrap"`` (1530 levels) or ``"nowrap"`` (1276)."""
 
     name: ClassVar[str] = "depth/hue"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
     variant: str = param("wrap", one_of("wrap", "nowrap"))
 
     def _build_curve(self) -> curves_mod.Curve:
@@ -355,6 +357,7 @@ class DepthGray(DepthCodec):
     """One value in three channels (256 levels)."""
 
     name: ClassVar[str] = "depth/gray"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
 
     def _build_curve(self) -> curves_mod.Curve:
         return curves_mod.gray()
@@ -372,6 +375,7 @@ class DepthColormap(DepthCodec):
     """A matplotlib colormap by name (``cmap``), decoded by nearest colour."""
 
     name: ClassVar[str] = "depth/colormap"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
     cmap: str = param("turbo", _name)
 
     def _build_curve(self) -> curves_mod.Curve:
@@ -390,6 +394,7 @@ class DepthCurve(DepthCodec):
     """Your own curve: ``curve`` = control points (K, 3) in [0, 1], decoded by nearest colour."""
 
     name: ClassVar[str] = "depth/curve"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
     curve: Any = param(None, _control_points, optional=True)
 
     def __post_init__(self) -> None:

@@ -195,6 +195,7 @@ class KeypointsHeatmap(Codec):
     """
 
     name: ClassVar[str] = "keypoints/heatmap"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._keypoints:_KeypointsNative"
     error_unit: ClassVar[str] = "px"
     primary_metric: ClassVar[tuple[str, bool]] = ("mean_px", True)
     task_io: ClassVar[Any] = COCO_KEYPOINTS_IO

@@ -271,6 +271,7 @@ class MaskPalette(LabelCodec):
     """
 
     name: ClassVar[str] = "mask/palette"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._masks:_PaletteNative"
     primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
@@ -385,6 +386,7 @@ class MaskPanoptic(LabelCodec):
     """
 
     name: ClassVar[str] = "mask/panoptic"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._masks:_PanopticNative"
     primary_metric: ClassVar[tuple[str, bool]] = ("pixel_acc", False)
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
@@ -453,6 +455,7 @@ class MaskInstance(LabelCodec):
     """
 
     name: ClassVar[str] = "mask/instance"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._masks:_PaletteNative"
     primary_metric: ClassVar[tuple[str, bool]] = ("mean_iou", False)
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
@@ -572,6 +575,7 @@ class MaskBinary(LabelCodec):
     """
 
     name: ClassVar[str] = "mask/binary"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._masks:_BinaryNative"
     primary_metric: ClassVar[tuple[str, bool]] = ("miou", False)
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:

@@ -121,6 +121,7 @@ class NormalsXYZ(Codec):
     """
 
     name: ClassVar[str] = "normals/xyz"
+    torch_impl: ClassVar[str | None] = "rgbtask.torch._normals:_NormalsNative"
     error_unit: ClassVar[str] = "deg"
     primary_metric: ClassVar[tuple[str, bool]] = ("mean", True)
     task_io: ClassVar[Any] = NORMALS_IO

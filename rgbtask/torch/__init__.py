@@ -36,11 +36,11 @@ Native paths (never leave the device)
   through a device table (below); float input by the nearest colour in the codec's colour space
   (rejection distance, margin confidence) computed on the device.
 * depth codecs: encode by the level formula (the few pixels within 1e-9 of a level boundary on
-  the host); decode of 8-bit codes through a device table; float input by projecting onto the
+  the host; ``affine`` normalises each image on the device first); decode of 8-bit codes through a device table; float input by projecting onto the
   curve on the device, as the NumPy decoder does.
 * ``keypoints/heatmap``: encode renders on the device (the small keypoint array is validated on
-  the host); decode finds the peaks on the device and refines and groups the few candidates on
-  the host.
+  the host); decode finds and refines the peaks on the device and groups the few candidates
+  into instances on the host (``strongest`` / ``assemble``).
 
 On CPU tensors (``CPU_BACKEND = "numpy"``, the default) every codec runs its NumPy kernels on the
 tensor's own memory instead: no copy, and faster than torch's CPU operators.
@@ -52,8 +52,9 @@ lazily with exactly the colours seen and the gather is bit for bit NumPy's decod
 shared by every :class:`TensorCodec` of that config and kept for the 4 most recently used
 configs (``rgbtask.clear_tables()`` drops them).
 
-**Slow path.** Everything else (``affine`` depth encode, ``mask/palette`` with ``min_region``,
-a plugin codec) runs its NumPy implementation with the tensors moved to the host and back:
+**Slow path.** Everything else (``mask/palette`` decode with ``min_region``, whose region
+cleaning has no exact torch equivalent, see ``docs/torch.md``; a plugin codec that declares no
+``torch_impl``) runs its NumPy implementation with the tensors moved to the host and back:
 correct, and documented as the slow path.
 
 Differentiable decoding (:meth:`TensorCodec.soft_decode`)
@@ -69,7 +70,8 @@ Differentiable decoding (:meth:`TensorCodec.soft_decode`)
 
 Modules
 -------
-``_codec`` (TensorCodec), ``_native`` (codec class -> torch implementation) over ``_base`` and one
+``_codec`` (TensorCodec), ``_native`` (loads the implementation a codec class declares in its
+``torch_impl`` class attribute, ``"module:Class"``) over ``_base`` and one
 module per family (``_normals``, ``_masks``, ``_depth``, ``_keypoints``), ``_tables`` (device
 tables), ``_colour`` (colour spaces), ``_arrays`` (tensors <-> arrays) and ``_adapters``:
 everything read of a codec beyond ``get_config`` / ``encode`` / ``decode``, in one small function

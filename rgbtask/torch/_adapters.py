@@ -23,6 +23,8 @@ def _normals_parts(codec: Codec) -> tuple[tuple[float, float, float], float, flo
 def _depth_parts(codec: Codec) -> dict[str, Any]:
     """The curve (vertices, knots, kind, threshold, codes) and the transform (kernel params,
     decoded range) of a depth codec."""
+    from rgbtask.core.depth import KIND_NORMALIZED
+
     curve = codec.curve_obj()  # type: ignore[attr-defined]
     tr = codec.transform_obj  # type: ignore[attr-defined]
     return {
@@ -38,7 +40,8 @@ def _depth_parts(codec: Codec) -> dict[str, Any]:
         "power": tr.name == "power",
         "reserved": tuple(int(v) for v in curve.reserved),
         "zero_ok": bool(tr.zero_ok),
-        "per_image": bool(tr.per_image),  # normalised per image: encode on the host
+        "per_image": bool(tr.per_image),  # normalised per image (affine) before the level
+        "identity": tr.kind == KIND_NORMALIZED,  # f = d: no libm in the level formula
     }
 
 

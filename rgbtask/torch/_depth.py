@@ -35,18 +35,33 @@ class _DepthNative(_Native):
             return 1.0 - (1.0 - d / (lam * c)).pow(lam + 1.0)
         return d
 
+    @staticmethod
+    def _normalise(d: torch.Tensor) -> torch.Tensor:
+        """rgbtask.transforms.Affine.normalise on the device: per image (last two axes),
+        ``(d - lo) / scale`` with ``lo`` the min and ``scale`` = max - min of the valid (finite,
+        positive) depth (lo = 0 and scale = 1 where there is none, scale = 1 where max = min);
+        NaN where invalid. The same float64 operations as NumPy's, so the same values."""
+        ok = torch.isfinite(d) & (d > 0.0)
+        lo = torch.where(ok, d, math.inf).amin((-2, -1))  # d is not empty (encode's check)
+        hi = torch.where(ok, d, -math.inf).amax((-2, -1))
+        lo = torch.where(torch.isfinite(lo), lo, 0.0)
+        scale = torch.where(torch.isfinite(hi) & (hi > lo), hi - lo, 1.0)
+        rel = (d - lo[..., None, None]) / scale[..., None, None]
+        return torch.where(ok, rel, math.nan)
+
     def encode(self, codec, value):
         """rgbtask.core.depth's encode: level ``floor(clip(f, 0, 1) (levels - 1) + 0.5)``, its
-        code; invalid depth -> the reserved code. Pixels within ``_LEVEL_MARGIN`` of a level
-        boundary are encoded by the NumPy codec, so the codes are NumPy's exactly."""
+        code; invalid depth -> the reserved code; ``affine`` normalises each image first, as
+        NumPy does. Pixels within ``_LEVEL_MARGIN`` of a level boundary are encoded by the
+        NumPy codec (where ``f`` needs libm), so the codes are NumPy's exactly."""
         if value.dtype == torch.bool or value.dtype.is_complex or value.ndim < 2:
             return None
         if value.numel() == 0 or (value.ndim >= 3 and value.shape[-1] == 3):
             return None  # NumPy's validation (an RGB image given to encode, ...) speaks
         parts = _depth_parts(codec)
-        if parts["per_image"]:
-            return None
         d = value.to(torch.float64)
+        if parts["per_image"]:
+            d = self._normalise(d)
         ok = (d >= 0.0) if parts["zero_ok"] else (d > 0.0)
         ok = ok & (d < math.inf)
         safe = torch.where(ok, d, torch.ones_like(d))
@@ -56,6 +71,8 @@ class _DepthNative(_Native):
         level = torch.floor(u)
         frac = u - level
         unsure = ok & (torch.minimum(frac, 1.0 - frac) < _LEVEL_MARGIN) & (f > 0.0) & (f < 1.0)
+        if parts["identity"]:
+            unsure = torch.zeros_like(unsure)  # f = d: no libm call, the level is NumPy's
         codes = torch.from_numpy(parts["codes"]).to(d.device)
         reserved = torch.tensor(parts["reserved"], dtype=torch.uint8, device=d.device)
         level = torch.where(ok, level, torch.zeros_like(level)).to(torch.int64).clamp(0, n - 1)

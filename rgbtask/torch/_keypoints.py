@@ -17,18 +17,24 @@ from rgbtask.torch._arrays import _decoded_to, _to_host
 from rgbtask.torch._base import _LEVEL_MARGIN, _chunk_values, _Native, _no_options
 
 
-def _axis_offset(vm: float, v0: float, vp: float, refine: str) -> float:
-    """rgbtask.core.keypoints' sub-pixel offset along one axis, in Python floats (libm's log,
-    as the Numba kernel's), for the few peak candidates: bit for bit the kernel's."""
+def _axis_offsets(vm, v0, vp, use, refine: str) -> torch.Tensor:
+    """rgbtask.core.keypoints' sub-pixel offset along one axis for each candidate (float64
+    tensors; 0 where ``use`` is False): the kernel's ``_axis_offset``, the same operations in the
+    same order (``dark``: a Newton step on the log heatmap, clamped to half a pixel)."""
+    zero = torch.zeros_like(v0)
     if refine == "quarter":
-        return 0.25 if vp > vm else (-0.25 if vp < vm else 0.0)
-    if refine == "dark":
-        lm, l0, lp = math.log(vm), math.log(v0), math.log(vp)
+        off = torch.where(vp > vm, 0.25, torch.where(vp < vm, -0.25, zero))
+    elif refine == "dark":
+        one = torch.ones_like(v0)
+        lm = torch.log(torch.where(use, vm, one))
+        l0 = torch.log(torch.where(use, v0, one))
+        lp = torch.log(torch.where(use, vp, one))
         second = lp - 2.0 * l0 + lm
-        if not second < 0.0:
-            return 0.0
-        return min(0.5, max(-0.5, -(lp - lm) / 2.0 / second))
-    return 0.0
+        step = -(lp - lm) / 2.0 / torch.where(second < 0.0, second, -one)
+        off = torch.where(second < 0.0, step.clamp(-0.5, 0.5), zero)
+    else:
+        return zero
+    return torch.where(use, off, zero)
 
 
 class _KeypointsNative(_Native):
@@ -71,9 +77,11 @@ class _KeypointsNative(_Native):
         return m[:, None], torch.where(ok, kk, -1)[:, None]
 
     def _decode(self, codec, rgb, scale):
-        """Peak candidates found on the device (rgbtask.core.keypoints' rule: a same-id local
-        maximum above the threshold); their refinement (a few logs each) and grouping into
-        instances on the host."""
+        """rgbtask.core.keypoints' ``peaks_kernel`` on the device: the peak candidates (a
+        same-id local maximum above the threshold) and their sub-pixel refinement (each
+        candidate's neighbours gathered, the kernel's offsets in float64). Only the grouping of
+        the few candidates ``(B, cap, 4)`` into instances (``strongest`` / ``assemble``) runs
+        on the host."""
         parts = _keypoint_parts(codec)
         shape = parts["image_shape"]
         if tuple(rgb.shape[-3:]) != shape:
@@ -104,31 +112,30 @@ class _KeypointsNative(_Native):
         bi, pi, ii, ji = torch.nonzero(is_max, as_tuple=True)  # scan order, as the kernel's
         kk = ids[bi, pi, ii, ji]
         v0 = val[bi, pi, ii, ji]
-        # per candidate and axis: whether it is refined, and its two neighbours' values
-        axes = []
-        for axis in (0, 1):  # x (columns), then y (rows)
+        xy = []
+        for axis in (0, 1):  # x (columns), then y (rows): the same-id neighbours on both sides
             pos, limit = (ji, w) if axis == 0 else (ii, h)
-            inside = (pos > 0) & (pos < limit - 1)
             lo = (pos - 1).clamp(min=0)
             hi = (pos + 1).clamp(max=limit - 1)
             at_lo = (bi, pi, ii, lo) if axis == 0 else (bi, pi, lo, ji)
             at_hi = (bi, pi, ii, hi) if axis == 0 else (bi, pi, hi, ji)
             vm, vp = val[at_lo], val[at_hi]
-            use = inside & (ids[at_lo] == kk) & (ids[at_hi] == kk) & (vm > 0.0) & (vp > 0.0)
-            axes += [use.to(torch.float64), vm, vp]
-        host = torch.stack([bi.to(torch.float64), kk.to(torch.float64), ji, ii, v0, *axes], -1)
-        host = host.cpu().numpy()
+            use = (pos > 0) & (pos < limit - 1) & (ids[at_lo] == kk) & (ids[at_hi] == kk)
+            use = use & (vm > 0.0) & (vp > 0.0)
+            off = _axis_offsets(vm, v0, vp, use, parts["refine"])
+            xy.append(pos.to(torch.float64) + off)
+        # the first ``cap`` candidates of each image in scan order (the kernel's), as its
+        # (B, cap, 4) array of (id, x, y, value)
         cap = max(64, 8 * parts["k"] * parts["max_instances"])
-        cand = np.zeros((n_img, cap, 4), dtype=np.float64)
-        count = np.zeros(n_img, dtype=np.int64)
-        for b in range(n_img):
-            mine = host[host[:, 0] == b][:cap]  # scan order; the kernel keeps the first cap
-            for c, row in enumerate(mine):
-                _, k_id, x, y, v, use_x, xm, xp, use_y, ym, yp = row
-                ox = _axis_offset(xm, v, xp, parts["refine"]) if use_x else 0.0
-                oy = _axis_offset(ym, v, yp, parts["refine"]) if use_y else 0.0
-                cand[b, c] = (k_id, x + ox, y + oy, v)
-            count[b] = len(mine)
+        found = torch.bincount(bi, minlength=n_img)
+        first = torch.cumsum(found, 0) - found
+        rank = torch.arange(bi.shape[0], device=bi.device) - first[bi]
+        keep = rank < cap
+        rows = torch.stack([kk.to(torch.float64), xy[0], xy[1], v0], -1)
+        cand = torch.zeros((n_img, cap, 4), dtype=torch.float64, device=val.device)
+        cand[bi[keep], rank[keep]] = rows[keep]
+        cand = cand.cpu().numpy()
+        count = found.clamp(max=cap).cpu().numpy()
         return _decoded_to(_keypoint_finish(codec, cand, count, lead), rgb.device)
 
     def encode_with(self, codec, value, visible=None, **options):

@@ -1,33 +1,52 @@
-"""The torch implementation of each built-in codec class (the package docstring lists what runs
-where); a codec class not listed takes the host path."""
+"""A codec class's torch implementation, from its own declaration: the class attribute
+``torch_impl = "module:Class"`` (see :class:`rgbtask.Codec`), imported on first use and shared.
+
+The declaration is read from the class itself, not inherited: a subclass (a plugin deriving from
+a built-in codec) changes what its parent's implementation may assume, so it takes the host path
+unless it declares a torch implementation of its own (it may name its parent's). A plugin's
+implementation subclasses :class:`rgbtask.torch._base._Native`; its methods return None where
+they do not apply (the host path then runs).
+"""
 
 from __future__ import annotations
 
-from rgbtask.codec import Codec
-from rgbtask.torch._base import _Native
-from rgbtask.torch._depth import _DepthNative
-from rgbtask.torch._keypoints import _KeypointsNative
-from rgbtask.torch._masks import _BinaryNative, _PaletteNative, _PanopticNative
-from rgbtask.torch._normals import _NormalsNative
+import importlib
+import threading
 
-#: Torch implementations by codec class (qualified ``module:Class``); a codec class not listed
-#: (a plugin) takes the host path. A subclass of a listed class does not inherit the entry.
-_NATIVE: dict[str, _Native] = {
-    "rgbtask.codecs.normals:NormalsXYZ": _NormalsNative(),
-    "rgbtask.codecs.masks:MaskBinary": _BinaryNative(),
-    "rgbtask.codecs.masks:MaskPanoptic": _PanopticNative(),
-    "rgbtask.codecs.masks:MaskPalette": _PaletteNative(),
-    "rgbtask.codecs.masks:MaskInstance": _PaletteNative(),
-    "rgbtask.codecs.depth:DepthCubewalk": _DepthNative(),
-    "rgbtask.codecs.depth:DepthHue": _DepthNative(),
-    "rgbtask.codecs.depth:DepthGray": _DepthNative(),
-    "rgbtask.codecs.depth:DepthColormap": _DepthNative(),
-    "rgbtask.codecs.depth:DepthCurve": _DepthNative(),
-    "rgbtask.codecs.keypoints:KeypointsHeatmap": _KeypointsNative(),
-}
+from rgbtask.codec import Codec
+from rgbtask.errors import ConfigError
+from rgbtask.torch._base import _Native
+
 _HOST = _Native()
+_LOADED: dict[str, _Native] = {}
+_LOCK = threading.Lock()
+
+
+def _load(spec: str, cls: type) -> _Native:
+    """The shared instance of the implementation ``spec`` (``"module:Class"``)."""
+    with _LOCK:
+        impl = _LOADED.get(spec)
+        if impl is None:
+            module, _, name = spec.partition(":")
+            try:
+                impl_cls = getattr(importlib.import_module(module), name)
+            except (ImportError, AttributeError, ValueError) as exc:
+                raise ConfigError(
+                    f"expected {cls.__qualname__}.torch_impl as 'module:Class' naming a torch "
+                    f"implementation, got {spec!r} ({exc})"
+                ) from exc
+            if not (isinstance(impl_cls, type) and issubclass(impl_cls, _Native)):
+                raise ConfigError(
+                    f"expected {cls.__qualname__}.torch_impl to name a subclass of "
+                    f"rgbtask.torch._base._Native, got {spec!r}"
+                )
+            impl = _LOADED[spec] = impl_cls()
+        return impl
 
 
 def _native_of(codec: Codec) -> _Native:
+    """The torch implementation ``type(codec)`` declares (its own ``torch_impl``), else the
+    host path."""
     cls = type(codec)
-    return _NATIVE.get(f"{cls.__module__}:{cls.__qualname__}", _HOST)
+    spec = vars(cls).get("torch_impl")
+    return _HOST if spec is None else _load(spec, cls)
