@@ -170,6 +170,18 @@ def test_affine_returns_scale_and_shift():
     np.testing.assert_allclose(rel * scale + shift, d, atol=8.0 / 1785)
 
 
+def test_affine_params_are_floats_for_one_image_arrays_for_a_batch():
+    """Issue 16: one image gives Python floats (not 0-d arrays); a batch gives one per image."""
+    codec = rgbtask.get_codec("depth/cubewalk", transform="affine")
+    d = np.tile(np.linspace(2.0, 10.0, 8), (4, 1))
+    scale, shift = codec.affine_params(d)
+    assert type(scale) is float and type(shift) is float
+    assert (scale, shift) == (8.0, 2.0)
+    scales, shifts = codec.affine_params(np.stack([d, d * 2]))
+    assert scales.shape == shifts.shape == (2,)
+    assert scales.tolist() == [8.0, 16.0] and shifts.tolist() == [2.0, 4.0]
+
+
 def test_config_errors_and_small_pickle():
     with pytest.raises(ConfigError, match="near and far"):
         rgbtask.get_codec("depth/hue")

@@ -256,9 +256,14 @@ class DepthCodec(Codec):
         return True
 
     # ---------------------------------------------------------------- affine
-    def affine_params(self, depth: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift."""
+    def affine_params(self, depth: Any) -> tuple[Any, Any]:
+        """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift.
+
+        One image ``(H, W)`` gives two Python floats; a batch ``(..., H, W)`` gives two float64
+        arrays of shape ``(...)``, one entry per image."""
         _, scale, shift = Affine().normalise(self.validate_value(depth))
+        if scale.ndim == 0:
+            return float(scale), float(shift)
         return scale, shift
 
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:
