@@ -48,6 +48,7 @@ import numpy as np
 
 from rgbtask.colorspace import convert, space_id
 from rgbtask.errors import ConfigError
+from rgbtask.params import plain
 
 __all__ = [
     "ADE20K_150",
@@ -489,7 +490,7 @@ def _as_triples(colors: Any, what: str) -> tuple[tuple[int, int, int], ...]:
         ok = False
     if not ok:
         raise ConfigError(
-            f"expected {what} as a list of [R, G, B] triples of integers in 0..255, got {colors!r}"
+            f"expected {what} as a list of [R, G, B] triples of integers in 0..255, got {plain(colors)!r}"
         )
     return tuple(tuple(int(v) for v in row) for row in arr)  # type: ignore[misc]
 
@@ -500,7 +501,7 @@ def distinct_palette(
     """``n`` colours maximising (greedily) their minimum distance in ``space`` (``"lab"`` or
     ``"oklab"``), away from the ``avoid`` colours. Returns a read-only ``(n, 3)`` uint8 array."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 65535:
-        raise ConfigError(f"expected num_classes an integer in 1..65535, got {n!r}")
+        raise ConfigError(f"expected num_classes an integer in 1..65535, got {plain(n)!r}")
     if space not in ("lab", "oklab", "rgb"):
         space_id(space)
     avoid_t = _as_triples(avoid, "avoid") if avoid is not None and len(avoid) else ()
@@ -537,7 +538,7 @@ def resolve_palette(
     if num_classes is not None and not (isinstance(palette, str) and palette == "distinct"):
         if isinstance(num_classes, bool) or not 1 <= int(num_classes) <= colors.shape[0]:
             raise ConfigError(
-                f"expected num_classes in 1..{colors.shape[0]} for this palette, got {num_classes!r}"
+                f"expected num_classes in 1..{colors.shape[0]} for this palette, got {plain(num_classes)!r}"
             )
         colors = colors[: int(num_classes)]
     key = colors.tobytes()

@@ -53,6 +53,7 @@ from rgbtask.adversarial import (  # the catalogue, re-exported where it used to
     adversarial_cases,
 )
 from rgbtask.codec import BOUND_RTOL, Codec, Decoded, rgb_scale, within_bound  # noqa: F401
+from rgbtask.params import plain
 
 __all__ = [
     "Case",
@@ -397,7 +398,7 @@ def _check_in_range(codec: Codec, what: str, result: Decoded) -> None:
         _fail(
             codec,
             f"{what}: {int((~ok).sum())} decoded items out of range ({codec.range_text()}); "
-            f"first at {i}: {value!r} (valid={bool(np.asarray(result.valid)[i])})",
+            f"first at {i}: {plain(value)!r} (valid={bool(np.asarray(result.valid)[i])})",
         )
 
 

@@ -61,3 +61,26 @@ def test_decode_docstring_and_read_rgb_say_rgb_not_bgr(tmp_path):
 
     bgr = cv2.imread(str(tmp_path / "d.png"))
     assert np.array_equal(bgr[..., ::-1], rgb)
+
+
+# ---------------------------------------------------------------- plain numbers in errors
+
+
+def test_errors_show_plain_numbers_not_numpy_scalar_reprs():
+    """Issue 16: "(np.uint8(32), np.uint8(146), np.uint8(140))" in a colormap error."""
+    with pytest.raises(rgbtask.ConfigError) as info:
+        rgbtask.get_codec("depth/colormap", cmap="viridis", near=1, far=2)
+    assert "(32, 146, 140)" in str(info.value) and "np." not in str(info.value)
+    from rgbtask.palettes import distinct_palette, resolve_palette
+    from rgbtask.transforms import Power
+
+    for call in (
+        lambda: resolve_palette(np.array([[300, 0, 0]])),
+        lambda: distinct_palette(np.int64(0)),
+        lambda: resolve_palette("voc", num_classes=np.int64(999)),
+        lambda: Power.build(np.float64(1.0), np.float64(2.0), -3.0, 1.0, "depth/cubewalk"),
+        lambda: Power.build(None, None, np.float64(0.5), np.float64(1.0), "depth/cubewalk"),
+    ):
+        with pytest.raises(rgbtask.ConfigError) as info:
+            call()
+        assert "np." not in str(info.value) and "array(" not in str(info.value), str(info.value)
