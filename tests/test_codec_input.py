@@ -84,3 +84,22 @@ def test_errors_show_plain_numbers_not_numpy_scalar_reprs():
         with pytest.raises(rgbtask.ConfigError) as info:
             call()
         assert "np." not in str(info.value) and "array(" not in str(info.value), str(info.value)
+
+
+# ---------------------------------------------------------------- check_codec's values
+
+
+def test_check_codec_takes_a_single_array_as_one_sample():
+    """Issue 16: a single array was iterated along its first axis (a confusing shape error)."""
+    from rgbtask.samples import make_scene
+    from rgbtask.testing import check_adversarial, check_codec, check_config_values
+
+    depth = make_scene(12, 16, seed=0).depth
+    codec = rgbtask.get_codec("depth/gray", near=0.5, far=20.0)
+    check_codec(codec, depth, adversarial=False)
+    check_config_values(codec, depth)
+    assert check_adversarial(codec, depth)
+    with pytest.raises(AssertionError, match=r"expected values a list of sample values"):
+        check_codec(codec, 3.0)
+    with pytest.raises(AssertionError, match="at least one sample value"):
+        check_codec(codec, [])
