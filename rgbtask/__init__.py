@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "Decoded",
     "InputError",
+    "PaletteCollisionWarning",
     "RegistrationError",
     "RgbtaskError",
     "UnknownCodecError",
@@ -57,6 +58,10 @@ def __getattr__(name: str):
         except PackageNotFoundError:  # run from a source tree that was never installed
             __version__ = "0+unknown"
         return __version__
+    if name == "PaletteCollisionWarning":  # lives with the palettes, loaded on first use
+        from rgbtask.palettes import PaletteCollisionWarning
+
+        return PaletteCollisionWarning
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

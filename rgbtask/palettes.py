@@ -31,14 +31,18 @@ reports the margin actually reached. Deterministic, cached per ``(n, space, avoi
 
 Collisions
 ----------
-:func:`find_collisions` lists the groups of labels sharing a colour. :func:`resolve_palette` warns
-(:class:`PaletteCollisionWarning`) once per palette: nearest-colour decoding returns the lowest label
-of each group.
+:func:`find_collisions` lists the groups of labels sharing a colour; nearest-colour decoding returns
+the lowest label of each group. :func:`resolve_palette` warns (:class:`PaletteCollisionWarning`,
+exported as ``rgbtask.PaletteCollisionWarning``) once per process for a user's list of colours
+with a collision, from the caller's line; a named palette's known collision (ADE20K) is documented,
+not warned.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
@@ -521,7 +525,13 @@ def resolve_palette(
 ) -> np.ndarray:
     """A codec's ``palette`` parameter -> ``(K, 3)`` uint8: a name, ``"distinct"`` (with
     ``num_classes``, generated in ``space``, ``"rgb"`` meaning CIELAB), or a list of RGB triples.
-    Warns once per palette when two labels share a colour."""
+
+    A list of colours in which two labels share a colour warns
+    (:class:`PaletteCollisionWarning`) once per palette per process, attributed to the first
+    caller outside rgbtask (``get_codec(...)`` in your code). A named palette's known collision
+    (ADE20K-150: labels 7 and 49) does not warn: it is documented (docs/masks.md) and shown by
+    ``codec.info()["collisions"]`` and ``codec.shadowed``, so that ``python -W error`` can build
+    the default codec."""
     if isinstance(palette, str):
         if palette == "distinct":
             if num_classes is None:
@@ -542,7 +552,7 @@ def resolve_palette(
             )
         colors = colors[: int(num_classes)]
     key = colors.tobytes()
-    if warn and key not in _warned:
+    if warn and not isinstance(palette, str) and key not in _warned:
         groups = find_collisions(colors)
         _warned.add(key)  # checked: warn at most once per palette
         if groups:
@@ -550,9 +560,30 @@ def resolve_palette(
                 f"palette gives labels {groups} the same colour; decoding returns the lowest label "
                 "of each group, so the others cannot round-trip",
                 PaletteCollisionWarning,
-                stacklevel=3,
+                stacklevel=_outside_stacklevel(),
             )
     return colors
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # .../rgbtask/
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the function that calls this one, that names
+    the first frame outside rgbtask (and outside the ``__init__`` a dataclass generates): the
+    user's line, however deep the codec construction that got here."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        code = frame.f_code
+        inside = os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR) or (
+            code.co_filename == "<string>" and code.co_name == "__init__"
+        )
+        if not inside:
+            break
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def family_colors(

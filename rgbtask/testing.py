@@ -492,8 +492,8 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
     ``names``), drawn from ``scene`` (default: a small built-in scene), plugins included: what
     the conformance tests, the fuzzers and the generated docs go over.
 
-    A palette's known colour collision (ADE20K labels 7 and 49) is warned about once, where such
-    a codec is built by a user, not here.
+    A user palette's colour collision is warned about once, where such a codec is built by a
+    user, not here (a named palette's known collision, ADE20K's labels 7 and 49, never warns).
     """
 
     from rgbtask.palettes import PaletteCollisionWarning

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -103,13 +105,57 @@ def test_ade20k_collision_is_detected_and_documented():
 
     palettes._warned.clear()
     mask_codecs._resolved_palette.cache_clear()
-    with pytest.warns(PaletteCollisionWarning, match=r"\(7, 49\)"):
+    with warnings.catch_warnings():
+        # documented, not warned (issue 16): python -W error must build the default codec
+        warnings.simplefilter("error", PaletteCollisionWarning)
         codec = MaskPalette(palette="ade20k")
-    assert codec.shadowed == [49]
+    assert codec.shadowed == [49] and codec.info()["collisions"] == [[7, 49]]
     labels = np.arange(151, dtype=np.uint8).reshape(1, 151)
     back = codec.decode(codec.encode(labels))
     wrong = np.flatnonzero(back[0] != labels[0]).tolist()
     assert wrong == [49] and back[0, 49] == 7  # exactly one class cannot round-trip
+
+
+def test_default_palette_builds_under_python_W_error():
+    """Issue 16: with python -W error the default get_codec("mask/palette") raised."""
+    code = (
+        "import rgbtask; c = rgbtask.get_codec('mask/palette'); "
+        "print(c.info()['collisions'], rgbtask.PaletteCollisionWarning.__name__)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=root
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[[7,", "49]]", "PaletteCollisionWarning"]
+    assert out.stderr == ""
+
+
+def test_a_users_colliding_palette_warns_once_from_the_callers_line():
+    """Issue 16: warn once per process, attributed to the caller's frame, not library source."""
+    from rgbtask import palettes
+    from rgbtask.codecs import masks as mask_codecs
+
+    assert rgbtask.PaletteCollisionWarning is PaletteCollisionWarning
+    colors = [[10, 20, 30], [40, 50, 60], [10, 20, 30]]
+    palettes._warned.clear()
+    mask_codecs._resolved_palette.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        codec = rgbtask.get_codec("mask/palette", palette=colors)
+        rgbtask.get_codec("mask/palette", palette=colors)
+        MaskPalette(palette=colors, space="lab")
+        MaskPalette.from_config(codec.get_config())
+    collisions = [w for w in caught if issubclass(w.category, PaletteCollisionWarning)]
+    assert len(collisions) == 1
+    assert collisions[0].filename == __file__
+    assert "labels [(0, 2)] the same colour" in str(collisions[0].message)
+    # built directly, the warning names this file too
+    palettes._warned.clear()
+    mask_codecs._resolved_palette.cache_clear()
+    with pytest.warns(PaletteCollisionWarning) as record:
+        MaskPalette(palette=colors)
+    assert record[0].filename == __file__
 
 
 @pytest.mark.parametrize("name", ["voc", "cityscapes", "coco"])

@@ -57,6 +57,7 @@ from rgbtask.io.tasks import MASK_IO
 from rgbtask.metrics import instance_metrics, mask_metrics
 from rgbtask.palettes import (
     distinct_palette,
+    find_collisions,
     min_pairwise_distance,
     resolve_palette,
     shadowed_labels,
@@ -332,6 +333,11 @@ class MaskPalette(LabelCodec):
     def shadowed(self) -> list[int]:
         """Labels that cannot round-trip (they share a colour with a lower label)."""
         return shadowed_labels(self.colors)
+
+    def info(self) -> dict[str, Any]:
+        """:meth:`Codec.info` plus ``collisions``: the groups of labels sharing a colour (each
+        decodes to its lowest label), ``[[7, 49]]`` for ADE20K, ``[]`` for most palettes."""
+        return {**super().info(), "collisions": [list(g) for g in find_collisions(self.colors)]}
 
     @property
     def levels(self) -> int:
