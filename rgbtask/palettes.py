@@ -41,11 +41,13 @@ not warned.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -464,8 +466,67 @@ def _grid(space: str) -> tuple[np.ndarray, np.ndarray]:
     return grid, convert(grid, space)
 
 
+#: Bump when :func:`_generate_distinct` changes its output: the on-disk cache keys on it.
+_DISTINCT_VERSION = 1
+
+
+def _disk_cache_dir() -> Path:
+    """Where generated palettes are kept across processes, beside Numba's cache of our kernels:
+    ``$NUMBA_CACHE_DIR/rgbtask-palettes`` when set, else ``rgbtask/core/__pycache__/palettes``."""
+    import numba
+
+    root = getattr(numba.config, "CACHE_DIR", "") or ""
+    if root:
+        return Path(root) / "rgbtask-palettes"
+    return Path(__file__).resolve().parent / "core" / "__pycache__" / "palettes"
+
+
+def _disk_cache_path(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> Path:
+    key = repr((_DISTINCT_VERSION, _GRID_STEP, n, space, avoid)).encode()
+    digest = hashlib.sha256(key).hexdigest()[:24]
+    return _disk_cache_dir() / f"distinct-{n}-{space}-{digest}.npy"
+
+
+def _load_distinct(path: Path, n: int) -> np.ndarray | None:
+    """A cached palette, or None when missing, unreadable or not what it should be (then it is
+    generated again: a damaged cache file never becomes a palette)."""
+    try:
+        colors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    ok = colors.dtype == np.uint8 and colors.shape == (n, 3)
+    ok = ok and bool(np.all((colors % _GRID_STEP == 0) | (colors == 255)))
+    ok = ok and np.unique(colors, axis=0).shape[0] == n
+    return colors if ok else None
+
+
+def _store_distinct(path: Path, colors: np.ndarray) -> None:
+    """Write atomically (a temporary name, then a rename); a read-only location is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        with open(tmp, "wb") as f:
+            np.save(f, colors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 @functools.lru_cache(maxsize=32)
 def _distinct(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """:func:`_generate_distinct`, cached in memory and on disk (generating 151 colours costs
+    about a second; loading them, a millisecond)."""
+    path = _disk_cache_path(n, space, avoid)
+    colors = _load_distinct(path, n)
+    if colors is None:
+        colors = _generate_distinct(n, space, avoid)
+        _store_distinct(path, colors)
+    colors = np.array(colors, dtype=np.uint8)
+    colors.setflags(write=False)
+    return colors
+
+
+def _generate_distinct(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> np.ndarray:
     grid, coords = _grid(space)
     min_d = np.full(grid.shape[0], np.inf)
     if avoid:
