@@ -69,17 +69,33 @@ def warmup(*names: str) -> None:
     """Compile (or load from Numba's cache) the kernels of the named codecs (default: all).
 
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
-    codec's examples on a tiny scene: encode, and decode from uint8 and from float.
+    codec's examples on a tiny scene: encode, and decode from uint8, from a uint8 image whose
+    colours are off the codes (what a JPEG'd or generated image takes: the inexact paths) and from
+    float; for a pixelwise codec's first example, also an encode of 2^16 pixels in float32 and
+    float64 (the size from which large inputs take their own, table-driven kernels).
     """
+    import numpy as np
+
     from rgbtask.codec import rgb_scale
     from rgbtask.samples import make_scene
 
     scene = make_scene(height=8, width=8, seed=0)
+    rng = np.random.default_rng(0)
     for name in names or list_codecs():
-        for codec, values in get_codec_class(name).examples(scene):
-            rgb = codec.encode(values[0])
+        for i, (codec, values) in enumerate(get_codec_class(name).examples(scene)):
+            value = values[0]
+            rgb = codec.encode(value)
             codec.decode_with_confidence(rgb)
+            if rgb.dtype == np.uint8:
+                off = rng.integers(-6, 7, rgb.shape)
+                codec.decode_with_confidence(np.clip(rgb + off, 0, 255).astype(np.uint8))
             codec.decode_with_confidence(rgb / rgb_scale(rgb))
+            value = np.asarray(value)
+            if i == 0 and codec.pixelwise and value.ndim >= 2 and value.dtype != object:
+                copies = -(-(1 << 16) // max(1, value.size))
+                dtypes = (np.float32, np.float64) if value.dtype.kind == "f" else (value.dtype,)
+                for dtype in dtypes:  # per-image transforms hand float64 on
+                    codec.encode(np.broadcast_to(value.astype(dtype), (copies, *value.shape)))
 
 
 def clear_tables() -> None:
