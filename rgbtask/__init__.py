@@ -72,9 +72,9 @@ def warmup(*names: str) -> None:
     codec's examples on a tiny scene: encode, and decode from uint8, from a read-only uint8 image
     whose colours are off the codes (a JPEG'd or generated image as ``np.asarray`` of a PIL image
     gives it: the inexact paths, and read-only arrays, which Numba compiles separately) and from
-    float, writable and read-only; for a pixelwise codec's first example, also an encode of 2^16 pixels in float32 and
-    float64 (the size from which large inputs take their own, table-driven kernels).
-    """
+    float, writable and read-only; for a pixelwise codec's first example, also an encode of
+    2^16 pixels in float32 and float64 (the size from which large inputs take their own,
+    table-driven kernels)."""
     import numpy as np
 
     from rgbtask.codec import rgb_scale
