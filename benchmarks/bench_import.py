@@ -4,7 +4,11 @@
 * the first normals/xyz encode + decode with an empty Numba cache (compile) and with a warm
   cache (load), against ``import numba`` itself.
 
-Run: python benchmarks/bench_import.py
+* per codec family, the first ``get_codec`` + encode + decode (clean, then JPEG'd: the inexact
+  paths) in a fresh interpreter, cold (empty Numba cache, which also holds the generated
+  palettes) and warm, without and with ``rgbtask.warmup(name)`` first.
+
+Run: python benchmarks/bench_import.py   (``--families`` for the per-family table only)
 """
 
 from __future__ import annotations
@@ -41,7 +45,88 @@ def timed_import(module: str) -> float:
     )
 
 
+#: One representative configuration per family (the palette row is the issue's ~1 s case).
+FAMILIES = [
+    ("depth/cubewalk", {}),
+    ("mask/palette", {}),
+    ("mask/palette", {"palette": "distinct", "num_classes": 151}),
+    ("normals/xyz", {}),
+    ("keypoints/heatmap", {"size": [64, 48], "num_keypoints": 8}),
+]
+
+FAMILY_FIRST_CALL = """
+import io, sys, time, json
+t0 = time.perf_counter()
+import numpy as np, rgbtask
+name, params, warm = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"
+ti = time.perf_counter()
+if warm:
+    rgbtask.warmup(name)
+t1 = time.perf_counter()
+from rgbtask.samples import make_scene
+from PIL import Image
+cls = rgbtask.get_codec_class(name)
+value = next(iter(cls.examples(make_scene(48, 64, seed=0))))[1][0]
+t2 = time.perf_counter()
+codec = rgbtask.get_codec(name, **params)
+rgb = codec.encode(value)
+codec.decode_with_confidence(rgb)
+buf = io.BytesIO(); Image.fromarray(rgb.reshape(-1, *rgb.shape[-2:])).save(buf, "JPEG", quality=90)
+jpegd = np.asarray(Image.open(buf)).reshape(rgb.shape)
+t3 = time.perf_counter()
+codec.decode_with_confidence(jpegd)
+t4 = time.perf_counter()
+print(t1 - ti, (ti - t0) + (t3 - t2), t4 - t3)
+"""
+
+
+def family_rows() -> list[list[str]]:
+    """Per family: import + first encode/decode, then the first JPEG'd decode, cold and warm."""
+    rows = []
+    for name, params in FAMILIES:
+        label = name + ("" if not params else " " + ",".join(f"{k}={v}" for k, v in params.items()))
+        if name == "keypoints/heatmap":
+            label = name
+        args = [name, __import__("json").dumps(params)]
+        for warmup in ("0", "1"):
+            with tempfile.TemporaryDirectory() as cache:
+                env = {"NUMBA_CACHE_DIR": cache}
+                cold = _run3(FAMILY_FIRST_CALL, [*args, warmup], env)
+                warm = min(
+                    (_run3(FAMILY_FIRST_CALL, [*args, warmup], env) for _ in range(3)),
+                    key=lambda r: r[1],
+                )
+            if warmup == "1":
+                what = f"after warmup(name) ({cold[0]:.1f} s cold / {warm[0]:.1f} s warm)"
+            else:
+                what = "first call"
+            rows.append(
+                [
+                    label,
+                    what,
+                    f"{cold[1]:.2f} s (+{cold[2]:.2f} s)",
+                    f"{warm[1]:.2f} s (+{warm[2]:.2f} s)",
+                ]
+            )
+    return rows
+
+
+def _run3(code: str, args: list[str], env: dict) -> tuple[float, float, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    a, b, c = (float(x) for x in out.stdout.strip().splitlines()[-1].split())
+    return a, b, c
+
+
 def main() -> None:
+    if "--families" in sys.argv:
+        print_families()
+        return
     runs = 7
     numpy_t = statistics.median(timed_import("numpy") for _ in range(runs))
     numba_t = statistics.median(timed_import("numba") for _ in range(runs))
@@ -76,6 +161,17 @@ def main() -> None:
         f"start-up latency (median of {runs} fresh interpreters)",
         rows,
         ["what", "rgbtask", "peer", "peer time", "ratio"],
+    )
+
+    print_families()
+
+
+def print_families() -> None:
+    print_table(
+        "first call per codec family, fresh interpreter: import + get_codec + encode + decode "
+        "(+ the first JPEG'd decode after it); after warmup(name): the same, warmup's own time apart",
+        family_rows(),
+        ["codec", "when", "cold Numba cache", "warm cache (best of 3)"],
     )
 
 

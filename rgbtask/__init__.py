@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "Decoded",
     "InputError",
+    "PaletteCollisionWarning",
     "RegistrationError",
     "RgbtaskError",
     "UnknownCodecError",
@@ -57,6 +58,10 @@ def __getattr__(name: str):
         except PackageNotFoundError:  # run from a source tree that was never installed
             __version__ = "0+unknown"
         return __version__
+    if name == "PaletteCollisionWarning":  # lives with the palettes, loaded on first use
+        from rgbtask.palettes import PaletteCollisionWarning
+
+        return PaletteCollisionWarning
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -64,17 +69,43 @@ def warmup(*names: str) -> None:
     """Compile (or load from Numba's cache) the kernels of the named codecs (default: all).
 
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
-    codec's examples on a tiny scene: encode, and decode from uint8 and from float.
-    """
+    codec's examples on a tiny scene: encode, and decode from uint8, from a read-only uint8 image
+    whose colours are off the codes (a JPEG'd or generated image as ``np.asarray`` of a PIL image
+    gives it: the inexact paths, and read-only arrays, which Numba compiles separately) and from
+    float, writable and read-only; for a pixelwise codec's first example, also an encode of
+    2^16 pixels in float32 and float64 (the size from which large inputs take their own,
+    table-driven kernels)."""
+    import numpy as np
+
     from rgbtask.codec import rgb_scale
     from rgbtask.samples import make_scene
 
     scene = make_scene(height=8, width=8, seed=0)
+    rng = np.random.default_rng(0)
     for name in names or list_codecs():
-        for codec, values in get_codec_class(name).examples(scene):
-            rgb = codec.encode(values[0])
+        for i, (codec, values) in enumerate(get_codec_class(name).examples(scene)):
+            value = values[0]
+            rgb = codec.encode(value)
             codec.decode_with_confidence(rgb)
-            codec.decode_with_confidence(rgb / rgb_scale(rgb))
+            if rgb.dtype == np.uint8:
+                off = rng.integers(-6, 7, rgb.shape)
+                codec.decode_with_confidence(
+                    _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
+                )
+            as_float = rgb / rgb_scale(rgb)
+            codec.decode_with_confidence(as_float)
+            codec.decode_with_confidence(_read_only(as_float))
+            value = np.asarray(value)
+            if i == 0 and codec.pixelwise and value.ndim >= 2 and value.dtype != object:
+                copies = -(-(1 << 16) // max(1, value.size))
+                dtypes = (np.float32, np.float64) if value.dtype.kind == "f" else (value.dtype,)
+                for dtype in dtypes:  # per-image transforms hand float64 on
+                    codec.encode(np.broadcast_to(value.astype(dtype), (copies, *value.shape)))
+
+
+def _read_only(array):
+    array.setflags(write=False)
+    return array
 
 
 def clear_tables() -> None:

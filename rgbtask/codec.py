@@ -20,7 +20,10 @@ RGB input conventions (the same for every codec):
 * ``uint8`` (0..255) and ``uint16`` (0..65535) are read at their full scale;
 * floating point (``float16``, ``float32``, ``float64``) is read as 0..1 and is **not** rounded to
   8 bits before decoding; values must be finite and inside [0, 1] (clip a model's overshoot with
-  ``np.clip(rgb, 0, 1)`` first: rgbtask never clips silently);
+  ``np.clip(rgb, 0, 1)`` first, map a [-1, 1] output with ``(rgb + 1) / 2``: rgbtask never clips
+  or rescales silently);
+* channels are in **RGB** order: OpenCV's ``cv2.imread`` returns BGR, which decodes silently
+  wrong; read files with :func:`rgbtask.io.read_rgb` (or flip with ``bgr[..., ::-1]``);
 * any other dtype (bool, signed or wider integers, complex) is an :class:`InputError`;
 * big-endian, Fortran-ordered, strided and read-only arrays are accepted (copied when needed), and
   so is anything NumPy can view as an array (a PIL image, a CPU tensor); a masked array with masked
@@ -146,18 +149,40 @@ def check_rgb(rgb: Any) -> np.ndarray:
     if rgb.dtype == np.float16:
         rgb = rgb.astype(np.float32)
     if rgb.dtype.kind == "f":
-        lo, hi = float(np.min(rgb)), float(np.max(rgb))
+        lo, hi = np.min(rgb), np.max(rgb)
         if not (np.isfinite(lo) and np.isfinite(hi)):
             bad = int(np.count_nonzero(~np.isfinite(rgb)))
             raise InputError(
                 f"expected finite float RGB in [0, 1], got {bad} NaN/inf values in {describe_array(rgb)}"
             )
         if lo < 0.0 or hi > 1.0:
-            raise InputError(
-                f"expected float RGB in [0, 1], got values in [{lo:.6g}, {hi:.6g}]; "
-                "clip with np.clip(rgb, 0, 1) if your model overshoots, or pass uint8 for 0..255"
-            )
+            raise InputError(_float_range_message(rgb, lo, hi))
     return np.ascontiguousarray(rgb)
+
+
+def _float_range_message(rgb: np.ndarray, lo: np.floating, hi: np.floating) -> str:
+    """Why float RGB outside [0, 1] is refused and what to do: the count of offending values, the
+    extremes printed with every digit their dtype needs (float32 ``1.0000001`` is not ``1``), and
+    the fix that fits the range seen."""
+    outside = int(np.count_nonzero((rgb < 0.0) | (rgb > 1.0)))
+    if lo >= -1.0 and hi <= 1.0 and lo < -1.0 / 255:
+        hint = "values in [-1, 1] (a tanh or VAE output)? map them with (rgb + 1) / 2"
+    elif lo >= 0.0 and 1.0 + 1.0 / 255 < hi <= 255.0:
+        hint = "0..255 stored as float? use rgb / 255 (or pass uint8)"
+    else:
+        hint = "clip with np.clip(rgb, 0, 1) if your model overshoots"
+    return (
+        f"expected float RGB in [0, 1], got {outside} of {rgb.size} values outside it "
+        f"(min {_plain_float(lo)}, max {_plain_float(hi)}); {hint}"
+    )
+
+
+def _plain_float(value: Any) -> str:
+    """A float as the shortest text that reads back as the same value of its own dtype
+    (``float32(1.0000001)`` -> ``"1.0000001"``, not ``"1"``), without NumPy's scalar repr."""
+    if isinstance(value, np.floating):
+        return str(value)
+    return repr(float(value))
 
 
 def check_value(
@@ -345,11 +370,18 @@ class Codec(abc.ABC):
         return self._encode(self.validate_value(value))
 
     def decode(self, rgb: Any) -> np.ndarray:
-        """RGB ``(..., H, W, 3)`` (uint8, uint16 or float in [0, 1]) -> task value."""
+        """RGB ``(..., H, W, 3)`` (uint8, uint16 or float in [0, 1]) -> task value.
+
+        The channels must be in RGB order. OpenCV's ``cv2.imread`` returns BGR, which decodes
+        silently wrong (no error can tell the two apart): read an encoded file with
+        :func:`rgbtask.io.read_rgb` (RGB, 8 or 16 bits, exactly as stored), or flip a BGR array
+        with ``bgr[..., ::-1]`` first.
+        """
         return self.decode_with_confidence(rgb).value
 
     def decode_with_confidence(self, rgb: Any) -> Decoded:
-        """Decode and say how sure: ``Decoded(value, confidence, valid)``."""
+        """Decode and say how sure: ``Decoded(value, confidence, valid)``. Input as :meth:`decode`
+        (RGB channel order, not OpenCV's BGR)."""
         return self._decode(check_rgb(rgb))
 
     @abc.abstractmethod

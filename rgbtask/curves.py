@@ -155,7 +155,7 @@ def _make_palette(key, codes: np.ndarray, what: str) -> Curve:
         dup = codes[first[np.argmax(counts > 1)]]
         where = np.flatnonzero(np.all(codes == dup, axis=1))
         raise ConfigError(
-            f"expected an injective curve, got {what} with duplicate 8-bit colour {tuple(dup)} at "
+            f"expected an injective curve, got {what} with duplicate 8-bit colour {tuple(int(v) for v in dup)} at "
             f"levels {where.tolist()}: it cannot be decoded unambiguously"
         )
     cands = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)] + [(128, 128, 128)]

@@ -25,14 +25,26 @@ __all__ = [
 ]
 
 
+def _unit_scaled(v) -> np.ndarray:
+    """``v`` (last axis 3) divided per row by its largest absolute component, as float64; rows
+    whose largest component is 0 or not finite are left as they are."""
+    v = np.asarray(v, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        scale = np.max(np.abs(v), axis=-1, keepdims=True)
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    return v / scale
+
+
 def angular_error_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angle in degrees between vectors ``a`` and ``b`` (last axis 3), via atan2(|a x b|, a . b).
 
     atan2 keeps full precision at small angles, where arccos of a dot product does not. Rows with a
-    NaN give NaN.
+    NaN give NaN. Each vector is first divided by its largest absolute component, so that the
+    result depends on the directions only: components up to the largest finite float neither
+    overflow the cross product nor underflow it (subnormals).
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = _unit_scaled(a)
+    b = _unit_scaled(b)
     cross = np.linalg.norm(np.cross(a, b), axis=-1)
     dot = np.sum(a * b, axis=-1)
     return np.degrees(np.arctan2(cross, dot))

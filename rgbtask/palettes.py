@@ -31,23 +31,30 @@ reports the margin actually reached. Deterministic, cached per ``(n, space, avoi
 
 Collisions
 ----------
-:func:`find_collisions` lists the groups of labels sharing a colour. :func:`resolve_palette` warns
-(:class:`PaletteCollisionWarning`) once per palette: nearest-colour decoding returns the lowest label
-of each group.
+:func:`find_collisions` lists the groups of labels sharing a colour; nearest-colour decoding returns
+the lowest label of each group. :func:`resolve_palette` warns (:class:`PaletteCollisionWarning`,
+exported as ``rgbtask.PaletteCollisionWarning``) once per process for a user's list of colours
+with a collision, from the caller's line; a named palette's known collision (ADE20K) is documented,
+not warned.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rgbtask.colorspace import convert, space_id
 from rgbtask.errors import ConfigError
+from rgbtask.params import plain
 
 __all__ = [
     "ADE20K_150",
@@ -459,8 +466,67 @@ def _grid(space: str) -> tuple[np.ndarray, np.ndarray]:
     return grid, convert(grid, space)
 
 
+#: Bump when :func:`_generate_distinct` changes its output: the on-disk cache keys on it.
+_DISTINCT_VERSION = 1
+
+
+def _disk_cache_dir() -> Path:
+    """Where generated palettes are kept across processes, beside Numba's cache of our kernels:
+    ``$NUMBA_CACHE_DIR/rgbtask-palettes`` when set, else ``rgbtask/core/__pycache__/palettes``."""
+    import numba
+
+    root = getattr(numba.config, "CACHE_DIR", "") or ""
+    if root:
+        return Path(root) / "rgbtask-palettes"
+    return Path(__file__).resolve().parent / "core" / "__pycache__" / "palettes"
+
+
+def _disk_cache_path(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> Path:
+    key = repr((_DISTINCT_VERSION, _GRID_STEP, n, space, avoid)).encode()
+    digest = hashlib.sha256(key).hexdigest()[:24]
+    return _disk_cache_dir() / f"distinct-{n}-{space}-{digest}.npy"
+
+
+def _load_distinct(path: Path, n: int) -> np.ndarray | None:
+    """A cached palette, or None when missing, unreadable or not what it should be (then it is
+    generated again: a damaged cache file never becomes a palette)."""
+    try:
+        colors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    ok = colors.dtype == np.uint8 and colors.shape == (n, 3)
+    ok = ok and bool(np.all((colors % _GRID_STEP == 0) | (colors == 255)))
+    ok = ok and np.unique(colors, axis=0).shape[0] == n
+    return colors if ok else None
+
+
+def _store_distinct(path: Path, colors: np.ndarray) -> None:
+    """Write atomically (a temporary name, then a rename); a read-only location is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        with open(tmp, "wb") as f:
+            np.save(f, colors, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 @functools.lru_cache(maxsize=32)
 def _distinct(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> np.ndarray:
+    """:func:`_generate_distinct`, cached in memory and on disk (generating 151 colours costs
+    about a second; loading them, a millisecond)."""
+    path = _disk_cache_path(n, space, avoid)
+    colors = _load_distinct(path, n)
+    if colors is None:
+        colors = _generate_distinct(n, space, avoid)
+        _store_distinct(path, colors)
+    colors = np.array(colors, dtype=np.uint8)
+    colors.setflags(write=False)
+    return colors
+
+
+def _generate_distinct(n: int, space: str, avoid: tuple[tuple[int, int, int], ...]) -> np.ndarray:
     grid, coords = _grid(space)
     min_d = np.full(grid.shape[0], np.inf)
     if avoid:
@@ -489,7 +555,7 @@ def _as_triples(colors: Any, what: str) -> tuple[tuple[int, int, int], ...]:
         ok = False
     if not ok:
         raise ConfigError(
-            f"expected {what} as a list of [R, G, B] triples of integers in 0..255, got {colors!r}"
+            f"expected {what} as a list of [R, G, B] triples of integers in 0..255, got {plain(colors)!r}"
         )
     return tuple(tuple(int(v) for v in row) for row in arr)  # type: ignore[misc]
 
@@ -500,7 +566,7 @@ def distinct_palette(
     """``n`` colours maximising (greedily) their minimum distance in ``space`` (``"lab"`` or
     ``"oklab"``), away from the ``avoid`` colours. Returns a read-only ``(n, 3)`` uint8 array."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 65535:
-        raise ConfigError(f"expected num_classes an integer in 1..65535, got {n!r}")
+        raise ConfigError(f"expected num_classes an integer in 1..65535, got {plain(n)!r}")
     if space not in ("lab", "oklab", "rgb"):
         space_id(space)
     avoid_t = _as_triples(avoid, "avoid") if avoid is not None and len(avoid) else ()
@@ -520,7 +586,13 @@ def resolve_palette(
 ) -> np.ndarray:
     """A codec's ``palette`` parameter -> ``(K, 3)`` uint8: a name, ``"distinct"`` (with
     ``num_classes``, generated in ``space``, ``"rgb"`` meaning CIELAB), or a list of RGB triples.
-    Warns once per palette when two labels share a colour."""
+
+    A list of colours in which two labels share a colour warns
+    (:class:`PaletteCollisionWarning`) once per palette per process, attributed to the first
+    caller outside rgbtask (``get_codec(...)`` in your code). A named palette's known collision
+    (ADE20K-150: labels 7 and 49) does not warn: it is documented (docs/masks.md) and shown by
+    ``codec.info()["collisions"]`` and ``codec.shadowed``, so that ``python -W error`` can build
+    the default codec."""
     if isinstance(palette, str):
         if palette == "distinct":
             if num_classes is None:
@@ -537,11 +609,11 @@ def resolve_palette(
     if num_classes is not None and not (isinstance(palette, str) and palette == "distinct"):
         if isinstance(num_classes, bool) or not 1 <= int(num_classes) <= colors.shape[0]:
             raise ConfigError(
-                f"expected num_classes in 1..{colors.shape[0]} for this palette, got {num_classes!r}"
+                f"expected num_classes in 1..{colors.shape[0]} for this palette, got {plain(num_classes)!r}"
             )
         colors = colors[: int(num_classes)]
     key = colors.tobytes()
-    if warn and key not in _warned:
+    if warn and not isinstance(palette, str) and key not in _warned:
         groups = find_collisions(colors)
         _warned.add(key)  # checked: warn at most once per palette
         if groups:
@@ -549,9 +621,30 @@ def resolve_palette(
                 f"palette gives labels {groups} the same colour; decoding returns the lowest label "
                 "of each group, so the others cannot round-trip",
                 PaletteCollisionWarning,
-                stacklevel=3,
+                stacklevel=_outside_stacklevel(),
             )
     return colors
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep  # .../rgbtask/
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` in the function that calls this one, that names
+    the first frame outside rgbtask (and outside the ``__init__`` a dataclass generates): the
+    user's line, however deep the codec construction that got here."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        code = frame.f_code
+        inside = os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR) or (
+            code.co_filename == "<string>" and code.co_name == "__init__"
+        )
+        if not inside:
+            break
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def family_colors(

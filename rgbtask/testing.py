@@ -53,6 +53,7 @@ from rgbtask.adversarial import (  # the catalogue, re-exported where it used to
     adversarial_cases,
 )
 from rgbtask.codec import BOUND_RTOL, Codec, Decoded, rgb_scale, within_bound  # noqa: F401
+from rgbtask.params import plain
 
 __all__ = [
     "Case",
@@ -356,7 +357,7 @@ def check_config_values(codec: Codec, values: Sequence[Any] = ()) -> None:
         "from_config(get_config())": cls.from_config(config),
         "from_config(json)": cls.from_config(json.loads(json.dumps(config))),
     }
-    for value in values:
+    for value in [values] if isinstance(values, np.ndarray) else values:
         rgb = codec.encode(value)
         images = {"its image": rgb, "its image with noise": _noisy(rgb)}
         wants = {k: codec.decode_with_confidence(image) for k, image in images.items()}
@@ -397,7 +398,7 @@ def _check_in_range(codec: Codec, what: str, result: Decoded) -> None:
         _fail(
             codec,
             f"{what}: {int((~ok).sum())} decoded items out of range ({codec.range_text()}); "
-            f"first at {i}: {value!r} (valid={bool(np.asarray(result.valid)[i])})",
+            f"first at {i}: {plain(value)!r} (valid={bool(np.asarray(result.valid)[i])})",
         )
 
 
@@ -474,7 +475,7 @@ def check_adversarial(codec: Codec, values: Sequence[Any]) -> list[Outcome]:
     result nor a clear ``ValueError`` (see the module docstring for what "correct" means per case).
     The outcomes say, per case, whether the codec decoded or rejected it (the docs list them).
     """
-    value = values[0]
+    value = _as_samples(values)[0]
     rgb = np.ascontiguousarray(codec.encode(value))
     outcomes: list[Outcome] = []
     for case in _decode_cases():
@@ -491,8 +492,8 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
     ``names``), drawn from ``scene`` (default: a small built-in scene), plugins included: what
     the conformance tests, the fuzzers and the generated docs go over.
 
-    A palette's known colour collision (ADE20K labels 7 and 49) is warned about once, where such
-    a codec is built by a user, not here.
+    A user palette's colour collision is warned about once, where such a codec is built by a
+    user, not here (a named palette's known collision, ADE20K's labels 7 and 49, never warns).
     """
 
     from rgbtask.palettes import PaletteCollisionWarning
@@ -510,6 +511,21 @@ def registered_examples(scene: Any = None, names: Sequence[str] | None = None) -
         ]
 
 
+def _as_samples(values: Any) -> list[Any]:
+    """``check_codec``'s ``values``: a single ndarray is one sample; otherwise a non-empty list or
+    tuple of samples."""
+    if isinstance(values, np.ndarray):
+        return [values]
+    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
+        raise AssertionError(
+            "expected values a list of sample values (or one ndarray: one sample), got "
+            f"{type(values).__name__}"
+        )
+    if len(values) == 0:
+        raise AssertionError("check_codec needs at least one sample value")
+    return list(values)
+
+
 def check_codec(
     codec: Codec,
     values: Sequence[Any],
@@ -519,14 +535,16 @@ def check_codec(
 ) -> None:
     """Run the conformance checks on ``codec`` with sample ``values`` (single, unbatched items).
 
-    Raises ``AssertionError`` naming the first failure. Values of equal shape are also checked as
-    a batch. ``adversarial=False`` skips the adversarial suite (:func:`check_adversarial`);
-    ``config_values=False`` skips the config section (:func:`check_config_values`).
+    ``values`` is a list (or tuple) of sample values; a single NumPy array is one sample
+    (``check_codec(codec, depth)`` is ``check_codec(codec, [depth])``), never a list of samples
+    along its first axis. Raises ``AssertionError`` naming the first failure. Values of equal
+    shape are also checked as a batch. ``adversarial=False`` skips the adversarial suite
+    (:func:`check_adversarial`); ``config_values=False`` skips the config section
+    (:func:`check_config_values`).
     """
     if not isinstance(codec, Codec):
         raise AssertionError(f"expected an rgbtask.Codec, got {type(codec).__name__}")
-    if len(values) == 0:
-        raise AssertionError("check_codec needs at least one sample value")
+    values = _as_samples(values)
     _check_config(codec)
     if config_values:
         check_config_values(codec, values)

@@ -35,7 +35,7 @@ import numpy as np
 
 from rgbtask.core import depth as kernels
 from rgbtask.errors import ConfigError
-from rgbtask.params import number
+from rgbtask.params import number, plain
 
 __all__ = [
     "TRANSFORMS",
@@ -88,7 +88,7 @@ class Transform:
         if near is not None or far is not None:
             raise ConfigError(
                 f"expected no near/far with transform={cls.name!r} (it is not a [near, far] "
-                f"range), got near={near!r}, far={far!r}"
+                f"range), got near={plain(near)!r}, far={plain(far)!r}"
             )
         return cls(0.0, 1.0, lam, c)
 
@@ -158,7 +158,7 @@ class _Bounded(Transform):
             )
         if not (far > near >= 0.0) or (not cls.near_zero_ok and near <= 0.0):
             need = "0 <= near < far" if cls.near_zero_ok else "0 < near < far"
-            raise ConfigError(f"expected {need}, got near={near!r}, far={far!r}")
+            raise ConfigError(f"expected {need}, got near={plain(near)!r}, far={plain(far)!r}")
         return cls(near, far, lam, c)
 
     def _range(self) -> tuple[float, float]:
@@ -213,12 +213,12 @@ class Power(Transform):
         super().build(near, far, lam, c, codec_name)  # no near/far
         if lam * c == 0.0 or lam == -1.0 or lam >= 0.0 or c <= 0.0:
             raise ConfigError(
-                f"expected lam < 0, lam != -1 and c > 0 for the power transform, got lam={lam!r}, "
-                f"c={c!r}"
+                f"expected lam < 0, lam != -1 and c > 0 for the power transform, got lam={plain(lam)!r}, "
+                f"c={plain(c)!r}"
             )
         if lam > -1.0:
             raise ConfigError(
-                f"expected lam < -1 (unbounded depth: f -> 1 as d -> inf), got lam={lam!r}"
+                f"expected lam < -1 (unbounded depth: f -> 1 as d -> inf), got lam={plain(lam)!r}"
             )
         return cls(0.0, 1.0, lam, c)
 

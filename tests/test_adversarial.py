@@ -229,3 +229,12 @@ def test_catalogue_lives_in_its_module_and_the_docs_count_it():
     assert f"{len(cases)} hostile inputs: {decode} for ``decode``" in " ".join(
         adversarial.__doc__.split()
     )
+
+
+def test_adversarial_suite_passes_normals_xyz_on_float64_unit_normals():
+    """Issue 16: the 'largest finite float' case gave a false 90 deg failure on float64 normals
+    (angular_error_deg overflowed)."""
+    from rgbtask.testing import check_adversarial
+
+    normals = make_scene(6, 7, seed=0).normals.astype(np.float64)
+    check_adversarial(rgbtask.get_codec("normals/xyz"), [normals])

@@ -89,3 +89,54 @@ def test_codecs_are_safe_from_many_threads():
         got = list(pool.map(lambda x: codec.decode(codec.encode(x)), inputs * 4))
     for g, e in zip(got, expected * 4):
         assert np.array_equal(g, e, equal_nan=True)
+
+
+_COMPILES_AFTER_WARMUP = textwrap.dedent(
+    """
+    import io, sys, numpy as np, numba, rgbtask
+    from numba.core.registry import CPUDispatcher
+    from PIL import Image
+    from rgbtask.fidelity.perturb import parse_perturbation
+
+    def signatures():
+        return sum(
+            len(obj.signatures)
+            for name, mod in list(sys.modules.items()) if name.startswith("rgbtask")
+            for obj in list(vars(mod).values()) if isinstance(obj, CPUDispatcher)
+        )
+
+    names = sys.argv[1:]
+    rgbtask.warmup(*names)
+    before = signatures()
+    from rgbtask.samples import make_scene
+    scene = make_scene(256, 256, seed=3)  # 2^16 pixels: large inputs take their own kernels
+    jpeg = parse_perturbation("jpeg:q=80,sub=420")
+    for name in names:
+        for codec, values in rgbtask.get_codec_class(name).examples(scene):
+            rgb = codec.encode(values[0])
+            codec.decode_with_confidence(jpeg(rgb, np.random.default_rng(0)))
+            # as read from a file: np.asarray(PIL image) is read-only, a type of its own to Numba
+            if rgb.dtype == np.uint8:
+                buf = io.BytesIO()
+                Image.fromarray(rgb.reshape(-1, *rgb.shape[-2:])).save(buf, "JPEG", quality=90)
+                codec.decode_with_confidence(np.asarray(Image.open(buf)).reshape(rgb.shape))
+    print(before, signatures())
+    """
+)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing compiles")
+def test_warmup_compiles_what_a_first_jpegd_image_needs():
+    """Issue 16: kernels compiled again (keypoints: 1.7 s) on the first JPEG'd image after
+    warmup(): a read-only array (np.asarray of a PIL image) and a large encode (2^16 pixels and
+    more, float32 or float64) each take kernel signatures of their own."""
+    names = ["keypoints/heatmap", "depth/cubewalk", "mask/palette", "normals/xyz"]
+    out = subprocess.run(
+        [sys.executable, "-c", _COMPILES_AFTER_WARMUP, *names],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert out.returncode == 0, out.stderr
+    before, after = map(int, out.stdout.split())
+    assert after == before, "a JPEG'd image compiled new kernel signatures after warmup()"

@@ -170,6 +170,18 @@ def test_affine_returns_scale_and_shift():
     np.testing.assert_allclose(rel * scale + shift, d, atol=8.0 / 1785)
 
 
+def test_affine_params_are_floats_for_one_image_arrays_for_a_batch():
+    """Issue 16: one image gives Python floats (not 0-d arrays); a batch gives one per image."""
+    codec = rgbtask.get_codec("depth/cubewalk", transform="affine")
+    d = np.tile(np.linspace(2.0, 10.0, 8), (4, 1))
+    scale, shift = codec.affine_params(d)
+    assert type(scale) is float and type(shift) is float
+    assert (scale, shift) == (8.0, 2.0)
+    scales, shifts = codec.affine_params(np.stack([d, d * 2]))
+    assert scales.shape == shifts.shape == (2,)
+    assert scales.tolist() == [8.0, 16.0] and shifts.tolist() == [2.0, 4.0]
+
+
 def test_config_errors_and_small_pickle():
     with pytest.raises(ConfigError, match="near and far"):
         rgbtask.get_codec("depth/hue")
@@ -421,3 +433,52 @@ def json_round_trip(config):
     import json
 
     return json.loads(json.dumps(config))
+
+
+# ---------------------------------------------------------------- integer depth (issue 16)
+_SCALE_HINT = r"value / scale = metres, e.g. 1000 for millimetres, 256 for KITTI"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint8, np.int32, np.int64])
+def test_integer_depth_is_refused_by_encode_with_the_png_paths_hint(dtype):
+    """Issue 16: encode(uint16 millimetres) gave a two-colour image decoding to inf, silently."""
+    codec = rgbtask.get_codec("depth/cubewalk")
+    depth_mm = (np.arange(12, dtype=dtype).reshape(3, 4) + 1) * 100
+    with pytest.raises(InputError, match=_SCALE_HINT) as info:
+        codec.encode(depth_mm)
+    assert "depth / 1000.0" in str(info.value)
+    with pytest.raises(InputError, match=_SCALE_HINT):
+        codec.encode(depth_mm[None])  # batches too
+    with pytest.raises(InputError, match=_SCALE_HINT):
+        codec.encode(depth_mm.tolist())  # nested lists of ints are integers too
+    # converted to metres it encodes (0 stays invalid)
+    assert codec.encode(depth_mm / 1000.0).shape == (3, 4, 3)
+
+
+def test_integer_depth_npy_needs_depth_scale(tmp_path):
+    """Issue 16: the .npy reader (CLI encode, convert) read millimetres as metres."""
+    from rgbtask.cli import main
+
+    depth_mm = (np.arange(12, dtype=np.uint16).reshape(3, 4) + 1) * 100
+    np.save(tmp_path / "d.npy", depth_mm)
+    with pytest.raises(InputError, match=_SCALE_HINT):
+        rio.read_depth(tmp_path / "d.npy")
+    np.testing.assert_allclose(rio.read_depth(tmp_path / "d.npy", 1000), depth_mm / 1000)
+    argv = ["encode", str(tmp_path / "d.npy"), str(tmp_path / "d.png"), "--codec", "depth/cubewalk"]
+    assert main(argv) == 2
+    assert not (tmp_path / "d.png").exists()
+    assert main([*argv, "--depth-scale", "1000"]) == 0
+    # a float .npy is metres already
+    np.save(tmp_path / "f.npy", depth_mm / 1000.0)
+    np.testing.assert_allclose(rio.read_depth(tmp_path / "f.npy"), depth_mm / 1000)
+
+
+def test_fidelity_evaluate_refuses_integer_depth():
+    """Issue 16: evaluate returned abs_rel nan without a word."""
+    from rgbtask.fidelity import evaluate
+
+    depth_mm = (np.arange(12, dtype=np.uint16).reshape(3, 4) + 1) * 100
+    with pytest.raises(InputError, match=_SCALE_HINT):
+        evaluate("depth/cubewalk", [depth_mm], ["none"])
+    records = evaluate("depth/cubewalk", [depth_mm / 1000.0], ["none"])
+    assert records[0]["abs_rel"] < 0.01

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from rgbtask.codecs.masks import (
 )
 from rgbtask.colorspace import convert
 from rgbtask.core import masks as kernels
+from rgbtask.errors import InputError
 from rgbtask.metrics import instance_matching, mask_metrics
 from rgbtask.palettes import PaletteCollisionWarning, named_palette
 from rgbtask.testing import check_codec
@@ -102,13 +105,57 @@ def test_ade20k_collision_is_detected_and_documented():
 
     palettes._warned.clear()
     mask_codecs._resolved_palette.cache_clear()
-    with pytest.warns(PaletteCollisionWarning, match=r"\(7, 49\)"):
+    with warnings.catch_warnings():
+        # documented, not warned (issue 16): python -W error must build the default codec
+        warnings.simplefilter("error", PaletteCollisionWarning)
         codec = MaskPalette(palette="ade20k")
-    assert codec.shadowed == [49]
+    assert codec.shadowed == [49] and codec.info()["collisions"] == [[7, 49]]
     labels = np.arange(151, dtype=np.uint8).reshape(1, 151)
     back = codec.decode(codec.encode(labels))
     wrong = np.flatnonzero(back[0] != labels[0]).tolist()
     assert wrong == [49] and back[0, 49] == 7  # exactly one class cannot round-trip
+
+
+def test_default_palette_builds_under_python_W_error():
+    """Issue 16: with python -W error the default get_codec("mask/palette") raised."""
+    code = (
+        "import rgbtask; c = rgbtask.get_codec('mask/palette'); "
+        "print(c.info()['collisions'], rgbtask.PaletteCollisionWarning.__name__)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=root
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["[[7,", "49]]", "PaletteCollisionWarning"]
+    assert out.stderr == ""
+
+
+def test_a_users_colliding_palette_warns_once_from_the_callers_line():
+    """Issue 16: warn once per process, attributed to the caller's frame, not library source."""
+    from rgbtask import palettes
+    from rgbtask.codecs import masks as mask_codecs
+
+    assert rgbtask.PaletteCollisionWarning is PaletteCollisionWarning
+    colors = [[10, 20, 30], [40, 50, 60], [10, 20, 30]]
+    palettes._warned.clear()
+    mask_codecs._resolved_palette.cache_clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        codec = rgbtask.get_codec("mask/palette", palette=colors)
+        rgbtask.get_codec("mask/palette", palette=colors)
+        MaskPalette(palette=colors, space="lab")
+        MaskPalette.from_config(codec.get_config())
+    collisions = [w for w in caught if issubclass(w.category, PaletteCollisionWarning)]
+    assert len(collisions) == 1
+    assert collisions[0].filename == __file__
+    assert "labels [(0, 2)] the same colour" in str(collisions[0].message)
+    # built directly, the warning names this file too
+    palettes._warned.clear()
+    mask_codecs._resolved_palette.cache_clear()
+    with pytest.warns(PaletteCollisionWarning) as record:
+        MaskPalette(palette=colors)
+    assert record[0].filename == __file__
 
 
 @pytest.mark.parametrize("name", ["voc", "cityscapes", "coco"])
@@ -523,3 +570,46 @@ def test_instance_clustering_has_its_own_module():
     assert masks.decode_instances is instances.decode_instances
     assert masks.Instances is instances.Instances
     assert not hasattr(masks, "clear_tables")  # rgbtask.clear_tables() is the one way
+
+
+# ---------------------------------------------------------------- channel axes (issue 16)
+
+
+@pytest.mark.parametrize("name", ["mask/palette", "mask/panoptic", "mask/instance", "mask/binary"])
+def test_labels_with_a_channel_axis_are_refused_with_squeeze(name):
+    """Issue 16: labels (H, W, 1) encoded to (H, W, 1, 3) silently."""
+    codec = rgbtask.get_codec(name)
+    labels = np.zeros((12, 16, 1), np.uint8)
+    labels[4:, 5:] = 1
+    for value in (labels, labels[None], labels.astype(np.int64)):
+        with pytest.raises(InputError, match=r"squeeze the last axis \(labels\[\.\.\., 0\]\)"):
+            codec.encode(value)
+    assert codec.encode(labels[..., 0]).shape == (12, 16, 3)
+
+
+@pytest.mark.parametrize("name", ["mask/palette", "mask/panoptic", "mask/instance", "mask/binary"])
+def test_a_colour_mask_passed_as_labels_is_refused_decode_it_instead(name):
+    """Issue 16: a colour mask passed as labels encoded to (H, W, 3, 3) silently."""
+    codec = rgbtask.get_codec(name)
+    labels = np.zeros((12, 16), np.uint8)
+    labels[4:, 5:] = 1
+    rgb = codec.encode(labels)
+    for value in (rgb, rgb[None], rgb.astype(np.int32)):
+        with pytest.raises(InputError, match="this looks like an RGB image: decode it instead"):
+            codec.encode(value)
+    assert np.array_equal(codec.decode(rgb), labels)  # what the hint says to do
+
+
+def test_small_batches_with_last_axis_1_or_3_stay_legal():
+    """(..., H, W) batches are legal: images 1 or 3 pixels wide in small batches encode as before
+    (the property tests draw them), and so does anything whose leading axes are under 8."""
+    codec = rgbtask.get_codec("mask/palette", palette="voc")
+    for shape in [(3, 7, 1), (2, 5, 3), (7, 30, 3), (30, 7, 1), (2, 3, 7, 3)]:
+        labels = np.arange(np.prod(shape)).reshape(shape).astype(np.uint8) % 21
+        rgb = codec.encode(labels)
+        assert rgb.shape == (*shape, 3) and np.array_equal(codec.decode(rgb), labels)
+    # a trailing 3 with values no label can have says RGB, whatever the size
+    with pytest.raises(
+        InputError, match=r"in 0\.\.1, got values in 0\.\.255; this looks like an RGB"
+    ):
+        rgbtask.get_codec("mask/binary").encode(np.eye(3, dtype=np.uint8)[None] * 255)

@@ -251,3 +251,16 @@ def test_depth_invalid_flips_count_both_directions():
     target = np.array([5.0, nan, 1.0, 1.0])
     assert metrics.depth_metrics(pred, target)["invalid_flips"] == pytest.approx(50.0)
     assert metrics.depth_metrics(target, pred)["invalid_flips"] == pytest.approx(50.0)
+
+
+def test_angular_error_is_scale_safe():
+    """A component equal to the largest finite float must not overflow the cross product (issue 16):
+    the angle depends on the directions only."""
+    big = np.finfo(np.float64).max
+    got = metrics.angular_error_deg([big, big, big], [1.0, 0.0, 0.0])
+    assert got == pytest.approx(math.degrees(math.acos(1 / math.sqrt(3))), rel=1e-12)
+    assert metrics.angular_error_deg([big, 0.1, 0.0], [1.0, 0.0, 0.0]) == pytest.approx(0.0)
+    assert metrics.angular_error_deg([0.0, 0.0, 1e-310], [0.0, 1e-310, 0.0]) == pytest.approx(90.0)
+    # zero vectors and non-finite rows behave as before
+    assert metrics.angular_error_deg([0.0, 0.0, 0.0], [1.0, 0.0, 0.0]) == 0.0
+    assert np.isnan(metrics.angular_error_deg([np.nan, 0.0, 1.0], [1.0, 0.0, 0.0]))

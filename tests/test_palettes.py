@@ -99,3 +99,45 @@ def test_family_colors_like_panopticapi():
     fam = family_colors((220, 20, 60), 10, max_dist=30, seed=1)
     assert fam[0].tolist() == [220, 20, 60] and find_collisions(fam) == []
     assert np.abs(fam.astype(int) - [220, 20, 60]).max() <= 30
+
+
+# ---------------------------------------------------------------- the on-disk cache (issue 16)
+
+
+def test_distinct_palettes_are_cached_on_disk_beside_numbas_cache(tmp_path, monkeypatch):
+    """Issue 16: distinct 151 colours cost ~1 s in every new process. A second process (here: a
+    cleared in-memory cache) loads them; configs differing in one parameter get different files;
+    a damaged file is generated again, never used."""
+    import numba
+
+    from rgbtask import palettes
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    palettes._distinct.cache_clear()
+    want = palettes._generate_distinct(12, "lab", ())
+    got = distinct_palette(12, "lab")
+    assert np.array_equal(got, want) and not got.flags.writeable
+    files = sorted((tmp_path / "rgbtask-palettes").glob("distinct-*.npy"))
+    assert len(files) == 1
+
+    # a new process: the in-memory cache is empty, the generator is not called
+    palettes._distinct.cache_clear()
+    calls = []
+    monkeypatch.setattr(palettes, "_generate_distinct", lambda *a: calls.append(a) or want.copy())
+    assert np.array_equal(distinct_palette(12, "lab"), want) and calls == []
+
+    # one parameter differs: another file
+    for args in [(13, "lab"), (12, "oklab")]:
+        distinct_palette(*args)
+    distinct_palette(12, "lab", avoid=[[0, 0, 0]])
+    assert len(list((tmp_path / "rgbtask-palettes").glob("distinct-*.npy"))) == 4
+    assert len(calls) == 3
+
+    # a damaged file is regenerated
+    palettes._distinct.cache_clear()
+    files[0].write_bytes(files[0].read_bytes()[:-7])
+    assert np.array_equal(distinct_palette(12, "lab"), want) and len(calls) == 4
+    palettes._distinct.cache_clear()
+    np.save(files[0], want[::-1][:11])  # wrong shape
+    assert np.array_equal(distinct_palette(12, "lab"), want) and len(calls) == 5
+    palettes._distinct.cache_clear()

@@ -5,6 +5,10 @@ Codecs: ``depth/cubewalk`` (Vision Banana), ``depth/hue`` (RealSense), ``depth/g
 control points, ``curve=[[r, g, b], ...]`` in [0, 1]). Every codec takes every transform
 (:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``.
 
+Input: depth in metres (or the transform's units), float (``float16`` is widened); integer depth
+(a 16-bit PNG's millimetres) is refused with :class:`~rgbtask.errors.InputError`: divide by its
+scale first (``depth / 1000.0``), as ``rgbtask.io.read_depth(path, depth_scale)`` does.
+
 Encoding (per pixel)::
 
     f = transform(d);   i = floor(clip(f, 0, 1) * (levels - 1) + 0.5);   rgb = codes[i]
@@ -40,7 +44,7 @@ from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
-from rgbtask.io.tasks import DEPTH_IO
+from rgbtask.io.tasks import DEPTH_IO, INTEGER_DEPTH_HINT
 from rgbtask.metrics import depth_metrics
 from rgbtask.params import number, one_of, param, plain
 from rgbtask.registry import register_codec
@@ -202,6 +206,12 @@ class DepthCodec(Codec):
                 "use decode() for RGB"
             )
         depth = check_value(depth, "a depth map", "(..., H, W)", kinds="fiu")
+        if depth.dtype.kind in "iu":
+            raise InputError(
+                f"expected depth in metres (float), got {describe_array(depth)}: integer depth "
+                f"needs a scale ({INTEGER_DEPTH_HINT}); convert it first, e.g. "
+                "codec.encode(depth / 1000.0) for millimetres (0 stays invalid)"
+            )
         if depth.dtype not in (np.float32, np.float64):
             depth = depth.astype(np.float64)
         return depth
@@ -256,9 +266,14 @@ class DepthCodec(Codec):
         return True
 
     # ---------------------------------------------------------------- affine
-    def affine_params(self, depth: Any) -> tuple[np.ndarray, np.ndarray]:
-        """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift."""
+    def affine_params(self, depth: Any) -> tuple[Any, Any]:
+        """``(scale, shift)`` per image for ``transform="affine"``: metres = decoded * scale + shift.
+
+        One image ``(H, W)`` gives two Python floats; a batch ``(..., H, W)`` gives two float64
+        arrays of shape ``(...)``, one entry per image."""
         _, scale, shift = Affine().normalise(self.validate_value(depth))
+        if scale.ndim == 0:
+            return float(scale), float(shift)
         return scale, shift
 
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:

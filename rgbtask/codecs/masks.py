@@ -1,6 +1,9 @@
 """Masks as RGB: ``mask/palette``, ``mask/panoptic``, ``mask/instance``, ``mask/binary``.
 
 Labels are integer arrays ``(..., H, W)``; every codec encodes to ``uint8`` RGB ``(..., H, W, 3)``.
+A trailing axis of length 1 or 3 under two axes of 8 or more (``(H, W, 1)``, an RGB image
+``(H, W, 3)``) is refused with a hint (squeeze it; decode an RGB image instead), as is a trailing
+axis of length 3 holding out-of-range values (:data:`CHANNEL_AXIS_MIN_SIDE`).
 
 ``mask/palette`` (semantic). Encoding: ``rgb = palette[label]`` for a palette of K colours (named,
 generated or given; see :mod:`rgbtask.palettes`), so K levels. Decoding: the nearest palette colour
@@ -44,7 +47,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import masks as kernels
@@ -54,6 +57,7 @@ from rgbtask.io.tasks import MASK_IO
 from rgbtask.metrics import instance_metrics, mask_metrics
 from rgbtask.palettes import (
     distinct_palette,
+    find_collisions,
     min_pairwise_distance,
     resolve_palette,
     shadowed_labels,
@@ -159,11 +163,42 @@ def _resolved_palette(palette: Any, num_classes: Any, space: str, avoid: Any) ->
     return colors
 
 
+#: A trailing axis of length 1 or 3 under two axes at least this long is read as a channel axis:
+#: labels ``(H, W, 1)`` (a label image read with its channel) or an RGB image ``(H, W, 3)`` passed
+#: as labels. A batch of that many images 1 or 3 pixels wide is not plausible; pass those as rows
+#: (``labels.swapaxes(-1, -2)``).
+CHANNEL_AXIS_MIN_SIDE = 8
+
+_RGB_HINT = "this looks like an RGB image: decode it instead (codec.decode(rgb))"
+
+
 def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -> np.ndarray:
+    """Labels ``(..., H, W)`` of an integer (or bool) dtype in ``0..upper``.
+
+    Refused with a hint (:data:`CHANNEL_AXIS_MIN_SIDE`): a trailing axis of length 1 on image-sized
+    axes ("squeeze the last axis"), and one of length 3, an RGB image, whatever its values; any
+    trailing axis of length 3 is also named in the out-of-range error (colour values are rarely
+    labels)."""
     labels = check_value(value, what, "(..., H, W)", kinds="iub" if allow_bool else "iu")
+    shape = labels.shape
+    image_sized = labels.ndim >= 3 and min(shape[-3], shape[-2]) >= CHANNEL_AXIS_MIN_SIDE
+    if image_sized and shape[-1] == 1:
+        raise InputError(
+            f"expected {what} of shape (..., H, W), got {describe_array(labels)}: a trailing "
+            f"axis of length 1 after two of {CHANNEL_AXIS_MIN_SIDE} or more looks like a channel "
+            "axis; squeeze the last axis (labels[..., 0]); images 1 pixel wide go as rows "
+            "(labels.swapaxes(-1, -2))"
+        )
+    if image_sized and shape[-1] == 3:
+        raise InputError(
+            f"expected {what} of shape (..., H, W), got {describe_array(labels)}: {_RGB_HINT}; "
+            f"(a trailing axis of length 3 after two of {CHANNEL_AXIS_MIN_SIDE} or more is read "
+            "as colour channels; images 3 pixels wide go as rows: labels.swapaxes(-1, -2))"
+        )
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi > upper:
-        raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}")
+        hint = f"; {_RGB_HINT}" if labels.ndim >= 3 and shape[-1] == 3 else ""
+        raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}{hint}")
     return labels
 
 
@@ -299,6 +334,11 @@ class MaskPalette(LabelCodec):
     def shadowed(self) -> list[int]:
         """Labels that cannot round-trip (they share a colour with a lower label)."""
         return shadowed_labels(self.colors)
+
+    def info(self) -> dict[str, Any]:
+        """:meth:`Codec.info` plus ``collisions``: the groups of labels sharing a colour (each
+        decodes to its lowest label), ``[[7, 49]]`` for ADE20K, ``[]`` for most palettes."""
+        return {**super().info(), "collisions": [list(g) for g in find_collisions(self.colors)]}
 
     @property
     def levels(self) -> int:

@@ -47,11 +47,23 @@ __all__ = [
 ]
 
 
+#: What an integer depth map needs, said the same way by every path that refuses one (the PNG
+#: and ``.npy`` readers, ``DepthCodec.encode``).
+INTEGER_DEPTH_HINT = "value / scale = metres, e.g. 1000 for millimetres, 256 for KITTI"
+
+
+def _no_depth_scale(path: Path) -> InputError:
+    return InputError(
+        f"expected depth_scale for integer depth {str(path)!r} ({INTEGER_DEPTH_HINT})"
+    )
+
+
 def read_depth(path: str | Path, depth_scale: float | None = None) -> np.ndarray:
     """Depth in metres, float64, NaN where invalid (0 in integer PNGs, non-finite or <= 0 in floats).
 
-    Integer images need ``depth_scale`` (stored value / depth_scale = metres: 1000 for NYU's mm,
-    256 for KITTI). A ``.npy`` must hold a real-valued (integer or float) ``(H, W)`` array.
+    Integer images and integer ``.npy`` arrays need ``depth_scale`` (stored value / depth_scale =
+    metres: 1000 for NYU's mm, 256 for KITTI); without it they are an :class:`InputError`, never
+    read as metres. A ``.npy`` must hold a real-valued (integer or float) ``(H, W)`` array.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -71,16 +83,15 @@ def read_depth(path: str | Path, depth_scale: float | None = None) -> np.ndarray
                 f"{depth.shape} in {str(path)!r}"
             )
         if depth_scale is None:
-            raise InputError(
-                f"expected depth_scale for integer depth {str(path)!r} (value / scale = metres, "
-                "e.g. 1000 for millimetres, 256 for KITTI)"
-            )
+            raise _no_depth_scale(path)
         return np.where(depth > 0, depth / float(depth_scale), np.nan)
     if depth.ndim != 2:
         raise InputError(
             f"expected a (H, W) depth map, got shape {depth.shape} in {str(path)!r}"
             + ("; squeeze the singleton axis first" if 1 in depth.shape and depth.ndim == 3 else "")
         )
+    if depth.dtype.kind in "iu" and depth_scale is None:
+        raise _no_depth_scale(path)
     depth = np.asarray(depth, dtype=np.float64)
     if depth_scale is not None:
         depth = depth / float(depth_scale)
