@@ -132,6 +132,8 @@ DOC_INPUTS = {
     "nyu/frame.png": lambda p: _depth_png(p, 1),
     "nyu/living_room/0001.png": lambda p: _depth_png(p, 2),
     "nyu/kitchen/0002.png": lambda p: _depth_png(p, 3),
+    "nyu/kitchen_0001/r-001.png": lambda p: _depth_png(p, 4),
+    "nyu/office_0002/r-001.png": lambda p: _depth_png(p, 5),
 }
 
 
