@@ -28,6 +28,7 @@ import numpy as np
 
 from rgbtask.codec import check_rgb, rgb_scale
 from rgbtask.errors import ConfigError
+from rgbtask.params import plain
 
 __all__ = [
     "JPEG",
@@ -126,7 +127,7 @@ class JPEG(Perturbation):
             raise ConfigError(f"expected JPEG quality 1..100, got {self.quality}")
         if self.subsampling not in ("4:4:4", "4:2:2", "4:2:0"):
             raise ConfigError(
-                f"expected subsampling 4:4:4, 4:2:2 or 4:2:0, got {self.subsampling!r}"
+                f"expected subsampling 4:4:4, 4:2:2 or 4:2:0, got {plain(self.subsampling)!r}"
             )
 
     @property
@@ -234,7 +235,7 @@ class Resize(Perturbation):
             raise ConfigError(f"expected 0 < scale <= 1, got {self.scale}")
         if self.interpolation not in _INTERPOLATION:
             raise ConfigError(
-                f"expected interpolation in {sorted(_INTERPOLATION)}, got {self.interpolation!r}"
+                f"expected interpolation in {sorted(_INTERPOLATION)}, got {plain(self.interpolation)!r}"
             )
 
     @property
@@ -282,7 +283,7 @@ class ChannelShift(Perturbation):
     def __post_init__(self):
         offset = tuple(float(x) for x in self.offset)
         if len(offset) != 3:
-            raise ConfigError(f"expected three channel offsets, got {self.offset!r}")
+            raise ConfigError(f"expected three channel offsets, got {plain(self.offset)!r}")
         object.__setattr__(self, "offset", offset)
 
     @property
@@ -372,5 +373,5 @@ def _parse_value(key: str, value: str) -> Any:
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"expected a number for {key!r}, got {value!r}") from None
+        raise ConfigError(f"expected a number for {key!r}, got {plain(value)!r}") from None
     return int(number) if key == "quality" else number
