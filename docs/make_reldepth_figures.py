@@ -52,8 +52,10 @@ def main() -> None:
     m_ds = depth_metrics(rel, depth, align="scale_shift", space="disparity")
     print(f"source: {source}; quantiles {d_lo:.3f} m, {d_hi:.3f} m")
     print(f"ground truth round trip (quantile_params): AbsRel {m_gt['abs_rel']:.4f}")
-    print(f"prediction aligned in depth: scale {scale:.3f} m, shift {shift:.3f} m, "
-          f"AbsRel {m_al['abs_rel']:.4f}, delta1 {m_al['delta1']:.2f} %")
+    print(
+        f"prediction aligned in depth: scale {scale:.3f} m, shift {shift:.3f} m, "
+        f"AbsRel {m_al['abs_rel']:.4f}, delta1 {m_al['delta1']:.2f} %"
+    )
     print(f"prediction aligned in disparity: AbsRel {m_ds['abs_rel']:.4f}")
     print(f"mean confidence of the prediction: {np.mean(conf[valid]):.3f}")
 
