@@ -80,7 +80,7 @@ def main() -> None:
     rel = codec.decode(pred_rgb).astype(np.float64)
     target = d.astype(np.float64)
     valid = np.isfinite(rel) & np.isfinite(target)
-    ours_a, s_a, t_a = align_scale_shift(rel, target, valid)
+    _, s_a, t_a = align_scale_shift(rel, target, valid)
     _, s_b, t_b = peer_align(rel, target, valid)
     assert abs(s_a - float(s_b[0])) < 1e-6 * abs(s_a) and abs(t_a - float(t_b[0])) < 1e-6
 
