@@ -89,6 +89,10 @@ def normal_metrics(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | Non
 # ---------------------------------------------------------------- depth
 
 
+#: ``align_scale_shift(space=...)`` values: where the least-squares fit is made.
+SPACES = ("depth", "disparity")
+
+
 def align_scale_shift(
     pred: np.ndarray,
     target: np.ndarray,
@@ -129,8 +133,9 @@ def align_scale_shift(
         solve the fit in float64; a constant prediction gets scale 0 and shift = the mean target;
         an image without a pixel to fit gets NaN.
     """
-    if space not in ("depth", "disparity"):
+    if space not in SPACES:
         raise ConfigError(f"expected space 'depth' or 'disparity', got {space!r}")
+    disparity = space == "disparity"
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape or pred.ndim < 2:
@@ -149,7 +154,7 @@ def align_scale_shift(
             )
         ok &= valid
     with np.errstate(divide="ignore", invalid="ignore"):
-        y = target if space == "depth" else 1.0 / target
+        y = 1.0 / target if disparity else target
     lead = pred.shape[:-2]
     okf = ok.reshape(lead + (-1,))
     p = np.where(okf, pred.reshape(okf.shape), 0.0)
@@ -171,7 +176,7 @@ def align_scale_shift(
     scale = np.where(n > 0, scale, np.nan)
     offset = np.where(n > 0, offset, np.nan)
     fit = pred * scale[..., None, None] + offset[..., None, None]
-    if space == "disparity":
+    if disparity:
         with np.errstate(divide="ignore", invalid="ignore"):
             fit = np.where(fit > 0, 1.0 / fit, np.nan)
     if scale.ndim == 0:
@@ -206,7 +211,9 @@ def depth_metrics(
     """
     if align not in ALIGNMENTS:
         raise ConfigError(f"expected align in {list(ALIGNMENTS)}, got {align!r}")
-    if align is None and space != "depth":
+    if space not in SPACES:
+        raise ConfigError(f"expected space 'depth' or 'disparity', got {space!r}")
+    if align is None and space == "disparity":
         raise ConfigError(
             f"expected space only with align='scale_shift' or 'scale' (it is the fit's space), "
             f"got space={space!r} with align=None"
