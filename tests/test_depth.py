@@ -671,3 +671,27 @@ def test_readme_marigold_example_runs(capsys):
     assert ok.mean() > 0.5
     assert np.mean(np.abs(metric[ok] - depth[ok]) / depth[ok]) < 0.05
     assert scope["d_lo"] < scope["d_hi"]
+
+
+@pytest.mark.parametrize("dataset", sorted(REAL))
+def test_real_frames_quantile_within_bound_and_alignable(data_dir, dataset):
+    """Marigold's encoding of real NYU / KITTI ground truth: within the derived bound (clipping
+    included), the quantiles those of np.quantile over the valid pixels, and the relative depth
+    aligned by least squares close to the metric truth (clipping is all it loses)."""
+    from rgbtask.metrics import depth_metrics
+
+    codec = rgbtask.get_codec("depth/gray", transform="quantile")
+    frames = sorted((data_dir / "depth" / dataset / "depth").glob("*.png"))
+    assert frames
+    for frame in frames:
+        d = rio.read_depth(frame, depth_scale=REAL[dataset])
+        rgb = codec.encode(d)
+        check_roundtrip(codec, d, rgb)
+        ok = np.isfinite(d)
+        d_lo, d_hi = codec.quantile_params(d)
+        assert (d_lo, d_hi) == pytest.approx(tuple(np.quantile(d[ok], [0.02, 0.98])), rel=1e-12)
+        dec = codec.decode_with_confidence(rgb)
+        assert np.array_equal(dec.valid, ok)
+        inside = ok & (d >= d_lo) & (d <= d_hi)
+        m = depth_metrics(dec.value, d, align="scale_shift", valid=inside)
+        assert m["abs_rel"] < 0.5 * (d_hi - d_lo) / 255 / d_lo + 1e-6
