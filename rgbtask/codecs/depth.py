@@ -3,7 +3,8 @@
 Codecs: ``depth/cubewalk`` (Vision Banana), ``depth/hue`` (RealSense), ``depth/gray`` (Marigold),
 ``depth/colormap`` (any injective matplotlib colormap, ``cmap=``) and ``depth/curve`` (your own
 control points, ``curve=[[r, g, b], ...]`` in [0, 1]). Every codec takes every transform
-(:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``.
+(:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``, and ``low``, ``high``
+(the quantiles of ``transform="quantile"``, Marigold's per-image normalisation).
 
 Input: depth in metres (or the transform's units), float (``float16`` is widened); integer depth
 (a 16-bit PNG's millimetres) is refused with :class:`~rgbtask.errors.InputError`: divide by its
@@ -48,7 +49,7 @@ from rgbtask.io.tasks import DEPTH_IO, INTEGER_DEPTH_HINT
 from rgbtask.metrics import depth_metrics
 from rgbtask.params import number, one_of, param, plain
 from rgbtask.registry import register_codec
-from rgbtask.transforms import TRANSFORMS, Affine, Transform
+from rgbtask.transforms import HIGH, LOW, TRANSFORMS, Affine, Quantile, Transform
 
 __all__ = ["DepthCodec", "DepthColormap", "DepthCubewalk", "DepthCurve", "DepthGray", "DepthHue"]
 
@@ -144,10 +145,14 @@ class DepthCodec(Codec):
     far: float | None = param(None, _ANY_NUMBER, optional=True)
     lam: float = param(-3.0, _ANY_NUMBER)
     c: float = param(10.0 / 3.0, _ANY_NUMBER)
+    low: float = param(LOW, number(0.0, 1.0))
+    high: float = param(HIGH, number(0.0, 1.0))
 
     def __post_init__(self) -> None:
         super().__post_init__()  # every parameter on its own
-        tr = TRANSFORMS[self.transform].build(self.near, self.far, self.lam, self.c, self.name)
+        tr = TRANSFORMS[self.transform].build(
+            self.near, self.far, self.lam, self.c, self.name, self.low, self.high
+        )
         object.__setattr__(self, "_transform", tr)
         if type(self).curve_obj is DepthCodec.curve_obj:
             curve = self._build_curve()
@@ -276,10 +281,25 @@ class DepthCodec(Codec):
             return float(scale), float(shift)
         return scale, shift
 
+    def quantile_params(self, depth: Any) -> tuple[Any, Any]:
+        """``(d_lo, d_hi)`` per image: the depths at the ``low`` and ``high`` quantiles of the
+        valid depth (``transform="quantile"``; NaN for an image without valid depth), so that
+        metres = ``d_lo + decoded * (d_hi - d_lo)``.
+
+        One image ``(H, W)`` gives two Python floats; a batch ``(..., H, W)`` gives two float64
+        arrays of shape ``(...)``, one entry per image (as :meth:`affine_params`)."""
+        tr = self._transform
+        if not isinstance(tr, Quantile):
+            tr = Quantile(low=self.low, high=self.high)
+        d_lo, d_hi = tr.depths(self.validate_value(depth))
+        if d_lo.ndim == 0:
+            return float(d_lo), float(d_hi)
+        return d_lo, d_hi
+
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:
-        """``decoded`` in the reference's units: for a per-image transform (``affine``), the
-        decoded relative depth mapped back with the reference's scale and shift (what
-        ``affine_params`` returns); else as is."""
+        """``decoded`` in the reference's units: for a per-image transform (``affine``,
+        ``quantile``), the decoded relative depth mapped back with the reference's scale and
+        shift (what ``affine_params`` / ``quantile_params`` give); else as is."""
         dec = np.asarray(decoded, dtype=np.float64)
         _, scale, shift = self._transform.normalise(np.asarray(reference, dtype=np.float64))
         if scale is not None:
@@ -307,13 +327,14 @@ class DepthCodec(Codec):
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         tr = self._transform
         ref, scale, _ = tr.normalise(np.asarray(reference, dtype=np.float64))
+        raw, _, _ = tr.normalise(np.asarray(reference, dtype=np.float64), clip=False)
         lev, lo, mid, hi = self._level_parameters(ref)
         with np.errstate(invalid="ignore"):
             # half a step, plus the float32 rounding of the decoded depth (half an ulp); the far
             # end of an unbounded transform (every depth from some distance on) has no bound
             half = np.maximum(hi - mid, mid - lo) + np.abs(mid) * 2.0**-24
             half = np.where(np.isinf(mid), np.inf, half)
-            flat = ref.reshape(-1)
+            flat = raw.reshape(-1)  # before a per-image clip (quantile): its distance counts
             clipped = np.abs(flat - tr.clip(flat))
             bound = np.where(lev >= 0, half + np.nan_to_num(clipped), 0.0)
         bound = bound.reshape(ref.shape)
@@ -369,7 +390,17 @@ class DepthHue(DepthCodec):
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthGray(DepthCodec):
-    """One value in three channels (256 levels)."""
+    """One value in three channels (256 levels).
+
+    Decoding projects the colour onto the gray diagonal: ``f = (r + g + b) / (3 * 255)``, the mean
+    of the channels (Marigold averages its prediction's three channels), exact on 8-bit input
+    (the curve's fine table has ``3 * 255 + 1`` entries, one per channel sum). Exact codes
+    decode as before; where the channels disagree (a model's output) the confidence is
+    ``1 - 3 * sqrt(2) * rms / 255`` (to the table's resolution), with ``rms`` the channels'
+    root-mean-square deviation from their mean in code units: the colour's distance from the
+    diagonal (``sqrt(3) * rms / 255``) over the curve's threshold (``1 / sqrt(6)``, half the
+    reserved red's distance). 1 on gray; invalid (NaN, valid False) from ``rms`` of about 60 code
+    levels on."""
 
     name: ClassVar[str] = "depth/gray"
     torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
@@ -382,6 +413,7 @@ class DepthGray(DepthCodec):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="power"), values
+        yield cls(transform="quantile"), values
 
 
 @register_codec

@@ -40,6 +40,7 @@ def _depth_parts(codec: Codec) -> dict[str, Any]:
         "reserved": tuple(int(v) for v in curve.reserved),
         "zero_ok": bool(tr.zero_ok),
         "per_image": bool(tr.per_image),  # normalised per image (affine) before the level
+        "affine": tr.name == "affine",  # the per-image normalisation torch does on the device
         "identity": tr.kind == KIND_NORMALIZED,  # f = d: no libm in the level formula
     }
 

@@ -59,6 +59,8 @@ class _DepthNative(_Native):
         if value.numel() == 0 or (value.ndim >= 3 and value.shape[-1] == 3):
             return None  # NumPy's validation (an RGB image given to encode, ...) speaks
         parts = _depth_parts(codec)
+        if parts["per_image"] and not parts["affine"]:
+            return None  # quantile: NumPy's quantiles on the host (the same codes by definition)
         d = value.to(torch.float64)
         if parts["per_image"]:
             d = self._normalise(d)
