@@ -16,6 +16,11 @@ else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
 Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
 the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
 8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
+Any input to a 16-bit curve (:func:`decode_u16`): the same projection; a colour that is one of the
+curve's 16-bit codes (within :data:`CODE_TOLERANCE` on the 65535 scale: float32 RGB of a code is)
+decodes to its level's depth ``transform^-1(k / (levels - 1))``, the level found next to the
+projection's ``k = floor(f (levels - 1) + 0.5)`` (``k``, ``k -/+ 1``, ``k -/+ 2``); any other colour
+as the float path does.
 """
 
 from __future__ import annotations
@@ -198,6 +203,51 @@ def decode_float_kernel(
             valid[i] = False
 
 
+#: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
+#: (float32 holds code / 65535 to 0.004 codes).
+CODE_TOLERANCE = 0.01
+
+
+@jit
+def _code_level(c0, c1, c2, f, codes, nlev):
+    """The level whose 16-bit code is the colour ``(c0, c1, c2)`` (65535 scale), searched next to
+    the projection's ``f``; -1 if none (not within CODE_TOLERANCE of one of the curve's codes)."""
+    r0 = math.floor(c0 + 0.5)
+    r1 = math.floor(c1 + 0.5)
+    r2 = math.floor(c2 + 0.5)
+    tol = CODE_TOLERANCE
+    if abs(c0 - r0) > tol or abs(c1 - r1) > tol or abs(c2 - r2) > tol:
+        return -1
+    k = int(math.floor(f * (nlev - 1) + 0.5))
+    for off in (0, -1, 1, -2, 2):
+        j = k + off
+        if 0 <= j < nlev and codes[j, 0] == r0 and codes[j, 1] == r1 and codes[j, 2] == r2:
+            return j
+    return -1
+
+
+@jit
+def decode_u16_kernel(
+    rgb, out, conf, valid, scale, codes, tp, lo, hi, verts, palette, uniform, knots, nlev, threshold
+):
+    for i in range(rgb.shape[0]):
+        p0 = float(rgb[i, 0]) / scale
+        p1 = float(rgb[i, 1]) / scale
+        p2 = float(rgb[i, 2]) / scale
+        f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
+        if dist < threshold:
+            j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, f, codes, nlev)
+            if j >= 0:
+                f = j / (nlev - 1)
+            out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
+            conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
+            valid[i] = True
+        else:
+            out[i] = math.nan
+            conf[i] = 0.0
+            valid[i] = False
+
+
 # ---------------------------------------------------------------- wrappers
 def _curve_args(curve):
     return (
@@ -217,12 +267,10 @@ def levels_of(depth: np.ndarray, tp: np.ndarray, nlev: int, zero_ok: bool) -> np
 
 
 def encode(depth: np.ndarray, out: np.ndarray, *, curve, tp: np.ndarray, zero_ok: bool) -> None:
-    """Flat depth (n,) -> colours ``out`` (n, 3) uint8 by the formula (:func:`encode_kernel`)."""
-    run_rows(
-        encode_kernel,
-        (depth, out),
-        (curve.codes, np.asarray(curve.reserved, np.uint8), tp, curve.levels, zero_ok),
-    )
+    """Flat depth (n,) -> colours ``out`` (n, 3) (uint8, or uint16 for a 16-bit curve) by the
+    formula (:func:`encode_kernel`)."""
+    reserved = np.asarray(curve.reserved, curve.codes.dtype)
+    run_rows(encode_kernel, (depth, out), (curve.codes, reserved, tp, curve.levels, zero_ok))
 
 
 def encode_fast(
@@ -251,6 +299,24 @@ def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
         decode_u8_kernel,
         (rgb, out, conf, valid),
         (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine, curve.threshold),
+    )
+    return out, conf, valid
+
+
+def decode_u16(rgb: np.ndarray, curve, tp: np.ndarray, lo: float, hi: float, scale=65535.0):
+    """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: the
+    float path's projection, snapped to the level of an exact 16-bit code
+    (:func:`decode_u16_kernel`)."""
+    n = rgb.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    conf = np.empty(n, dtype=np.float32)
+    valid = np.empty(n, dtype=np.bool_)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        decode_u16_kernel,
+        (rgb, out, conf, valid),
+        (float(scale), curve.codes, tp, float(lo), float(hi), verts, palette, uniform, knots)
+        + (nlev, curve.threshold),
     )
     return out, conf, valid
 
@@ -369,6 +435,35 @@ def decode_float_reference(colors: np.ndarray, curve, tp, lo: float, hi: float):
         np.where(valid, conf, 0.0).astype(np.float32),
         valid,
     )
+
+
+def _pack48(c: np.ndarray) -> np.ndarray:
+    """16-bit colours (n, 3) -> uint64 ``r << 32 | g << 16 | b``."""
+    c = c.astype(np.uint64)
+    return (c[:, 0] << np.uint64(32)) | (c[:, 1] << np.uint64(16)) | c[:, 2]
+
+
+def decode_u16_reference(rgb: np.ndarray, curve, tp, lo: float, hi: float, scale=65535.0):
+    """NumPy specification of :func:`decode_u16_kernel` for colours (n, 3) at full scale
+    ``scale``: 16-bit codes (looked up in ``codes`` by sorting, not by the kernel's local search)
+    decode to their level's depth, other colours as :func:`decode_float_reference`."""
+    p = np.asarray(rgb, dtype=np.float64) / scale
+    depth, conf, valid = decode_float_reference(p, curve, tp, lo, hi)
+    c = p * 65535.0
+    r = np.floor(c + 0.5)
+    close = np.all(np.abs(c - r) <= CODE_TOLERANCE, axis=1)
+    kc = _pack48(curve.codes)
+    order = np.argsort(kc)
+    kr = _pack48(np.clip(r, 0, 65535).astype(np.uint16))
+    pos = np.clip(np.searchsorted(kc[order], kr), 0, len(kc) - 1)
+    lev = order[pos]
+    exact = (kc[lev] == kr) & valid & close
+    f = lev / (curve.levels - 1)
+    d = inverse_reference(f, tp)
+    if int(tp[0]) == KIND_POWER:
+        d = np.where(f >= 1.0, np.inf, d)
+    d = (np.clip(d, lo, hi) + 0.0).astype(np.float32)
+    return np.where(exact, d, depth), conf, valid
 
 
 # ---------------------------------------------------------------- fast encode
