@@ -26,9 +26,10 @@ Decoding: the colour's exact nearest point on the curve (:mod:`rgbtask.curves`) 
 confidence falls linearly with the distance. 8-bit input goes through a 2^24-entry table per curve,
 shared by all codecs and threads and filled lazily with exactly that projection; float input is
 projected in float64 without rounding to 8 bits. A 16-bit codec decodes every input by the same
-projection (no table), snapped to the level's depth where the colour is one of its 16-bit codes (to
-0.01 of a code, so float RGB of a code decodes as the code does; ``kernels.decode_u16``); an 8-bit
-codec decodes ``uint16`` input as float, as before.
+projection (no 2^48 table), except that a colour that is one of its 16-bit codes (to 0.01 of a
+code, so float RGB of a code decodes as the code does) decodes to its level's depth, found by a
+hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
+float, as before.
 Output is float32 metres.
 
 Round-trip bound, per pixel: with ``t_i = i / (levels - 1)`` the level ``d`` encodes to and
@@ -73,6 +74,15 @@ def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndar
     _, fine_f = curves_mod.decode_lut(curve)
     lo, hi = transform.decoded_range
     return (np.clip(transform.inverse(fine_f), lo, hi) + 0.0).astype(np.float32)
+
+
+#: The 16-bit code hashes, per curve (``kernels.build_code_hash``): 4 to 11 MiB each.
+_CODE_HASHES = TableCache("depth 16-bit code hashes", max_entries=8)
+
+
+def _code_hash(curve: curves_mod.Curve):
+    """The code hash of a 16-bit curve (shared, cached by curve)."""
+    return _CODE_HASHES.get(curve.key, lambda: kernels.build_code_hash(curve))
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
@@ -253,7 +263,7 @@ class DepthCodec(Codec):
         flat = rgb.reshape(-1, 3)
         if self.bits == 16:
             out, conf, valid = kernels.decode_u16(
-                flat, curve, tr.params, *tr.decoded_range, scale=rgb_scale(rgb)
+                flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve)
             )
         elif self.bits == 8 and rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)

@@ -16,11 +16,11 @@ else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
 Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
 the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
 8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
-Any input to a 16-bit curve (:func:`decode_u16`): the same projection; a colour that is one of the
-curve's 16-bit codes (within :data:`CODE_TOLERANCE` on the 65535 scale: float32 RGB of a code is)
-decodes to its level's depth ``transform^-1(k / (levels - 1))``, the level found next to the
-projection's ``k = floor(f (levels - 1) + 0.5)`` (``k``, ``k -/+ 1``, ``k -/+ 2``); any other colour
-as the float path does.
+Any input to a 16-bit curve (:func:`decode_u16`): a colour that is one of the curve's 16-bit codes
+(within :data:`CODE_TOLERANCE` on the 65535 scale, as float32 RGB of a code is) decodes to its
+level's depth ``transform^-1(k / (levels - 1))``, the level found by an index computation (a hash of
+the curve's codes, ~2 slots a level: no 2^48 table); any other colour by the same projection as
+float input.
 """
 
 from __future__ import annotations
@@ -209,36 +209,78 @@ CODE_TOLERANCE = 0.01
 
 
 @jit
-def _code_level(c0, c1, c2, f, codes, nlev):
-    """The level whose 16-bit code is the colour ``(c0, c1, c2)`` (65535 scale), searched next to
-    the projection's ``f``; -1 if none (not within CODE_TOLERANCE of one of the curve's codes)."""
+def _slot(key, mask):
+    """Start slot of a packed 16-bit colour in the code hash (int64 arithmetic, no overflow)."""
+    r = key >> 32
+    g = (key >> 16) & 0xFFFF
+    b = key & 0xFFFF
+    return ((r * 73856093) ^ (g * 19349663) ^ (b * 83492791)) & mask
+
+
+@jit
+def code_hash_kernel(codes, keys, vals):
+    """Insert every level's packed code ``r << 32 | g << 16 | b`` (linear probing; -1: empty)."""
+    mask = keys.shape[0] - 1
+    for j in range(codes.shape[0]):
+        key = (np.int64(codes[j, 0]) << 32) | (np.int64(codes[j, 1]) << 16) | np.int64(codes[j, 2])
+        s = _slot(key, mask)
+        while keys[s] != -1:
+            s = (s + 1) & mask
+        keys[s] = key
+        vals[s] = j
+
+
+@jit
+def _code_level(c0, c1, c2, keys, vals):
+    """The level whose 16-bit code is the colour ``(c0, c1, c2)`` (65535 scale), by the code
+    hash; -1 if none (not within CODE_TOLERANCE of one of the curve's codes)."""
     r0 = math.floor(c0 + 0.5)
     r1 = math.floor(c1 + 0.5)
     r2 = math.floor(c2 + 0.5)
     tol = CODE_TOLERANCE
     if abs(c0 - r0) > tol or abs(c1 - r1) > tol or abs(c2 - r2) > tol:
         return -1
-    k = int(math.floor(f * (nlev - 1) + 0.5))
-    for off in (0, -1, 1, -2, 2):
-        j = k + off
-        if 0 <= j < nlev and codes[j, 0] == r0 and codes[j, 1] == r1 and codes[j, 2] == r2:
-            return j
+    if min(r0, r1, r2) < 0.0 or max(r0, r1, r2) > 65535.0:
+        return -1
+    key = (np.int64(r0) << 32) | (np.int64(r1) << 16) | np.int64(r2)
+    mask = keys.shape[0] - 1
+    s = _slot(key, mask)
+    while keys[s] != -1:
+        if keys[s] == key:
+            return vals[s]
+        s = (s + 1) & mask
     return -1
 
 
 @jit
+def level_confidence_kernel(codes, conf, verts, palette, uniform, knots, nlev, threshold):
+    """The decode confidence of every level's own code (its distance to the curve)."""
+    for j in range(codes.shape[0]):
+        _, dist = _project(
+            float(codes[j, 0]) / 65535.0, float(codes[j, 1]) / 65535.0,
+            float(codes[j, 2]) / 65535.0, verts, palette, uniform, knots, nlev,
+        )  # fmt: skip
+        conf[j] = min(1.0, max(0.0, 1.0 - dist / threshold))
+
+
+@jit
 def decode_u16_kernel(
-    rgb, out, conf, valid, scale, codes, tp, lo, hi, verts, palette, uniform, knots, nlev, threshold
-):
+    rgb, out, conf, valid, scale, keys, vals, lconf, tp, lo, hi, verts, palette, uniform, knots,
+    nlev, threshold,
+):  # fmt: skip
     for i in range(rgb.shape[0]):
         p0 = float(rgb[i, 0]) / scale
         p1 = float(rgb[i, 1]) / scale
         p2 = float(rgb[i, 2]) / scale
+        j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, keys, vals)
+        if j >= 0:  # one of the curve's codes: its level, no projection
+            f = j / (nlev - 1)
+            out[i] = min(hi, max(lo, _inverse(f, tp))) + 0.0
+            conf[i] = lconf[j]
+            valid[i] = True
+            continue
         f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
         if dist < threshold:
-            j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, f, codes, nlev)
-            if j >= 0:
-                f = j / (nlev - 1)
             out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
             conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
             valid[i] = True
@@ -303,10 +345,32 @@ def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
     return out, conf, valid
 
 
-def decode_u16(rgb: np.ndarray, curve, tp: np.ndarray, lo: float, hi: float, scale=65535.0):
-    """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: the
-    float path's projection, snapped to the level of an exact 16-bit code
-    (:func:`decode_u16_kernel`)."""
+def build_code_hash(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(keys, vals, level_confidence)`` of a 16-bit curve: an open-addressing hash of its codes
+    (a power of two >= 2 levels slots, int64 packed code or -1, int32 level) and the confidence of
+    each level's own code. About 12 bytes a slot: 11 MiB for the 16-bit cube walk."""
+    size = 1 << int(2 * curve.levels - 1).bit_length()
+    keys = np.full(size, -1, dtype=np.int64)
+    vals = np.zeros(size, dtype=np.int32)
+    code_hash_kernel(curve.codes, keys, vals)
+    lconf = np.empty(curve.levels, dtype=np.float32)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        level_confidence_kernel,
+        (curve.codes, lconf),
+        (verts, palette, uniform, knots, nlev, curve.threshold),
+    )
+    return keys, vals, lconf
+
+
+def decode_u16(
+    rgb: np.ndarray, curve, tp: np.ndarray, lo: float, hi: float, scale=65535.0, hashed=None
+):
+    """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: a
+    16-bit code (to CODE_TOLERANCE) decodes to its level by the code hash (``hashed``, from
+    :func:`build_code_hash`, built here if not given), any other colour by the float path's
+    projection (:func:`decode_u16_kernel`)."""
+    keys, vals, lconf = build_code_hash(curve) if hashed is None else hashed
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -315,8 +379,8 @@ def decode_u16(rgb: np.ndarray, curve, tp: np.ndarray, lo: float, hi: float, sca
     run_rows(
         decode_u16_kernel,
         (rgb, out, conf, valid),
-        (float(scale), curve.codes, tp, float(lo), float(hi), verts, palette, uniform, knots)
-        + (nlev, curve.threshold),
+        (float(scale), keys, vals, lconf, tp, float(lo), float(hi), verts, palette, uniform)
+        + (knots, nlev, curve.threshold),
     )
     return out, conf, valid
 
