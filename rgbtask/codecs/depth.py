@@ -76,13 +76,22 @@ def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndar
     return (np.clip(transform.inverse(fine_f), lo, hi) + 0.0).astype(np.float32)
 
 
-#: The 16-bit code hashes, per curve (``kernels.build_code_hash``): 4 to 11 MiB each.
-_CODE_HASHES = TableCache("depth 16-bit code hashes", max_entries=8)
+#: The 16-bit code hashes, per curve (``kernels.build_code_hash``): 3 to 14 MiB each; and the
+#: float32 depth of every level, per (curve, transform): up to 1.8 MiB each.
+_CODE_HASHES = TableCache("depth 16-bit code tables", max_entries=16)
 
 
 def _code_hash(curve: curves_mod.Curve):
     """The code hash of a 16-bit curve (shared, cached by curve)."""
     return _CODE_HASHES.get(curve.key, lambda: kernels.build_code_hash(curve))
+
+
+def _level_depths(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
+    """float32 depth of every level of a 16-bit curve (shared, cached by curve and transform)."""
+    key = (curve.key, transform)
+    return _CODE_HASHES.get(
+        key, lambda: kernels.level_depths(curve, transform.params, *transform.decoded_range)
+    )
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
@@ -263,8 +272,9 @@ class DepthCodec(Codec):
         flat = rgb.reshape(-1, 3)
         if self.bits == 16:
             out, conf, valid = kernels.decode_u16(
-                flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve)
-            )
+                flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
+                _level_depths(curve, tr),
+            )  # fmt: skip
         elif self.bits == 8 and rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)
             table = _depth_table(curve, tr)

@@ -264,18 +264,32 @@ def level_confidence_kernel(codes, conf, verts, palette, uniform, knots, nlev, t
 
 
 @jit
+def level_depth_kernel(levels, out, tp, lo, hi, nlev):
+    """float32 depth of levels ``levels`` (int64): what :func:`decode_u16_kernel` gives a code."""
+    for i in range(levels.shape[0]):
+        out[i] = min(hi, max(lo, _inverse(levels[i] / (nlev - 1), tp))) + 0.0
+
+
+def level_depths(curve, tp: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """float32 depth of every level of ``curve`` (the decode of its own codes)."""
+    out = np.empty(curve.levels, dtype=np.float32)
+    lev = np.arange(curve.levels, dtype=np.int64)
+    run_rows(level_depth_kernel, (lev, out), (tp, float(lo), float(hi), curve.levels))
+    return out
+
+
+@jit
 def decode_u16_kernel(
-    rgb, out, conf, valid, scale, keys, vals, lconf, tp, lo, hi, verts, palette, uniform, knots,
-    nlev, threshold,
+    rgb, out, conf, valid, scale, keys, vals, lconf, ldepth, tp, lo, hi, verts, palette, uniform,
+    knots, nlev, threshold,
 ):  # fmt: skip
     for i in range(rgb.shape[0]):
         p0 = float(rgb[i, 0]) / scale
         p1 = float(rgb[i, 1]) / scale
         p2 = float(rgb[i, 2]) / scale
         j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, keys, vals)
-        if j >= 0:  # one of the curve's codes: its level, no projection
-            f = j / (nlev - 1)
-            out[i] = min(hi, max(lo, _inverse(f, tp))) + 0.0
+        if j >= 0:  # one of the curve's codes: its level's depth, no projection
+            out[i] = ldepth[j]
             conf[i] = lconf[j]
             valid[i] = True
             continue
@@ -364,13 +378,22 @@ def build_code_hash(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def decode_u16(
-    rgb: np.ndarray, curve, tp: np.ndarray, lo: float, hi: float, scale=65535.0, hashed=None
+    rgb: np.ndarray,
+    curve,
+    tp: np.ndarray,
+    lo: float,
+    hi: float,
+    scale=65535.0,
+    hashed=None,
+    depths=None,
 ):
     """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: a
-    16-bit code (to CODE_TOLERANCE) decodes to its level by the code hash (``hashed``, from
-    :func:`build_code_hash`, built here if not given), any other colour by the float path's
-    projection (:func:`decode_u16_kernel`)."""
+    16-bit code (to CODE_TOLERANCE) decodes to its level's depth (``depths``, from
+    :func:`level_depths`) by the code hash (``hashed``, from :func:`build_code_hash`; both built
+    here if not given), any other colour by the float path's projection
+    (:func:`decode_u16_kernel`)."""
     keys, vals, lconf = build_code_hash(curve) if hashed is None else hashed
+    ldepth = level_depths(curve, tp, lo, hi) if depths is None else depths
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -379,7 +402,7 @@ def decode_u16(
     run_rows(
         decode_u16_kernel,
         (rgb, out, conf, valid),
-        (float(scale), keys, vals, lconf, tp, float(lo), float(hi), verts, palette, uniform)
+        (float(scale), keys, vals, lconf, ldepth, tp, float(lo), float(hi), verts, palette, uniform)
         + (knots, nlev, curve.threshold),
     )
     return out, conf, valid
