@@ -284,6 +284,16 @@ def decode_u16_kernel(
     knots, nlev, threshold,
 ):  # fmt: skip
     for i in range(rgb.shape[0]):
+        if (
+            i > 0
+            and rgb[i, 0] == rgb[i - 1, 0]
+            and rgb[i, 1] == rgb[i - 1, 1]
+            and (rgb[i, 2] == rgb[i - 1, 2])
+        ):  # runs of one colour (smooth depth): the previous pixel's answer
+            out[i] = out[i - 1]
+            conf[i] = conf[i - 1]
+            valid[i] = valid[i - 1]
+            continue
         p0 = float(rgb[i, 0]) / scale
         p1 = float(rgb[i, 1]) / scale
         p2 = float(rgb[i, 2]) / scale
@@ -402,7 +412,19 @@ def decode_u16(
     run_rows(
         decode_u16_kernel,
         (rgb, out, conf, valid),
-        (float(scale), keys, vals, lconf, ldepth, tp, float(lo), float(hi), verts, palette, uniform)
+        (
+            float(scale),
+            keys,
+            vals,
+            lconf,
+            ldepth,
+            tp,
+            float(lo),
+            float(hi),
+            verts,
+            palette,
+            uniform,
+        )
         + (knots, nlev, curve.threshold),
     )
     return out, conf, valid
