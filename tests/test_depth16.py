@@ -260,6 +260,23 @@ def test_cli_encode_writes_a_16bit_png(tmp_path):
     check_roundtrip(codec, d, img)
 
 
+def test_cli_convert_writes_16bit_pngs_and_decodes_them(tmp_path, monkeypatch):
+    from rgbtask.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    d = np.linspace(0.6, 9.0, 12 * 16).reshape(12, 16).astype(np.float32)
+    np.save("a.npy", d)
+    assert main(["convert", "a.npy", "--out", "enc", "--codec", "depth/cubewalk"]
+                + ["--param", "bits=16"]) == 0  # fmt: skip
+    img = rio.read_image(tmp_path / "enc" / "a.png")
+    codec = rgbtask.get_codec("depth/cubewalk", bits=16)
+    assert img.dtype == np.uint16
+    np.testing.assert_array_equal(img, codec.encode(d))
+    args = ["decode", "enc/a.png", "b.npy", "--manifest", "enc/manifest.json"]
+    assert main(args) == 0
+    np.testing.assert_array_equal(np.load("b.npy"), codec.decode(img))
+
+
 REAL = {"nyu_demo": 1000.0, "kitti_demo": 256.0}
 
 
