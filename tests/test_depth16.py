@@ -304,3 +304,19 @@ def test_golden_16bit(case):
     assert np.array_equal(codec.encode(d), golden), "the encoding changed: a format break"
     check_roundtrip(codec, d, golden)
     assert not codec.decode_with_confidence(golden).valid[0, :4].any()
+
+
+def test_torch_wrapper_takes_the_host_path_for_16bit(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import rgbtask.torch as rt
+    from rgbtask.torch import TensorCodec
+
+    monkeypatch.setattr(rt, "CPU_BACKEND", "torch")  # the device code paths, on the CPU
+    codec = codec_of("cubewalk16")
+    tc = TensorCodec(codec, layout="NHWC")
+    assert not tc.fill_table("cpu")  # no 8-bit table for a 16-bit codec
+    d = torch.rand(2, 4, 5, dtype=torch.float64) * 10 + 0.5
+    ref = codec.encode(d.numpy())
+    np.testing.assert_array_equal(tc.encode(d).numpy() * 65535.0, ref)
+    x = torch.from_numpy(ref / 65535.0)
+    np.testing.assert_array_equal(tc.decode(x).numpy(), codec.decode(ref))
