@@ -4,7 +4,9 @@ Codecs: ``depth/cubewalk`` (Vision Banana), ``depth/hue`` (RealSense), ``depth/g
 ``depth/colormap`` (any injective matplotlib colormap, ``cmap=``) and ``depth/curve`` (your own
 control points, ``curve=[[r, g, b], ...]`` in [0, 1]). Every codec takes every transform
 (:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``, and ``low``, ``high``
-(the quantiles of ``transform="quantile"``, Marigold's per-image normalisation).
+(the quantiles of ``transform="quantile"``, Marigold's per-image normalisation); and
+``bits=8|16`` (default 8): ``bits=16`` encodes to ``uint16`` RGB (16-bit PNGs) on the 16-bit
+curve of :mod:`rgbtask.curves` (about 257 times the levels).
 
 Input: depth in metres (or the transform's units), float (``float16`` is widened); integer depth
 (a 16-bit PNG's millimetres) is refused with :class:`~rgbtask.errors.InputError`: divide by its
@@ -16,19 +18,26 @@ Encoding (per pixel)::
     invalid depth (0, negative, NaN, inf) -> the curve's reserved off-curve code
 
 Levels: cubewalk 1786, hue 1530 (``variant="nowrap"``: 1276), gray 256, colormap ``cmap.N``
-(256 for matplotlib's), curve: the rasterised polyline's length.
+(256 for matplotlib's), curve: the rasterised polyline's length. ``bits=16``: cubewalk 458,746, hue
+392,954 (``nowrap``: 327,676), gray 65,536, colormap and curve: the 16-bit rasterisation of the
+polyline through their colours (turbo 197,312; ``codec.levels`` says).
 
 Decoding: the colour's exact nearest point on the curve (:mod:`rgbtask.curves`) gives ``f``, then
 ``d = transform^-1(f)``; a colour further than the curve's threshold is invalid (NaN, valid False);
 confidence falls linearly with the distance. 8-bit input goes through a 2^24-entry table per curve,
 shared by all codecs and threads and filled lazily with exactly that projection; float input is
-projected in float64 without rounding to 8 bits. Output is float32 metres.
+projected in float64 without rounding to 8 bits. A 16-bit codec decodes every input by the same
+projection (no 2^48 table), except that a colour that is one of its 16-bit codes (to 0.01 of a
+code, so float RGB of a code decodes as the code does) decodes to its level's depth, found by a
+hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
+float, as before.
+Output is float32 metres.
 
 Round-trip bound, per pixel: with ``t_i = i / (levels - 1)`` the level ``d`` encodes to and
 ``h = 0.5 / (levels - 1)``, ``|decode(encode(d)) - d| <= max(D(t_i + h) - D(t_i), D(t_i) - D(t_i - h))``
 (``D`` = inverse transform): half a quantization step (exactly half for ``linear``), plus the
 distance clipped off for depths outside [near, far], plus half a float32 ulp of the output. :meth:`DepthCodec.step_at` gives the step
-``D(t_i + h) - D(t_i - h)`` at any depth.
+``D(t_i + h) - D(t_i - h)`` at any depth. The same formula holds for ``bits=16`` with its levels.
 """
 
 from __future__ import annotations
@@ -66,6 +75,24 @@ def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndar
     _, fine_f = curves_mod.decode_lut(curve)
     lo, hi = transform.decoded_range
     return (np.clip(transform.inverse(fine_f), lo, hi) + 0.0).astype(np.float32)
+
+
+#: The 16-bit code hashes, per curve (``kernels.build_code_hash``): 3 to 14 MiB each; and the
+#: float32 depth of every level, per (curve, transform): up to 1.8 MiB each.
+_CODE_HASHES = TableCache("depth 16-bit code tables", max_entries=16)
+
+
+def _code_hash(curve: curves_mod.Curve):
+    """The code hash of a 16-bit curve (shared, cached by curve)."""
+    return _CODE_HASHES.get(curve.key, lambda: kernels.build_code_hash(curve))
+
+
+def _level_depths(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
+    """float32 depth of every level of a 16-bit curve (shared, cached by curve and transform)."""
+    key = (curve.key, transform)
+    return _CODE_HASHES.get(
+        key, lambda: kernels.level_depths(curve, transform.params, *transform.decoded_range)
+    )
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
@@ -147,6 +174,7 @@ class DepthCodec(Codec):
     c: float = param(10.0 / 3.0, _ANY_NUMBER)
     low: float = param(LOW, number(0.0, 1.0))
     high: float = param(HIGH, number(0.0, 1.0))
+    bits: int = param(8, one_of(8, 16))
 
     def __post_init__(self) -> None:
         super().__post_init__()  # every parameter on its own
@@ -177,6 +205,11 @@ class DepthCodec(Codec):
     @property
     def levels(self) -> int:
         return self._curve.levels
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``uint8`` (``bits=8``) or ``uint16`` (``bits=16``)."""
+        return np.dtype(np.uint8 if self.bits == 8 else np.uint16)
 
     def bound_text(self) -> str:
         return "|error| <= half a quantization step at that depth (step_at(depth))"
@@ -224,9 +257,9 @@ class DepthCodec(Codec):
     def _encode(self, depth: np.ndarray) -> np.ndarray:
         curve, tr = self._curve, self._transform
         depth, _, _ = tr.normalise(depth)
-        out = np.empty(depth.shape + (3,), dtype=np.uint8)
+        out = np.empty(depth.shape + (3,), dtype=self.dtype)
         flat = depth.reshape(-1)
-        if flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
+        if self.bits == 16 or flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
             kernels.encode(flat, out.reshape(-1, 3), curve=curve, tp=tr.params, zero_ok=tr.zero_ok)
         else:
             kernels.encode_fast(
@@ -242,7 +275,12 @@ class DepthCodec(Codec):
     def _decode(self, rgb: np.ndarray) -> Decoded:
         curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
-        if rgb.dtype == np.uint8:
+        if self.bits == 16:
+            out, conf, valid = kernels.decode_u16(
+                flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
+                _level_depths(curve, tr),
+            )  # fmt: skip
+        elif self.bits == 8 and rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)
             table = _depth_table(curve, tr)
             out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
@@ -358,7 +396,7 @@ class DepthCubewalk(DepthCodec):
     transform: str = param("power", one_of(*TRANSFORMS))
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.cubewalk()
+        return curves_mod.cubewalk(self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
@@ -366,6 +404,7 @@ class DepthCubewalk(DepthCodec):
         yield cls(), values
         yield cls(transform="log", near=0.5, far=20.0), values
         yield cls(transform="affine"), values
+        yield cls(bits=16), values
 
 
 @register_codec
@@ -378,13 +417,14 @@ class DepthHue(DepthCodec):
     variant: str = param("wrap", one_of("wrap", "nowrap"))
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.hue(self.variant)
+        return curves_mod.hue(self.variant, self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="inverse", near=0.5, far=20.0, variant="nowrap"), values
+        yield cls(near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
@@ -406,7 +446,7 @@ class DepthGray(DepthCodec):
     torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.gray()
+        return curves_mod.gray(self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
@@ -414,6 +454,7 @@ class DepthGray(DepthCodec):
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="power"), values
         yield cls(transform="quantile"), values
+        yield cls(transform="log", near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
@@ -426,13 +467,14 @@ class DepthColormap(DepthCodec):
     cmap: str = param("turbo", _name)
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.colormap_curve(self.cmap)
+        return curves_mod.colormap_curve(self.cmap, self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(cmap="plasma", transform="log", near=0.5, far=20.0), values
+        yield cls(near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
@@ -453,10 +495,11 @@ class DepthCurve(DepthCodec):
         super().__post_init__()
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod._curve_from_key(curves_mod._points_key(self.curve))
+        return curves_mod._curve_from_key(curves_mod._points_key(self.curve), self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         pts = [[0, 0, 0.2], [0, 1, 0.2], [1, 1, 0.2], [1, 0, 0.2]]
         yield cls(curve=pts, near=0.5, far=20.0), values
+        yield cls(curve=pts, transform="inverse", near=0.5, far=20.0, bits=16), values
