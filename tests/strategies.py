@@ -17,6 +17,18 @@ def image_shapes(max_side: int = 6, max_batch_dims: int = 2):
 
 
 @st.composite
+def flow_fields_with_unknown(draw, max_side: int = 7, max_flow: float = 600.0):
+    """One optical flow field ``(H, W, 2)`` float64 in pixels, with some vectors unknown (NaN) and
+    magnitudes from sub-pixel to ``max_flow``."""
+    height, width = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.01, 1.0, 30.0, max_flow]))
+    flow = rng.uniform(-scale, scale, (height, width, 2))
+    flow[rng.random((height, width)) < draw(st.sampled_from([0.0, 0.3]))] = np.nan
+    return flow
+
+
+@st.composite
 def unit_vectors(draw, shape=None, dtype=np.float64):
     """Unit vectors of shape ``shape + (3,)`` drawn uniformly on the sphere."""
     if shape is None:
