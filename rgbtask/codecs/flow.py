@@ -298,13 +298,17 @@ class FlowUV(Codec):
         """End-point error in pixels; 0 where both unknown, inf where exactly one is."""
         return _epe(reference, decoded)
 
-    def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
+    def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
+        """``step * sqrt(2) / 2`` (a float), plus per pixel the clamped excess (an array) when a
+        component lies beyond ``max_flow``."""
         ref = _validate_flow(reference)
         m = float(self.max_flow)
         with np.errstate(invalid="ignore"):
             excess = np.sqrt(np.sum((ref - np.clip(ref, -m, m)) ** 2, axis=-1))
-        bound = excess + self.max_error_px + _F32 * m
-        return np.where(np.isnan(excess), 0.0, bound)
+        constant = self.max_error_px + _F32 * m
+        if not np.any(excess > 0):  # nothing clamped: the constant bound (NaN: unknown vectors)
+            return constant
+        return np.where(np.isnan(excess), 0.0, excess + constant)
 
     @classmethod
     def examples(cls, scene: Any):
