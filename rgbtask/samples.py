@@ -2,8 +2,8 @@
 
 :func:`make_scene` ray-casts a room (floor, ceiling, walls, a window) holding boxes and spheres, seen
 by a pinhole camera, and returns depth, normals, semantic and instance masks, keypoints, optical
-flow (to a second view after a small camera move) and a shaded
-image that all describe the same geometry. Seeded, at any resolution (the geometry does not change
+flow (to a second view after a small camera move) and a shaded image that all describe the same
+geometry. Seeded, at any resolution (the geometry does not change
 with the resolution, only its sampling).
 
 Conventions
