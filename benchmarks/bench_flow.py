@@ -13,7 +13,7 @@
 
 Times are the median of ``--repeat`` runs (after one warm-up) with the interquartile range.
 
-Run: python benchmarks/bench_flow.py [--repeat 15]
+Run (from the repository root): PYTHONPATH=$PWD python benchmarks/bench_flow.py [--repeat 15]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from _common import machine, print_table
 
 import rgbtask
 from rgbtask.core import _jit
+from rgbtask.io import read_flow
 from rgbtask.samples import make_scene
 
 SINTEL = Path(__file__).resolve().parents[2] / "shared/data/flow/sintel/frame_0001.flo"
@@ -111,7 +112,7 @@ def _inputs() -> list[tuple[str, np.ndarray]]:
     window set to 0: flow_vis has no unknown flow)."""
     out = []
     if SINTEL.is_file():
-        out.append(("Sintel 1024x436", rgbtask.io.read_flow(SINTEL)))
+        out.append(("Sintel 1024x436", read_flow(SINTEL)))
     else:
         out.append(("scene 1024x436", np.nan_to_num(make_scene(436, 1024).flow)))
     out.append(("scene 1920x1080", np.nan_to_num(make_scene(1080, 1920).flow)))
