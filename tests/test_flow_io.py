@@ -4,6 +4,7 @@ that name the file; ``convert`` and ``rgbtask decode --format flo`` go through t
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from dataclasses import dataclass
@@ -469,3 +470,37 @@ def test_cli_convert_real_flo_files_and_decode_them_as_flo(tmp_path, capsys):
         assert _same_nan(back, flow)
         error, bound = codec.roundtrip_error(flow, back), codec.roundtrip_bound(flow)
         assert np.all((error <= np.asarray(bound) * (1 + 1e-6)) | np.isnan(error))
+
+
+@pytest.mark.skipif("flow/wheel" not in rgbtask.list_codecs(), reason="flow/wheel not registered")
+def test_per_image_scale_is_recorded_and_decodes_in_pixels(tmp_path):
+    """flow/wheel normalises each image by its own scale: convert records it per output, and
+    decoding with the manifest gives pixels (the codes are those of max_flow=s)."""
+    flows = _flows()
+    flows[2] *= 3.0  # another scale
+    for i, flow in enumerate(flows):
+        rio.write_flow(tmp_path / f"in/f{i}.flo", flow)
+    (tmp_path / "in/bad.flo").write_bytes(b"nope")
+    result = convert([str(tmp_path / "in/*.flo")], tmp_path / "enc", "flow/wheel", workers=1)
+    assert len(result.converted) == 3 and list(result.failed) == [str(tmp_path / "in/bad.flo")]
+    manifest = json.loads((tmp_path / "enc/manifest.json").read_text())
+    wheel = rgbtask.get_codec("flow/wheel")
+    for i, flow in enumerate(flows):
+        assert manifest["samples"][f"f{i}"] == {"max_flow": wheel.flow_scale(flow)}
+    decode_files(
+        [str(tmp_path / "enc/*.png")],
+        tmp_path / "dec",
+        manifest=tmp_path / "enc/manifest.json",
+        fmt="flo",
+        workers=1,
+    )
+    for i, flow in enumerate(flows):
+        sized = rgbtask.get_codec("flow/wheel", max_flow=wheel.flow_scale(flow))
+        back = rio.read_flo(tmp_path / f"dec/f{i}.flo")
+        assert _same_nan(back, flow)
+        error = np.asarray(sized.roundtrip_error(flow, back))
+        bound = np.asarray(sized.roundtrip_bound(flow)) * (1 + 1e-6)
+        assert np.all((error <= bound) | np.isnan(error))
+        assert np.nanmax(np.abs(back)) > 10  # pixels, not units of the scale
+    assert rio.FLOW_IO.sample_record(rgbtask.get_codec("flow/uv"), {"path": "x"}) is None
+    assert rio.FLOW_IO.sample_codec(wheel, None) is wheel
