@@ -474,7 +474,7 @@ def read_flo(path: str | Path) -> np.ndarray:
                 f"{str(path)!r}, got {available} bytes ({problem})"
             )
         flow = np.fromfile(f, dtype="<f4", count=width * height * 2)
-    flow = flow.reshape(height, width, 2).astype(np.float32)
+    flow = flow.reshape(height, width, 2).astype(np.float32, copy=False)  # native order
     flow[~_known_flow(flow)] = np.nan
 
     return flow
