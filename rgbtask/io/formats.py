@@ -418,6 +418,15 @@ FLO_MAX_SIDE = 99999
 _FLO_HEADER = struct.Struct("<fii")
 
 
+def _known_flow(flow: np.ndarray) -> np.ndarray:
+    """Where both components are at most 1e9 in magnitude (NaN fails the test too); per channel,
+    which NumPy does several times faster than a reduction over the length-2 last axis."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (np.abs(flow[..., 0]) <= FLO_UNKNOWN_THRESHOLD) & (
+            np.abs(flow[..., 1]) <= FLO_UNKNOWN_THRESHOLD
+        )
+
+
 def read_flo(path: str | Path) -> np.ndarray:
     """Optical flow from a Middlebury ``.flo`` file: ``(H, W, 2)`` float32 ``(u, v)`` pixels, NaN
     where unknown.
@@ -465,10 +474,9 @@ def read_flo(path: str | Path) -> np.ndarray:
                 f"{str(path)!r}, got {available} bytes ({problem})"
             )
         flow = np.fromfile(f, dtype="<f4", count=width * height * 2)
-    flow = flow.reshape(height, width, 2).astype(np.float32)
-    with np.errstate(invalid="ignore"):
-        unknown = ~np.all(np.abs(flow) <= FLO_UNKNOWN_THRESHOLD, axis=-1)  # NaN fails <= too
-    flow[unknown] = np.nan
+    flow = flow.reshape(height, width, 2).astype(np.float32, copy=False)  # native order
+    flow[~_known_flow(flow)] = np.nan
+
     return flow
 
 
@@ -487,9 +495,7 @@ def write_flo(path: str | Path, flow: np.ndarray) -> Path:
             f"expected a width and height up to {FLO_MAX_SIDE} for a .flo file, got {width}x{height}"
         )
     data = flow.astype("<f4")
-    with np.errstate(invalid="ignore", over="ignore"):
-        unknown = ~np.all(np.abs(flow) <= FLO_UNKNOWN_THRESHOLD, axis=-1)
-    data[unknown] = FLO_UNKNOWN
+    data[~_known_flow(flow)] = FLO_UNKNOWN
     header = _FLO_HEADER.pack(FLO_TAG, width, height)
 
     def write(tmp: Path) -> None:

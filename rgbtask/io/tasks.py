@@ -489,9 +489,38 @@ class NormalsIO(TaskIO):
 class FlowIO(TaskIO):
     """Optical flow ``(H, W, 2)``: Middlebury ``.flo``, KITTI 16-bit ``.png``, ``.npy`` and
     FlyingThings3D ``.pfm`` in (:func:`read_flow`); ``.npy``, ``.flo`` and ``.png`` (KITTI) out
-    (:func:`write_flow`), NaN written as each format's unknown flow."""
+    (:func:`write_flow`), NaN written as each format's unknown flow.
+
+    A codec that normalises each image by its own scale (``max_flow=None``, with a
+    ``flow_scale(flow)`` method, as ``flow/wheel`` by default) gets that scale recorded per output
+    in ``convert``'s manifest (``{"max_flow": s}``), and decodes each output with ``max_flow=s``:
+    the same codes, decoded in pixels. (The scale is read from the input in the parent process,
+    so such a conversion reads every input twice.)"""
 
     decode_formats = ("npy", "flo", "png")
+
+    @staticmethod
+    def _per_image(codec: Any) -> bool:
+        return getattr(codec, "max_flow", 0) is None and hasattr(codec, "flow_scale")
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """``{"max_flow": s}``, the image's scale in pixels, for a per-image-scaled codec."""
+        if not self._per_image(codec):
+            return None
+        try:
+            flow = self.read(payload["path"])
+        except InputError:
+            return None  # the worker reports the file
+        return {"max_flow": float(codec.flow_scale(flow))}
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """The codec at the recorded scale (``max_flow=s``), so that outputs decode in pixels."""
+        scale = (record or {}).get("max_flow")
+        if scale is None or not self._per_image(codec):
+            return codec
+        from rgbtask.registry import get_codec
+
+        return get_codec({**codec.get_config(), "max_flow": float(scale)})
 
     def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
         return read_flow(path)
