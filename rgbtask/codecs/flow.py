@@ -220,7 +220,7 @@ class FlowWheel(Codec):
     def examples(cls, scene: Any):
         flow = scene_flow(scene)
         yield cls(), [flow, flow[::-1, ::-1]]
-        yield cls(max_flow=3.0), [flow]  # some vectors beyond: clamped
+        yield cls(max_flow=_half_max(flow)), [flow]  # the longer half of the vectors: clamped
 
 
 @register_codec
@@ -315,7 +315,15 @@ class FlowUV(Codec):
         flow = scene_flow(scene)
         yield cls(), [flow, flow[::-1, ::-1]]
         yield cls(bits=16, max_flow=16.0), [flow]
-        yield cls(max_flow=4.0), [flow]  # clamped components
+        yield cls(max_flow=_half_max(flow)), [flow]  # clamped components
+
+
+def _half_max(flow: np.ndarray) -> float:
+    """Half the largest known magnitude, rounded to 3 digits (at least 0.1): a ``max_flow`` that
+    some of ``flow``'s vectors exceed, whatever the scene's size."""
+    with np.errstate(invalid="ignore"):
+        m = float(np.nanmax(np.sqrt(np.sum(np.square(flow, dtype=np.float64), axis=-1))))
+    return max(0.1, round(m / 2, 3)) if np.isfinite(m) else 1.0
 
 
 def scene_flow(scene: Any) -> np.ndarray:
