@@ -352,9 +352,14 @@ def test_bad_bits():
 @settings(max_examples=40, deadline=None)
 @given(flow_batches())
 def test_wheel_encode_kernel_matches_reference(flow):
-    scaled = flow / 40.0
+    for dtype in (np.float64, np.float32):
+        f = np.ascontiguousarray(flow.astype(dtype))
+        np.testing.assert_array_equal(
+            kernels.encode_wheel(f, scale=40.0), kernels.wheel_encode_reference(f, 40.0)
+        )
+    images = np.ascontiguousarray(flow.reshape(-1, flow.shape[-3] * flow.shape[-2], 2))
     np.testing.assert_array_equal(
-        kernels.encode_wheel(np.ascontiguousarray(scaled)), kernels.wheel_encode_reference(scaled)
+        kernels.max_magnitude(images), kernels.max_magnitude_reference(images)
     )
 
 

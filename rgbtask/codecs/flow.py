@@ -66,7 +66,7 @@ from rgbtask.registry import register_codec
 __all__ = ["UNKNOWN_FLOW_THRESHOLD", "FlowUV", "FlowWheel", "known_flow"]
 
 #: Middlebury's ``UNKNOWN_FLOW_THRESH`` (``flowIO.h``): a component above it marks unknown flow.
-UNKNOWN_FLOW_THRESHOLD = 1e9
+UNKNOWN_FLOW_THRESHOLD = kernels.UNKNOWN
 #: flow_vis's epsilon added to the image's largest magnitude when normalising per image.
 WHEEL_EPSILON = 1e-5
 #: The wheel's bound factors (module docstring): inside the scale, and the angular part beyond it.
@@ -83,6 +83,8 @@ def known_flow(flow: np.ndarray) -> np.ndarray:
 
 
 def _validate_flow(value: Any) -> np.ndarray:
+    """Check a flow field; float32 and float64 are kept (the kernels widen), other kinds become
+    float64. Unknown vectors are left as they are: the kernels and ``known_flow`` tell them."""
     flow = np.asarray(value)
     if flow.ndim >= 3 and flow.shape[-1] == 3 and flow.dtype in (np.uint8, np.uint16):
         raise InputError(
@@ -95,8 +97,13 @@ def _validate_flow(value: Any) -> np.ndarray:
             f"expected a flow field of shape (..., H, W, 2) (u, v in pixels), got "
             f"{describe_array(flow)}"
         )
-    flow = flow.astype(np.float64)
-    return np.where(known_flow(flow)[..., None], flow, np.nan)
+    if flow.dtype not in (np.float32, np.float64):
+        flow = flow.astype(np.float64)
+    return flow
+
+
+def _known_or_nan(flow: np.ndarray) -> np.ndarray:
+    return np.where(known_flow(flow)[..., None], flow.astype(np.float64), np.nan)
 
 
 def _epe(reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
@@ -160,8 +167,8 @@ class FlowWheel(Codec):
     def _scale(self, flow: np.ndarray) -> np.ndarray:
         if self.max_flow is not None:
             return np.full(flow.shape[:-3], float(self.max_flow))
-        rad = np.sqrt(np.sum(np.square(np.nan_to_num(flow, nan=0.0)), axis=-1))
-        return np.max(rad, axis=(-2, -1)) + WHEEL_EPSILON
+        images = flow.reshape(-1, flow.shape[-3] * flow.shape[-2], 2)
+        return kernels.max_magnitude(images).reshape(flow.shape[:-3]) + WHEEL_EPSILON
 
     def in_pixels(self, reference: Any, decoded: Any) -> np.ndarray:
         """``decoded`` in pixels: with ``max_flow=None`` multiplied by the reference's per-image
@@ -177,8 +184,14 @@ class FlowWheel(Codec):
         return _validate_flow(value)
 
     def _encode(self, flow: np.ndarray) -> np.ndarray:
-        scaled = flow / self._scale(flow)[..., None, None, None]
-        return kernels.encode_wheel(np.ascontiguousarray(scaled))
+        scale = self._scale(flow).reshape(-1)
+        if self.max_flow is not None:
+            return kernels.encode_wheel(flow, scale=float(self.max_flow))
+        images = flow.reshape(scale.shape[0], *flow.shape[-3:])
+        out = np.empty(images.shape[:-1] + (3,), dtype=np.uint8)
+        for i, s in enumerate(scale):
+            out[i] = kernels.encode_wheel(images[i], scale=float(s))
+        return out.reshape(flow.shape[:-1] + (3,))
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         mult = 1.0 if self.max_flow is None else float(self.max_flow)
@@ -208,7 +221,7 @@ class FlowWheel(Codec):
         return _epe(reference, self.in_pixels(reference, decoded))
 
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
-        ref = _validate_flow(reference)
+        ref = _known_or_nan(_validate_flow(reference))
         scale = self._scale(ref)[..., None, None]
         with np.errstate(invalid="ignore"):
             rad = np.sqrt(np.sum(ref * ref, axis=-1))
@@ -301,7 +314,7 @@ class FlowUV(Codec):
     def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
         """``step * sqrt(2) / 2`` (a float), plus per pixel the clamped excess (an array) when a
         component lies beyond ``max_flow``."""
-        ref = _validate_flow(reference)
+        ref = _known_or_nan(_validate_flow(reference))
         m = float(self.max_flow)
         with np.errstate(invalid="ignore"):
             excess = np.sqrt(np.sum((ref - np.clip(ref, -m, m)) ** 2, axis=-1))

@@ -47,6 +47,7 @@ __all__ = [
     "encode_uv",
     "encode_wheel",
     "make_wheel",
+    "max_magnitude",
 ]
 
 #: The six groups of the Middlebury wheel: (size, rising channel or -1, falling channel or -1,
@@ -61,6 +62,8 @@ WHEEL_GROUPS: tuple[tuple[int, int, int, int], ...] = (
     (6, -1, 2, 0),  # MR: B falls, R held
 )
 
+#: Middlebury's ``UNKNOWN_FLOW_THRESH`` (``flowIO.h``): a component above it (or NaN) is unknown.
+UNKNOWN = 1e9
 #: Darkening of a colour beyond the scale (flow_vis: ``col * 0.75``, "out of range").
 BEYOND = 0.75
 #: Largest-channel thresholds (8-bit code units) between the classes: in range (255), beyond the
@@ -108,25 +111,61 @@ EDGE_START, EDGE_END = _edge_tables()
 
 
 # ---------------------------------------------------------------- wheel encode
-def encode_wheel(flow: np.ndarray) -> np.ndarray:
-    """Flow ``(..., 2)`` already divided by its scale (float64, C-contiguous; NaN = unknown) ->
-    ``uint8`` codes ``(..., 3)`` (module docstring)."""
+def encode_wheel(flow: np.ndarray, *, scale: float) -> np.ndarray:
+    """Flow ``(..., 2)`` in pixels (float32 or float64, C-contiguous; unknown: non-finite or
+    above :data:`UNKNOWN` in a component) divided by ``scale`` -> ``uint8`` codes ``(..., 3)``
+    (module docstring)."""
     out = np.empty(flow.shape[:-1] + (3,), dtype=np.uint8)
-    run_rows(wheel_encode_kernel, (flow.reshape(-1, 2), out.reshape(-1, 3)), (WHEEL,))
+    run_rows(
+        wheel_encode_kernel, (flow.reshape(-1, 2), out.reshape(-1, 3)), (scale, UNKNOWN, WHEEL)
+    )
+    return out
+
+
+def max_magnitude(flow: np.ndarray) -> np.ndarray:
+    """Largest known magnitude ``sqrt(u*u + v*v)`` of each image of ``flow`` ``(n, P, 2)``
+    (float32 or float64, C-contiguous) -> ``(n,)`` float64 (0 for an image without known flow)."""
+    out = np.zeros(flow.shape[0], dtype=np.float64)
+    run_rows(max_magnitude_kernel, (flow, out), (UNKNOWN,), min_rows=1)
     return out
 
 
 @jit
-def wheel_encode_kernel(flow, out, wheel):
+def max_magnitude_kernel(flow, out, unknown):
+    for n in range(flow.shape[0]):
+        m = 0.0
+        for i in range(flow.shape[1]):
+            u = float(flow[n, i, 0])
+            v = float(flow[n, i, 1])
+            if abs(u) <= unknown and abs(v) <= unknown:  # False for NaN; inf is above
+                r = math.sqrt(u * u + v * v)
+                if r > m:
+                    m = r
+        out[n] = m
+
+
+def max_magnitude_reference(flow: np.ndarray) -> np.ndarray:
+    """NumPy specification of :func:`max_magnitude_kernel`."""
+    f = flow.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.all(np.abs(f) <= UNKNOWN, axis=-1)
+    r = np.sqrt(np.square(np.where(ok[..., None], f, 0.0)).sum(axis=-1))
+    return r.max(axis=-1, initial=0.0)
+
+
+@jit
+def wheel_encode_kernel(flow, out, scale, unknown, wheel):
     ncols = wheel.shape[0]
     for i in range(flow.shape[0]):
         u = float(flow[i, 0])
         v = float(flow[i, 1])
-        if not (math.isfinite(u) and math.isfinite(v)):
+        if not (abs(u) <= unknown and abs(v) <= unknown):
             out[i, 0] = 0
             out[i, 1] = 0
             out[i, 2] = 0
             continue
+        u = u / scale
+        v = v / scale
         rad = math.sqrt(u * u + v * v)
         a = math.atan2(-v, -u) / math.pi
         fk = (a + 1.0) / 2.0 * (ncols - 1)
@@ -146,13 +185,13 @@ def wheel_encode_kernel(flow, out, wheel):
             out[i, ch] = int(math.floor(255.0 * col))
 
 
-def wheel_encode_reference(flow: np.ndarray) -> np.ndarray:
-    """NumPy specification of :func:`wheel_encode_kernel` (flow already scaled)."""
-    u = flow[..., 0].astype(np.float64)
-    v = flow[..., 1].astype(np.float64)
-    ok = np.isfinite(u) & np.isfinite(v)
-    u = np.where(ok, u, 0.0)
-    v = np.where(ok, v, 0.0)
+def wheel_encode_reference(flow: np.ndarray, scale: float) -> np.ndarray:
+    """NumPy specification of :func:`wheel_encode_kernel`."""
+    f = flow.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        ok = np.all(np.abs(f) <= UNKNOWN, axis=-1)
+    u = np.where(ok, f[..., 0], 0.0) / scale
+    v = np.where(ok, f[..., 1], 0.0) / scale
     rad = np.sqrt(np.square(u) + np.square(v))
     a = np.arctan2(-v, -u) / np.pi
     fk = (a + 1) / 2 * (NCOLS - 1)
@@ -302,16 +341,18 @@ def encode_uv(flow: np.ndarray, *, step: float, bits: int) -> np.ndarray:
     out = np.empty(flow.shape[:-1] + (3,), dtype=dtype)
     center = float(2 ** (bits - 1))
     top = float(2**bits - 1)
-    run_rows(uv_encode_kernel, (flow.reshape(-1, 2), out.reshape(-1, 3)), (step, center, top))
+    run_rows(
+        uv_encode_kernel, (flow.reshape(-1, 2), out.reshape(-1, 3)), (step, center, top, UNKNOWN)
+    )
     return out
 
 
 @jit
-def uv_encode_kernel(flow, out, step, center, top):
+def uv_encode_kernel(flow, out, step, center, top, unknown):
     for i in range(flow.shape[0]):
         u = float(flow[i, 0])
         v = float(flow[i, 1])
-        if not (math.isfinite(u) and math.isfinite(v)):
+        if not (abs(u) <= unknown and abs(v) <= unknown):
             out[i, 0] = 0
             out[i, 1] = 0
             out[i, 2] = 0
@@ -327,8 +368,8 @@ def uv_encode_reference(flow: np.ndarray, step: float, bits: int) -> np.ndarray:
     """NumPy specification of :func:`uv_encode_kernel`."""
     center, top = 2.0 ** (bits - 1), 2.0**bits - 1
     f = flow.astype(np.float64)
-    ok = np.all(np.isfinite(f), axis=-1)
     with np.errstate(invalid="ignore", over="ignore"):
+        ok = np.all(np.abs(f) <= UNKNOWN, axis=-1)
         q = np.clip(np.floor(np.where(ok[..., None], f, 0.0) / step + 0.5) + center, 1, top)
     out = np.concatenate([q, np.full(q.shape[:-1] + (1,), top)], axis=-1)
     out = np.where(ok[..., None], out, 0.0)
