@@ -431,3 +431,64 @@ def primary_metric(codec) -> tuple[str, bool]:
 def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
     """The standard metrics of ``codec``'s task: ``codec.metrics(reference, decoded)``."""
     return codec.metrics(reference, decoded)
+
+
+# ---------------------------------------------------------------- optical flow
+
+__all__ += ["flow_metrics"]
+
+
+def flow_metrics(pred: np.ndarray, target: np.ndarray) -> dict:
+    """The standard optical-flow metrics over the pixels where ``target`` is known.
+
+    ``pred`` and ``target`` are ``(..., H, W, 2)`` ``(u, v)`` in pixels; a vector is unknown when a
+    component is NaN, infinite or above 1e9 (Middlebury's unknown marker). Returns:
+
+    * ``epe``: mean end-point error ``|pred - target|`` over pixels known in both (pixels);
+    * ``px1``, ``px3``, ``px5``: percentage of known target pixels with EPE < 1, 3, 5 px;
+    * ``fl_all``: KITTI 2015's Fl-all, the percentage of known target pixels that are outliers,
+      EPE > 3 px **and** EPE > 5 % of the true magnitude (Menze & Geiger, CVPR 2015; the KITTI
+      devkit's ``ABS_THRESH = 3``, ``REL_THRESH = 0.05``);
+    * ``missing``: percentage of known target pixels that ``pred`` leaves unknown: they count as
+      outliers in ``fl_all`` and as over every threshold in ``px*`` (a dense method must not
+      gain by abstaining), and are left out of ``epe``;
+    * ``count``: the known target pixels.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape or pred.ndim < 1 or pred.shape[-1] != 2:
+        raise ValueError(
+            f"expected pred and target of one shape (..., H, W, 2), got {pred.shape} and "
+            f"{target.shape}"
+        )
+
+    def known(f):
+        with np.errstate(invalid="ignore"):
+            return np.all(np.isfinite(f) & (np.abs(f) <= 1e9), axis=-1)
+
+    tv = known(target)
+    pv = known(pred) & tv
+    n = int(np.sum(tv))
+    if n == 0:
+        nan = float("nan")
+        return {
+            "epe": nan,
+            "px1": nan,
+            "px3": nan,
+            "px5": nan,
+            "fl_all": nan,
+            "missing": nan,
+            "count": 0,
+        }
+    epe = np.sqrt(np.sum((pred[pv] - target[pv]) ** 2, axis=-1))
+    mag = np.sqrt(np.sum(target[pv] ** 2, axis=-1))
+    outliers = np.sum((epe > 3.0) & (epe > 0.05 * mag)) + (n - epe.size)
+    return {
+        "epe": float(np.mean(epe)) if epe.size else float("nan"),
+        "px1": float(np.sum(epe < 1.0) / n * 100),
+        "px3": float(np.sum(epe < 3.0) / n * 100),
+        "px5": float(np.sum(epe < 5.0) / n * 100),
+        "fl_all": float(outliers / n * 100),
+        "missing": float((n - epe.size) / n * 100),
+        "count": n,
+    }
