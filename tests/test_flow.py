@@ -196,6 +196,21 @@ def test_uv_roundtrip_within_bound(flow, bits, max_flow):
     assert np.all(rgbtask.codec.within_bound(err, codec.roundtrip_bound(flow)))
 
 
+def test_wheel_bound_on_dense_random_fields():
+    """Dense fields reach every wheel segment and hexagon vertex that tiny hypothesis examples may
+    miss: the bound holds, and is not loose by more than a factor of 2 (measured: 0.57 of it
+    inside the scale, 0.99 with clamped vectors)."""
+    rng = np.random.default_rng(7)
+    for max_flow in (None, 1.0):
+        codec = wheel(max_flow)
+        worst = 0.0
+        for _ in range(4):
+            flow = rng.uniform(-1.5, 1.5, (256, 256, 2)) * rng.uniform(0, 1, (256, 256, 1))
+            err = codec.roundtrip_error(flow, codec.decode(codec.encode(flow)))
+            worst = max(worst, float(np.max(err / codec.roundtrip_bound(flow))))
+        assert 0.5 < worst <= 1.0 + 1e-6
+
+
 def test_uv_bound_is_tight():
     codec = uv()
     step = codec.step
