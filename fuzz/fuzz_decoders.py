@@ -53,6 +53,11 @@ def _decoders():
     ``decode_with_confidence`` and ``MaskInstance.decode_instances``."""
     out = []
     for codec, _ in registered_examples(make_scene(*SCENE_SIZE, seed=0)):
+        if not _JIT and codec.task == "depth" and getattr(codec, "bits", 8) == 16:
+            # a 16-bit curve's code hash (up to 458,746 levels, each projected once) takes
+            # minutes as plain Python: fuzzed with the JIT on; its kernels' Python bodies run in
+            # tests/test_depth16.py's reference comparisons
+            continue
         out.append((repr(codec), codec, codec.decode_with_confidence))
         if hasattr(codec, "decode_instances"):
             out.append((f"{codec!r}.decode_instances", codec, codec.decode_instances))
@@ -135,9 +140,12 @@ def fuzz_one_input(data: bytes) -> None:
 def make_corpus(directory: str) -> int:
     """Seed inputs: each decoder's index, dtype uint8/uint16, shape bytes, then its own codes."""
     os.makedirs(directory, exist_ok=True)
-    scene = make_scene(*SCENE_SIZE, seed=1)
     count = 0
-    samples = {codec: values[0] for codec, values in registered_examples(scene)}
+    # The decoders' configurations come from scene 0 (some examples are sized from their scene,
+    # e.g. flow/uv's max_flow); their seed values from scene 1, example by example.
+    configs = registered_examples(make_scene(*SCENE_SIZE, seed=0))
+    values = registered_examples(make_scene(*SCENE_SIZE, seed=1))
+    samples = {codec: vals[0] for (codec, _), (_, vals) in zip(configs, values)}
     for index, (_, codec, _) in enumerate(DECODERS):
         rgb = np.ascontiguousarray(codec.encode(samples[codec]))
         # The FuzzedDataProvider consumes integers from the end of the buffer, bytes from the
