@@ -285,8 +285,9 @@ class MaskPalette(LabelCodec):
     Parameters
     ----------
     palette : str or list of RGB triples
-        ``"ade20k"`` (default), ``"voc"``, ``"cityscapes"``, ``"coco"``, ``"distinct"`` (generated,
-        needs ``num_classes``), or a list of ``[R, G, B]`` (row k = label k).
+        ``"ade20k"`` (default), ``"voc"``, ``"cityscapes"``, ``"coco"``, ``"painter_ade20k"``,
+        ``"painter_coco"``, ``"distinct"`` (generated, needs ``num_classes``), or a list of
+        ``[R, G, B]`` (row k = label k).
     num_classes : int, optional
         Size of a ``"distinct"`` palette; for the others, keep only the first ``num_classes``.
     space : {"rgb", "lab", "oklab"}
