@@ -10,8 +10,10 @@ codec's colour space, ``min_size`` and cluster distance. Algorithm (per image):
    ``cluster_distance`` from every centre so far; every pixel joins its nearest centre and each
    centre moves to its pixels' mean (two k-means steps).
 3. Each cluster is split into 8-connected components (``scipy.ndimage.label``); components under
-   ``min_size`` pixels are dropped (id 0, invalid). Instances are numbered in raster order of their
-   first pixel.
+   ``min_size`` pixels are dropped (id 0, invalid). With ``components=False`` a cluster is one
+   instance however many regions it has (for images that never reuse a colour, such as
+   ``mask/instance`` with ``colors="random"``), dropped when under ``min_size`` pixels. Instances
+   are numbered in raster order of their first pixel.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def decode_instances(
     min_size: int,
     cluster_distance: float,
     background_distance: float | None = None,
+    components: bool = True,
 ) -> Instances:
     """Instances of one generated image ``(H, W, 3)`` (the module docstring's algorithm).
 
@@ -73,6 +76,8 @@ def decode_instances(
         Colours closer than this (in ``space`` units) belong to one cluster.
     background_distance : float, optional
         Pixels nearer than this to black are background (default ``cluster_distance``).
+    components : bool
+        True: each cluster is split into 8-connected components; False: a cluster is one instance.
     """
     from scipy import ndimage
 
@@ -138,7 +143,10 @@ def decode_instances(
     comp_map = np.zeros(h * w, dtype=np.int64)
     cluster_img = cluster.reshape(h, w)
     for k in range(cents.shape[0]):
-        comps, n = ndimage.label(cluster_img == k, structure=structure)
+        if components:
+            comps, n = ndimage.label(cluster_img == k, structure=structure)
+        else:
+            comps, n = (cluster_img == k).astype(np.int32), 1
         if n == 0:
             continue
         flat = comps.ravel()

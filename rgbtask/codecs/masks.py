@@ -63,7 +63,7 @@ from rgbtask.palettes import (
     resolve_palette,
     shadowed_labels,
 )
-from rgbtask.params import color_list, integer, number, one_of, param, plain, rgb_triple
+from rgbtask.params import boolean, color_list, integer, number, one_of, param, plain, rgb_triple
 from rgbtask.registry import register_codec
 
 __all__ = [
@@ -570,9 +570,10 @@ def relabel_error(reference: Any, decoded: Any) -> np.ndarray:
     return (target[r_inv] != dec).astype(np.float64).reshape(np.shape(reference))
 
 
-def _well_formed(ids: np.ndarray, min_size: int) -> np.ndarray:
-    """True on background and on pixels of instances that are one 8-connected region of at least
-    ``min_size`` pixels (those round-trip through ``colors="random"`` exactly up to renumbering)."""
+def _well_formed(ids: np.ndarray, min_size: int, components: bool = True) -> np.ndarray:
+    """True on background and on pixels of instances of at least ``min_size`` pixels that are one
+    8-connected region (any shape with ``components=False``): those round-trip through
+    ``colors="random"`` exactly up to renumbering."""
     from scipy import ndimage
 
     ids = np.asarray(ids)
@@ -580,7 +581,7 @@ def _well_formed(ids: np.ndarray, min_size: int) -> np.ndarray:
     structure = np.ones((3, 3), dtype=bool)
     for k in np.unique(ids[ids > 0]).tolist():
         sel = ids == k
-        _, n = ndimage.label(sel, structure=structure)
+        n = ndimage.label(sel, structure=structure)[1] if components else 1
         if n == 1 and int(sel.sum()) >= min_size:
             ok |= sel
     return ok
@@ -615,6 +616,13 @@ class MaskInstance(LabelCodec):
         ``colors="random"``: a drawn colour closer than this (in ``space`` units) to black or to a
         colour already drawn for the image is rejected; default half the minimum pairwise
         distance of the ``"distinct"`` palette of ``max_instances`` colours.
+    components : bool, optional
+        ``decode_instances`` (and so ``decode`` with ``colors="random"``): True splits each colour
+        cluster into 8-connected components, as a model may reuse a colour for two instances;
+        False keeps a cluster whole, so an instance in several regions (occluded objects, COCO
+        stuff) stays one instance. Default (None): True with ``colors="distinct"`` (the behaviour
+        before ``colors`` existed), False with ``colors="random"`` (its colours never repeat in
+        an image); :attr:`split_components` is the value in use.
     """
 
     name: ClassVar[str] = "mask/instance"
@@ -640,6 +648,7 @@ class MaskInstance(LabelCodec):
     colors: str = param("distinct", one_of("distinct", "random"))
     seed: int = param(0, integer(0, 2**32 - 1))
     min_distance: float | None = param(None, _distance, optional=True)
+    components: bool | None = param(None, boolean, optional=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -665,6 +674,13 @@ class MaskInstance(LabelCodec):
         return 0.5 * _distinct_margin(self.max_instances, self.space)
 
     @property
+    def split_components(self) -> bool:
+        """``components`` resolved: whether clusters are split into connected components."""
+        if self.components is not None:
+            return bool(self.components)
+        return self.colors == "distinct"
+
+    @property
     def torch_native(self) -> bool:
         """Whether the torch adapter may use its native palette path (``colors="distinct"``)."""
         return self.colors == "distinct"
@@ -680,9 +696,10 @@ class MaskInstance(LabelCodec):
     def bound_text(self) -> str:
         if self.colors == "distinct":
             return "exact (0 label errors)"
+        shape = "one 8-connected region of " if self.split_components else ""
         return (
-            "exact up to renumbering for every instance that is one 8-connected region of at "
-            "least min_size pixels (and on background); 1 label error allowed elsewhere"
+            f"exact up to renumbering for every instance that is {shape}at least min_size "
+            "pixels (and on background); 1 label error allowed elsewhere"
         )
 
     def validate_value(self, value: Any) -> np.ndarray:
@@ -743,7 +760,7 @@ class MaskInstance(LabelCodec):
         out = np.zeros(ref.shape, dtype=np.float64)
         r, o = ref.reshape(-1, h, w), out.reshape(-1, h, w)
         for i in range(r.shape[0]):
-            o[i] = ~_well_formed(r[i], self.min_size)
+            o[i] = ~_well_formed(r[i], self.min_size, self.split_components)
         return out
 
     def range_text(self) -> str:
@@ -815,13 +832,16 @@ class MaskInstance(LabelCodec):
             radius = 0.5 * self.random_min_distance
         else:
             radius = 0.5 * min_pairwise_distance(self.palette_colors, self.space)
-        return decode_instances(rgb, self.space, self.min_size, radius, background_distance)
+        return decode_instances(
+            rgb, self.space, self.min_size, radius, background_distance, self.split_components
+        )
 
     @classmethod
     def examples(cls, scene: Any):
         yield cls(), [scene.instance, scene.instance.T.copy()]
         yield cls(max_instances=8, space="lab"), [scene.instance]
         yield cls(colors="random", seed=7), [scene.instance, scene.instance.T.copy()]
+        yield cls(colors="random", components=True, space="lab"), [scene.instance]
 
 
 # ---------------------------------------------------------------- mask/binary
