@@ -54,7 +54,7 @@ def random_colours() -> list[tuple]:
         titles = ["seed 0", "seed 0, mirrored image (new draw)", "JPEG q90 4:4:4", "decoded ids"]
         for panel, row in zip(panels, np.atleast_2d(axes)):
             for ax, img, title in zip(row, panel, titles):
-                ax.imshow(img if img.ndim == 3 else img, cmap=None if img.ndim == 3 else "tab20")
+                ax.imshow(img, cmap=None if img.ndim == 3 else "tab20")
                 ax.set_title(title, fontsize=8)
                 ax.axis("off")
         fig.tight_layout()
