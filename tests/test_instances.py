@@ -239,3 +239,16 @@ def test_coco_panoptic_quality_random_colours():
         )
         assert lossless["pq"] == 100.0
         assert jpeg["pq"] > 40.0 and jpeg["fn"] <= 2
+
+
+def test_torch_runs_random_colours_on_the_host_path(scene):
+    torch = pytest.importorskip("torch")
+    from rgbtask.torch import TensorCodec
+
+    tc = TensorCodec(RANDOM, layout="NHWC")
+    ids = scene.instance.astype(np.int64) % 13
+    got = tc.encode(torch.from_numpy(ids), as_uint8=True)
+    assert np.array_equal(got.cpu().numpy(), RANDOM.encode(ids))
+    distinct = rgbtask.get_codec("mask/instance", max_instances=12)
+    got = TensorCodec(distinct, layout="NHWC").encode(torch.from_numpy(ids), as_uint8=True)
+    assert np.array_equal(got.cpu().numpy(), distinct.encode(ids))
