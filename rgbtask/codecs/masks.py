@@ -29,7 +29,12 @@ palette (:func:`rgbtask.palettes.distinct_palette` in ``space``, avoiding black)
 ``decode_instances`` decodes a *generated* image whose colours are not known in advance (see its
 docstring): it returns :class:`Instances`, the instance id map plus each instance's colour and score.
 ``encode_families`` colours instances by class families (jitter around a class colour, as
-panopticapi's ``IdGenerator``) for training targets that carry the class in the hue.
+panopticapi's ``IdGenerator``) for training targets that carry the class in the hue. With
+``colors="random"`` (and ``seed``) each image gets random distinct colours instead
+(:func:`random_instance_colors`: generator keyed by ``seed`` and the image's content, rejection of
+colours within ``min_distance`` of black or of each other); ``decode`` then clusters colours
+(``decode_instances``) and returns ids renumbered in raster order, exact up to renumbering for
+instances of at least ``min_size`` pixels (:meth:`MaskInstance.roundtrip_bound`).
 
 ``mask/binary``: 1 -> ``foreground``, 0 -> ``background`` (default white / black). A pixel decodes
 to 1 where its projection ``t`` on the segment background -> foreground is ``>= threshold`` (0.5:
