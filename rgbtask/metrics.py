@@ -268,11 +268,12 @@ def keypoint_box_size(target: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- per codec
 
 
-def panoptic_quality(pred: np.ndarray, target: np.ndarray, void: int = 0) -> dict:
+def panoptic_quality(pred: np.ndarray, target: np.ndarray, void: int | None = 0) -> dict:
     """Class-agnostic panoptic quality of segment id maps ``(..., H, W)`` (Kirillov et al. 2019,
     "Panoptic Segmentation", CVPR; counting as panopticapi's ``pq_compute``).
 
-    Every id other than ``void`` is a segment (ids need not agree between the maps). Per image, a
+    Every id other than ``void`` is a segment (ids need not agree between the maps; ``void=None``:
+    every id, 0 included, is a segment, for maps whose 0 is a background to be scored). Per image, a
     predicted and a target segment match when their IoU exceeds 0.5 (then the match is unique),
     the union leaving out predicted pixels that are void in the target. Unmatched target segments
     are false negatives; unmatched predicted segments are false positives unless more than half of
@@ -298,9 +299,10 @@ def panoptic_quality(pred: np.ndarray, target: np.ndarray, void: int = 0) -> dic
         joint = np.bincount(t_inv * p_ids.size + p_inv, minlength=t_ids.size * p_ids.size)
         joint = joint.reshape(t_ids.size, p_ids.size).astype(np.float64)
         p_area, t_area = joint.sum(axis=0), joint.sum(axis=1)
-        t_void = t_ids == void
+        t_void = t_ids == void if void is not None else np.zeros(t_ids.size, dtype=bool)
         p_on_void = joint[t_void].sum(axis=0) if t_void.any() else np.zeros(p_ids.size)
-        t_seg, p_seg = ~t_void, p_ids != void
+        t_seg = ~t_void
+        p_seg = p_ids != void if void is not None else np.ones(p_ids.size, dtype=bool)
         inter = joint[t_seg][:, p_seg]
         union = t_area[t_seg][:, None] + (p_area - p_on_void)[p_seg][None, :] - inter
         iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)

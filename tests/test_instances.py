@@ -176,6 +176,14 @@ def test_panoptic_quality_values():
     out = panoptic_quality(pv, v)
     assert (out["tp"], out["fp"], out["fn"]) == (1, 0, 0) and out["sq"] == 100.0
     assert np.isnan(panoptic_quality(np.zeros((2, 2)), np.zeros((2, 2)))["pq"])
+    # void=None: 0 is a segment like any other; the speck on it is a false positive
+    out = panoptic_quality(pv, v, void=None)
+    assert (out["tp"], out["fp"], out["fn"]) == (1, 1, 1)  # pred 2 unmatched, target 0 unmatched
+    speck = v.copy()
+    speck[0, 5] = 7
+    out = panoptic_quality(speck, v, void=None)
+    assert (out["tp"], out["fp"], out["fn"]) == (2, 1, 0)
+    assert panoptic_quality(speck, v)["fp"] == 0  # void=0: a speck on void is not counted
 
 
 # ---------------------------------------------------------------- golden
