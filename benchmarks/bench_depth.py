@@ -2,10 +2,14 @@
 
     .venv/bin/python benchmarks/bench_depth.py            # the table
     .venv/bin/python benchmarks/bench_depth.py --verify   # all 2^24 colours against hilbertmap
+    .venv/bin/python benchmarks/bench_depth.py --bits16   # 16-bit codecs against their 8-bit selves
 
 Peers: ``hilbertmap`` 0.1.3 (Vision Banana's reference implementation of the cube walk) for
 ``depth/cubewalk``; a scipy ``cKDTree`` nearest-colour inversion of the same matplotlib colormap
 for ``depth/colormap``; ``np.copyto`` of the input + output bytes for encode throughput.
+``--bits16``: each curve's ``bits=16`` codec against the same codec at ``bits=8`` (the peer a user
+would otherwise keep), encode of float32 metres and decode of its own codes (uint16 / uint8, the
+8-bit table warm), median of interleaved rounds with the spread (min..max).
 """
 
 from __future__ import annotations
@@ -142,8 +146,58 @@ def verify_all_colours() -> None:
     )
 
 
+def bits16(rounds: int = 7) -> None:
+    """``--bits16``: 16-bit vs 8-bit encode and decode, median of interleaved rounds."""
+    d = depth_map()
+    size = f"{W}x{H}"
+    configs = [
+        ("cubewalk (power)", {"name": "depth/cubewalk"}),
+        ("hue (linear)", {"name": "depth/hue", "near": 0.4, "far": 90.0}),
+        ("gray (log)", {"name": "depth/gray", "transform": "log", "near": 0.4, "far": 90.0}),
+        ("colormap turbo (linear)", {"name": "depth/colormap", "near": 0.4, "far": 90.0}),
+    ]
+    rows = []
+    for label, cfg in configs:
+        c8 = rgbtask.get_codec(cfg)
+        c16 = rgbtask.get_codec({**cfg, "bits": 16})
+        rgb8, rgb16 = c8.encode(d), c16.encode(d)
+        c8.decode(rgb8)  # fills the 8-bit table entries of this image's colours
+        c16.decode(rgb16)  # compiles
+        fns = {
+            "enc8": lambda c=c8: c.encode(d),
+            "enc16": lambda c=c16: c.encode(d),
+            "dec8": lambda c=c8, x=rgb8: c.decode(x),
+            "dec16": lambda c=c16, x=rgb16: c.decode(x),
+        }
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for k, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+        for op in ("enc", "dec"):
+            t8, t16 = np.asarray(times[op + "8"]), np.asarray(times[op + "16"])
+            rows.append(
+                [
+                    f"{label} {'encode' if op == 'enc' else 'decode'}",
+                    size,
+                    f"{ms(np.median(t16))} ({ms(t16.min())}..{ms(t16.max())})",
+                    f"{ms(np.median(t8))} ({ms(t8.min())}..{ms(t8.max())})",
+                    f"{np.median(t16) / np.median(t8):.2f}",
+                ]
+            )
+    print(f"machine: {machine()}, kernel threads: {num_threads()}, rounds: {rounds}")
+    print_table(
+        "depth codecs, bits=16 vs bits=8 (median (min..max))",
+        rows,
+        ["operation", "size", "bits=16", "bits=8", "ratio (16 / 8)"],
+    )
+
+
 if __name__ == "__main__":
-    if "--verify" in sys.argv:
+    if "--bits16" in sys.argv:
+        bits16()
+    elif "--verify" in sys.argv:
         verify_all_colours()
     else:
         main()

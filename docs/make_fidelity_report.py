@@ -58,6 +58,7 @@ def main() -> None:
             "mask": ["pixel_acc"],
             "normals": ["within_11.25"],
             "keypoints": ["pck@0.05", "found"],
+            "flow": ["px3", "fl_all"],
         }.get(task, [])
         columns += [c for c in extra if c in rows[0]] + ["confidence", "valid_pct"]
         plot = plot_metric_vs_perturbation(

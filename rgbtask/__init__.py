@@ -92,6 +92,10 @@ def warmup(*names: str) -> None:
                 codec.decode_with_confidence(
                     _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
                 )
+            if rgb.dtype == np.uint16:  # 16-bit codes: read-only, and 8-bit (JPEG'd) images
+                codec.decode_with_confidence(_read_only(rgb.copy()))
+                codec.decode_with_confidence((rgb >> 8).astype(np.uint8))
+                codec.decode_with_confidence(_read_only((rgb >> 8).astype(np.uint8)))
             as_float = rgb / rgb_scale(rgb)
             codec.decode_with_confidence(as_float)
             codec.decode_with_confidence(_read_only(as_float))

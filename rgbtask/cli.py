@@ -411,22 +411,9 @@ def _codec_from_args(args: argparse.Namespace):
 
     params = parse_params(args.param)
     if getattr(args, "manifest", None):
-        try:
-            manifest = json.loads(Path(args.manifest).read_bytes())
-        except OSError as exc:
-            raise RgbtaskError(
-                f"expected a readable manifest.json, got {args.manifest!r}: {exc.strerror}"
-            ) from None
-        except ValueError as exc:
-            raise RgbtaskError(
-                f"expected a manifest.json as rgbtask convert writes it, got invalid JSON in "
-                f"{args.manifest!r}: {exc}"
-            ) from None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("codec"), (dict, str)):
-            raise RgbtaskError(
-                f"expected a manifest.json holding a 'codec' config (as rgbtask convert writes "
-                f"it), got {args.manifest!r} without one"
-            )
+        from rgbtask.convert import read_manifest
+
+        manifest = read_manifest(args.manifest)
         return _build(get_codec, manifest["codec"], params)
     if not args.codec:
         raise RgbtaskError("expected --codec NAME (or --manifest FILE)")

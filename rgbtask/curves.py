@@ -20,6 +20,17 @@ Sources: ``cubewalk`` is the Vision Banana encoding as published in the ``hilber
 RealSense depth cameras", Intel white paper, 2020: red -> yellow -> green -> cyan -> blue -> magenta and
 back towards red, 1530 levels, decoded by the largest channel); ``gray`` replicates one value in three
 channels (Marigold, Ke et al. CVPR 2024).
+
+16 bits (``bits=16``, issue 15): the same vertices, every code on a 65535 scale (``uint16``
+``codes``). The polylines scale their knots by 65535 / 255 = 257, so each edge is walked in steps of
+one 16-bit code: cubewalk 7 * 65535 + 1 = 458,746 levels, hue ``wrap`` 1529 * 257 + 1 = 392,954,
+``nowrap`` 5 * 65535 + 1 = 327,676, gray 65,536 (257 times the 8-bit steps less one). Colormaps and
+control points become the polyline through their colours rounded to 16 bits, each segment walked in
+steps of one code of its largest channel change (:func:`_polyline16`), decoded by projection onto
+that polyline (not by nearest colour: a palette of ~10^5 colours has no fast exact search). Reserved
+codes are the 8-bit ones times 257. Decoding 16-bit codes needs no table: the projection lands
+within 0.36 of a level on the segment (the largest channel moves exactly one code per level, the
+others are off by at most half a code), so rounding it and checking ``codes`` gives the exact level.
 """
 
 from __future__ import annotations
@@ -64,6 +75,7 @@ class Curve:
     reserved: tuple[int, int, int]
     threshold: float
     fine: int = 3  # fine indices per level: q = round(f * fine * (levels - 1))
+    bits: int = 8  # codes are uint8 (8) or uint16 (16)
 
     @property
     def levels(self) -> int:
@@ -84,10 +96,11 @@ class Curve:
         return np.stack([np.interp(u, self.knots, self.vertices[:, j]) for j in range(3)], axis=-1)
 
 
-def _polyline_codes(vertices: np.ndarray, knots: np.ndarray) -> np.ndarray:
+def _polyline_codes(vertices: np.ndarray, knots: np.ndarray, bits: int = 8) -> np.ndarray:
     u = np.arange(int(round(knots[-1])) + 1, dtype=np.float64)
     cols = np.stack([np.interp(u, knots, vertices[:, j]) for j in range(3)], axis=-1)
-    return np.floor(cols * 255.0 + 0.5).astype(np.uint8)
+    full = float(2**bits - 1)
+    return np.floor(cols * full + 0.5).astype(np.uint8 if bits == 8 else np.uint16)
 
 
 def _distance_to_polyline(p: np.ndarray, vertices: np.ndarray) -> float:
@@ -99,12 +112,18 @@ def _distance_to_polyline(p: np.ndarray, vertices: np.ndarray) -> float:
     return best
 
 
-def _make_polyline(key, vertices, knots, reserved) -> Curve:
+def _make_polyline(key, vertices, knots, reserved, bits: int = 8) -> Curve:
+    """An 8-bit polyline curve; ``bits=16``: the same with knots times 257, codes and reserved
+    code on the 16-bit scale (see the module docstring)."""
     vertices = np.asarray(vertices, dtype=np.float64)
     knots = np.asarray(knots, dtype=np.float64)
-    steps = np.diff(knots)
-    codes = _polyline_codes(vertices, knots)
     dist = _distance_to_polyline(np.asarray(reserved) / 255.0, vertices)
+    if bits == 16:
+        knots = knots * 257.0
+        reserved = tuple(int(v) * 257 for v in reserved)
+        key = (*key, 16)
+    steps = np.diff(knots)
+    codes = _polyline_codes(vertices, knots, bits)
     return Curve(
         key=key,
         kind="polyline",
@@ -114,17 +133,21 @@ def _make_polyline(key, vertices, knots, reserved) -> Curve:
         uniform=bool(np.all(steps == steps[0])),
         reserved=tuple(int(v) for v in reserved),
         threshold=0.5 * dist,
+        bits=bits,
     )
 
 
 @functools.cache
-def cubewalk() -> Curve:
-    """Vision Banana's cube walk: 7 edges, 7 * 255 + 1 = 1786 levels; invalid = grey (128, 128, 128)."""
-    return _make_polyline(("cubewalk",), CUBEWALK_VERTICES, np.arange(8) * 255.0, (128, 128, 128))
+def cubewalk(bits: int = 8) -> Curve:
+    """Vision Banana's cube walk: 7 edges, 7 * 255 + 1 = 1786 levels; invalid = grey (128, 128, 128).
+    ``bits=16``: 458,746 levels."""
+    return _make_polyline(
+        ("cubewalk",), CUBEWALK_VERTICES, np.arange(8) * 255.0, (128, 128, 128), bits
+    )
 
 
 @functools.cache
-def hue(variant: str = "wrap") -> Curve:
+def hue(variant: str = "wrap", bits: int = 8) -> Curve:
     """RealSense hue: ``"wrap"`` 1530 levels (stops one step short of red), ``"nowrap"`` 1276
     levels (red to magenta, 300 degrees). Invalid = black, as in the RealSense colorizer."""
     if variant == "wrap":
@@ -135,13 +158,65 @@ def hue(variant: str = "wrap") -> Curve:
         knots = (0, 255, 510, 765, 1020, 1275)
     else:
         raise ConfigError(f"expected variant 'wrap' or 'nowrap', got {variant!r}")
-    return _make_polyline(("hue", variant), vertices, knots, (0, 0, 0))
+    return _make_polyline(("hue", variant), vertices, knots, (0, 0, 0), bits)
 
 
 @functools.cache
-def gray() -> Curve:
-    """One value in three channels: 256 levels. Invalid = red (255, 0, 0), the furthest corner."""
-    return _make_polyline(("gray",), ((0, 0, 0), (1, 1, 1)), (0, 255), (255, 0, 0))
+def gray(bits: int = 8) -> Curve:
+    """One value in three channels: 256 levels (``bits=16``: 65,536). Invalid = red (255, 0, 0),
+    the furthest corner."""
+    return _make_polyline(("gray",), ((0, 0, 0), (1, 1, 1)), (0, 255), (255, 0, 0), bits)
+
+
+#: Invalid-code candidates for colormaps and control points: the cube's corners, then its centre.
+_RESERVED_CANDIDATES = [(r, g, b) for r in (0, 255) for g in (0, 255) for b in (0, 255)] + [
+    (128, 128, 128)
+]
+
+
+def _polyline16(key, points: np.ndarray, what: str) -> Curve:
+    """The 16-bit curve of colormap colours or control points (K, 3) in [0, 1]: the polyline
+    through them rounded to 16-bit codes (repeats dropped), segment ``k`` walked in ``n_k`` =
+    its largest channel change in codes steps (knots = cumulative ``n_k``), decoded by projection.
+    The reserved code is the candidate (corners, centre) furthest from the polyline."""
+    v = np.floor(np.asarray(points, dtype=np.float64) * 65535.0 + 0.5)
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:] = np.any(v[1:] != v[:-1], axis=1)
+    v = v[keep]
+    if len(v) < 2:
+        raise ConfigError(f"expected at least 2 distinct colours, got {what}")
+    n = np.max(np.abs(np.diff(v, axis=0)), axis=1)
+    knots = np.concatenate([[0.0], np.cumsum(n)])
+    vertices = v / 65535.0
+    codes = _polyline_codes(vertices, knots, 16)
+    packed = (codes[:, 0].astype(np.uint64) << 32) | (codes[:, 1].astype(np.uint64) << 16)
+    packed |= codes[:, 2].astype(np.uint64)
+    _, first, counts = np.unique(packed, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        dup = codes[first[np.argmax(counts > 1)]]
+        raise ConfigError(
+            f"expected an injective curve, got {what} with duplicate 16-bit colour "
+            f"{tuple(int(x) for x in dup)}: it cannot be decoded unambiguously"
+        )
+    dists = [_distance_to_polyline(np.asarray(p) / 255.0, vertices) for p in _RESERVED_CANDIDATES]
+    best = int(np.argmax(dists))
+    if dists[best] < 0.2:
+        raise ConfigError(
+            f"expected a curve that leaves room for an invalid code, got {what} passing within "
+            f"{dists[best]:.3f} of every cube corner and the centre"
+        )
+    steps = np.diff(knots)
+    return Curve(
+        key=(*key, 16),
+        kind="polyline",
+        codes=codes,
+        vertices=vertices,
+        knots=knots,
+        uniform=bool(np.all(steps == steps[0])),
+        reserved=tuple(int(c) * 257 for c in _RESERVED_CANDIDATES[best]),
+        threshold=0.5 * dists[best],
+        bits=16,
+    )
 
 
 def _make_palette(key, codes: np.ndarray, what: str) -> Curve:
@@ -181,8 +256,9 @@ def _make_palette(key, codes: np.ndarray, what: str) -> Curve:
 
 
 @functools.lru_cache(maxsize=64)
-def colormap_curve(name: str) -> Curve:
-    """A matplotlib colormap (its ``N`` entries, rounded to 8 bits), decoded by nearest colour.
+def colormap_curve(name: str, bits: int = 8) -> Curve:
+    """A matplotlib colormap (its ``N`` entries, rounded to 8 bits), decoded by nearest colour;
+    ``bits=16``: the polyline through its ``N`` entries at 16-bit resolution (:func:`_polyline16`).
 
     matplotlib is imported here, only when a colormap is requested.
     """
@@ -195,6 +271,8 @@ def colormap_curve(name: str) -> Curve:
             f"expected a matplotlib colormap name such as 'turbo' or 'viridis', got {name!r}"
         ) from None
     rgba = cmap(np.arange(cmap.N))
+    if bits == 16:
+        return _polyline16(("colormap", name), rgba[:, :3], f"colormap {name!r}")
     codes = np.floor(rgba[:, :3] * 255.0 + 0.5).astype(np.uint8)
     return _make_palette(("colormap", name), codes, f"colormap {name!r}")
 
@@ -213,15 +291,18 @@ def _points_key(points: Any) -> tuple:
     return tuple(tuple(float(v) for v in row) for row in pts)
 
 
-def curve_from_points(points: Any) -> Curve:
+def curve_from_points(points: Any, bits: int = 8) -> Curve:
     """A user curve: the polyline through ``points`` (K, 3) in [0, 1], rasterised to 8-bit levels
-    one step (of the largest channel change) apart, decoded by nearest colour."""
-    return _curve_from_key(_points_key(points))
+    one step (of the largest channel change) apart, decoded by nearest colour; ``bits=16``: at
+    16-bit resolution, decoded by projection (:func:`_polyline16`)."""
+    return _curve_from_key(_points_key(points), bits)
 
 
 @functools.lru_cache(maxsize=64)
-def _curve_from_key(key: tuple) -> Curve:
+def _curve_from_key(key: tuple, bits: int = 8) -> Curve:
     pts = np.asarray(key, dtype=np.float64)
+    if bits == 16:
+        return _polyline16(("points", key), pts, "the control points")
     rows = [np.floor(pts[0] * 255.0 + 0.5)]
     for a, b in zip(pts[:-1], pts[1:]):
         n = max(1, int(math.ceil(float(np.max(np.abs(b - a))) * 255.0 - 1e-9)))

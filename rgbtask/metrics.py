@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from rgbtask.errors import ConfigError, InputError
+
 __all__ = [
+    "align_scale_shift",
     "angular_error_deg",
     "confusion_matrix",
     "default_metrics",
@@ -87,14 +90,147 @@ def normal_metrics(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | Non
 # ---------------------------------------------------------------- depth
 
 
-def depth_metrics(pred: np.ndarray, target: np.ndarray) -> dict:
+#: ``align_scale_shift(space=...)`` values: where the least-squares fit is made.
+SPACES = ("depth", "disparity")
+
+
+def align_scale_shift(
+    pred: np.ndarray,
+    target: np.ndarray,
+    valid: np.ndarray | None = None,
+    space: str = "depth",
+    *,
+    shift: bool = True,
+):
+    """Least-squares scale and shift of an affine-invariant prediction onto metric depth.
+
+    Per image (last two axes), ``scale, shift = argmin sum (scale * pred + shift - y)^2`` over the
+    pixels where ``pred`` is finite, ``target`` is valid (finite, > 0) and ``valid`` (if given)
+    is true, with ``y`` the target depth (``space="depth"``: Marigold's evaluation,
+    ``src/util/alignment.py`` ``align_depth_least_square``) or the target disparity ``1 / depth``
+    (``space="disparity"``: MiDaS's evaluation, Ranftl et al. 2020, ``compute_scale_and_shift``;
+    ``pred`` is then a relative disparity). ``shift=False`` fits the scale alone
+    (``scale = sum(pred y) / sum(pred^2)``, shift 0).
+
+    Parameters
+    ----------
+    pred, target : array (..., H, W)
+        Relative prediction (depth or disparity, e.g. a decoded ``transform="quantile"`` image)
+        and metric ground truth of the same shape.
+    valid : bool array (..., H, W), optional
+        Pixels to fit on (besides the finite/positive rules), e.g. a dataset's eval mask.
+    space : {"depth", "disparity"}
+        Where the fit is made.
+
+    Returns
+    -------
+    aligned : float64 array (..., H, W)
+        Metric depth of every pixel: ``scale * pred + shift``, or in disparity space
+        ``1 / (scale * pred + shift)`` (NaN where that disparity is <= 0). Non-positive aligned
+        depth is left as it is (``depth_metrics`` counts it invalid); clip to a dataset's range
+        yourself if its protocol does (Marigold clips to ``[min_depth, max_depth]``).
+    scale, shift : float, or float64 arrays (...) for a batch
+        In the fit's space (1/m per unit of ``pred`` for disparity). The centred normal equations
+        solve the fit in float64; a constant prediction gets scale 0 and shift = the mean target;
+        an image without a pixel to fit gets NaN.
+    """
+    if space not in SPACES:
+        raise ConfigError(f"expected space 'depth' or 'disparity', got {space!r}")
+    disparity = space == "disparity"
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape or pred.ndim < 2:
+        raise InputError(
+            f"expected pred and target of the same shape (..., H, W), got {pred.shape} and "
+            f"{target.shape}"
+        )
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(pred) & np.isfinite(target) & (target > 0)
+    if valid is not None:
+        valid = np.asarray(valid)
+        if valid.shape != pred.shape or valid.dtype != np.bool_:
+            raise InputError(
+                f"expected valid a bool array of shape {pred.shape}, got {valid.dtype} "
+                f"{valid.shape}"
+            )
+        ok &= valid
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = 1.0 / target if disparity else target
+    lead = pred.shape[:-2]
+    okf = ok.reshape(lead + (-1,))
+    p = np.where(okf, pred.reshape(okf.shape), 0.0)
+    t = np.where(okf, y.reshape(okf.shape), 0.0)
+    n = okf.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if shift:
+            mp = p.sum(axis=-1) / n
+            mt = t.sum(axis=-1) / n
+            dp = np.where(okf, p - mp[..., None], 0.0)
+            dt = np.where(okf, t - mt[..., None], 0.0)
+            var = (dp * dp).sum(axis=-1)
+            scale = np.where(var > 0, (dp * dt).sum(axis=-1) / var, 0.0)
+            offset = mt - scale * mp
+        else:
+            pp = (p * p).sum(axis=-1)
+            scale = np.where(pp > 0, (p * t).sum(axis=-1) / pp, 0.0)
+            offset = np.zeros_like(scale)
+    scale = np.where(n > 0, scale, np.nan)
+    offset = np.where(n > 0, offset, np.nan)
+    fit = pred * scale[..., None, None] + offset[..., None, None]
+    if disparity:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = np.where(fit > 0, 1.0 / fit, np.nan)
+    if scale.ndim == 0:
+        return fit, float(scale), float(offset)
+    return fit, scale, offset
+
+
+#: ``depth_metrics(align=...)`` values.
+ALIGNMENTS = ("scale_shift", "scale", None)
+
+
+def depth_metrics(
+    pred: np.ndarray,
+    target: np.ndarray,
+    *,
+    align: str | None = None,
+    space: str = "depth",
+    valid: np.ndarray | None = None,
+) -> dict:
     """The standard monocular-depth metrics (Eigen et al. 2014) over pixels valid in both.
 
     A depth is valid when finite and > 0. Returns AbsRel, SqRel, RMSE (metres), log RMSE,
     delta < 1.25^k for k = 1, 2, 3 (percent), and ``invalid_flips``: the percentage of pixels whose
     validity differs between ``pred`` and ``target`` (a valid pixel lost, or an invalid one decoded
     as a plausible depth).
+
+    ``valid`` (bool, same shape; e.g. a dataset's eval mask) restricts everything, the
+    alignment's fit included, to its pixels. ``align="scale_shift"`` (or ``"scale"``) first aligns
+    an affine-invariant ``pred`` to ``target`` per image by least squares in ``space``
+    (:func:`align_scale_shift`), as Marigold's (depth space) and MiDaS's (disparity space)
+    evaluations do; the metrics are then of the aligned metric depth.
     """
+    if align not in ALIGNMENTS:
+        raise ConfigError(f"expected align in {list(ALIGNMENTS)}, got {align!r}")
+    if space not in SPACES:
+        raise ConfigError(f"expected space 'depth' or 'disparity', got {space!r}")
+    if align is None and space == "disparity":
+        raise ConfigError(
+            f"expected space only with align='scale_shift' or 'scale' (it is the fit's space), "
+            f"got space={space!r} with align=None"
+        )
+    if align is not None:
+        pred, _, _ = align_scale_shift(
+            pred, target, valid, space=space, shift=align == "scale_shift"
+        )
+    if valid is not None:
+        valid = np.asarray(valid)
+        if valid.shape != np.shape(pred) or valid.dtype != np.bool_:
+            raise InputError(
+                f"expected valid a bool array of shape {np.shape(pred)}, got {valid.dtype} "
+                f"{valid.shape}"
+            )
+        pred, target = np.asarray(pred)[valid], np.asarray(target)[valid]
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -355,3 +491,64 @@ def primary_metric(codec) -> tuple[str, bool]:
 def default_metrics(codec, reference: np.ndarray, decoded: np.ndarray) -> dict:
     """The standard metrics of ``codec``'s task: ``codec.metrics(reference, decoded)``."""
     return codec.metrics(reference, decoded)
+
+
+# ---------------------------------------------------------------- optical flow
+
+__all__ += ["flow_metrics"]
+
+
+def flow_metrics(pred: np.ndarray, target: np.ndarray) -> dict:
+    """The standard optical-flow metrics over the pixels where ``target`` is known.
+
+    ``pred`` and ``target`` are ``(..., H, W, 2)`` ``(u, v)`` in pixels; a vector is unknown when a
+    component is NaN, infinite or above 1e9 (Middlebury's unknown marker). Returns:
+
+    * ``epe``: mean end-point error ``|pred - target|`` over pixels known in both (pixels);
+    * ``px1``, ``px3``, ``px5``: percentage of known target pixels with EPE < 1, 3, 5 px;
+    * ``fl_all``: KITTI 2015's Fl-all, the percentage of known target pixels that are outliers,
+      EPE > 3 px **and** EPE > 5 % of the true magnitude (Menze & Geiger, CVPR 2015; the KITTI
+      devkit's ``ABS_THRESH = 3``, ``REL_THRESH = 0.05``);
+    * ``missing``: percentage of known target pixels that ``pred`` leaves unknown: they count as
+      outliers in ``fl_all`` and as over every threshold in ``px*`` (a dense method must not
+      gain by abstaining), and are left out of ``epe``;
+    * ``count``: the known target pixels.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape or pred.ndim < 1 or pred.shape[-1] != 2:
+        raise ValueError(
+            f"expected pred and target of one shape (..., H, W, 2), got {pred.shape} and "
+            f"{target.shape}"
+        )
+
+    def known(f):
+        with np.errstate(invalid="ignore"):
+            return np.all(np.isfinite(f) & (np.abs(f) <= 1e9), axis=-1)
+
+    tv = known(target)
+    pv = known(pred) & tv
+    n = int(np.sum(tv))
+    if n == 0:
+        nan = float("nan")
+        return {
+            "epe": nan,
+            "px1": nan,
+            "px3": nan,
+            "px5": nan,
+            "fl_all": nan,
+            "missing": nan,
+            "count": 0,
+        }
+    epe = np.sqrt(np.sum((pred[pv] - target[pv]) ** 2, axis=-1))
+    mag = np.sqrt(np.sum(target[pv] ** 2, axis=-1))
+    outliers = np.sum((epe > 3.0) & (epe > 0.05 * mag)) + (n - epe.size)
+    return {
+        "epe": float(np.mean(epe)) if epe.size else float("nan"),
+        "px1": float(np.sum(epe < 1.0) / n * 100),
+        "px3": float(np.sum(epe < 3.0) / n * 100),
+        "px5": float(np.sum(epe < 5.0) / n * 100),
+        "fl_all": float(outliers / n * 100),
+        "missing": float((n - epe.size) / n * 100),
+        "count": n,
+    }

@@ -1,8 +1,9 @@
 """Procedural scenes with consistent ground truth for every task.
 
 :func:`make_scene` ray-casts a room (floor, ceiling, walls, a window) holding boxes and spheres, seen
-by a pinhole camera, and returns depth, normals, semantic and instance masks, keypoints and a shaded
-image that all describe the same geometry. Seeded, at any resolution (the geometry does not change
+by a pinhole camera, and returns depth, normals, semantic and instance masks, keypoints, optical
+flow (to a second view after a small camera move) and a shaded image that all describe the same
+geometry. Seeded, at any resolution (the geometry does not change
 with the resolution, only its sampling).
 
 Conventions
@@ -15,6 +16,13 @@ Conventions
 * ``depth`` is metric z-depth in metres, NaN where the sensor would fail (the window's glass).
 * ``normals`` are unit vectors in the **OpenGL** camera frame (x right, y up, z toward the viewer),
   the default of ``normals/xyz``; NaN where depth is NaN.
+* ``flow`` is the optical flow ``(u, v)`` in pixels from this view to a second one, taken by the
+  same camera after it moved by :data:`FLOW_CAMERA_MOVE` metres (OpenCV frame of the first view)
+  and turned by :data:`FLOW_CAMERA_YAW_DEG` about its y axis: the room is static, so a pixel ``x``
+  at depth ``Z`` goes to ``K R^T (Z K^-1 x - c)`` (projected), the rigid flow a flow dataset's
+  camera motion gives. Forward motion makes it diverge from a focus of expansion inside the image,
+  so every direction (every hue of a flow wheel) occurs. NaN where depth is NaN; pixels whose
+  point leaves the view or gets hidden in the second view keep their flow, as Sintel's do.
 """
 
 from __future__ import annotations
@@ -25,7 +33,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CLASS_NAMES", "Scene", "box_points", "make_scene", "spread_keypoints"]
+__all__ = [
+    "CLASS_NAMES",
+    "FLOW_CAMERA_MOVE",
+    "FLOW_CAMERA_YAW_DEG",
+    "Scene",
+    "box_points",
+    "camera_flow",
+    "make_scene",
+    "spread_keypoints",
+]
+
+#: The second view of ``Scene.flow``: the camera centre moves by this (x right, y down, z forward;
+#: metres, the first view's OpenCV frame) ...
+FLOW_CAMERA_MOVE = (0.03, -0.02, 0.2)
+#: ... and the camera turns by this many degrees about its y axis (positive: toward +x; here
+#: slightly toward -x, which puts the focus of expansion near the image centre).
+FLOW_CAMERA_YAW_DEG = -0.3
 
 #: Semantic class ids of the scene (index = id).
 CLASS_NAMES = ("unlabeled", "floor", "ceiling", "wall", "window", "box", "sphere")
@@ -71,6 +95,10 @@ class Scene:
         A Lambertian shading of the scene, for figures.
     intrinsics : (3, 3) float64
         The camera matrix K.
+    flow : (H, W, 2) float32
+        Optical flow ``(u, v)`` in pixels to the view after a small camera move
+        (:func:`camera_flow` with :data:`FLOW_CAMERA_MOVE`, :data:`FLOW_CAMERA_YAW_DEG`); NaN
+        where depth is NaN.
     params : dict
         What :func:`make_scene` rendered it with: ``size`` (H, W), ``seed``, ``num_keypoints``,
         ``fov_deg``, ``n_boxes``, ``n_spheres``. :meth:`with_params` renders it again with some
@@ -86,6 +114,7 @@ class Scene:
     image: np.ndarray
     intrinsics: np.ndarray
     params: dict[str, Any] = field(default_factory=dict, compare=False)
+    flow: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -254,6 +283,7 @@ def make_scene(
         visible=visible,
         image=image,
         intrinsics=K,
+        flow=camera_flow(np.where(np.isnan(depth), np.nan, t), K).astype(np.float32),
         params={
             "size": (height, width),
             "seed": seed,
@@ -263,6 +293,40 @@ def make_scene(
             "n_spheres": n_spheres,
         },
     )
+
+
+def camera_flow(
+    depth: np.ndarray,
+    intrinsics: np.ndarray,
+    move: tuple[float, float, float] = FLOW_CAMERA_MOVE,
+    yaw_deg: float = FLOW_CAMERA_YAW_DEG,
+) -> np.ndarray:
+    """The optical flow ``(H, W, 2)`` float64 (u, v pixels) of a static scene with z-depth
+    ``depth`` ``(H, W)`` (metres; NaN where unknown) when the pinhole camera ``intrinsics`` moves
+    its centre by ``move`` (its own OpenCV frame) and turns by ``yaw_deg`` about its y axis.
+
+    Pixel ``x = (j, i)`` sees ``P = Z K^-1 (j, i, 1)``; the second camera sees it at ``P' = R^T
+    (P - move)`` with ``R`` the yaw, and the flow is ``pi(K P') - x``. NaN where the depth is not
+    finite or positive, or where the point ends up behind the second camera.
+    """
+    depth = np.asarray(depth, dtype=np.float64)
+    height, width = depth.shape
+    fx, fy = float(intrinsics[0, 0]), float(intrinsics[1, 1])
+    cx, cy = float(intrinsics[0, 2]), float(intrinsics[1, 2])
+    x, y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        z = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan)
+    points = np.stack([(x - cx) / fx * z, (y - cy) / fy * z, z], axis=-1) - np.asarray(move)
+    yaw = math.radians(yaw_deg)
+    rotation = np.array(
+        [[math.cos(yaw), 0.0, math.sin(yaw)], [0.0, 1.0, 0.0], [-math.sin(yaw), 0.0, math.cos(yaw)]]
+    )
+    seen = points @ rotation  # row vectors: P' = R^T P
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ahead = seen[..., 2] > 1e-6
+        u = np.where(ahead, fx * seen[..., 0] / seen[..., 2] + cx - x, np.nan)
+        v = np.where(ahead, fy * seen[..., 1] / seen[..., 2] + cy - y, np.nan)
+    return np.stack([u, v], axis=-1)
 
 
 def box_points(k: int) -> np.ndarray:

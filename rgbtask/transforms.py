@@ -10,6 +10,9 @@ power          ``1 - (1 - d / (lam c))^(lam + 1)``          ``lam`` (-3), ``c`` 
 normalized     ``d`` (relative depth already in [0, 1])     none
 affine         ``(d - shift) / scale`` per image, then      none; ``shift, scale`` = the image's
                ``normalized``                               min and (max - min) of valid depth
+quantile       ``clip((d - d_lo) / (d_hi - d_lo), 0, 1)``   ``low`` (0.02), ``high`` (0.98): the
+               per image, then ``normalized``               quantiles whose depths are ``d_lo``,
+                                                            ``d_hi`` (Marigold's normalisation)
 =============  ==========================================  =====================================
 
 ``f`` increases with depth for every transform. Bounded transforms (linear, log, inverse) clip
@@ -45,11 +48,26 @@ __all__ = [
     "Log",
     "Normalized",
     "Power",
+    "Quantile",
     "Transform",
     "make_transform",
 ]
 
 _NUMBER = number()
+_FRACTION = number(0.0, 1.0)
+
+#: Default quantiles of ``transform="quantile"`` (Marigold's 2 % and 98 %).
+LOW, HIGH = 0.02, 0.98
+
+
+def _no_quantiles(name: str, low: float, high: float) -> None:
+    """``low``/``high`` belong to ``transform="quantile"`` only: anything else refuses them (a
+    user who sets them meant the quantile transform)."""
+    if (low, high) != (LOW, HIGH):
+        raise ConfigError(
+            f"expected low/high only with transform='quantile' (they are its quantiles), got "
+            f"low={plain(low)!r}, high={plain(high)!r} with transform={name!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,8 @@ class Transform:
     far: float = 1.0
     lam: float = -3.0
     c: float = 10.0 / 3.0
+    low: float = LOW
+    high: float = HIGH
     params: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -83,8 +103,11 @@ class Transform:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
+    def build(
+        cls, near, far, lam: float, c: float, codec_name: str, low: float = LOW, high: float = HIGH
+    ) -> Transform:
         """Check the cross-parameter rules (values already of the right type) and build."""
+        _no_quantiles(cls.name, low, high)
         if near is not None or far is not None:
             raise ConfigError(
                 f"expected no near/far with transform={cls.name!r} (it is not a [near, far] "
@@ -108,9 +131,10 @@ class Transform:
         with np.errstate(invalid="ignore"):
             return np.isfinite(d) & ((d >= 0) if self.zero_ok else (d > 0))
 
-    def normalise(self, depth: np.ndarray):
+    def normalise(self, depth: np.ndarray, clip: bool = True):
         """``(depth the kernels see, scale, shift)``: the identity (scale, shift None) unless
-        :attr:`per_image`."""
+        :attr:`per_image`. ``clip=False`` leaves values a per-image transform clips (``quantile``)
+        unclipped (for the round-trip bound's clipped distance)."""
         return depth, None, None
 
     # ---------------------------------------------------------------- ranges
@@ -148,7 +172,10 @@ class _Bounded(Transform):
     near_zero_ok: ClassVar[bool] = True
 
     @classmethod
-    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
+    def build(
+        cls, near, far, lam: float, c: float, codec_name: str, low: float = LOW, high: float = HIGH
+    ) -> Transform:
+        _no_quantiles(cls.name, low, high)
         missing = [k for k, v in (("near", near), ("far", far)) if v is None]
         if missing:
             raise ConfigError(
@@ -209,8 +236,10 @@ class Power(Transform):
     kind: ClassVar[int] = kernels.KIND_POWER
 
     @classmethod
-    def build(cls, near, far, lam: float, c: float, codec_name: str) -> Transform:
-        super().build(near, far, lam, c, codec_name)  # no near/far
+    def build(
+        cls, near, far, lam: float, c: float, codec_name: str, low: float = LOW, high: float = HIGH
+    ) -> Transform:
+        super().build(near, far, lam, c, codec_name, low, high)  # no near/far, low/high
         if lam * c == 0.0 or lam == -1.0 or lam >= 0.0 or c <= 0.0:
             raise ConfigError(
                 f"expected lam < 0, lam != -1 and c > 0 for the power transform, got lam={plain(lam)!r}, "
@@ -263,8 +292,9 @@ class Affine(Normalized):
         with np.errstate(invalid="ignore"):
             return np.isfinite(d) & (d > 0)
 
-    def normalise(self, depth: np.ndarray):
-        """Per image (last two axes): ``shift`` = min, ``scale`` = max - min of the valid depth."""
+    def normalise(self, depth: np.ndarray, clip: bool = True):
+        """Per image (last two axes): ``shift`` = min, ``scale`` = max - min of the valid depth
+        (already in [0, 1]: nothing to clip)."""
         d = np.asarray(depth, dtype=np.float64)
         ok = self.valid(d)
         flat = np.where(ok, d, np.nan).reshape(d.shape[:-2] + (-1,))
@@ -274,6 +304,60 @@ class Affine(Normalized):
         lo = np.where(np.isfinite(lo), lo, 0.0)
         scale = np.where(np.isfinite(hi) & (hi > lo), hi - lo, 1.0)
         rel = (d - lo[..., None, None]) / scale[..., None, None]
+        rel = np.where(ok, rel, np.nan)
+        return np.ascontiguousarray(rel), scale, lo
+
+
+@dataclass(frozen=True)
+class Quantile(Affine):
+    """Per image, ``clip((d - d_lo) / (d_hi - d_lo), 0, 1)`` with ``d_lo``, ``d_hi`` the ``low`` and
+    ``high`` quantiles of the valid (finite, positive) depth, then :class:`Normalized`.
+
+    Marigold's normalisation of ground truth for its VAE (``src/util/depth_transform.py``,
+    ``NearFarMetricNormalizer``: ``torch.quantile`` of the valid depth at 2 % and 98 %, mapped to
+    [-1, 1] and clipped); on our curves the range is the curve parameter's [0, 1]. Quantiles
+    interpolate linearly between order statistics (``np.quantile``'s default, as ``torch.quantile``).
+    Depth outside ``[d_lo, d_hi]`` is clipped (Marigold clips): it decodes to ``d_lo`` or ``d_hi``,
+    and the round-trip bound counts the distance clipped off. An image whose quantiles coincide
+    (constant depth) has scale 1: every valid pixel encodes to 0 and decodes to ``d_lo``.
+    """
+
+    name: ClassVar[str] = "quantile"
+
+    @classmethod
+    def build(
+        cls, near, far, lam: float, c: float, codec_name: str, low: float = LOW, high: float = HIGH
+    ) -> Transform:
+        super().build(near, far, lam, c, codec_name)  # no near/far
+        low, high = _FRACTION(low, "low"), _FRACTION(high, "high")
+        if not low < high:
+            raise ConfigError(
+                f"expected 0 <= low < high <= 1 (quantiles), got low={plain(low)!r}, "
+                f"high={plain(high)!r}"
+            )
+        return cls(0.0, 1.0, lam, c, low, high)
+
+    def depths(self, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(d_lo, d_hi)`` per image (last two axes): the ``low`` and ``high`` quantiles of the
+        valid depth, float64 arrays of shape ``depth.shape[:-2]``; NaN for an image without valid
+        depth."""
+        d = np.asarray(depth, dtype=np.float64)
+        flat = np.where(self.valid(d), d, np.nan).reshape(d.shape[:-2] + (-1,))
+        with np.errstate(all="ignore"), _quiet():
+            q = np.nanquantile(flat, [self.low, self.high], axis=-1)
+        return q[0], q[1]
+
+    def normalise(self, depth: np.ndarray, clip: bool = True):
+        """Per image: ``shift`` = ``d_lo``, ``scale`` = ``d_hi - d_lo`` (0 and 1 where there is no
+        valid depth, scale 1 where ``d_hi = d_lo``); clipped to [0, 1] unless ``clip=False``."""
+        d = np.asarray(depth, dtype=np.float64)
+        ok = self.valid(d)
+        lo, hi = self.depths(d)
+        lo = np.where(np.isfinite(lo), lo, 0.0)
+        scale = np.where(np.isfinite(hi) & (hi > lo), hi - lo, 1.0)
+        rel = (d - lo[..., None, None]) / scale[..., None, None]
+        if clip:
+            rel = np.clip(rel, 0.0, 1.0)
         rel = np.where(ok, rel, np.nan)
         return np.ascontiguousarray(rel), scale, lo
 
@@ -292,11 +376,13 @@ class _quiet:
 
 #: Transform classes by name.
 TRANSFORMS: dict[str, type[Transform]] = {
-    cls.name: cls for cls in (Linear, Log, Inverse, Power, Normalized, Affine)
+    cls.name: cls for cls in (Linear, Log, Inverse, Power, Normalized, Affine, Quantile)
 }
 
 
-def make_transform(name: Any, near, far, lam, c, codec_name: str) -> Transform:
+def make_transform(
+    name: Any, near, far, lam, c, codec_name: str, low: Any = LOW, high: Any = HIGH
+) -> Transform:
     """Validate the transform parameters of a depth codec (``ConfigError`` naming what is wrong).
 
     The depth codecs validate each parameter on its own (:func:`rgbtask.params.param`) and call
@@ -306,4 +392,5 @@ def make_transform(name: Any, near, far, lam, c, codec_name: str) -> Transform:
     lam, c = _NUMBER(lam, "lam"), _NUMBER(c, "c")
     near = None if near is None else _NUMBER(near, "near")
     far = None if far is None else _NUMBER(far, "far")
-    return TRANSFORMS[name].build(near, far, lam, c, codec_name)
+    low, high = _FRACTION(low, "low"), _FRACTION(high, "high")
+    return TRANSFORMS[name].build(near, far, lam, c, codec_name, low, high)

@@ -17,6 +17,18 @@ def image_shapes(max_side: int = 6, max_batch_dims: int = 2):
 
 
 @st.composite
+def flow_fields_with_unknown(draw, max_side: int = 7, max_flow: float = 600.0):
+    """One optical flow field ``(H, W, 2)`` float64 in pixels, with some vectors unknown (NaN) and
+    magnitudes from sub-pixel to ``max_flow``."""
+    height, width = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.01, 1.0, 30.0, max_flow]))
+    flow = rng.uniform(-scale, scale, (height, width, 2))
+    flow[rng.random((height, width)) < draw(st.sampled_from([0.0, 0.3]))] = np.nan
+    return flow
+
+
+@st.composite
 def unit_vectors(draw, shape=None, dtype=np.float64):
     """Unit vectors of shape ``shape + (3,)`` drawn uniformly on the sphere."""
     if shape is None:
@@ -53,3 +65,17 @@ def instance_maps(draw, max_side: int = 24, max_instances: int = 12, max_batch_d
             y1, x1 = rng.integers(y0, h) + 1, rng.integers(x0, w) + 1
             img[y0:y1, x0:x1] = rng.integers(0, max_instances + 1)
     return out.reshape((*batch, h, w))
+
+
+@st.composite
+def flow_batches(draw, max_side: int = 6, max_batch_dims: int = 2):
+    """Flow fields ``(*batch, H, W, 2)`` float64: magnitudes from sub-pixel to a few hundred
+    pixels, some vectors unknown (NaN, inf or Middlebury's > 1e9)."""
+    shape = draw(image_shapes(max_side, max_batch_dims))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.01, 1.0, 20.0, 300.0]))
+    flow = rng.uniform(-scale, scale, (*shape, 2)) * rng.random((*shape, 1))
+    if draw(st.booleans()):
+        unknown = rng.random(shape) < 0.2
+        flow[unknown, rng.integers(0, 2)] = draw(st.sampled_from([np.nan, np.inf, 1e10]))
+    return flow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -482,3 +483,215 @@ def test_fidelity_evaluate_refuses_integer_depth():
         evaluate("depth/cubewalk", [depth_mm], ["none"])
     records = evaluate("depth/cubewalk", [depth_mm / 1000.0], ["none"])
     assert records[0]["abs_rel"] < 0.01
+
+
+# ---------------------------------------------------------------- relative depth (Marigold-style)
+QUANTILE_NAMES = ["depth/gray", "depth/cubewalk", "depth/hue"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(QUANTILE_NAMES),
+    st.lists(st.integers(1, 3), max_size=2),
+    st.integers(1, 7),
+    st.integers(1, 7),
+    st.sampled_from([(0.02, 0.98), (0.0, 1.0), (0.1, 0.6)]),
+    st.integers(0, 2**32 - 1),
+)
+def test_quantile_roundtrip_within_bound_and_batch_is_a_loop(name, batch, h, w, q, seed):
+    """The derived bound: half a quantisation step of the curve parameter times the image's
+    ``d_hi - d_lo``, plus the distance clipped off outside ``[d_lo, d_hi]``, plus float32
+    rounding; and the metric reconstruction ``d_lo + decoded (d_hi - d_lo)``."""
+    codec = rgbtask.get_codec(name, transform="quantile", low=q[0], high=q[1])
+    d = depth_sample(seed, (*batch, h, w))
+    rgb = codec.encode(d)
+    assert rgb.shape == (*batch, h, w, 3) and rgb.dtype == np.uint8
+    err = check_roundtrip(codec, d, rgb)
+    dec = codec.decode(rgb)
+    assert dec.dtype == np.float32 and dec.shape == d.shape
+    d_lo, d_hi = codec.quantile_params(d)
+    d_lo, d_hi = np.asarray(d_lo)[..., None, None], np.asarray(d_hi)[..., None, None]
+    metric = d_lo + dec * (d_hi - d_lo)
+    ok = np.isfinite(d) & (d > 0)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(np.abs(metric - d)[ok], err[ok], rtol=1e-9, atol=1e-9)
+        # the bound, derived: levels - 1 steps over [d_lo, d_hi]
+        half = 0.5 / (codec.levels - 1) * (d_hi - d_lo) * np.ones_like(d)
+        clipped = np.maximum(d_lo - d, 0.0) + np.maximum(d - d_hi, 0.0)
+        assert np.all(err[ok] <= (half + clipped + np.abs(d) * 2.0**-23 + 1e-12)[ok])
+    flat_d, flat_rgb = d.reshape(-1, h, w), rgb.reshape(-1, h, w, 3)
+    for i in range(flat_d.shape[0]):
+        assert np.array_equal(codec.encode(flat_d[i]), flat_rgb[i])
+        np.testing.assert_array_equal(codec.decode(flat_rgb[i]), dec.reshape(-1, h, w)[i])
+
+
+def test_quantile_clips_outside_the_quantiles_and_the_bound_is_tight():
+    codec = rgbtask.get_codec("depth/gray", transform="quantile")
+    d = np.linspace(1.0, 51.0, 5001).reshape(1, -1)  # quantiles 2 m and 50 m
+    d_lo, d_hi = codec.quantile_params(d)
+    assert (d_lo, d_hi) == pytest.approx((2.0, 50.0))
+    assert type(d_lo) is float and type(d_hi) is float
+    rgb = codec.encode(d)
+    assert np.all(rgb[d < d_lo] == 0) and np.all(rgb[d > d_hi] == 255)
+    rel = codec.decode(rgb)
+    assert np.all(rel[d < d_lo] == 0.0) and np.all(rel[d > d_hi] == 1.0)
+    err = codec.roundtrip_error(d, rel)
+    bound = codec.roundtrip_bound(d)
+    inside = (d >= d_lo) & (d <= d_hi)
+    assert np.max(err[inside] / bound[inside]) > 0.99  # half a step of 48 m / 255: reached
+    clipped = np.where(d < d_lo, d_lo - d, d - d_hi)[~inside]
+    np.testing.assert_allclose(err[~inside], clipped, rtol=1e-6)  # the end levels are exact
+    assert np.all(err <= bound)
+    scales = codec.quantile_params(np.stack([d, 2 * d]))
+    np.testing.assert_allclose(np.stack(scales), [[2.0, 4.0], [50.0, 100.0]])
+    # the metric depth of a round trip: AbsRel of a half step at most (inside the quantiles)
+    m = codec.metrics(d[inside][None], rel[inside][None])
+    assert m["abs_rel"] < 0.5 * 48.0 / 255 / 2.0
+
+
+def test_quantile_config():
+    codec = rgbtask.get_codec("depth/gray", transform="quantile", low=0.05, high=0.95)
+    assert codec.get_config()["low"] == 0.05 and codec.get_config()["high"] == 0.95
+    assert rgbtask.get_codec(codec.get_config()) == codec
+    assert codec != rgbtask.get_codec("depth/gray", transform="quantile")
+    assert pickle.loads(pickle.dumps(codec)) == codec
+    with pytest.raises(ConfigError, match="low/high only with transform='quantile'"):
+        rgbtask.get_codec("depth/gray", transform="affine", high=0.9)
+    with pytest.raises(ConfigError, match="low < high"):
+        rgbtask.get_codec("depth/gray", transform="quantile", low=0.9, high=0.1)
+    with pytest.raises(ConfigError, match="expected low"):
+        rgbtask.get_codec("depth/gray", transform="quantile", low=-0.1)
+    with pytest.raises(ConfigError, match="no near/far"):
+        rgbtask.get_codec("depth/gray", transform="quantile", near=1.0, far=2.0)
+    # quantile_params works for any depth codec (its low/high): the depths Marigold would use
+    lin = rgbtask.get_codec("depth/gray", near=0.5, far=10.0)
+    assert lin.quantile_params(np.linspace(1.0, 51.0, 5001)[None]) == pytest.approx((2.0, 50.0))
+
+
+def test_quantile_golden():
+    """depth/gray quantile (Marigold's ground-truth encoding) on the shared golden input."""
+    codec = rgbtask.get_codec("depth/gray", transform="quantile")
+    d = np.load(GOLDEN / "depth_input.npy")
+    path = GOLDEN / "depth_gray_quantile.png"
+    if REGEN and not path.exists():
+        rio.write_png(path, codec.encode(d))
+    golden = rio.read_image(path)
+    assert np.array_equal(codec.encode(d), golden), "the encoding changed: a format break"
+    check_roundtrip(codec, d, golden)
+    assert not codec.decode_with_confidence(golden).valid[0, :4].any()
+
+
+def gray_mean_reference(rgb: np.ndarray):
+    """The specification of depth/gray's decode, in NumPy: the channel mean, and confidence
+    ``1 - distance from the gray diagonal / threshold`` (threshold 1/sqrt(6), invalid beyond)."""
+    c = rgb.astype(np.float64) / 255.0
+    mean = c.mean(axis=-1)
+    dist = np.linalg.norm(c - mean[..., None], axis=-1)
+    threshold = 1.0 / np.sqrt(6.0)
+    return mean, 1.0 - dist / threshold, dist <= threshold
+
+
+def test_gray_decodes_disagreeing_channels_by_their_mean():
+    codec = rgbtask.get_codec("depth/gray", transform="normalized")
+    rng = np.random.default_rng(8)
+    base = rng.integers(0, 256, (256, 256, 1))
+    rgb = np.clip(base + rng.integers(-70, 71, (256, 256, 3)), 0, 255).astype(np.uint8)
+    mean, conf, valid = gray_mean_reference(rgb)
+    for value in (rgb, rgb / 255.0):  # the 8-bit table and the float projection
+        dec = codec.decode_with_confidence(value)
+        sure = np.abs(conf) > 2e-3  # away from the threshold (table resolution)
+        np.testing.assert_array_equal(dec.valid[sure], valid[sure])
+        v = dec.valid & valid
+        assert 0.5 < v.mean() < 1.0  # both kinds of pixel were met
+        np.testing.assert_allclose(dec.value[v], mean[v], rtol=0, atol=2e-7)  # float32 of it
+        np.testing.assert_allclose(dec.confidence[v], conf[v], atol=3e-3)
+        assert np.all(np.isnan(dec.value[~dec.valid]))
+    # rms deviation of the channels in code units: confidence = 1 - 3 sqrt(2) rms / 255
+    rms = rgb.astype(np.float64).std(axis=-1)
+    dec = codec.decode_with_confidence(rgb)
+    v = dec.valid
+    np.testing.assert_allclose(dec.confidence[v], 1 - 3 * np.sqrt(2) * rms[v] / 255, atol=3e-3)
+    # with a metric transform the mean goes through the inverse transform
+    lin = rgbtask.get_codec("depth/gray", near=1.0, far=11.0)
+    d = lin.decode(np.array([[[100, 110, 120]]], np.uint8))
+    assert d[0, 0] == pytest.approx(1.0 + 10.0 * 110 / 255, rel=1e-6)
+
+
+def test_gray_exact_codes_decode_as_before():
+    codec = rgbtask.get_codec("depth/gray", transform="normalized")
+    codes = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)[None]
+    dec = codec.decode_with_confidence(codes)
+    np.testing.assert_array_equal(dec.value[0], (np.arange(256) / 255).astype(np.float32))
+    assert np.all(dec.confidence == 1.0) and dec.valid.all()
+    assert not codec.decode_with_confidence(np.array([[[255, 0, 0]]], np.uint8)).valid.any()
+
+
+def test_marigold_style_prediction_to_metric_depth():
+    """Ground truth encoded as Marigold does (quantile -> 3-channel gray), a 'prediction' that is
+    an affine map of it with per-channel noise: decoded by the channel mean and aligned by least
+    squares, it is metric depth again."""
+    from rgbtask.metrics import depth_metrics
+
+    rng = np.random.default_rng(4)
+    d = np.exp(rng.uniform(np.log(1.0), np.log(10.0), (48, 64)))
+    codec = rgbtask.get_codec("depth/gray", transform="quantile")
+    gt_rgb = codec.encode(d).astype(np.float64)
+    pred_rgb = np.clip(0.8 * gt_rgb + 20.0 + rng.normal(0.0, 3.0, gt_rgb.shape), 0, 255)
+    rel = codec.decode(pred_rgb.round().astype(np.uint8))
+    assert np.all(np.isfinite(rel))
+    plain = depth_metrics(rel, d)
+    aligned = depth_metrics(rel, d, align="scale_shift")
+    assert plain["abs_rel"] > 0.5 and aligned["abs_rel"] < 0.05
+    assert aligned["delta1"] > 95.0
+
+
+def test_quantile_through_torch_equals_numpy():
+    """torch's encode takes the host path for ``quantile`` (NumPy's quantiles): the same codes."""
+    torch = pytest.importorskip("torch")
+    from rgbtask.torch import TensorCodec
+
+    codec = rgbtask.get_codec("depth/cubewalk", transform="quantile")
+    d = depth_sample(2, (2, 9, 11))
+    tc = TensorCodec(codec, layout="NHWC")
+    got = tc.encode(torch.from_numpy(d), as_uint8=True)
+    np.testing.assert_array_equal(np.asarray(got), codec.encode(d))
+
+
+def test_readme_marigold_example_runs(capsys):
+    """README's relative-depth block runs as written and gives metric depth after alignment."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    (block,) = [b for b in blocks if "align_scale_shift" in b]
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec", dont_inherit=True), scope)
+    out = capsys.readouterr().out
+    assert "abs_rel" in out
+    depth, metric = scope["depth"], scope["metric"]
+    ok = np.isfinite(depth) & np.isfinite(metric)
+    assert ok.mean() > 0.5
+    assert np.mean(np.abs(metric[ok] - depth[ok]) / depth[ok]) < 0.05
+    assert scope["d_lo"] < scope["d_hi"]
+
+
+@pytest.mark.parametrize("dataset", sorted(REAL))
+def test_real_frames_quantile_within_bound_and_alignable(data_dir, dataset):
+    """Marigold's encoding of real NYU / KITTI ground truth: within the derived bound (clipping
+    included), the quantiles those of np.quantile over the valid pixels, and the relative depth
+    aligned by least squares close to the metric truth (clipping is all it loses)."""
+    from rgbtask.metrics import depth_metrics
+
+    codec = rgbtask.get_codec("depth/gray", transform="quantile")
+    frames = sorted((data_dir / "depth" / dataset / "depth").glob("*.png"))
+    assert frames
+    for frame in frames:
+        d = rio.read_depth(frame, depth_scale=REAL[dataset])
+        rgb = codec.encode(d)
+        check_roundtrip(codec, d, rgb)
+        ok = np.isfinite(d)
+        d_lo, d_hi = codec.quantile_params(d)
+        assert (d_lo, d_hi) == pytest.approx(tuple(np.quantile(d[ok], [0.02, 0.98])), rel=1e-12)
+        dec = codec.decode_with_confidence(rgb)
+        assert np.array_equal(dec.valid, ok)
+        inside = ok & (d >= d_lo) & (d <= d_hi)
+        m = depth_metrics(dec.value, d, align="scale_shift", valid=inside)
+        assert m["abs_rel"] < 0.5 * (d_hi - d_lo) / 255 / d_lo + 1e-6

@@ -98,6 +98,15 @@ def _depth_png(path: Path, seed: int, size=(48, 64)) -> None:
     write_png(path, np.rint(np.nan_to_num(depth) * 1000).astype(np.uint16))
 
 
+def _flow_file(path: Path, seed: int, size=(48, 64)) -> None:
+    """A flow file (``.flo`` or KITTI ``.png``) of the built-in scene's flow."""
+    from rgbtask.io import write_flow
+    from rgbtask.samples import make_scene
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_flow(path, make_scene(*size, seed=seed).flow)
+
+
 def _coco_keypoints(path: Path) -> None:
     """A COCO person-keypoints file with the image the docs name (COCO val2017 000000000785.jpg is
     425 x 640) and two other images; 17 keypoints, some unlabelled."""
@@ -134,6 +143,9 @@ DOC_INPUTS = {
     "nyu/kitchen/0002.png": lambda p: _depth_png(p, 3),
     "nyu/kitchen_0001/r-001.png": lambda p: _depth_png(p, 4),
     "nyu/office_0002/r-001.png": lambda p: _depth_png(p, 5),
+    "sintel/alley_1/frame_0001.flo": lambda p: _flow_file(p, 6),
+    "sintel/ambush_2/frame_0001.flo": lambda p: _flow_file(p, 7),
+    "kitti/flow_occ/000000_10.png": lambda p: _flow_file(p, 8),
 }
 
 

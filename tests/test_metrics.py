@@ -7,7 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from rgbtask.errors import ConfigError, InputError
 from rgbtask.metrics import (
+    align_scale_shift,
     confusion_matrix,
     depth_metrics,
     instance_matching,
@@ -134,3 +136,101 @@ def test_mask_metrics_of_a_palette_leave_out_its_own_ignore_label():
     decoded = np.array([[1, 3, 5, 6]])
     out = codec.metrics(reference, decoded)
     assert out["count"] == 2 and out["pixel_acc"] == 50.0
+
+
+# ---------------------------------------------------------------- alignment (affine-invariant depth)
+def test_align_scale_shift_by_hand():
+    # target = 2 pred + 1 exactly: scale 2, shift 1, aligned = target
+    aligned, scale, shift = align_scale_shift(
+        np.array([[1.0, 2.0, 3.0]]), np.array([[3.0, 5.0, 7.0]])
+    )
+    assert (scale, shift) == (2.0, 1.0) and isinstance(scale, float)
+    np.testing.assert_array_equal(aligned, [[3.0, 5.0, 7.0]])
+    # not exact: pred 0, 1, 2 vs target 1, 2, 4 -> scale = cov/var = 1.5, shift = 7/3 - 1.5 = 5/6
+    aligned, scale, shift = align_scale_shift(
+        np.array([[0.0, 1.0, 2.0]]), np.array([[1.0, 2.0, 4.0]])
+    )
+    assert scale == pytest.approx(1.5) and shift == pytest.approx(5.0 / 6.0)
+    np.testing.assert_allclose(aligned, [[5 / 6, 5 / 6 + 1.5, 5 / 6 + 3.0]])
+
+
+def test_align_scale_only_by_hand():
+    # scale = sum(p t) / sum(p^2) = (1*2 + 2*5) / (1 + 4) = 2.4
+    aligned, scale, shift = align_scale_shift(
+        np.array([[1.0, 2.0]]), np.array([[2.0, 5.0]]), shift=False
+    )
+    assert scale == pytest.approx(2.4) and shift == 0.0
+    np.testing.assert_allclose(aligned, [[2.4, 4.8]])
+
+
+def test_align_in_disparity_space_by_hand():
+    # depth 1, 1/2, 1/4 m: disparity 1, 2, 4 = pred + 1 for pred 0, 1, 3
+    pred = np.array([[0.0, 1.0, 3.0]])
+    target = np.array([[1.0, 0.5, 0.25]])
+    aligned, scale, shift = align_scale_shift(pred, target, space="disparity")
+    assert scale == pytest.approx(1.0) and shift == pytest.approx(1.0)
+    np.testing.assert_allclose(aligned, target)
+    # a fitted disparity <= 0 has no depth: NaN
+    aligned, _, _ = align_scale_shift(
+        np.array([[0.0, 1.0, 3.0, -5.0]]), np.array([[1.0, 0.5, 0.25, np.nan]]), space="disparity"
+    )
+    assert np.isnan(aligned[0, 3])
+
+
+def test_align_uses_only_valid_pixels_and_works_per_image():
+    pred = np.array([[[1.0, 2.0, 3.0, 100.0]], [[1.0, 2.0, 3.0, 4.0]]])
+    target = np.array([[[3.0, 5.0, 7.0, 0.0]], [[2.0, 4.0, 6.0, 8.0]]])  # 0: invalid target
+    aligned, scale, shift = align_scale_shift(pred, target)
+    np.testing.assert_allclose(scale, [2.0, 2.0])
+    np.testing.assert_allclose(shift, [1.0, 0.0], atol=1e-12)
+    assert aligned[0, 0, 3] == pytest.approx(201.0)  # every pixel is mapped, fitted or not
+    valid = np.array([[[True, True, False, False]], [[True] * 4]])
+    target2 = target.copy()
+    target2[0, 0, 2] = 1000.0  # outside valid: ignored by the fit
+    _, scale2, shift2 = align_scale_shift(pred, target2, valid)
+    np.testing.assert_allclose(scale2, [2.0, 2.0])
+    np.testing.assert_allclose(shift2, [1.0, 0.0], atol=1e-12)
+
+
+def test_align_degenerate_images():
+    aligned, scale, shift = align_scale_shift(
+        np.full((2, 2), 0.5), np.array([[1.0, 2.0], [3.0, 4.0]])
+    )
+    assert (scale, shift) == (0.0, 2.5)  # constant prediction: the mean target
+    np.testing.assert_array_equal(aligned, np.full((2, 2), 2.5))
+    aligned, scale, shift = align_scale_shift(np.ones((2, 2)), np.zeros((2, 2)))
+    assert math.isnan(scale) and math.isnan(shift) and np.all(np.isnan(aligned))
+
+
+def test_align_refuses_bad_input():
+    with pytest.raises(ConfigError, match="space"):
+        align_scale_shift(np.ones((2, 2)), np.ones((2, 2)), space="inverse")
+    with pytest.raises(InputError, match="same shape"):
+        align_scale_shift(np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(InputError, match="valid"):
+        align_scale_shift(np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_depth_metrics_align():
+    target = np.array([[1.0, 2.0, 4.0, 8.0]])
+    rel = (target - 1.0) / 7.0  # an affine-invariant prediction of the same scene
+    assert depth_metrics(rel, target)["abs_rel"] > 0.5
+    for align in ("scale_shift", None):
+        m = depth_metrics(rel * 7.0 + 1.0 if align is None else rel, target, align=align)
+        assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12) and m["count"] == 4
+    # scale only: pred = target / 2 -> scale 2, exact
+    m = depth_metrics(target / 2.0, target, align="scale")
+    assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12)
+    # but scale alone cannot undo a shift: pred = target - 1 -> not exact
+    assert depth_metrics(target - 1.0, target, align="scale")["abs_rel"] > 0.01
+    # disparity space: pred = 2 / target (a relative disparity) -> exact
+    m = depth_metrics(2.0 / target, target, align="scale_shift", space="disparity")
+    assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12)
+    # valid restricts the fit and the metrics
+    pred = np.array([[1.0, 2.0, 4.0, 50.0]])
+    m = depth_metrics(pred, target, valid=np.array([[True, True, True, False]]))
+    assert m["abs_rel"] == 0.0 and m["count"] == 3
+    with pytest.raises(ConfigError, match="align"):
+        depth_metrics(pred, target, align="affine")
+    with pytest.raises(ConfigError, match="space"):
+        depth_metrics(pred, target, space="disparity")

@@ -72,7 +72,15 @@ def test_config_errors_name_the_problem():
 
 # ---------------------------------------------------------------- the classes describe themselves
 def test_registry_maps_names_to_classes_with_distinct_kinds():
-    assert list(TRANSFORMS) == ["linear", "log", "inverse", "power", "normalized", "affine"]
+    assert list(TRANSFORMS) == [
+        "linear",
+        "log",
+        "inverse",
+        "power",
+        "normalized",
+        "affine",
+        "quantile",
+    ]
     for name, cls in TRANSFORMS.items():
         assert cls.name == name and issubclass(cls, Transform)
     kinds = {
@@ -82,6 +90,7 @@ def test_registry_maps_names_to_classes_with_distinct_kinds():
         "power": kernels.KIND_POWER,
         "normalized": kernels.KIND_NORMALIZED,
         "affine": kernels.KIND_NORMALIZED,  # normalised per image, then the identity
+        "quantile": kernels.KIND_NORMALIZED,  # likewise (by quantiles, clipped)
     }
     assert {name: cls.kind for name, cls in TRANSFORMS.items()} == kinds
     assert len({kernels.KIND_LINEAR, kernels.KIND_LOG, kernels.KIND_INVERSE}) == 3
@@ -96,6 +105,7 @@ def test_registry_maps_names_to_classes_with_distinct_kinds():
         ("power", None, None, False, False, False, 0.0, np.inf),
         ("normalized", None, None, False, True, False, 0.0, 1.0),
         ("affine", None, None, False, True, True, 0.0, 1.0),
+        ("quantile", None, None, False, True, True, 0.0, 1.0),
     ],
 )
 def test_each_transform_describes_itself(name, near, far, bounded, zero_ok, per_image, lo, hi):
@@ -148,3 +158,61 @@ def test_make_transform_casts_nothing(bad):
     if bad is not None:  # None means "not given" for near
         with pytest.raises(ConfigError, match="expected near"):
             make_transform("linear", bad, 2.0, -3.0, 1.0, "depth/x")
+
+
+# ---------------------------------------------------------------- quantile (Marigold's normalisation)
+def test_quantile_normalises_each_image_by_its_quantiles_and_clips():
+    tr = make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x")
+    assert (tr.low, tr.high) == (0.02, 0.98)
+    # 1..100 m valid (pixel 0 is NaN): linear-interpolated quantiles 2.98 m and 98.02 m
+    d = np.stack([np.arange(101.0).reshape(1, 101), np.full((1, 101), 5.0)])
+    d[0, 0, 0] = np.nan  # invalid, and not counted in the quantiles
+    lo, hi = tr.depths(d)
+    want_lo, want_hi = np.quantile(np.arange(1.0, 101.0), [0.02, 0.98])  # 2.98 and 98.02
+    np.testing.assert_allclose([lo[0], hi[0]], [want_lo, want_hi], rtol=1e-12)
+    assert (lo[1], hi[1]) == (5.0, 5.0)
+    rel, scale, shift = tr.normalise(d)
+    np.testing.assert_allclose(scale, [want_hi - want_lo, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(shift, [want_lo, 5.0], rtol=1e-12)
+    assert np.isnan(rel[0, 0, 0])
+    assert rel[0, 0, 1] == 0.0 and rel[0, 0, 2] == 0.0  # below d_lo: clipped to 0 (Marigold clips)
+    assert rel[0, 0, 99] == 1.0 and rel[0, 0, 100] == 1.0  # above d_hi: clipped to 1
+    np.testing.assert_allclose(rel[0, 0, 50], (50.0 - want_lo) / (want_hi - want_lo))
+    assert np.all(rel[1] == 0.0)  # constant image: scale 1, every pixel at d_lo
+    raw, _, _ = tr.normalise(d, clip=False)
+    assert raw[0, 0, 1] < 0.0 and raw[0, 0, 100] > 1.0
+    np.testing.assert_array_equal(np.clip(raw[0, 0, 1:], 0, 1), rel[0, 0, 1:])
+
+
+def test_quantile_matches_marigold_formula_on_random_depth():
+    """Marigold's NearFarMetricNormalizer (torch.quantile at 2 % / 98 % of depth > 0, to [-1, 1],
+    clipped), restated in NumPy and mapped from [-1, 1] to [0, 1]."""
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0.5, 30.0, (2, 17, 23))
+    d[0, :3, :4] = 0.0
+    tr = make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x", low=0.05, high=0.9)
+    rel, _, _ = tr.normalise(d)
+    for i in range(2):
+        ok = d[i] > 0
+        q_min, q_max = np.quantile(d[i][ok], [0.05, 0.9])
+        marigold = np.clip((d[i] - q_min) / (q_max - q_min) * 2.0 - 1.0, -1.0, 1.0)
+        np.testing.assert_allclose(rel[i][ok], (marigold[ok] + 1.0) / 2.0, atol=1e-15)
+        assert np.all(np.isnan(rel[i][~ok]))
+
+
+def test_quantile_parameters_are_checked():
+    with pytest.raises(ConfigError, match="low < high"):
+        make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x", low=0.5, high=0.5)
+    with pytest.raises(ConfigError, match="expected high"):
+        make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x", high=1.5)
+    with pytest.raises(ConfigError, match="expected low"):
+        make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x", low="0.1")
+    with pytest.raises(ConfigError, match="no near/far"):
+        make_transform("quantile", 1.0, 2.0, -3.0, 10 / 3, "depth/x")
+    for other in ("linear", "power", "affine"):
+        near, far = (1.0, 2.0) if other == "linear" else (None, None)
+        with pytest.raises(ConfigError, match="low/high only with transform='quantile'"):
+            make_transform(other, near, far, -3.0, 10 / 3, "depth/x", low=0.1)
+    a = make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x")
+    assert a != make_transform("quantile", None, None, -3.0, 10 / 3, "depth/x", high=0.9)
+    assert a != make_transform("affine", None, None, -3.0, 10 / 3, "depth/x")

@@ -12,6 +12,7 @@ from rgbtask.registry import declare_builtin_modules
 #: task -> the module holding that task's built-in codecs.
 BUILTIN_MODULES: dict[str, str] = {
     "depth": "rgbtask.codecs.depth",
+    "flow": "rgbtask.codecs.flow",
     "keypoints": "rgbtask.codecs.keypoints",
     "mask": "rgbtask.codecs.masks",
     "normals": "rgbtask.codecs.normals",

@@ -3,7 +3,10 @@
 Codecs: ``depth/cubewalk`` (Vision Banana), ``depth/hue`` (RealSense), ``depth/gray`` (Marigold),
 ``depth/colormap`` (any injective matplotlib colormap, ``cmap=``) and ``depth/curve`` (your own
 control points, ``curve=[[r, g, b], ...]`` in [0, 1]). Every codec takes every transform
-(:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``.
+(:mod:`rgbtask.transforms`): ``transform``, ``near``, ``far``, ``lam``, ``c``, and ``low``, ``high``
+(the quantiles of ``transform="quantile"``, Marigold's per-image normalisation); and
+``bits=8|16`` (default 8): ``bits=16`` encodes to ``uint16`` RGB (16-bit PNGs) on the 16-bit
+curve of :mod:`rgbtask.curves` (about 257 times the levels).
 
 Input: depth in metres (or the transform's units), float (``float16`` is widened); integer depth
 (a 16-bit PNG's millimetres) is refused with :class:`~rgbtask.errors.InputError`: divide by its
@@ -15,19 +18,26 @@ Encoding (per pixel)::
     invalid depth (0, negative, NaN, inf) -> the curve's reserved off-curve code
 
 Levels: cubewalk 1786, hue 1530 (``variant="nowrap"``: 1276), gray 256, colormap ``cmap.N``
-(256 for matplotlib's), curve: the rasterised polyline's length.
+(256 for matplotlib's), curve: the rasterised polyline's length. ``bits=16``: cubewalk 458,746, hue
+392,954 (``nowrap``: 327,676), gray 65,536, colormap and curve: the 16-bit rasterisation of the
+polyline through their colours (turbo 197,312; ``codec.levels`` says).
 
 Decoding: the colour's exact nearest point on the curve (:mod:`rgbtask.curves`) gives ``f``, then
 ``d = transform^-1(f)``; a colour further than the curve's threshold is invalid (NaN, valid False);
 confidence falls linearly with the distance. 8-bit input goes through a 2^24-entry table per curve,
 shared by all codecs and threads and filled lazily with exactly that projection; float input is
-projected in float64 without rounding to 8 bits. Output is float32 metres.
+projected in float64 without rounding to 8 bits. A 16-bit codec decodes every input by the same
+projection (no 2^48 table), except that a colour that is one of its 16-bit codes (to 0.01 of a
+code, so float RGB of a code decodes as the code does) decodes to its level's depth, found by a
+hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
+float, as before.
+Output is float32 metres.
 
 Round-trip bound, per pixel: with ``t_i = i / (levels - 1)`` the level ``d`` encodes to and
 ``h = 0.5 / (levels - 1)``, ``|decode(encode(d)) - d| <= max(D(t_i + h) - D(t_i), D(t_i) - D(t_i - h))``
 (``D`` = inverse transform): half a quantization step (exactly half for ``linear``), plus the
 distance clipped off for depths outside [near, far], plus half a float32 ulp of the output. :meth:`DepthCodec.step_at` gives the step
-``D(t_i + h) - D(t_i - h)`` at any depth.
+``D(t_i + h) - D(t_i - h)`` at any depth. The same formula holds for ``bits=16`` with its levels.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ from rgbtask.io.tasks import DEPTH_IO, INTEGER_DEPTH_HINT
 from rgbtask.metrics import depth_metrics
 from rgbtask.params import number, one_of, param, plain
 from rgbtask.registry import register_codec
-from rgbtask.transforms import TRANSFORMS, Affine, Transform
+from rgbtask.transforms import HIGH, LOW, TRANSFORMS, Affine, Quantile, Transform
 
 __all__ = ["DepthCodec", "DepthColormap", "DepthCubewalk", "DepthCurve", "DepthGray", "DepthHue"]
 
@@ -65,6 +75,24 @@ def _build_depth_table(curve: curves_mod.Curve, transform: Transform) -> np.ndar
     _, fine_f = curves_mod.decode_lut(curve)
     lo, hi = transform.decoded_range
     return (np.clip(transform.inverse(fine_f), lo, hi) + 0.0).astype(np.float32)
+
+
+#: The 16-bit code hashes, per curve (``kernels.build_code_hash``): 3 to 14 MiB each; and the
+#: float32 depth of every level, per (curve, transform): up to 1.8 MiB each.
+_CODE_HASHES = TableCache("depth 16-bit code tables", max_entries=16)
+
+
+def _code_hash(curve: curves_mod.Curve):
+    """The code hash of a 16-bit curve (shared, cached by curve)."""
+    return _CODE_HASHES.get(curve.key, lambda: kernels.build_code_hash(curve))
+
+
+def _level_depths(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
+    """float32 depth of every level of a 16-bit curve (shared, cached by curve and transform)."""
+    key = (curve.key, transform)
+    return _CODE_HASHES.get(
+        key, lambda: kernels.level_depths(curve, transform.params, *transform.decoded_range)
+    )
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
@@ -144,10 +172,15 @@ class DepthCodec(Codec):
     far: float | None = param(None, _ANY_NUMBER, optional=True)
     lam: float = param(-3.0, _ANY_NUMBER)
     c: float = param(10.0 / 3.0, _ANY_NUMBER)
+    low: float = param(LOW, number(0.0, 1.0))
+    high: float = param(HIGH, number(0.0, 1.0))
+    bits: int = param(8, one_of(8, 16))
 
     def __post_init__(self) -> None:
         super().__post_init__()  # every parameter on its own
-        tr = TRANSFORMS[self.transform].build(self.near, self.far, self.lam, self.c, self.name)
+        tr = TRANSFORMS[self.transform].build(
+            self.near, self.far, self.lam, self.c, self.name, self.low, self.high
+        )
         object.__setattr__(self, "_transform", tr)
         if type(self).curve_obj is DepthCodec.curve_obj:
             curve = self._build_curve()
@@ -172,6 +205,11 @@ class DepthCodec(Codec):
     @property
     def levels(self) -> int:
         return self._curve.levels
+
+    @property
+    def dtype(self) -> np.dtype:
+        """``uint8`` (``bits=8``) or ``uint16`` (``bits=16``)."""
+        return np.dtype(np.uint8 if self.bits == 8 else np.uint16)
 
     def bound_text(self) -> str:
         return "|error| <= half a quantization step at that depth (step_at(depth))"
@@ -219,9 +257,9 @@ class DepthCodec(Codec):
     def _encode(self, depth: np.ndarray) -> np.ndarray:
         curve, tr = self._curve, self._transform
         depth, _, _ = tr.normalise(depth)
-        out = np.empty(depth.shape + (3,), dtype=np.uint8)
+        out = np.empty(depth.shape + (3,), dtype=self.dtype)
         flat = depth.reshape(-1)
-        if flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
+        if self.bits == 16 or flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
             kernels.encode(flat, out.reshape(-1, 3), curve=curve, tp=tr.params, zero_ok=tr.zero_ok)
         else:
             kernels.encode_fast(
@@ -237,7 +275,12 @@ class DepthCodec(Codec):
     def _decode(self, rgb: np.ndarray) -> Decoded:
         curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
-        if rgb.dtype == np.uint8:
+        if self.bits == 16:
+            out, conf, valid = kernels.decode_u16(
+                flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
+                _level_depths(curve, tr),
+            )  # fmt: skip
+        elif self.bits == 8 and rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)
             table = _depth_table(curve, tr)
             out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
@@ -276,10 +319,25 @@ class DepthCodec(Codec):
             return float(scale), float(shift)
         return scale, shift
 
+    def quantile_params(self, depth: Any) -> tuple[Any, Any]:
+        """``(d_lo, d_hi)`` per image: the depths at the ``low`` and ``high`` quantiles of the
+        valid depth (``transform="quantile"``; NaN for an image without valid depth), so that
+        metres = ``d_lo + decoded * (d_hi - d_lo)``.
+
+        One image ``(H, W)`` gives two Python floats; a batch ``(..., H, W)`` gives two float64
+        arrays of shape ``(...)``, one entry per image (as :meth:`affine_params`)."""
+        tr = self._transform
+        if not isinstance(tr, Quantile):
+            tr = Quantile(low=self.low, high=self.high)
+        d_lo, d_hi = tr.depths(self.validate_value(depth))
+        if d_lo.ndim == 0:
+            return float(d_lo), float(d_hi)
+        return d_lo, d_hi
+
     def in_metres(self, reference: Any, decoded: Any) -> np.ndarray:
-        """``decoded`` in the reference's units: for a per-image transform (``affine``), the
-        decoded relative depth mapped back with the reference's scale and shift (what
-        ``affine_params`` returns); else as is."""
+        """``decoded`` in the reference's units: for a per-image transform (``affine``,
+        ``quantile``), the decoded relative depth mapped back with the reference's scale and
+        shift (what ``affine_params`` / ``quantile_params`` give); else as is."""
         dec = np.asarray(decoded, dtype=np.float64)
         _, scale, shift = self._transform.normalise(np.asarray(reference, dtype=np.float64))
         if scale is not None:
@@ -307,13 +365,14 @@ class DepthCodec(Codec):
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         tr = self._transform
         ref, scale, _ = tr.normalise(np.asarray(reference, dtype=np.float64))
+        raw, _, _ = tr.normalise(np.asarray(reference, dtype=np.float64), clip=False)
         lev, lo, mid, hi = self._level_parameters(ref)
         with np.errstate(invalid="ignore"):
             # half a step, plus the float32 rounding of the decoded depth (half an ulp); the far
             # end of an unbounded transform (every depth from some distance on) has no bound
             half = np.maximum(hi - mid, mid - lo) + np.abs(mid) * 2.0**-24
             half = np.where(np.isinf(mid), np.inf, half)
-            flat = ref.reshape(-1)
+            flat = raw.reshape(-1)  # before a per-image clip (quantile): its distance counts
             clipped = np.abs(flat - tr.clip(flat))
             bound = np.where(lev >= 0, half + np.nan_to_num(clipped), 0.0)
         bound = bound.reshape(ref.shape)
@@ -337,7 +396,7 @@ class DepthCubewalk(DepthCodec):
     transform: str = param("power", one_of(*TRANSFORMS))
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.cubewalk()
+        return curves_mod.cubewalk(self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
@@ -345,6 +404,7 @@ class DepthCubewalk(DepthCodec):
         yield cls(), values
         yield cls(transform="log", near=0.5, far=20.0), values
         yield cls(transform="affine"), values
+        yield cls(bits=16), values
 
 
 @register_codec
@@ -357,31 +417,44 @@ class DepthHue(DepthCodec):
     variant: str = param("wrap", one_of("wrap", "nowrap"))
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.hue(self.variant)
+        return curves_mod.hue(self.variant, self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="inverse", near=0.5, far=20.0, variant="nowrap"), values
+        yield cls(near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class DepthGray(DepthCodec):
-    """One value in three channels (256 levels)."""
+    """One value in three channels (256 levels).
+
+    Decoding projects the colour onto the gray diagonal: ``f = (r + g + b) / (3 * 255)``, the mean
+    of the channels (Marigold averages its prediction's three channels), exact on 8-bit input
+    (the curve's fine table has ``3 * 255 + 1`` entries, one per channel sum). Exact codes
+    decode as before; where the channels disagree (a model's output) the confidence is
+    ``1 - 3 * sqrt(2) * rms / 255`` (to the table's resolution), with ``rms`` the channels'
+    root-mean-square deviation from their mean in code units: the colour's distance from the
+    diagonal (``sqrt(3) * rms / 255``) over the curve's threshold (``1 / sqrt(6)``, half the
+    reserved red's distance). 1 on gray; invalid (NaN, valid False) from ``rms`` of about 60 code
+    levels on."""
 
     name: ClassVar[str] = "depth/gray"
     torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.gray()
+        return curves_mod.gray(self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="power"), values
+        yield cls(transform="quantile"), values
+        yield cls(transform="log", near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
@@ -394,13 +467,14 @@ class DepthColormap(DepthCodec):
     cmap: str = param("turbo", _name)
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod.colormap_curve(self.cmap)
+        return curves_mod.colormap_curve(self.cmap, self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(cmap="plasma", transform="log", near=0.5, far=20.0), values
+        yield cls(near=0.5, far=20.0, bits=16), values
 
 
 @register_codec
@@ -421,10 +495,11 @@ class DepthCurve(DepthCodec):
         super().__post_init__()
 
     def _build_curve(self) -> curves_mod.Curve:
-        return curves_mod._curve_from_key(curves_mod._points_key(self.curve))
+        return curves_mod._curve_from_key(curves_mod._points_key(self.curve), self.bits)
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         pts = [[0, 0, 0.2], [0, 1, 0.2], [1, 1, 0.2], [1, 0, 0.2]]
         yield cls(curve=pts, near=0.5, far=20.0), values
+        yield cls(curve=pts, transform="inverse", near=0.5, far=20.0, bits=16), values

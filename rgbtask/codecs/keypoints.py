@@ -307,6 +307,11 @@ class KeypointsHeatmap(Codec):
 
         NaN, invisible and off-canvas keypoints are not drawn.
         """
+        return self._encode(self.with_visibility(keypoints, visible))
+
+    def with_visibility(self, keypoints: Any, visible: Any = None) -> np.ndarray:
+        """Validated keypoints ``(..., N, K, 2)`` float64 with NaN where ``visible`` (bool
+        ``(..., N, K)``, broadcast) is False: what :meth:`encode` draws."""
         kp = self.validate_value(keypoints)
         if visible is not None:
             vis = np.asarray(visible)
@@ -322,7 +327,7 @@ class KeypointsHeatmap(Codec):
                     f"got {describe_array(np.asarray(visible))}"
                 ) from None
             kp = np.where(vis[..., None], kp, np.nan)
-        return self._encode(kp)
+        return kp
 
     def validate_value(self, value: Any) -> np.ndarray:
         k = self.num_keypoints

@@ -16,6 +16,11 @@ else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
 Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
 the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
 8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
+Any input to a 16-bit curve (:func:`decode_u16`): a colour that is one of the curve's 16-bit codes
+(within :data:`CODE_TOLERANCE` on the 65535 scale, as float32 RGB of a code is) decodes to its
+level's depth ``transform^-1(k / (levels - 1))``, the level found by an index computation (a hash of
+the curve's codes, ~2 slots a level: no 2^48 table); any other colour by the same projection as
+float input.
 """
 
 from __future__ import annotations
@@ -198,6 +203,117 @@ def decode_float_kernel(
             valid[i] = False
 
 
+#: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
+#: (float32 holds code / 65535 to 0.004 codes).
+CODE_TOLERANCE = 0.01
+
+
+@jit
+def _slot(key, mask):
+    """Start slot of a packed 16-bit colour in the code hash (int64 arithmetic, no overflow)."""
+    r = key >> 32
+    g = (key >> 16) & 0xFFFF
+    b = key & 0xFFFF
+    return ((r * 73856093) ^ (g * 19349663) ^ (b * 83492791)) & mask
+
+
+@jit
+def code_hash_kernel(codes, keys, vals):
+    """Insert every level's packed code ``r << 32 | g << 16 | b`` (linear probing; -1: empty)."""
+    mask = keys.shape[0] - 1
+    for j in range(codes.shape[0]):
+        key = (np.int64(codes[j, 0]) << 32) | (np.int64(codes[j, 1]) << 16) | np.int64(codes[j, 2])
+        s = _slot(key, mask)
+        while keys[s] != -1:
+            s = (s + 1) & mask
+        keys[s] = key
+        vals[s] = j
+
+
+@jit
+def _code_level(c0, c1, c2, keys, vals):
+    """The level whose 16-bit code is the colour ``(c0, c1, c2)`` (65535 scale), by the code
+    hash; -1 if none (not within CODE_TOLERANCE of one of the curve's codes)."""
+    r0 = math.floor(c0 + 0.5)
+    r1 = math.floor(c1 + 0.5)
+    r2 = math.floor(c2 + 0.5)
+    tol = CODE_TOLERANCE
+    if abs(c0 - r0) > tol or abs(c1 - r1) > tol or abs(c2 - r2) > tol:
+        return -1
+    if min(r0, r1, r2) < 0.0 or max(r0, r1, r2) > 65535.0:
+        return -1
+    key = (np.int64(r0) << 32) | (np.int64(r1) << 16) | np.int64(r2)
+    mask = keys.shape[0] - 1
+    s = _slot(key, mask)
+    while keys[s] != -1:
+        if keys[s] == key:
+            return vals[s]
+        s = (s + 1) & mask
+    return -1
+
+
+@jit
+def level_confidence_kernel(codes, conf, verts, palette, uniform, knots, nlev, threshold):
+    """The decode confidence of every level's own code (its distance to the curve)."""
+    for j in range(codes.shape[0]):
+        _, dist = _project(
+            float(codes[j, 0]) / 65535.0, float(codes[j, 1]) / 65535.0,
+            float(codes[j, 2]) / 65535.0, verts, palette, uniform, knots, nlev,
+        )  # fmt: skip
+        conf[j] = min(1.0, max(0.0, 1.0 - dist / threshold))
+
+
+@jit
+def level_depth_kernel(levels, out, tp, lo, hi, nlev):
+    """float32 depth of levels ``levels`` (int64): what :func:`decode_u16_kernel` gives a code."""
+    for i in range(levels.shape[0]):
+        out[i] = min(hi, max(lo, _inverse(levels[i] / (nlev - 1), tp))) + 0.0
+
+
+def level_depths(curve, tp: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """float32 depth of every level of ``curve`` (the decode of its own codes)."""
+    out = np.empty(curve.levels, dtype=np.float32)
+    lev = np.arange(curve.levels, dtype=np.int64)
+    run_rows(level_depth_kernel, (lev, out), (tp, float(lo), float(hi), curve.levels))
+    return out
+
+
+@jit
+def decode_u16_kernel(
+    rgb, out, conf, valid, scale, keys, vals, lconf, ldepth, tp, lo, hi, verts, palette, uniform,
+    knots, nlev, threshold,
+):  # fmt: skip
+    for i in range(rgb.shape[0]):
+        if (
+            i > 0
+            and rgb[i, 0] == rgb[i - 1, 0]
+            and rgb[i, 1] == rgb[i - 1, 1]
+            and (rgb[i, 2] == rgb[i - 1, 2])
+        ):  # runs of one colour (smooth depth): the previous pixel's answer
+            out[i] = out[i - 1]
+            conf[i] = conf[i - 1]
+            valid[i] = valid[i - 1]
+            continue
+        p0 = float(rgb[i, 0]) / scale
+        p1 = float(rgb[i, 1]) / scale
+        p2 = float(rgb[i, 2]) / scale
+        j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, keys, vals)
+        if j >= 0:  # one of the curve's codes: its level's depth, no projection
+            out[i] = ldepth[j]
+            conf[i] = lconf[j]
+            valid[i] = True
+            continue
+        f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
+        if dist < threshold:
+            out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
+            conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
+            valid[i] = True
+        else:
+            out[i] = math.nan
+            conf[i] = 0.0
+            valid[i] = False
+
+
 # ---------------------------------------------------------------- wrappers
 def _curve_args(curve):
     return (
@@ -217,12 +333,10 @@ def levels_of(depth: np.ndarray, tp: np.ndarray, nlev: int, zero_ok: bool) -> np
 
 
 def encode(depth: np.ndarray, out: np.ndarray, *, curve, tp: np.ndarray, zero_ok: bool) -> None:
-    """Flat depth (n,) -> colours ``out`` (n, 3) uint8 by the formula (:func:`encode_kernel`)."""
-    run_rows(
-        encode_kernel,
-        (depth, out),
-        (curve.codes, np.asarray(curve.reserved, np.uint8), tp, curve.levels, zero_ok),
-    )
+    """Flat depth (n,) -> colours ``out`` (n, 3) (uint8, or uint16 for a 16-bit curve) by the
+    formula (:func:`encode_kernel`)."""
+    reserved = np.asarray(curve.reserved, curve.codes.dtype)
+    run_rows(encode_kernel, (depth, out), (curve.codes, reserved, tp, curve.levels, zero_ok))
 
 
 def encode_fast(
@@ -251,6 +365,67 @@ def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
         decode_u8_kernel,
         (rgb, out, conf, valid),
         (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine, curve.threshold),
+    )
+    return out, conf, valid
+
+
+def build_code_hash(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(keys, vals, level_confidence)`` of a 16-bit curve: an open-addressing hash of its codes
+    (a power of two >= 2 levels slots, int64 packed code or -1, int32 level) and the confidence of
+    each level's own code. About 12 bytes a slot: 11 MiB for the 16-bit cube walk."""
+    size = 1 << int(2 * curve.levels - 1).bit_length()
+    keys = np.full(size, -1, dtype=np.int64)
+    vals = np.zeros(size, dtype=np.int32)
+    code_hash_kernel(curve.codes, keys, vals)
+    lconf = np.empty(curve.levels, dtype=np.float32)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        level_confidence_kernel,
+        (curve.codes, lconf),
+        (verts, palette, uniform, knots, nlev, curve.threshold),
+    )
+    return keys, vals, lconf
+
+
+def decode_u16(
+    rgb: np.ndarray,
+    curve,
+    tp: np.ndarray,
+    lo: float,
+    hi: float,
+    scale=65535.0,
+    hashed=None,
+    depths=None,
+):
+    """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: a
+    16-bit code (to CODE_TOLERANCE) decodes to its level's depth (``depths``, from
+    :func:`level_depths`) by the code hash (``hashed``, from :func:`build_code_hash`; both built
+    here if not given), any other colour by the float path's projection
+    (:func:`decode_u16_kernel`)."""
+    keys, vals, lconf = build_code_hash(curve) if hashed is None else hashed
+    ldepth = level_depths(curve, tp, lo, hi) if depths is None else depths
+    n = rgb.shape[0]
+    out = np.empty(n, dtype=np.float32)
+    conf = np.empty(n, dtype=np.float32)
+    valid = np.empty(n, dtype=np.bool_)
+    verts, palette, uniform, knots, nlev = _curve_args(curve)
+    run_rows(
+        decode_u16_kernel,
+        (rgb, out, conf, valid),
+        (
+            float(scale),
+            keys,
+            vals,
+            lconf,
+            ldepth,
+            tp,
+            float(lo),
+            float(hi),
+            verts,
+            palette,
+            uniform,
+        )
+        + (knots, nlev, curve.threshold),
     )
     return out, conf, valid
 
@@ -369,6 +544,35 @@ def decode_float_reference(colors: np.ndarray, curve, tp, lo: float, hi: float):
         np.where(valid, conf, 0.0).astype(np.float32),
         valid,
     )
+
+
+def _pack48(c: np.ndarray) -> np.ndarray:
+    """16-bit colours (n, 3) -> uint64 ``r << 32 | g << 16 | b``."""
+    c = c.astype(np.uint64)
+    return (c[:, 0] << np.uint64(32)) | (c[:, 1] << np.uint64(16)) | c[:, 2]
+
+
+def decode_u16_reference(rgb: np.ndarray, curve, tp, lo: float, hi: float, scale=65535.0):
+    """NumPy specification of :func:`decode_u16_kernel` for colours (n, 3) at full scale
+    ``scale``: 16-bit codes (looked up in ``codes`` by sorting, not by the kernel's local search)
+    decode to their level's depth, other colours as :func:`decode_float_reference`."""
+    p = np.asarray(rgb, dtype=np.float64) / scale
+    depth, conf, valid = decode_float_reference(p, curve, tp, lo, hi)
+    c = p * 65535.0
+    r = np.floor(c + 0.5)
+    close = np.all(np.abs(c - r) <= CODE_TOLERANCE, axis=1)
+    kc = _pack48(curve.codes)
+    order = np.argsort(kc)
+    kr = _pack48(np.clip(r, 0, 65535).astype(np.uint16))
+    pos = np.clip(np.searchsorted(kc[order], kr), 0, len(kc) - 1)
+    lev = order[pos]
+    exact = (kc[lev] == kr) & valid & close
+    f = lev / (curve.levels - 1)
+    d = inverse_reference(f, tp)
+    if int(tp[0]) == KIND_POWER:
+        d = np.where(f >= 1.0, np.inf, d)
+    d = (np.clip(d, lo, hi) + 0.0).astype(np.float32)
+    return np.where(exact, d, depth), conf, valid
 
 
 # ---------------------------------------------------------------- fast encode

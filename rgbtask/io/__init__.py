@@ -5,6 +5,9 @@
 * masks: PNG (``L``, ``I;16``, palette ``P`` whose indices are the labels, or an RGB COCO panoptic PNG
   read as ``R + 256 G + 256^2 B``), ``.npy``;
 * normals: ``.npy``, ``.exr`` (float, ``(H, W, 3)``);
+* optical flow: Middlebury ``.flo`` (tag 202021.25, width, height, ``(u, v)`` float32; ``|u|`` or
+  ``|v|`` > 1e9 = unknown -> NaN), KITTI's 16-bit flow PNG (``(u * 64 + 2^15, v * 64 + 2^15,
+  valid)``), ``.npy`` and FlyingThings3D's ``.pfm``, read and (but ``.pfm``) written;
 * keypoints: COCO JSON (``annotations[].keypoints`` as ``(N, 17, 2)`` plus visibility, per image);
 * encoded images to decode: :func:`read_rgb`, 8- or 16-bit RGB only; written by :func:`write_png` in
   the format the file name says (``.png``; ``.tif``; ``.jpg`` with a :class:`LossyFormatWarning`;
@@ -38,7 +41,7 @@ from rgbtask.io.atomic import (  # noqa: F401
     remove_stale_partials,
     write_atomic,
 )
-from rgbtask.io.formats import _cv2, read_pfm, write_pfm  # noqa: F401
+from rgbtask.io.formats import _cv2, read_flo, read_pfm, write_flo, write_pfm  # noqa: F401
 from rgbtask.io.images import (
     LossyFormatWarning,
     read_image,
@@ -50,22 +53,28 @@ from rgbtask.io.images import (
 from rgbtask.io.tasks import (
     COCO_KEYPOINTS_IO,
     DEPTH_IO,
+    FLOW_IO,
     MASK_IO,
     NORMALS_IO,
     READERS,
     TaskIO,
     read_coco_keypoints,
     read_depth,
+    read_flow,
+    read_kitti_flow,
     read_mask,
     read_normals,
     read_value,
     task_io_for,
+    write_flow,
+    write_kitti_flow,
     write_value,
 )
 
 __all__ = [
     "COCO_KEYPOINTS_IO",
     "DEPTH_IO",
+    "FLOW_IO",
     "MASK_IO",
     "NORMALS_IO",
     "READERS",
@@ -74,7 +83,10 @@ __all__ = [
     "partial_name",
     "read_coco_keypoints",
     "read_depth",
+    "read_flo",
+    "read_flow",
     "read_image",
+    "read_kitti_flow",
     "read_mask",
     "read_normals",
     "read_palette_png",
@@ -84,6 +96,9 @@ __all__ = [
     "remove_stale_partials",
     "task_io_for",
     "write_atomic",
+    "write_flo",
+    "write_flow",
+    "write_kitti_flow",
     "write_palette_png",
     "write_pfm",
     "write_png",

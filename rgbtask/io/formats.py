@@ -21,7 +21,11 @@ from rgbtask.errors import InputError
 from rgbtask.io.atomic import write_atomic
 
 __all__ = [
+    "FLO_TAG",
+    "FLO_UNKNOWN_THRESHOLD",
+    "read_flo",
     "read_pfm",
+    "write_flo",
     "write_pfm",
 ]
 
@@ -290,6 +294,7 @@ class _NpySpec:
 _DEPTH_NPY = _NpySpec("a depth map", "iuf", "real numbers", "depth.astype(np.float32)")
 _MASK_NPY = _NpySpec("labels", "iub", "integers (or booleans)", "labels.astype(np.int32)")
 _NORMALS_NPY = _NpySpec("normals", "f", "floats", "normals.astype(np.float32)")
+_FLOW_NPY = _NpySpec("optical flow", "f", "floats", "flow.astype(np.float32)")
 
 
 def _read_npy(path: Path, spec: _NpySpec) -> np.ndarray:
@@ -395,5 +400,107 @@ def write_pfm(path: str | Path, data: np.ndarray) -> Path:
         with open(tmp, "wb") as f:
             f.write(header + b"\n" + f"{data.shape[1]} {data.shape[0]}\n-1.0\n".encode())
             f.write(np.ascontiguousarray(np.flipud(data)).tobytes())
+
+    return write_atomic(path, write)
+
+
+# --------------------------------------------------------------------------- Middlebury .flo
+#: The ``.flo`` tag: the bytes ``PIEH``, which read as a little-endian float32 are 202021.25
+#: (Middlebury's ``flowIO.cpp``, Baker et al., "A Database and Evaluation Methodology for Optical
+#: Flow", IJCV 2011).
+FLO_TAG = 202021.25
+#: A vector is unknown when ``|u|`` or ``|v|`` exceeds this (Middlebury's ``UNKNOWN_FLOW_THRESH``).
+FLO_UNKNOWN_THRESHOLD = 1e9
+#: What :func:`write_flo` writes for an unknown vector (Middlebury's ``UNKNOWN_FLOW``).
+FLO_UNKNOWN = 1e10
+#: Largest width or height a ``.flo`` header may declare (Middlebury's reader refuses more).
+FLO_MAX_SIDE = 99999
+_FLO_HEADER = struct.Struct("<fii")
+
+
+def _known_flow(flow: np.ndarray) -> np.ndarray:
+    """Where both components are at most 1e9 in magnitude (NaN fails the test too); per channel,
+    which NumPy does several times faster than a reduction over the length-2 last axis."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (np.abs(flow[..., 0]) <= FLO_UNKNOWN_THRESHOLD) & (
+            np.abs(flow[..., 1]) <= FLO_UNKNOWN_THRESHOLD
+        )
+
+
+def read_flo(path: str | Path) -> np.ndarray:
+    """Optical flow from a Middlebury ``.flo`` file: ``(H, W, 2)`` float32 ``(u, v)`` pixels, NaN
+    where unknown.
+
+    The file is the tag (float32 202021.25, the bytes ``PIEH``), the width and height (int32), then
+    ``H * W`` pairs ``(u, v)`` of float32, row by row, all little-endian. A vector with ``|u|`` or
+    ``|v|`` above 1e9 (Middlebury's unknown flow), or a non-finite component, reads as NaN in both
+    components. A bad tag, a width or height outside 1..99999, a truncated file or bytes after the
+    data are an :class:`InputError` naming the file.
+    """
+    path = Path(path)
+    with _open_binary(path, "a readable .flo file") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(_FLO_HEADER.size)
+        if not head:
+            raise InputError(f"expected a .flo flow file, got an empty (0-byte) file {str(path)!r}")
+        if head[:4] != _FLO_HEADER.pack(FLO_TAG, 0, 0)[:4]:
+            if len(head) < 4 and b"PIEH".startswith(head):
+                raise InputError(
+                    f"expected a complete .flo file, got a truncated one ({size} bytes) in "
+                    f"{str(path)!r}"
+                )
+            raise InputError(
+                f"expected a .flo flow file (tag 'PIEH' = float 202021.25), got "
+                f"{_describe_unknown(head + f.read(500))} in {str(path)!r}; a wrong tag also means "
+                "a big-endian or damaged file"
+            )
+        if len(head) < _FLO_HEADER.size:
+            raise InputError(
+                f"expected a complete .flo header (12 bytes), got a truncated file ({size} bytes) "
+                f"{str(path)!r}"
+            )
+        _, width, height = _FLO_HEADER.unpack(head)
+        if not (1 <= width <= FLO_MAX_SIDE and 1 <= height <= FLO_MAX_SIDE):
+            raise InputError(
+                f"expected a .flo width and height in 1..{FLO_MAX_SIDE}, got {width}x{height} in "
+                f"{str(path)!r} (a corrupt header)"
+            )
+        expected = width * height * 8
+        available = size - _FLO_HEADER.size
+        if available != expected:
+            problem = "truncated" if available < expected else "extra bytes after the data"
+            raise InputError(
+                f"expected {width}x{height}x2 float32 ({expected} bytes) of flow in "
+                f"{str(path)!r}, got {available} bytes ({problem})"
+            )
+        flow = np.fromfile(f, dtype="<f4", count=width * height * 2)
+    flow = flow.reshape(height, width, 2).astype(np.float32, copy=False)  # native order
+    flow[~_known_flow(flow)] = np.nan
+
+    return flow
+
+
+def write_flo(path: str | Path, flow: np.ndarray) -> Path:
+    """Write ``(H, W, 2)`` flow as a Middlebury ``.flo`` file, atomically; a vector with a NaN or
+    infinite component, or one beyond 1e9 pixels, is written as unknown (1e10, 1e10)."""
+    flow = np.asarray(flow)
+    if flow.ndim != 3 or flow.shape[-1] != 2 or flow.dtype.kind not in "iuf" or flow.size == 0:
+        raise InputError(
+            f"expected flow of shape (H, W, 2) (real numbers) to write as .flo, got "
+            f"{flow.dtype} {flow.shape}"
+        )
+    height, width = flow.shape[:2]
+    if width > FLO_MAX_SIDE or height > FLO_MAX_SIDE:
+        raise InputError(
+            f"expected a width and height up to {FLO_MAX_SIDE} for a .flo file, got {width}x{height}"
+        )
+    data = flow.astype("<f4")
+    data[~_known_flow(flow)] = FLO_UNKNOWN
+    header = _FLO_HEADER.pack(FLO_TAG, width, height)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(np.ascontiguousarray(data).tobytes())
 
     return write_atomic(path, write)

@@ -16,12 +16,15 @@ from rgbtask.errors import InputError
 from rgbtask.io.atomic import write_atomic
 from rgbtask.io.formats import (
     _DEPTH_NPY,
+    _FLOW_NPY,
     _MASK_NPY,
     _NORMALS_NPY,
     _imread_exr,
     _read_bytes,
     _read_npy,
+    read_flo,
     read_pfm,
+    write_flo,
     write_pfm,
 )
 from rgbtask.io.images import read_image, write_png
@@ -29,20 +32,26 @@ from rgbtask.io.images import read_image, write_png
 __all__ = [
     "COCO_KEYPOINTS_IO",
     "DEPTH_IO",
+    "FLOW_IO",
     "MASK_IO",
     "NORMALS_IO",
     "READERS",
     "CocoKeypointsIO",
     "DepthIO",
+    "FlowIO",
     "MaskIO",
     "NormalsIO",
     "TaskIO",
     "read_coco_keypoints",
     "read_depth",
+    "read_flow",
+    "read_kitti_flow",
     "read_mask",
     "read_normals",
     "read_value",
     "task_io_for",
+    "write_flow",
+    "write_kitti_flow",
     "write_value",
 ]
 
@@ -188,7 +197,124 @@ def read_coco_keypoints(path: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+# ---------------------------------------------------------------- optical flow
+#: KITTI's 16-bit flow PNG (the KITTI 2012/2015 devkit, A. Geiger, ``devkit/cpp/io_flow.h`` and
+#: ``readme.txt``): ``R = u * 64 + 2^15``, ``G = v * 64 + 2^15``, ``B = 1`` where the flow is
+#: valid (0 elsewhere), so ``u = (R - 2^15) / 64``; steps of 1/64 px over [-512, 512 - 1/64] px.
+KITTI_FLOW_OFFSET = 2**15
+KITTI_FLOW_SCALE = 64.0
+KITTI_FLOW_MIN = -KITTI_FLOW_OFFSET / KITTI_FLOW_SCALE
+KITTI_FLOW_MAX = (65535 - KITTI_FLOW_OFFSET) / KITTI_FLOW_SCALE
+
+_FLOW_SUFFIXES = ".flo, .png (KITTI 16-bit), .npy or .pfm (FlyingThings3D)"
+
+
+def read_kitti_flow(path: str | Path) -> np.ndarray:
+    """Optical flow from a KITTI 16-bit flow PNG: ``(H, W, 2)`` float32 ``(u, v)`` pixels, NaN
+    where the valid channel (blue) is 0.
+
+    ``u = (R - 2^15) / 64``, ``v = (G - 2^15) / 64``, valid where ``B > 0`` (KITTI 2012/2015
+    devkit, ``io_flow.h``). Anything but a 16-bit RGB(A) PNG is an :class:`InputError`.
+    """
+    path = Path(path)
+    image = read_image(path)
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint16:
+        raise InputError(
+            f"expected a KITTI flow PNG (16-bit RGB: u * 64 + 2^15, v * 64 + 2^15, valid), got "
+            f"{image.dtype} {image.shape} in {str(path)!r}"
+            + ("; an 8-bit RGB image is a flow picture, not flow" if image.ndim == 3 else "")
+        )
+    flow = (image[..., :2].astype(np.float32) - KITTI_FLOW_OFFSET) / np.float32(KITTI_FLOW_SCALE)
+    flow[image[..., 2] == 0] = np.nan
+    return flow
+
+
+def write_kitti_flow(path: str | Path, flow: np.ndarray) -> Path:
+    """Write ``(H, W, 2)`` flow as a KITTI 16-bit flow PNG, atomically: ``(rint(u * 64) + 2^15,
+    rint(v * 64) + 2^15, 1)`` where both components are finite, ``(0, 0, 0)`` elsewhere (NaN is
+    unknown). Components are rounded to 1/64 px (an error of at most 1/128 px each); flow outside
+    the format's [-512, 511.984375] px is an :class:`InputError` (the devkit clamps it silently;
+    write ``.flo`` or ``.npy`` to keep it)."""
+    flow = _flow_array(flow, "a KITTI flow PNG")
+    valid = np.all(np.isfinite(flow), axis=-1)
+    codes = np.rint(np.where(valid[..., None], flow, 0.0) * KITTI_FLOW_SCALE) + KITTI_FLOW_OFFSET
+    if codes.size and (codes.min() < 0 or codes.max() > 65535):
+        worst = float(np.abs(flow[valid]).max())
+        raise InputError(
+            f"expected flow within [{KITTI_FLOW_MIN:g}, {KITTI_FLOW_MAX:g}] px for a KITTI flow "
+            f"PNG, got a component of magnitude {worst:g} px; write .flo or .npy to keep it"
+        )
+    image = np.empty(flow.shape[:2] + (3,), dtype=np.uint16)
+    image[..., :2] = np.where(valid[..., None], codes, 0)
+    image[..., 2] = valid
+    return write_png(path, image)
+
+
+def _flow_array(flow: Any, what: str) -> np.ndarray:
+    flow = np.asarray(flow)
+    if flow.ndim != 3 or flow.shape[-1] != 2 or flow.dtype.kind not in "iuf" or flow.size == 0:
+        raise InputError(
+            f"expected one flow field of shape (H, W, 2) (real numbers) to write as {what}, got "
+            f"{flow.dtype} {flow.shape}"
+        )
+    return flow.astype(np.float64)
+
+
+def read_flow(path: str | Path) -> np.ndarray:
+    """Optical flow ``(H, W, 2)`` (u, v) in pixels, NaN where unknown, by the file's suffix.
+
+    * ``.flo``: Middlebury (Sintel, FlyingChairs), :func:`~rgbtask.io.formats.read_flo`; float32;
+    * ``.png``: KITTI 16-bit (:func:`read_kitti_flow`); float32, NaN where not valid;
+    * ``.npy``: a float ``(H, W, 2)`` array, as stored (non-finite values are NaN in both
+      components);
+    * ``.pfm``: FlyingThings3D's 3-channel PFM, whose third channel (zeros) is dropped; float32.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".flo":
+        return read_flo(path)
+    if suffix == ".png":
+        return read_kitti_flow(path)
+    if suffix == ".npy":
+        flow = _read_npy(path, _FLOW_NPY)
+        if flow.dtype == np.float16:
+            flow = flow.astype(np.float32)
+    elif suffix == ".pfm":
+        flow = read_pfm(path)
+        if flow.ndim == 3:
+            flow = flow[..., :2]
+    else:
+        raise InputError(f"expected optical flow as {_FLOW_SUFFIXES}, got {str(path)!r}")
+    if flow.ndim != 3 or flow.shape[-1] != 2:
+        raise InputError(
+            f"expected optical flow of shape (H, W, 2), got {flow.shape} in {str(path)!r}"
+        )
+    unknown = ~np.all(np.isfinite(flow), axis=-1)
+    if unknown.any():
+        flow = flow.copy()
+        flow[unknown] = np.nan
+    return np.ascontiguousarray(flow)
+
+
+def write_flow(path: str | Path, flow: Any) -> Path:
+    """Write one flow field ``(H, W, 2)`` by the suffix: ``.flo`` (Middlebury, unknown as 1e10),
+    ``.png`` (KITTI 16-bit, :func:`write_kitti_flow`), ``.npy`` (as is, NaN kept)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".flo":
+        return write_flo(path, flow)
+    if suffix == ".png":
+        return write_kitti_flow(path, flow)
+    if suffix == ".npy":
+        _flow_array(flow, ".npy")
+        return write_value(path, np.asarray(flow))
+    raise InputError(
+        f"expected a flow output ending in .flo, .png (KITTI 16-bit) or .npy, got "
+        f"{Path(path).name!r}"
+    )
+
+
 READERS: dict[str, Callable[..., np.ndarray]] = {
+    "flow": read_flow,
     "depth": read_depth,
     "mask": read_mask,
     "normals": read_normals,
@@ -196,7 +322,7 @@ READERS: dict[str, Callable[..., np.ndarray]] = {
 
 
 def read_value(task: str, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
-    """The task value stored in ``path`` (depth, mask or normals)."""
+    """The task value stored in ``path`` (depth, mask, normals or flow)."""
     if task not in READERS:
         raise InputError(f"expected a task in {sorted(READERS)} for file input, got {task!r}")
     if task == "depth":
@@ -360,6 +486,52 @@ class NormalsIO(TaskIO):
         return read_normals(path)
 
 
+class FlowIO(TaskIO):
+    """Optical flow ``(H, W, 2)``: Middlebury ``.flo``, KITTI 16-bit ``.png``, ``.npy`` and
+    FlyingThings3D ``.pfm`` in (:func:`read_flow`); ``.npy``, ``.flo`` and ``.png`` (KITTI) out
+    (:func:`write_flow`), NaN written as each format's unknown flow.
+
+    A codec that normalises each image by its own scale (``max_flow=None``, with a
+    ``flow_scale(flow)`` method, as ``flow/wheel`` by default) gets that scale recorded per output
+    in ``convert``'s manifest (``{"max_flow": s}``), and decodes each output with ``max_flow=s``:
+    the same codes, decoded in pixels. (The scale is read from the input in the parent process,
+    so such a conversion reads every input twice.)"""
+
+    decode_formats = ("npy", "flo", "png")
+
+    @staticmethod
+    def _per_image(codec: Any) -> bool:
+        return getattr(codec, "max_flow", 0) is None and hasattr(codec, "flow_scale")
+
+    def sample_record(self, codec: Any, payload: Any) -> dict[str, Any] | None:
+        """``{"max_flow": s}``, the image's scale in pixels, for a per-image-scaled codec."""
+        if not self._per_image(codec):
+            return None
+        try:
+            flow = self.read(payload["path"])
+        except InputError:
+            return None  # the worker reports the file
+        return {"max_flow": float(codec.flow_scale(flow))}
+
+    def sample_codec(self, codec: Any, record: dict[str, Any] | None) -> Any:
+        """The codec at the recorded scale (``max_flow=s``), so that outputs decode in pixels."""
+        scale = (record or {}).get("max_flow")
+        if scale is None or not self._per_image(codec):
+            return codec
+        from rgbtask.registry import get_codec
+
+        return get_codec({**codec.get_config(), "max_flow": float(scale)})
+
+    def read(self, path: str | Path, depth_scale: float | None = None) -> np.ndarray:
+        return read_flow(path)
+
+    def write(self, path: str | Path, value: Any, depth_scale: float | None = None) -> Path:
+        suffix = Path(path).suffix.lower().lstrip(".")
+        if suffix not in self.decode_formats:
+            return super().write(path, value, depth_scale)  # refused, naming what it writes
+        return write_flow(path, value)
+
+
 class CocoKeypointsIO(TaskIO):
     """Keypoints: a COCO keypoint JSON file holds one sample per annotated image, named by the
     image's file name (the output by that name without its suffix, folders kept:
@@ -487,6 +659,7 @@ DEPTH_IO = DepthIO()
 MASK_IO = MaskIO()
 NORMALS_IO = NormalsIO()
 COCO_KEYPOINTS_IO = CocoKeypointsIO()
+FLOW_IO = FlowIO()
 
 
 class _NoTaskIO(TaskIO):

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from rgbtask.codec import Codec, Decoded
-from rgbtask.errors import InputError
 
 
 def _normals_parts(codec: Codec) -> tuple[tuple[float, float, float], float, float]:
@@ -41,6 +40,7 @@ def _depth_parts(codec: Codec) -> dict[str, Any]:
         "reserved": tuple(int(v) for v in curve.reserved),
         "zero_ok": bool(tr.zero_ok),
         "per_image": bool(tr.per_image),  # normalised per image (affine) before the level
+        "affine": tr.name == "affine",  # the per-image normalisation torch does on the device
         "identity": tr.kind == KIND_NORMALIZED,  # f = d: no libm in the level formula
     }
 
@@ -74,23 +74,7 @@ def _binary_parts(codec: Codec) -> tuple[tuple[float, ...], tuple[float, ...], f
 def _keypoint_drawable(codec: Codec, keypoints: np.ndarray, visible: Any):
     """``(lead shape, (B, N, K, 2) float64)``: the keypoints ``encode`` draws (NaN: invisible,
     absent or off the canvas), validated as the codec's ``encode`` validates them."""
-    from rgbtask.codec import describe_array
-
-    kp = codec.validate_value(keypoints)
-    if visible is not None:
-        vis = np.asarray(visible)
-        if vis.dtype != np.bool_:
-            raise InputError(f"expected visible as a bool array, got {describe_array(vis)}")
-        if vis.ndim == 1 and kp.shape[:-3] == () and kp.shape[-3] == 1:
-            vis = vis[None]
-        try:
-            vis = np.broadcast_to(vis, kp.shape[:-1])
-        except ValueError:
-            raise InputError(
-                f"expected visible of shape {kp.shape[:-1]} (the keypoints' (..., N, K)), "
-                f"got {describe_array(np.asarray(visible))}"
-            ) from None
-        kp = np.where(vis[..., None], kp, np.nan)
+    kp = codec.with_visibility(keypoints, visible)  # type: ignore[attr-defined]
     kp = codec._drawable(kp)  # type: ignore[attr-defined]
     lead = kp.shape[:-3]
     return lead, kp.reshape((math.prod(lead),) + kp.shape[-3:])

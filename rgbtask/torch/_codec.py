@@ -281,6 +281,8 @@ class TensorCodec:
             and not _palette_parts(self._codec)["pixelwise"]
         ):
             return False
+        if isinstance(self._native, _DepthNative) and self._codec.bits != 8:
+            return False  # 16-bit depth codecs decode on the host, without an 8-bit table
         self._native.decode_u8(self._codec, probe)  # creates the table
         _colour_table(self._codec, probe.device).fill()  # probe.device: "cuda" -> "cuda:0"
         return True

@@ -19,6 +19,8 @@ from rgbtask.torch._tables import _colour_table
 
 class _DepthNative(_Native):
     def decode_u8(self, codec, codes):
+        if codec.bits != 8:
+            return None  # 16-bit depth codecs: the host path (issue 15)
         return _colour_table(codec, codes.device).decode(codes)
 
     @staticmethod
@@ -56,9 +58,13 @@ class _DepthNative(_Native):
         NumPy codec (where ``f`` needs libm), so the codes are NumPy's exactly."""
         if value.dtype == torch.bool or value.dtype.is_complex or value.ndim < 2:
             return None
+        if codec.bits != 8:
+            return None  # 16-bit depth codecs: the host path (issue 15)
         if value.numel() == 0 or (value.ndim >= 3 and value.shape[-1] == 3):
             return None  # NumPy's validation (an RGB image given to encode, ...) speaks
         parts = _depth_parts(codec)
+        if parts["per_image"] and not parts["affine"]:
+            return None  # quantile: NumPy's quantiles on the host (the same codes by definition)
         d = value.to(torch.float64)
         if parts["per_image"]:
             d = self._normalise(d)
@@ -141,6 +147,8 @@ class _DepthNative(_Native):
         return torch.cat(fs).reshape(shape), torch.cat(ds).reshape(shape)
 
     def decode_float(self, codec, rgb01):
+        if codec.bits != 8:
+            return None  # 16-bit depth codecs: the host path (issue 15)
         parts = _depth_parts(codec)
         f, dist = self._project(rgb01.to(torch.float64), parts)
         thr = parts["threshold"]
