@@ -159,7 +159,7 @@ def cuda_pair(name: str, params: dict, repeat: int, frames: int, device) -> list
             return ((value + 1) / 2 * 255 + 0.5).floor().to(torch.uint8)
 
     else:
-        table = codec.colors if name.startswith("mask") else codec.curve_obj().codes
+        table = codec.palette_colors if name.startswith("mask") else codec.curve_obj().codes
         colours = torch.from_numpy(np.asarray(table, dtype=np.float32) / 255.0).to(device)
 
         def naive_dec():

@@ -23,6 +23,7 @@ __all__ = [
     "keypoint_metrics",
     "mask_metrics",
     "normal_metrics",
+    "panoptic_quality",
     "primary_metric",
     "roundtrip_metrics",
 ]
@@ -401,6 +402,65 @@ def keypoint_box_size(target: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- per codec
+
+
+def panoptic_quality(pred: np.ndarray, target: np.ndarray, void: int | None = 0) -> dict:
+    """Class-agnostic panoptic quality of segment id maps ``(..., H, W)`` (Kirillov et al. 2019,
+    "Panoptic Segmentation", CVPR; counting as panopticapi's ``pq_compute``).
+
+    Every id other than ``void`` is a segment (ids need not agree between the maps; ``void=None``:
+    every id, 0 included, is a segment, for maps whose 0 is a background to be scored). Per image, a
+    predicted and a target segment match when their IoU exceeds 0.5 (then the match is unique),
+    the union leaving out predicted pixels that are void in the target. Unmatched target segments
+    are false negatives; unmatched predicted segments are false positives unless more than half of
+    their pixels are void in the target. Leading axes are images; the counts are summed over them:
+    ``SQ = sum of matched IoUs / TP``, ``RQ = TP / (TP + FP / 2 + FN / 2)``, ``PQ = SQ * RQ``.
+    Returns ``pq``, ``sq``, ``rq`` in percent (NaN when there is no segment at all; ``sq`` NaN
+    when nothing matched) and the counts ``tp``, ``fp``, ``fn``.
+    """
+    pred = np.asarray(pred)
+    target = np.asarray(target)
+    if pred.shape != target.shape or pred.ndim < 2:
+        raise ValueError(
+            f"expected two id maps of one shape (..., H, W), got {pred.shape} and {target.shape}"
+        )
+    h, w = pred.shape[-2:]
+    tp = fp = fn = 0
+    iou_sum = 0.0
+    for p_img, t_img in zip(pred.reshape(-1, h, w), target.reshape(-1, h, w)):
+        p = p_img.ravel().astype(np.int64)
+        t = t_img.ravel().astype(np.int64)
+        p_ids, p_inv = np.unique(p, return_inverse=True)
+        t_ids, t_inv = np.unique(t, return_inverse=True)
+        joint = np.bincount(t_inv * p_ids.size + p_inv, minlength=t_ids.size * p_ids.size)
+        joint = joint.reshape(t_ids.size, p_ids.size).astype(np.float64)
+        p_area, t_area = joint.sum(axis=0), joint.sum(axis=1)
+        t_void = t_ids == void if void is not None else np.zeros(t_ids.size, dtype=bool)
+        p_on_void = joint[t_void].sum(axis=0) if t_void.any() else np.zeros(p_ids.size)
+        t_seg = ~t_void
+        p_seg = p_ids != void if void is not None else np.ones(p_ids.size, dtype=bool)
+        inter = joint[t_seg][:, p_seg]
+        union = t_area[t_seg][:, None] + (p_area - p_on_void)[p_seg][None, :] - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+        matched = iou > 0.5
+        m_t, m_p = matched.any(axis=1), matched.any(axis=0)
+        tp += int(matched.sum())
+        iou_sum += float(iou[matched].sum())
+        fn += int((~m_t).sum())
+        p_void_share = p_on_void[p_seg] / np.maximum(p_area[p_seg], 1)
+        fp += int((~m_p & ~(p_void_share > 0.5)).sum())
+    den = tp + 0.5 * fp + 0.5 * fn
+    rq = tp / den if den else float("nan")
+    sq = iou_sum / tp if tp else float("nan")
+    pq = sq * rq if tp else (0.0 if den else float("nan"))
+    return {
+        "pq": float(pq * 100),
+        "sq": float(sq * 100),
+        "rq": float(rq * 100),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def instance_metrics(pred: np.ndarray, target: np.ndarray) -> dict:

@@ -20,6 +20,16 @@ Named palettes (:func:`named_palette`)
   ``panopticapi/panoptic_coco_categories.json`` (Kirillov et al. 2018), i.e. contiguous labels
   0..132 (detectron2's convention); :data:`COCO_PANOPTIC_CATEGORIES` gives each one's COCO
   category id, ``isthing``, name and colour.
+* ``"painter_ade20k"``: the ADE20K-150 colours Painter (Wang et al. 2023, "Images Speak in Images",
+  github.com/baaivision/Painter, ``data/ade20k/gen_color_ade20k_sem.py``) trains and evaluates
+  with: 151 entries, label 0 ("other") black as Painter's ``colorEncode`` leaves it, label ``n``
+  in 1..150 the entry ``n - 1`` of its grid of 6 levels per channel (:func:`painter_grid`,
+  ``sep = 256 // 6 = 42``: values 255, 213, 171, 129, 87, 45).
+* ``"painter_coco"``: the 133 COCO panoptic categories in ``"coco"``'s order (contiguous labels
+  0..132, the order of ``panoptic_coco_categories.json``, Painter's ``catid2colorid``) with
+  Painter's grid of 7 levels per channel (``data/coco_semseg/gen_color_coco_panoptic_segm.py``,
+  ``channelsep=7``, ``sep = 36``). Painter paints unlabelled pixels black, which is no entry:
+  every entry has R >= 183, so decode with ``reject_distance`` to get ``ignore`` there.
 
 Generated palettes (:func:`distinct_palette`)
 ---------------------------------------------
@@ -67,6 +77,7 @@ __all__ = [
     "find_collisions",
     "min_pairwise_distance",
     "named_palette",
+    "painter_grid",
     "resolve_palette",
     "voc_colormap",
 ]
@@ -409,8 +420,33 @@ def _ade20k() -> np.ndarray:
     return np.asarray(((0, 0, 0), *ADE20K_150), dtype=np.uint8)
 
 
+def painter_grid(n: int, levels: int) -> np.ndarray:
+    """Painter's mean-separation colour grid: ``n`` colours, ``levels`` values per channel.
+
+    Entry ``i`` (Wang et al. 2023, "Images Speak in Images: A Generalist Painter", baaivision/Painter,
+    ``data/ade20k/gen_color_ade20k_sem.py`` ``define_colors_per_location_mean_sep`` and
+    ``data/coco_semseg/gen_color_coco_panoptic_segm.py`` ``define_colors_by_mean_sep``):
+    with ``sep = 256 // levels``, ``R = 255 - (i // levels^2) sep``,
+    ``G = 255 - (i % levels^2 // levels) sep``, ``B = 255 - (i % levels) sep``."""
+    i = np.arange(n, dtype=np.int64)
+    sep = 256 // levels
+    digits = np.stack([i // levels**2, i % levels**2 // levels, i % levels], axis=-1)
+    out = 255 - digits * sep
+    if out.min() < 0:
+        raise ConfigError(f"expected at most {levels**3} colours on a {levels}-level grid, got {n}")
+    return out.astype(np.uint8)
+
+
+def _painter_ade20k() -> np.ndarray:
+    # Painter: int(150 ** (1 / 3)) + 1 = 6 levels (its comment "# 19" is stale); label 0 (other)
+    # stays black as its colorEncode skips labels <= 0, label n takes grid entry n - 1.
+    return np.concatenate([np.zeros((1, 3), np.uint8), painter_grid(150, 6)])
+
+
 #: Builders of the named palettes.
 NAMED_PALETTES = {
+    "painter_ade20k": _painter_ade20k,
+    "painter_coco": lambda: painter_grid(133, 7),
     "voc": voc_colormap,
     "ade20k": _ade20k,
     "cityscapes": lambda: np.asarray(CITYSCAPES_19, dtype=np.uint8),

@@ -50,6 +50,24 @@ def rgb_arrays(shape=None, dtype=np.uint8):
 
 
 @st.composite
+def instance_maps(draw, max_side: int = 24, max_instances: int = 12, max_batch_dims: int = 1):
+    """Instance id maps ``(*batch, H, W)`` int32 (0 = background) painted from random rectangles:
+    instances of every size, sometimes split in two regions, sometimes under any ``min_size``."""
+    batch = draw(st.lists(st.integers(1, 3), min_size=0, max_size=max_batch_dims))
+    h, w = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+    seed = draw(st.integers(0, 2**32 - 1))
+    n_rects = draw(st.integers(0, 2 * max_instances))
+    rng = np.random.default_rng(seed)
+    out = np.zeros((int(np.prod(batch, dtype=np.int64)), h, w), dtype=np.int32)
+    for img in out:
+        for _ in range(n_rects):
+            y0, x0 = rng.integers(0, h), rng.integers(0, w)
+            y1, x1 = rng.integers(y0, h) + 1, rng.integers(x0, w) + 1
+            img[y0:y1, x0:x1] = rng.integers(0, max_instances + 1)
+    return out.reshape((*batch, h, w))
+
+
+@st.composite
 def flow_batches(draw, max_side: int = 6, max_batch_dims: int = 2):
     """Flow fields ``(*batch, H, W, 2)`` float64: magnitudes from sub-pixel to a few hundred
     pixels, some vectors unknown (NaN, inf or Middlebury's > 1e9)."""

@@ -157,3 +157,58 @@ def test_voc_colormap_prefixes(n):
 def test_mask_palette_codec_writes_the_published_colors(name, expected):
     colors, names = expected()
     assert _mismatches(_codec_colors(name, colors.shape[0]), colors, names) == []
+
+
+# ---------------------------------------------------------------- Painter's grids
+
+
+def painter_expected(name: str) -> np.ndarray:
+    """Painter's published rule (fixture ``painter_palettes.json``) re-implemented digit by digit,
+    with the label mapping of its script (ADE20K: label 0 black, label n = entry n - 1)."""
+    src = _load("painter_palettes.json")["palettes"][name]
+    levels, n = src["levels"], src["num_colors"]
+    sep = 256 // levels
+    rows = []
+    for location in range(n):
+        seq = (location // levels**2, (location % levels**2) // levels, location % levels)
+        rows.append([255 - s * sep for s in seq])
+    if src["label_offset"]:
+        rows = [src["label_0"], *rows]
+    return np.asarray(rows)
+
+
+@pytest.mark.parametrize("name", ["painter_ade20k", "painter_coco"])
+def test_painter_palettes_match_the_published_rule_entry_by_entry(name):
+    expected = painter_expected(name)
+    names = [str(k) for k in range(expected.shape[0])]
+    assert _mismatches(palettes.named_palette(name), expected, names) == []
+    assert _mismatches(_codec_colors(name, expected.shape[0]), expected, names) == []
+    landmarks = _load("painter_palettes.json")["palettes"][name]["landmarks"]
+    for label, colour in landmarks.items():
+        assert tuple(palettes.named_palette(name)[int(label)]) == tuple(colour), label
+
+
+def test_painter_levels_as_published():
+    src = _load("painter_palettes.json")["palettes"]
+    assert int(150 ** (1 / 3)) + 1 == src["painter_ade20k"]["levels"] == 6
+    assert src["painter_coco"]["levels"] == 7
+    ade = palettes.named_palette("painter_ade20k")
+    assert sorted(set(ade[1:].ravel().tolist())) == [45, 87, 129, 171, 213, 255]
+    coco = palettes.named_palette("painter_coco")
+    assert set(coco.ravel().tolist()) <= {255 - k * 36 for k in range(7)}
+    assert palettes.find_collisions(ade) == [] and palettes.find_collisions(coco) == []
+
+
+def test_painter_coco_order_is_the_coco_categories_order():
+    # label k of painter_coco is category k of panoptic_coco_categories.json, as "coco" is
+    _, names, cats = coco_expected()
+    assert len(palettes.named_palette("painter_coco")) == len(cats) == 133
+    assert names[0] == "person" and tuple(palettes.named_palette("painter_coco")[0]) == (255,) * 3
+
+
+def test_painter_coco_unlabelled_black_is_rejected():
+    codec = rgbtask.get_codec("mask/palette", palette="painter_coco", reject_distance=20.0)
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 0] = palettes.named_palette("painter_coco")[5]
+    out = codec.decode_with_confidence(rgb)
+    assert out.value[0, 0] == 5 and not out.valid[1, 1] and out.value[1, 1] == 255

@@ -29,7 +29,12 @@ palette (:func:`rgbtask.palettes.distinct_palette` in ``space``, avoiding black)
 ``decode_instances`` decodes a *generated* image whose colours are not known in advance (see its
 docstring): it returns :class:`Instances`, the instance id map plus each instance's colour and score.
 ``encode_families`` colours instances by class families (jitter around a class colour, as
-panopticapi's ``IdGenerator``) for training targets that carry the class in the hue.
+panopticapi's ``IdGenerator``) for training targets that carry the class in the hue. With
+``colors="random"`` (and ``seed``) each image gets random distinct colours instead
+(:func:`random_instance_colors`: generator keyed by ``seed`` and the image's content, rejection of
+colours within ``min_distance`` of black or of each other); ``decode`` then clusters colours
+(``decode_instances``) and returns ids renumbered in raster order, exact up to renumbering for
+instances of at least ``min_size`` pixels (:meth:`MaskInstance.roundtrip_bound`).
 
 ``mask/binary``: 1 -> ``foreground``, 0 -> ``background`` (default white / black). A pixel decodes
 to 1 where its projection ``t`` on the segment background -> foreground is ``>= threshold`` (0.5:
@@ -42,6 +47,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import zlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,7 +60,7 @@ from rgbtask.core import masks as kernels
 from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import MASK_IO
-from rgbtask.metrics import instance_metrics, mask_metrics
+from rgbtask.metrics import instance_metrics, mask_metrics, panoptic_quality
 from rgbtask.palettes import (
     distinct_palette,
     find_collisions,
@@ -62,7 +68,7 @@ from rgbtask.palettes import (
     resolve_palette,
     shadowed_labels,
 )
-from rgbtask.params import color_list, integer, number, one_of, param, plain, rgb_triple
+from rgbtask.params import boolean, color_list, integer, number, one_of, param, plain, rgb_triple
 from rgbtask.registry import register_codec
 
 __all__ = [
@@ -74,6 +80,8 @@ __all__ = [
     "MaskPanoptic",
     "decode_instances",
     "nearest_color",
+    "random_instance_colors",
+    "relabel_error",
 ]
 
 # ---------------------------------------------------------------- shared nearest-colour decoding
@@ -282,8 +290,9 @@ class MaskPalette(LabelCodec):
     Parameters
     ----------
     palette : str or list of RGB triples
-        ``"ade20k"`` (default), ``"voc"``, ``"cityscapes"``, ``"coco"``, ``"distinct"`` (generated,
-        needs ``num_classes``), or a list of ``[R, G, B]`` (row k = label k).
+        ``"ade20k"`` (default), ``"voc"``, ``"cityscapes"``, ``"coco"``, ``"painter_ade20k"``,
+        ``"painter_coco"``, ``"distinct"`` (generated, needs ``num_classes``), or a list of
+        ``[R, G, B]`` (row k = label k).
     num_classes : int, optional
         Size of a ``"distinct"`` palette; for the others, keep only the first ``num_classes``.
     space : {"rgb", "lab", "oklab"}
@@ -334,6 +343,11 @@ class MaskPalette(LabelCodec):
     def shadowed(self) -> list[int]:
         """Labels that cannot round-trip (they share a colour with a lower label)."""
         return shadowed_labels(self.colors)
+
+    @property
+    def palette_colors(self) -> np.ndarray:
+        """The ``(K, 3)`` palette (:attr:`colors`), under the name ``mask/instance`` shares."""
+        return self.colors
 
     def info(self) -> dict[str, Any]:
         """:meth:`Codec.info` plus ``collisions``: the groups of labels sharing a colour (each
@@ -476,10 +490,112 @@ class MaskPanoptic(LabelCodec):
 # ---------------------------------------------------------------- mask/instance
 
 
+@functools.lru_cache(maxsize=32)
+def _distinct_margin(n: int, space: str) -> float:
+    """Minimum pairwise distance of the ``"distinct"`` instance palette (black and ``n`` colours)."""
+    generated = distinct_palette(n, space, avoid=[(0, 0, 0)])
+    return min_pairwise_distance(np.concatenate([np.zeros((1, 3), np.uint8), generated]), space)
+
+
+def _image_key(ids: np.ndarray) -> int:
+    """32-bit CRC of one id map (shape, then the ids as little-endian int64, C order)."""
+    arr = np.ascontiguousarray(ids, dtype="<i8")
+    head = np.asarray(arr.shape, dtype="<i8").tobytes()
+    return zlib.crc32(arr.tobytes(), zlib.crc32(head))
+
+
+def random_instance_colors(
+    ids: Any, space: str = "oklab", min_distance: float = 0.05, seed: int = 0
+) -> np.ndarray:
+    """One id map ``(H, W)`` -> RGB ``(H, W, 3)`` uint8 with random distinct colours per instance.
+
+    The rule (``mask/instance`` with ``colors="random"``): the image's generator is
+    ``np.random.default_rng([seed, crc])``, ``crc`` the CRC-32 of the id map (its shape, then its
+    ids as little-endian int64 in C order), so an image gets the same colours wherever it sits in
+    a batch and different images get independent draws. Candidates are uniform sRGB triples
+    (``rng.integers(0, 256, (64, 3))`` per round); a candidate is rejected when it is closer than
+    ``min_distance`` (in ``space``) to black or to a colour already accepted. The present ids, in
+    ascending order, take the accepted colours in the order drawn; id 0 stays black. Raises
+    :class:`~rgbtask.errors.InputError` when 10,000 candidates per instance cannot place them.
+    """
+    ids = np.asarray(ids)
+    present = np.unique(ids[ids > 0])
+    rng = np.random.default_rng([int(seed), _image_key(ids)])
+    black = convert(np.zeros((1, 3), np.uint8), space)[0]
+    accepted = np.empty((present.size, 3), dtype=np.uint8)
+    coords = np.empty((present.size + 1, 3))
+    coords[0] = black
+    n = 0
+    limit2 = float(min_distance) ** 2
+    drawn = 0
+    while n < present.size:
+        if drawn > 10_000 * present.size:
+            raise InputError(
+                f"expected room for {present.size} random colours at least {min_distance:.6g} apart "
+                f"in {space}; lower min_distance or use colors='distinct'"
+            )
+        cand = rng.integers(0, 256, (64, 3)).astype(np.uint8)
+        cc = convert(cand, space)
+        drawn += 64
+        for j in range(64):
+            if ((coords[: n + 1] - cc[j]) ** 2).sum(-1).min() < limit2:
+                continue
+            accepted[n] = cand[j]
+            n += 1
+            coords[n] = cc[j]
+            if n == present.size:
+                break
+    lut = np.zeros((int(ids.max(initial=0)) + 1, 3), dtype=np.uint8)
+    lut[present] = accepted
+    return np.ascontiguousarray(np.take(lut, ids, axis=0))
+
+
+def relabel_error(reference: Any, decoded: Any) -> np.ndarray:
+    """Per pixel of one image: 1.0 where ``decoded`` disagrees with ``reference`` up to a one-to-one
+    renumbering, else 0.0. Background (0) must stay 0; the other (reference id, decoded id) pairs
+    are matched greedily by decreasing overlap (ties to the lower ids), each id used once."""
+    ref = np.asarray(reference).astype(np.int64).ravel()
+    dec = np.asarray(decoded).astype(np.int64).ravel()
+    r_ids, r_inv = np.unique(ref, return_inverse=True)
+    d_ids, d_inv = np.unique(dec, return_inverse=True)
+    joint = np.bincount(r_inv * d_ids.size + d_inv, minlength=r_ids.size * d_ids.size)
+    joint = joint.reshape(r_ids.size, d_ids.size)
+    target = np.full(r_ids.size, -1, dtype=np.int64)
+    if r_ids.size and r_ids[0] == 0:
+        target[0] = 0
+    used = {0}
+    rows, cols = np.nonzero(joint)
+    order = np.lexsort((cols, rows, -joint[rows, cols]))
+    for k in order:
+        r, c = rows[k], cols[k]
+        if r_ids[r] == 0 or target[r] >= 0 or int(d_ids[c]) in used:
+            continue
+        target[r] = d_ids[c]
+        used.add(int(d_ids[c]))
+    return (target[r_inv] != dec).astype(np.float64).reshape(np.shape(reference))
+
+
+def _well_formed(ids: np.ndarray, min_size: int, components: bool = True) -> np.ndarray:
+    """True on background and on pixels of instances of at least ``min_size`` pixels that are one
+    8-connected region (any shape with ``components=False``): those round-trip through
+    ``colors="random"`` exactly up to renumbering."""
+    from scipy import ndimage
+
+    ids = np.asarray(ids)
+    ok = ids == 0
+    structure = np.ones((3, 3), dtype=bool)
+    for k in np.unique(ids[ids > 0]).tolist():
+        sel = ids == k
+        n = ndimage.label(sel, structure=structure)[1] if components else 1
+        if n == 1 and int(sel.sum()) >= min_size:
+            ok |= sel
+    return ok
+
+
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class MaskInstance(LabelCodec):
-    """Instance ids ``(..., H, W)`` (0 = background) <-> distinct generated colours.
+    """Instance ids ``(..., H, W)`` (0 = background) <-> distinct colours, generated or random.
 
     Parameters
     ----------
@@ -491,7 +607,27 @@ class MaskInstance(LabelCodec):
         ``decode_instances``: components with fewer pixels are dropped (id 0, invalid).
     cluster_distance : float, optional
         ``decode_instances``: colours closer than this (in ``space`` units) belong to one
-        cluster; default half the palette's minimum pairwise distance.
+        cluster; default half the palette's minimum pairwise distance (``colors="distinct"``) or
+        half ``min_distance`` (``colors="random"``).
+    colors : {"distinct", "random"}
+        ``"distinct"`` (default): id ``k`` -> colour ``k - 1`` of the generated palette, decoded by
+        nearest colour, exact. ``"random"``: random distinct colours per image (as Vision Banana
+        and SAM-style visualisations draw instances), decoded by :meth:`decode_instances`
+        (colour clustering + connected components); ids come back renumbered in raster order
+        of each instance's first pixel (:func:`random_instance_colors` gives the rule).
+    seed : int
+        ``colors="random"``: seed of the per-image generator.
+    min_distance : float, optional
+        ``colors="random"``: a drawn colour closer than this (in ``space`` units) to black or to a
+        colour already drawn for the image is rejected; default half the minimum pairwise
+        distance of the ``"distinct"`` palette of ``max_instances`` colours.
+    components : bool, optional
+        ``decode_instances`` (and so ``decode`` with ``colors="random"``): True splits each colour
+        cluster into 8-connected components, as a model may reuse a colour for two instances;
+        False keeps a cluster whole, so an instance in several regions (occluded objects, COCO
+        stuff) stays one instance. Default (None): True with ``colors="distinct"`` (the behaviour
+        before ``colors`` existed), False with ``colors="random"`` (its colours never repeat in
+        an image); :attr:`split_components` is the value in use.
     """
 
     name: ClassVar[str] = "mask/instance"
@@ -499,39 +635,148 @@ class MaskInstance(LabelCodec):
     primary_metric: ClassVar[tuple[str, bool]] = ("mean_iou", False)
 
     def metrics(self, reference: np.ndarray, decoded: np.ndarray) -> dict[str, Any]:
-        """:func:`rgbtask.metrics.instance_metrics` (matched instances, pixel accuracy)."""
-        return instance_metrics(decoded, reference)
+        """:func:`rgbtask.metrics.instance_metrics` (matched instances, pixel accuracy); with
+        ``colors="random"`` also :func:`rgbtask.metrics.panoptic_quality` (``pq``, ``sq``,
+        ``rq``, class-agnostic) and ``pixel_acc`` up to the relabelling."""
+        if self.colors == "distinct":
+            return instance_metrics(decoded, reference)
+        out = instance_metrics(decoded, reference)
+        out["pixel_acc"] = float(100.0 * (1.0 - np.mean(self.roundtrip_error(reference, decoded))))
+        pq = panoptic_quality(decoded, reference)
+        out.update({k: pq[k] for k in ("pq", "sq", "rq")})
+        return out
 
     max_instances: int = param(64, integer(1, 4095))
     space: str = param("oklab", one_of("lab", "oklab"))
     min_size: int = param(16, integer(1, None))
     cluster_distance: float | None = param(None, _distance, optional=True)
+    colors: str = param("distinct", one_of("distinct", "random"))
+    seed: int = param(0, integer(0, 2**32 - 1))
+    min_distance: float | None = param(None, _distance, optional=True)
+    components: bool | None = param(None, boolean, optional=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.colors == "random" and self.cluster_distance is not None:
+            if not self.cluster_distance < self.random_min_distance:
+                raise ConfigError(
+                    f"expected cluster_distance < min_distance ({self.random_min_distance:.6g}) "
+                    f"with colors='random', got {plain(self.cluster_distance)!r}"
+                )
 
     @property
-    def colors(self) -> np.ndarray:
-        """``(max_instances + 1, 3)``: black, then the generated colours."""
+    def palette_colors(self) -> np.ndarray:
+        """``(max_instances + 1, 3)``: black, then the generated colours (``colors="distinct"``;
+        with ``colors="random"``, the colours of no image in particular)."""
         generated = distinct_palette(self.max_instances, self.space, avoid=[(0, 0, 0)])
         return np.concatenate([np.zeros((1, 3), np.uint8), generated])
+
+    @property
+    def random_min_distance(self) -> float:
+        """The rejection distance of ``colors="random"`` (``min_distance`` or its default)."""
+        if self.min_distance is not None:
+            return float(self.min_distance)
+        return 0.5 * _distinct_margin(self.max_instances, self.space)
+
+    @property
+    def split_components(self) -> bool:
+        """``components`` resolved: whether clusters are split into connected components."""
+        if self.components is not None:
+            return bool(self.components)
+        return self.colors == "distinct"
+
+    @property
+    def torch_native(self) -> bool:
+        """Whether the torch adapter may use its native palette path (``colors="distinct"``)."""
+        return self.colors == "distinct"
+
+    @property
+    def pixelwise(self) -> bool:
+        return self.colors == "distinct"
 
     @property
     def levels(self) -> int:
         return self.max_instances + 1
 
+    def bound_text(self) -> str:
+        if self.colors == "distinct":
+            return "exact (0 label errors)"
+        shape = "one 8-connected region of " if self.split_components else ""
+        return (
+            f"exact up to renumbering for every instance that is {shape}at least min_size "
+            "pixels (and on background); 1 label error allowed elsewhere"
+        )
+
     def validate_value(self, value: Any) -> np.ndarray:
         return _check_labels(value, "instance ids", self.max_instances)
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.take(self.colors, ids, axis=0))
+        if self.colors == "distinct":
+            return np.ascontiguousarray(np.take(self.palette_colors, ids, axis=0))
+        out = np.zeros(ids.shape + (3,), dtype=np.uint8)
+        flat_ids = ids.reshape((-1,) + ids.shape[-2:])
+        flat_out = out.reshape((-1,) + out.shape[-3:])
+        for i in range(flat_ids.shape[0]):
+            flat_out[i] = random_instance_colors(
+                flat_ids[i], self.space, self.random_min_distance, self.seed
+            )
+        return out
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        labels, conf, valid = nearest_color(rgb, self.colors, self.space, label_dtype=np.int32)
-        return Decoded(labels, conf, valid)
+        if self.colors == "distinct":
+            labels, conf, valid = nearest_color(
+                rgb, self.palette_colors, self.space, label_dtype=np.int32
+            )
+            return Decoded(labels, conf, valid)
+        lead, (h, w) = rgb.shape[:-3], rgb.shape[-3:-1]
+        ids = np.zeros(lead + (h, w), dtype=np.int32)
+        conf = np.zeros(lead + (h, w), dtype=np.float32)
+        valid = np.zeros(lead + (h, w), dtype=bool)
+        flat = rgb.reshape((-1, h, w, 3))
+        fi, fc, fv = (a.reshape((-1, h, w)) for a in (ids, conf, valid))
+        for i in range(flat.shape[0]):
+            res = self.decode_instances(flat[i])
+            fi[i], fc[i], fv[i] = res.ids, res.confidence, res.valid
+        return Decoded(ids, conf, valid)
+
+    def roundtrip_error(self, reference: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """``colors="distinct"``: 1 where the id differs. ``"random"``: 1 where the decoded id is
+        not the one matched to the reference instance (:func:`relabel_error`, per image)."""
+        if self.colors == "distinct":
+            return _label_error(reference, decoded)
+        ref = np.asarray(reference)
+        dec = np.asarray(decoded)
+        h, w = ref.shape[-2:]
+        out = np.zeros(ref.shape, dtype=np.float64)
+        r, d, o = ref.reshape(-1, h, w), dec.reshape(-1, h, w), out.reshape(-1, h, w)
+        for i in range(r.shape[0]):
+            o[i] = relabel_error(r[i], d[i])
+        return out
+
+    def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
+        """``"distinct"``: 0. ``"random"``: 0 on background and on every instance that is one
+        8-connected region of at least ``min_size`` pixels, 1 elsewhere (such an instance's
+        colour is at least ``min_distance > cluster_distance`` from black and from every other
+        colour of its image, so its pixels form a cluster of their own and one component)."""
+        if self.colors == "distinct":
+            return 0.0
+        ref = np.asarray(reference)
+        h, w = ref.shape[-2:]
+        out = np.zeros(ref.shape, dtype=np.float64)
+        r, o = ref.reshape(-1, h, w), out.reshape(-1, h, w)
+        for i in range(r.shape[0]):
+            o[i] = ~_well_formed(r[i], self.min_size, self.split_components)
+        return out
 
     def range_text(self) -> str:
+        if self.colors == "random":
+            return "instance ids >= 0 in raster order of first pixel (0: background or dropped)"
         return f"instance ids 0..max_instances = 0..{self.max_instances} (every colour is valid)"
 
     def in_range(self, decoded: Decoded) -> np.ndarray:
         ids = np.asarray(decoded.value).astype(np.int64)
+        if self.colors == "random":
+            return (ids >= 0) & (np.asarray(decoded.valid) | (ids == 0))
         return (ids >= 0) & (ids <= self.max_instances) & np.asarray(decoded.valid)
 
     def encode_families(
@@ -588,14 +833,20 @@ class MaskInstance(LabelCodec):
         """
         if self.cluster_distance is not None:
             radius = self.cluster_distance
+        elif self.colors == "random":
+            radius = 0.5 * self.random_min_distance
         else:
-            radius = 0.5 * min_pairwise_distance(self.colors, self.space)
-        return decode_instances(rgb, self.space, self.min_size, radius, background_distance)
+            radius = 0.5 * min_pairwise_distance(self.palette_colors, self.space)
+        return decode_instances(
+            rgb, self.space, self.min_size, radius, background_distance, self.split_components
+        )
 
     @classmethod
     def examples(cls, scene: Any):
         yield cls(), [scene.instance, scene.instance.T.copy()]
         yield cls(max_instances=8, space="lab"), [scene.instance]
+        yield cls(colors="random", seed=7), [scene.instance, scene.instance.T.copy()]
+        yield cls(colors="random", components=True, space="lab"), [scene.instance]
 
 
 # ---------------------------------------------------------------- mask/binary

@@ -50,7 +50,7 @@ def _palette_parts(codec: Codec) -> dict[str, Any]:
     of a nearest-colour mask codec (``mask/palette``, ``mask/instance``)."""
     reject = getattr(codec, "reject_distance", None)
     return {
-        "colors": np.asarray(codec.colors, dtype=np.uint8),  # type: ignore[attr-defined]
+        "colors": np.asarray(codec.palette_colors, dtype=np.uint8),  # type: ignore[attr-defined]
         "space": str(codec.space),  # type: ignore[attr-defined]
         "reject": math.inf if reject is None else float(reject),
         "ignore": int(getattr(codec, "ignore", 0)),

@@ -49,4 +49,6 @@ def _native_of(codec: Codec) -> _Native:
     host path."""
     cls = type(codec)
     spec = vars(cls).get("torch_impl")
-    return _HOST if spec is None else _load(spec, cls)
+    if spec is None or not getattr(codec, "torch_native", True):
+        return _HOST  # a configuration the native path does not cover (mask/instance random)
+    return _load(spec, cls)
