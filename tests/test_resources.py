@@ -475,6 +475,8 @@ def run_examples():
         warnings.simplefilter("ignore")
         for name in rgbtask.list_codecs():
             for i, (codec, values) in enumerate(get_codec_class(name).examples(scene)):
+                if codec.task == "depth" and getattr(codec, "bits", 8) == 16 and codec.levels > 65536:
+                    continue  # a long 16-bit curve's code hash takes minutes as Python (gray16 stays)
                 for j, value in enumerate(values):
                     key = f"{name}|{i}|{j}"
                     rgb = codec.encode(value)
