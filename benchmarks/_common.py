@@ -21,6 +21,18 @@ def best_time(fn, repeat: int = 5, number: int = 1) -> float:
     return best
 
 
+def timings(fn, repeat: int = 15) -> list[float]:
+    """Wall times of ``repeat`` calls (after one warm-up call: compilation, table entries), for
+    medians with their spread."""
+    fn()
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 def peak_memory_mib(fn) -> float:
     """Peak memory NumPy allocates during one call, in MiB (tracemalloc sees NumPy buffers)."""
     tracemalloc.start()

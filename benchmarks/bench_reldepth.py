@@ -17,29 +17,18 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table
+from _common import machine, print_table, timings
 
 import rgbtask
 from rgbtask.metrics import align_scale_shift
 
 H, W = 1080, 1920
 REPEAT = 15
-
-
-def timings(fn, repeat: int = REPEAT) -> list[float]:
-    fn()  # warm-up (compilation, table entries)
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def cell(ts: list[float]) -> str:
@@ -106,7 +95,7 @@ def main() -> None:
             "np.linalg.lstsq",
         ),
     ):
-        t_ours, t_peer = timings(ours), timings(peer)
+        t_ours, t_peer = timings(ours, REPEAT), timings(peer, REPEAT)
         ratio = statistics.median(t_peer) / statistics.median(t_ours)
         rows.append([label, size, cell(t_ours), f"{name}: {cell(t_peer)}", f"{ratio:.2f}"])
     print(machine())

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 import torch
-from _common import machine, print_table
+from _common import machine, print_table, timings
 
 import rgbtask
 from rgbtask import torch as rt
@@ -43,16 +43,6 @@ CODECS = [
     ("mask/binary", {}),
     ("mask/panoptic", {}),
 ]
-
-
-def timings(fn, repeat: int) -> list[float]:
-    fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def summary(times: list[float]) -> str:

@@ -178,6 +178,21 @@ def decode_u8_kernel(
 
 
 @jit
+def _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi):
+    """Pixel ``i`` of a float decode from its projection ``(f, dist)``: the depth of ``f``
+    clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0) with confidence
+    ``1 - dist / threshold`` when the colour is within ``threshold`` of the curve, else invalid."""
+    if dist < threshold:
+        out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
+        conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
+        valid[i] = True
+    else:
+        out[i] = math.nan
+        conf[i] = 0.0
+        valid[i] = False
+
+
+@jit
 def decode_float_kernel(
     rgb, out, conf, valid, scale, tp, lo, hi, verts, palette, uniform, knots, nlev, threshold
 ):
@@ -192,15 +207,7 @@ def decode_float_kernel(
             knots,
             nlev,
         )
-        if dist < threshold:
-            # clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0)
-            out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
-            conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
-            valid[i] = True
-        else:
-            out[i] = math.nan
-            conf[i] = 0.0
-            valid[i] = False
+        _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi)
 
 
 #: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
@@ -304,14 +311,7 @@ def decode_u16_kernel(
             valid[i] = True
             continue
         f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
-        if dist < threshold:
-            out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
-            conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
-            valid[i] = True
-        else:
-            out[i] = math.nan
-            conf[i] = 0.0
-            valid[i] = False
+        _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi)
 
 
 # ---------------------------------------------------------------- wrappers
