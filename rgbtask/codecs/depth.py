@@ -247,7 +247,7 @@ class DepthCodec(Codec):
         return self._curve
 
     @property
-    def native(self) -> bool:
+    def default_decode(self) -> bool:
         """True for the default quantization and threshold (the paths torch runs on device)."""
         return self.quantization == "round" and self.max_distance == "auto"
 
@@ -366,7 +366,7 @@ class DepthCodec(Codec):
     def _decode(self, rgb: np.ndarray) -> Decoded:
         curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
-        if not self.native:
+        if not self.default_decode:
             out, conf, valid = self._decode_general(flat)
         elif self.bits == 16:
             out, conf, valid = kernels.decode_u16(
@@ -528,6 +528,8 @@ class DepthCubewalk(DepthCodec):
         yield cls(transform="log", near=0.5, far=20.0), values
         yield cls(transform="affine"), values
         yield cls(bits=16), values
+        yield cls(quantization="floor"), values
+        yield cls(max_distance=0.6), values  # None: the reserved code decodes too
 
 
 @register_codec
@@ -547,6 +549,7 @@ class DepthHue(DepthCodec):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="inverse", near=0.5, far=20.0, variant="nowrap"), values
+        yield cls(near=0.5, far=20.0, quantization="floor", max_distance=0.2), values
         yield cls(near=0.5, far=20.0, bits=16), values
 
 
@@ -610,6 +613,7 @@ class DepthColormap(DepthCodec):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(cmap="plasma", transform="log", near=0.5, far=20.0), values
+        yield cls(cmap="plasma", quantization="matplotlib", near=0.5, far=20.0), values
         yield cls(near=0.5, far=20.0, bits=16), values
 
 

@@ -132,20 +132,32 @@ class NormalsXYZ(Codec):
 
     bits: int = param(8, one_of(8, 16))
     convention: str | tuple[int, int, int] = param("opengl", convention_signs)
+    image_convention: str | tuple[int, int, int] = param("opengl", convention_signs)
+    quantization: str = param("round", one_of("round", "floor"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # the sign vector the kernels take, built once (read-only; not part of the config)
-        signs = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
-        signs = np.asarray(signs, dtype=np.float64)
+        # the sign vector the kernels take, built once (read-only; not part of the config):
+        # the user's frame -> OpenGL -> the image's frame (each sign is its own inverse)
+        user = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
+        image = CONVENTIONS.get(self.image_convention, self.image_convention)  # type: ignore[call-overload]
+        signs = np.asarray(user, dtype=np.float64) * np.asarray(image, dtype=np.float64)
         signs.setflags(write=False)
         object.__setattr__(self, "_signs", signs)
 
     # ---------------------------------------------------------------- description
     @property
     def signs(self) -> np.ndarray:
-        """Per-axis signs from the user's frame to the image (OpenGL) frame (read-only)."""
+        """Per-axis signs from the user's frame (``convention``) to the stored image's frame
+        (``image_convention``), read-only; the same signs take the image back."""
         return self._signs
+
+    @property
+    def offset(self) -> float:
+        """Added to an integer code before decoding (0.5 for ``quantization="floor"``: the
+        centre of the truncation cell), and to the scaled value before ``floor`` on encoding
+        (0.5 rounds, 0 truncates)."""
+        return 0.0 if self.quantization == "floor" else 0.5
 
     @property
     def scale(self) -> float:
@@ -180,14 +192,25 @@ class NormalsXYZ(Codec):
         return normals
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
-        return kernels.encode(normals, signs=self.signs, scale=self.scale, dtype=self.dtype)
+        return kernels.encode(
+            normals, signs=self.signs, scale=self.scale, dtype=self.dtype, offset=self.offset
+        )
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         scale = rgb_scale(rgb)
         # quantization slack of the input's bit depth (float input: the codec's)
         slack = math.sqrt(3.0) / (scale if scale > 1.0 else self.scale)
+        # quantization="floor": a code c of the codec's bits stands for the cell [c, c + 1): its
+        # centre, half a code of the codec's bits in the input's scale (float RGB, or the other
+        # integer depth, of a code decodes as the code does)
+        offset = 0.5 * scale / self.scale if self.quantization == "floor" else 0.0
         normals, confidence, valid = kernels.decode(
-            rgb, scale=scale, signs=self.signs, slack=slack, max_dev=MAX_NORM_DEVIATION
+            rgb,
+            scale=scale,
+            signs=self.signs,
+            slack=slack,
+            max_dev=MAX_NORM_DEVIATION,
+            offset=offset,
         )
         return Decoded(normals, confidence, valid)
 
@@ -233,3 +256,5 @@ class NormalsXYZ(Codec):
         yield cls(), [normals, normals[::-1, ::-1]]
         yield cls(bits=16), [normals]
         yield cls(convention="opencv"), [normals * flip]
+        yield cls(convention="opencv", image_convention="opencv"), [normals * flip]
+        yield cls(quantization="floor", image_convention="dsine"), [normals]
