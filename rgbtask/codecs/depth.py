@@ -38,6 +38,19 @@ Round-trip bound, per pixel: with ``t_i = i / (levels - 1)`` the level ``d`` enc
 (``D`` = inverse transform): half a quantization step (exactly half for ``linear``), plus the
 distance clipped off for depths outside [near, far], plus half a float32 ulp of the output. :meth:`DepthCodec.step_at` gives the step
 ``D(t_i + h) - D(t_i - h)`` at any depth. The same formula holds for ``bits=16`` with its levels.
+
+Images written by other tools (issue 14; docs/depth.md):
+
+* ``quantization="floor"`` (8-bit cubewalk, hue, gray): ``rgb = floor(colour(f) * 255)``, the
+  continuous curve's colour truncated (hilbertmap's examples); decoded by the nearest colour of
+  :func:`rgbtask.curves.floor_table` to the centre of the ``f`` interval painted with it. Bound:
+  half that interval (half a level; one level at the cube walk's green and blue vertices).
+* ``quantization="matplotlib"`` / ``"opencv"`` (``depth/colormap``, 8 bits): the tool's 256-entry
+  table, entry ``trunc(f * scale)`` (matplotlib ``scale = N``, OpenCV 255;
+  :func:`rgbtask.curves.source_table`), decoded to the centre of the colour's interval.
+* ``max_distance``: ``"auto"`` (the curve's threshold), a number, or None (every colour is valid,
+  the reserved code included: ``depth/cubewalk`` then equals ``hilbertmap.rgb_to_depth`` on all
+  2^24 colours). Confidence stays ``1 - distance / threshold``.
 """
 
 from __future__ import annotations
