@@ -156,8 +156,14 @@ def main() -> None:
     print_table(
         "depth/colormap turbo, written by the tool (errors in bins of its table)",
         colormap_rows(rng),
-        ["writer", "rgbtask decode", "codes differing from ours", "mean |err|", "max |err|",
-         "mean err (bias)"],  # fmt: skip
+        [
+            "writer",
+            "rgbtask decode",
+            "codes differing from ours",
+            "mean |err|",
+            "max |err|",
+            "mean err (bias)",
+        ],
     )
     print_table("depth/cubewalk, all 2^24 colours", cube_rows(), ["decoder", "rejected"])
     print_table(
