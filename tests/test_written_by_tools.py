@@ -327,3 +327,22 @@ def test_torch_follows_floor_and_image_convention(monkeypatch):
     dcodes = dtc.encode(torch.from_numpy(depth), as_uint8=True)
     assert np.array_equal(dcodes.numpy(), dcodec.encode(depth))
     assert np.array_equal(dtc.decode(dcodes).numpy(), dcodec.decode(dcodec.encode(depth)))
+
+
+# ---------------------------------------------------------------- real frames
+REAL = {"nyu_demo": 1000.0, "kitti_demo": 256.0}
+
+
+@pytest.mark.parametrize("dataset", sorted(REAL))
+def test_real_frames_written_by_hilbertmap_decode_within_the_bound(data_dir, dataset):
+    from rgbtask import io as rio
+
+    floor = rgbtask.get_codec("depth/cubewalk", quantization="floor")
+    frames = sorted((data_dir / "depth" / dataset / "depth").glob("*.png"))
+    assert frames
+    for frame in frames:
+        d = rio.read_depth(frame, depth_scale=REAL[dataset])
+        ok = np.isfinite(d) & (d > 0)
+        png = hm_truncated_png(np.where(ok, d, 1.0), floor)
+        dec = floor.decode(png)
+        assert np.all(_within(floor, d[ok], dec[ok]))
