@@ -346,3 +346,19 @@ def test_real_frames_written_by_hilbertmap_decode_within_the_bound(data_dir, dat
         png = hm_truncated_png(np.where(ok, d, 1.0), floor)
         dec = floor.decode(png)
         assert np.all(_within(floor, d[ok], dec[ok]))
+
+
+def test_torch_soft_decode_of_a_tool_table_agrees_with_decode():
+    torch = pytest.importorskip("torch")
+    from rgbtask.torch import TensorCodec
+
+    config = {"name": "depth/colormap", "transform": "normalized", "quantization": "matplotlib"}
+    codec = rgbtask.get_codec(config)
+    f = np.random.default_rng(7).random((1, 8, 9))
+    png = codec.encode(f)
+    tc = TensorCodec(config, layout="NHWC", value_range=(0.0, 1.0))
+    x = torch.from_numpy(png.astype(np.float64) / 255.0).requires_grad_(True)
+    soft = tc.soft_decode(x)
+    np.testing.assert_allclose(soft.detach().numpy(), codec.decode(png), atol=1e-6)
+    soft.sum().backward()
+    assert torch.isfinite(x.grad).all()

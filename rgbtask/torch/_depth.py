@@ -214,6 +214,14 @@ class _DepthNative(_Native):
             n = parts["levels"]
             parts = dict(parts, knots=np.arange(n, dtype=np.float64), uniform=True)
         f = self._soft_project(rgb01, parts)
+        table = getattr(codec, "_table", None)
+        if table is not None and parts["kind"] == "palette":
+            # a tool's table (quantization "matplotlib" / "opencv"): entry k stands for the
+            # centre of its interval of f; between entries, linear (as decode, at the entries)
+            centre = torch.from_numpy(0.5 * (table.f_lo + table.f_hi)).to(f.device, f.dtype)
+            u = f * (parts["levels"] - 1)
+            k = torch.floor(u.detach()).clamp(0, parts["levels"] - 2).to(torch.int64)
+            f = centre[k] + (u - k.to(f.dtype)) * (centre[k + 1] - centre[k])
         if parts["power"]:
             f = f.clamp(max=1.0 - 2.0**-20)  # keep metres finite at the far end (white)
         return self._inverse(f, parts["params"])
