@@ -362,3 +362,15 @@ def test_torch_soft_decode_of_a_tool_table_agrees_with_decode():
     np.testing.assert_allclose(soft.detach().numpy(), codec.decode(png), atol=1e-6)
     soft.sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_torch_soft_decode_of_floor_normals_agrees_with_decode():
+    torch = pytest.importorskip("torch")
+    from rgbtask.torch import TensorCodec
+
+    config = {"name": "normals/xyz", "quantization": "floor", "image_convention": "opencv"}
+    codec = rgbtask.get_codec(config)
+    png = codec.encode(_unit_normals(8, 500).reshape(1, 20, 25, 3))
+    tc = TensorCodec(config, layout="NHWC", value_range=(0.0, 1.0))
+    soft = tc.soft_decode(torch.from_numpy(png.astype(np.float64) / 255.0))
+    np.testing.assert_allclose(soft.numpy(), codec.decode(png), atol=1e-6)

@@ -66,7 +66,9 @@ class _NormalsNative(_Native):
 
     def soft_decode(self, codec, rgb01, **options):
         _no_options(codec, options)
-        signs, _, _ = _normals_parts(codec)
+        signs, scale, _ = _normals_parts(codec)
+        if codec.quantization == "floor":  # as decode: the centre of the truncation cell
+            rgb01 = rgb01 + 0.5 / scale
         v = rgb01 * 2.0 - 1.0
         norm = torch.sqrt((v * v).sum(-1, keepdim=True).clamp_min(1e-24))
         sign = torch.tensor(signs, dtype=v.dtype, device=v.device)
