@@ -8,6 +8,9 @@ are called themselves."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -374,3 +377,42 @@ def test_torch_soft_decode_of_floor_normals_agrees_with_decode():
     tc = TensorCodec(config, layout="NHWC", value_range=(0.0, 1.0))
     soft = tc.soft_decode(torch.from_numpy(png.astype(np.float64) / 255.0))
     np.testing.assert_allclose(soft.numpy(), codec.decode(png), atol=1e-6)
+
+
+# ---------------------------------------------------------------- golden files
+# An encoding is a file format (tests/test_golden.py): the truncating encoders too. Regenerate
+# only on purpose, with RGBTASK_REGEN_GOLDEN=1.
+GOLDEN = Path(__file__).resolve().parent / "golden"
+REGEN = os.environ.get("RGBTASK_REGEN_GOLDEN") == "1"
+
+GOLDEN_CASES = {
+    "depth_cubewalk_floor": {"name": "depth/cubewalk", "quantization": "floor"},
+    "depth_hue_floor": {"name": "depth/hue", "near": 0.5, "far": 20.0, "quantization": "floor"},
+    "depth_turbo_matplotlib": {
+        "name": "depth/colormap",
+        "near": 0.5,
+        "far": 20.0,
+        "quantization": "matplotlib",
+    },
+    "normals_xyz_floor_dsine": {
+        "name": "normals/xyz",
+        "quantization": "floor",
+        "image_convention": "dsine",
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_golden_truncating_encoders(case):
+    from rgbtask import io as rio
+    from rgbtask.testing import check_roundtrip
+
+    codec = rgbtask.get_codec(GOLDEN_CASES[case])
+    what = "normals" if case.startswith("normals") else "depth"
+    value = np.load(GOLDEN / f"{what}_input.npy")
+    path = GOLDEN / f"{case}.png"
+    if REGEN:
+        rio.write_png(path, codec.encode(value))
+    golden = rio.read_image(path)
+    assert np.array_equal(codec.encode(value), golden), "the encoding changed: a format break"
+    check_roundtrip(codec, value, golden)
