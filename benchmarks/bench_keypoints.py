@@ -81,7 +81,7 @@ def main() -> None:
         centre = np.array([w / 2, h / 2])
         kp = centre + rng.uniform(-2.5, 2.5, (batch, 1, K, 2)) * scale
         rgb = codec.encode(kp)
-        peer_rgb = numpy_encode(kp, size, codec.sigma, codec.radius)
+        peer_rgb = numpy_encode(kp, size, codec.blob_sigma, codec.radius)
         assert np.array_equal(rgb, peer_rgb), "the NumPy peer must give the same codes"
         ours = codec.decode(rgb)[:, 0]
         theirs = numpy_decode(rgb)
