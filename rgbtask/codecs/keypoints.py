@@ -446,8 +446,6 @@ class KeypointsHeatmap(Codec):
         lead = rgb.shape[:-3]
         flat = rgb.reshape((-1,) + self.image_shape)
         k, m = self.num_keypoints, self.max_instances
-        h, w = self._canvas()
-        n, sep = painter_grid(k)
         if self.layout == "painter":
             cand, count = kernels.find_peaks_painter(
                 flat,

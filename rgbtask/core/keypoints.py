@@ -840,28 +840,3 @@ def painter_peaks_reference(rgb_one, codes, scale, threshold, refine):
                     off[axis] = float(_axis_offset_reference(h[lo], v, h[hi], refine))
         rows.append((k, j + off[0], i + off[1], v))
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
-
-
-def painter_decode_published(rgb_one, codes):
-    """Painter's own decode of one image ``(H, W, 3)`` uint8 (a single person): per class the
-    argmax of the masked R and mmpose's quarter step, ``(K, 2)``; ``(-1, -1)`` where the class
-    heatmap is all 0 (``_get_max_preds``). The peer the tests compare the codec with."""
-    table = np.concatenate([np.asarray(codes, np.float32), np.zeros((1, 2), np.float32)])
-    gb = rgb_one[..., 1:].astype(np.float32)
-    cls = np.argmin(np.abs(gb[..., None, :] - table).sum(-1), axis=-1)
-    r = rgb_one[..., 0].astype(np.float32)
-    n_kp = len(table) - 1
-    height, width = cls.shape
-    heat = np.stack([np.where(cls == k, r, 0) for k in range(n_kp)]) / np.float32(255)
-    flat = heat.reshape(n_kp, -1)
-    idx = np.argmax(flat, axis=1)
-    maxval = flat.max(axis=1)
-    preds = np.stack([idx % width, idx // width], axis=-1).astype(np.float64)
-    preds[maxval <= 0] = -1
-    for k in range(n_kp):
-        px, py = int(preds[k, 0]), int(preds[k, 1])
-        if 1 < px < width - 1 and 1 < py < height - 1:
-            h = heat[k]
-            diff = np.array([h[py, px + 1] - h[py, px - 1], h[py + 1, px] - h[py - 1, px]])
-            preds[k] += np.sign(diff) * 0.25
-    return preds
