@@ -76,7 +76,9 @@ def main() -> None:
     rows = []
     for size in ((256, 192), (1080, 1920)):
         h, w = size
-        codec = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=K, max_instances=1)
+        codec = rgbtask.get_codec(
+            "keypoints/heatmap", size=size, num_keypoints=K, layout="grid", max_instances=1
+        )
         scale = min(h, w) / 6
         centre = np.array([w / 2, h / 2])
         kp = centre + rng.uniform(-2.5, 2.5, (batch, 1, K, 2)) * scale
@@ -99,7 +101,7 @@ def main() -> None:
             t_peer = best_time(peer, repeat=1)
             rows.append([op, label, ms(t_ours), ms(t_peer), f"{t_peer / t_ours:.1f}x"])
     print_table(
-        f"keypoints/heatmap (painter, sigma 2, argmax + DARK), {_jit.num_threads()} threads; "
+        f"keypoints/heatmap (grid, sigma 2, argmax + DARK), {_jit.num_threads()} threads; "
         + machine(),
         rows,
         ["operation", "size", "rgbtask", "NumPy peer", "ratio"],

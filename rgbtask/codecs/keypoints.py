@@ -14,14 +14,22 @@ Encoding (per pixel, float64, ``s = 255``, ``round(v) = floor(v + 0.5)``)::
     h(i, j) = max over blobs on the plane of exp(-((j - x)^2 + (i - y)^2) / (2 sigma^2))
     owner   = id of the blob giving that maximum
 
-* ``layout="painter"``: one RGB image; ``R = round(s h)`` and ``(G, B)`` the owner's code on a grid of
+* ``layout="painter"``: Painter's own pose target image, pixel for pixel (Wang et al., "Images Speak
+  in Images: A Generalist Painter for In-Context Visual Learning", CVPR 2023; baaivision/Painter
+  @cfec84587da2a2cc4e0b9acebe6fba1666e66477 ``Painter/data/mmpose_custom/data/pipelines/
+  custom_transform.py`` ``encode_rgb_target_to_image`` on mmpose 0.x MSRA targets of sigma
+  ``[1.5, 3]``): centres rounded to whole pixels, ``R = uint8(255 * max of the sigma windows)``
+  (truncated), ``(G, B)`` the id's code (the grid below) in its ``sigma / 2`` window, collisions to
+  the id of the largest sigma window (:func:`rgbtask.core.keypoints.render_painter` states the
+  rule). Default sigma 3 and Painter's decode: nearest of the K codes plus black by L1 on
+  ``(G, B)``, the class-masked R, its maxima and mmpose's quarter-pixel step
+  (:func:`rgbtask.core.keypoints.find_peaks_painter`). Capacity ``K <= 24``.
+* ``layout="grid"`` (named ``painter`` before Painter's own images took the name; images unchanged):
+  one RGB image; ``R = round(s h)`` and ``(G, B)`` the owner's code on Painter's grid of
   ``n = floor(sqrt(K)) + 1`` levels per channel, ``G = 255 - (k // n) * (256 // n)``,
-  ``B = 255 - (k % n) * (256 // n)``; ``(0, 0, 0)`` where ``R = 0``. This is the layout of Painter
-  (Wang et al., "Images Speak in Images: A Generalist Painter for In-Context Visual Learning",
-  CVPR 2023; ``define_colors_gb_mean_sep`` in baaivision/Painter,
-  ``data/mmpose_custom/data/pipelines/custom_transform.py``): for the 17 COCO keypoints, 5 levels
-  {255, 204, 153, 102, 51} on G and B, 51 code values apart; overlapping blobs take the id of the
-  larger one. Painter truncates ``R = int(255 h)``; we round. Capacity ``K <= 24`` (n <= 5 keeps
+  ``B = 255 - (k % n) * (256 // n)`` (``define_colors_gb_mean_sep``); ``(0, 0, 0)`` where
+  ``R = 0``: for the 17 COCO keypoints, 5 levels {255, 204, 153, 102, 51} on G and B, 51 code
+  values apart; overlapping blobs take the id of the larger one. Capacity ``K <= 24`` (n <= 5 keeps
   the levels 51 apart).
 * ``layout="palette"``: one RGB image, ``RGB = round(s h c_k)`` with a distinct colour ``c_k`` per id:
   the fully saturated hue wheel ``c_k = HSV(k / K, 1, 1)`` (max component 1, so ``max(R, G, B)``
@@ -50,7 +58,10 @@ is its peak value over the lowest peak a clean blob can have, ``exp(-1 / (4 sigm
 The peaks come from :func:`rgbtask.core.keypoints.find_peaks`; NMS, grouping and the matching
 of decoded to reference instances live in :mod:`rgbtask.codecs.keypoint_grouping`.
 
-Round-trip bound (8-bit codes), for a keypoint at least ``isolation_px`` from every other drawn
+Round-trip bound, ``layout="painter"``: the centre pixel, ``sqrt(2) (0.5 + max(H, W) 2^-24)`` (the
+rounding of the float32 coordinate) for a keypoint at least ``isolation_px`` from the others.
+
+Round-trip bound (8-bit codes, the other layouts), for a keypoint at least ``isolation_px`` from every other drawn
 keypoint on its plane (painter / palette: any keypoint; stacked: same id) and at least 1 px inside
 the canvas edge. Writing ``s = 255``:
 
