@@ -32,7 +32,7 @@ def test_separated_people_are_grouped_exactly(seed, n, k):
     exactly one person, whatever the candidates' order."""
     rng = np.random.default_rng(seed)
     kp = people(rng, n, k, gap=20.0)
-    xy, val = assemble(candidates(kp, rng), k, n + 2, radius=1.0)
+    xy, _ = assemble(candidates(kp, rng), k, n + 2, radius=1.0)
     order = match_instances(kp, xy)
     np.testing.assert_array_equal(xy[order[:n]], kp)
     assert np.isnan(xy[order[n:]]).all()
