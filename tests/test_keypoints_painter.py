@@ -259,3 +259,37 @@ def test_float_images_decode_like_their_codes():
     c = painter_codec((64, 48))
     rgb = c.encode(person(np.random.default_rng(5), c.size)[None])
     np.testing.assert_array_equal(c.decode(rgb / 255.0), c.decode(rgb))
+
+
+def test_coco_people_in_painters_crop_equal_painter(data_dir):
+    """Every annotated person of ../shared/data/keypoints/coco, cropped as Painter's pipeline does
+    (``TopDownGetBboxCenterScale`` with padding 1.25 at the 192 / 256 aspect, ``TopDownAffine``:
+    the box centre to the canvas centre, its padded width to 192 px): the codec's image equals
+    Painter's pixel for pixel, and its decode Painter's coordinates (keypoints falling outside the
+    crop are left out of both: off the canvas is not drawn here, see docs/keypoints.md)."""
+    from rgbtask.io import read_coco_keypoints
+
+    path = data_dir / "keypoints" / "coco" / "test_coco.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    c = painter_codec()
+    h, w = c.size
+    aspect = w / h
+    n_people = 0
+    for ann in read_coco_keypoints(path).values():
+        for kp, (x, y, bw, bh) in zip(ann["keypoints"], ann["bbox"]):
+            if not np.isfinite(kp[:, 0]).any():
+                continue
+            centre = np.array([x + 0.5 * bw, y + 0.5 * bh])
+            bw, bh = (bw, bw / aspect) if bw > aspect * bh else (bh * aspect, bh)
+            crop = (kp - centre) * (w / (1.25 * bw)) + np.array([0.5 * w, 0.5 * h])
+            crop = c._drawable(crop[None])[0]  # the canvas policy (both sides get the same)
+            vis = np.isfinite(crop[:, 0])
+            want = painter_image(np.nan_to_num(crop), vis, h, w)
+            got = c.encode(crop[None])
+            np.testing.assert_array_equal(got, want)
+            decoded = c.decode(got)[0]
+            theirs = painter_decode(want)
+            np.testing.assert_array_equal(decoded[vis], theirs[vis])
+            n_people += 1
+    assert n_people == 12  # the 14 annotated people, less the two with no keypoint
