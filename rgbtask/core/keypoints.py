@@ -683,7 +683,10 @@ def find_peaks_painter(
     Painter's classification (section comment) and per-class heatmaps; a candidate is a pixel of
     value >= ``threshold`` that is a maximum of its class's heatmap among its 8 neighbours
     (strictly above the ones before it in scan order, at least equal to the ones after: the first
-    of equal maxima, as argmax). ``REFINE_QUARTER`` is mmpose's rule on the class heatmap."""
+    of equal maxima, as argmax). ``REFINE_QUARTER`` is mmpose's rule on the class heatmap,
+    ``REFINE_NONE`` the pixel, any other flag a per-axis Newton step on the log class heatmap
+    (Painter's blob is symmetric about its centre pixel: every rule returns that pixel on a clean
+    image)."""
     n_img = rgb.shape[0]
     cand = np.zeros((n_img, capacity, 4), dtype=np.float64)
     count = np.zeros(n_img, dtype=np.int64)
@@ -768,12 +771,12 @@ def painter_peaks_kernel(rgb, cand, count, table, to_code, threshold, refine):
                         vm = _painter_at(val, ids, i, j - 1, k)
                         vp = _painter_at(val, ids, i, j + 1, k)
                         if vm > 0.0 and vp > 0.0:
-                            ox = _axis_offset(vm, v, vp, refine)
+                            ox = _painter_newton(vm, v, vp)
                     if 0 < i < height - 1:
                         vm = _painter_at(val, ids, i - 1, j, k)
                         vp = _painter_at(val, ids, i + 1, j, k)
                         if vm > 0.0 and vp > 0.0:
-                            oy = _axis_offset(vm, v, vp, refine)
+                            oy = _painter_newton(vm, v, vp)
                 if c < cap:
                     cand[b, c, 0] = k
                     cand[b, c, 1] = j + ox
@@ -787,6 +790,27 @@ def painter_peaks_kernel(rgb, cand, count, table, to_code, threshold, refine):
 def _painter_at(val, ids, i, j, k):
     """Class ``k``'s heatmap at ``(i, j)``: the value where the pixel is of class k, else 0."""
     return val[i, j] if ids[i, j] == k else 0.0
+
+
+@jit
+def _painter_newton(vm, v0, vp):
+    """Any other refinement on Painter's images: one Newton step per axis on the log of the class
+    heatmap's three samples, clipped to half a pixel (0 where the log is not concave)."""
+    lm = math.log(vm)
+    l0 = math.log(v0)
+    lp = math.log(vp)
+    second = lp - 2.0 * l0 + lm
+    if not second < 0.0:
+        return 0.0
+    return min(0.5, max(-0.5, -(lp - lm) / 2.0 / second))
+
+
+def _painter_newton_reference(vm, v0, vp):
+    lm, l0, lp = np.log(vm), np.log(v0), np.log(vp)
+    second = lp - 2.0 * l0 + lm
+    if not second < 0.0:
+        return 0.0
+    return float(np.clip(-(lp - lm) / 2.0 / second, -0.5, 0.5))
 
 
 @jit
@@ -837,6 +861,6 @@ def painter_peaks_reference(rgb_one, codes, scale, threshold, refine):
                 ((j, width, (i, j - 1), (i, j + 1)), (i, height, (i - 1, j), (i + 1, j)))
             ):
                 if 0 < a < lim - 1 and h[lo] > 0 and h[hi] > 0:
-                    off[axis] = float(_axis_offset_reference(h[lo], v, h[hi], refine))
+                    off[axis] = _painter_newton_reference(h[lo], v, h[hi])
         rows.append((k, j + off[0], i + off[1], v))
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
