@@ -40,6 +40,7 @@ import math
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
+from rgbtask.core._tables import TableCache
 from rgbtask.core.color import nearest_color
 
 __all__ = [
@@ -692,31 +693,54 @@ def find_peaks_painter(
     count = np.zeros(n_img, dtype=np.int64)
     table = np.zeros((codes.shape[0] + 1, 2), dtype=np.float64)
     table[:-1] = codes
+    # 8-bit codes: the class of every (G, B) pair, looked up (the same rule, computed once per K)
+    lut = _painter_class_lut(table) if rgb.dtype == np.uint8 else _NO_LUT
     run_rows(
         painter_peaks_kernel,
         (rgb, cand, count),
-        (table, 255.0 / scale, threshold, refine),
+        (table, lut, 255.0 / scale, threshold, refine),
         min_rows=1,
     )
     return cand, count
 
 
+_NO_LUT = np.zeros((0, 0), dtype=np.int64)
+_painter_luts = TableCache("Painter class tables", max_entries=32)
+
+
+def _painter_class_lut(table: np.ndarray) -> np.ndarray:
+    """``(256, 256)`` class of each 8-bit (G, B) (nearest code by L1, the first on ties; the last
+    row of ``table`` is black), cached per table."""
+
+    def build() -> np.ndarray:
+        g = np.arange(256, dtype=np.float64)
+        dist = np.abs(g[:, None, None] - table[:, 0]) + np.abs(g[None, :, None] - table[:, 1])
+        lut = np.argmin(dist, axis=-1).astype(np.int64)
+        lut.setflags(write=False)
+        return lut
+
+    return _painter_luts.get(table.tobytes(), build)
+
+
 @jit
-def _painter_classes(rgb, val, ids, table, to_code, scale_r):
+def _painter_classes(rgb, val, ids, table, lut, to_code, scale_r):
     """Painter's per-pixel class (nearest code by L1 on (G, B), black = -1) and class heatmap."""
     height, width = val.shape[0], val.shape[1]
     n_codes = table.shape[0]
     for i in range(height):
         for j in range(width):
-            g = float(rgb[i, j, 1]) * to_code
-            b = float(rgb[i, j, 2]) * to_code
-            best = 0
-            best_d = math.inf
-            for c in range(n_codes):
-                d = abs(g - table[c, 0]) + abs(b - table[c, 1])
-                if d < best_d:
-                    best_d = d
-                    best = c
+            if lut.shape[0] > 0:
+                best = lut[int(rgb[i, j, 1]), int(rgb[i, j, 2])]
+            else:
+                g = float(rgb[i, j, 1]) * to_code
+                b = float(rgb[i, j, 2]) * to_code
+                best = 0
+                best_d = math.inf
+                for c in range(n_codes):
+                    d = abs(g - table[c, 0]) + abs(b - table[c, 1])
+                    if d < best_d:
+                        best_d = d
+                        best = c
             if best == n_codes - 1:
                 ids[i, j] = -1
                 val[i, j] = 0.0
@@ -726,14 +750,14 @@ def _painter_classes(rgb, val, ids, table, to_code, scale_r):
 
 
 @jit
-def painter_peaks_kernel(rgb, cand, count, table, to_code, threshold, refine):
+def painter_peaks_kernel(rgb, cand, count, table, lut, to_code, threshold, refine):
     cap = cand.shape[1]
     height, width = rgb.shape[1], rgb.shape[2]
     val = np.zeros((height, width), dtype=np.float64)
     ids = np.full((height, width), -1, dtype=np.int64)
     scale_r = to_code / 255.0
     for b in range(rgb.shape[0]):
-        _painter_classes(rgb[b], val, ids, table, to_code, scale_r)
+        _painter_classes(rgb[b], val, ids, table, lut, to_code, scale_r)
         c = 0
         for i in range(height):
             for j in range(width):
