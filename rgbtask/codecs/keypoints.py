@@ -61,9 +61,9 @@ of decoded to reference instances live in :mod:`rgbtask.codecs.keypoint_grouping
 Round-trip bound, ``layout="painter"``: the centre pixel, ``sqrt(2) (0.5 + max(H, W) 2^-24)`` (the
 rounding of the float32 coordinate) for a keypoint at least ``isolation_px`` from the others.
 
-Round-trip bound (8-bit codes, the other layouts), for a keypoint at least ``isolation_px`` from every other drawn
-keypoint on its plane (painter / palette: any keypoint; stacked: same id) and at least 1 px inside
-the canvas edge. Writing ``s = 255``:
+Round-trip bound (8-bit codes, the other layouts), for a keypoint at least ``isolation_px`` from
+every other drawn keypoint on its plane (grid / palette: any keypoint; stacked: same id) and at
+least 1 px inside the canvas edge. Writing ``s = 255``:
 
 * Ties: two pixels straddling the peak can get the same code when the peak is within
   ``delta = sigma^2 / (0.8 s A exp(-1 / (8 sigma^2)))`` (``A = exp(-0.18 / sigma^2)``) of their
@@ -226,9 +226,9 @@ class KeypointsHeatmap(Codec):
 
     size: tuple[int, int] | None = param(None, size_hw, optional=True)
     num_keypoints: int | None = param(None, integer(lo=1), optional=True)
-    sigma: float = param(None, number(lo=0.5, hi=64.0), optional=True)
+    sigma: float | None = param(None, number(lo=0.5, hi=64.0), optional=True)
     layout: str = param("painter", one_of(*LAYOUTS))
-    refine: str = param(None, one_of(*REFINES), optional=True)
+    refine: str | None = param(None, one_of(*REFINES), optional=True)
     max_instances: int = param(20, integer(lo=1))
     threshold: float = param(0.3, number(lo=0.01, hi=0.9))
 
