@@ -223,8 +223,9 @@ def test_default_decode_is_painters(seed, noisy):
     st.integers(0, 2**31 - 1),
     st.sampled_from(["quarter", "dark", "none"]),
     st.booleans(),
+    st.booleans(),
 )
-def test_peaks_kernel_matches_its_reference(seed, refine, noisy):
+def test_peaks_kernel_matches_its_reference(seed, refine, noisy, majority):
     rng = np.random.default_rng(seed)
     c = painter_codec((19, 23), k=5, refine=refine, max_instances=3)
     rgb = c.encode(rng.uniform(0, 18, (1, 3, 5, 2)))
@@ -232,9 +233,17 @@ def test_peaks_kernel_matches_its_reference(seed, refine, noisy):
         rgb = np.clip(rgb.astype(int) + rng.integers(-40, 41, rgb.shape), 0, 255).astype(np.uint8)
     flag = kernels.__dict__[f"REFINE_{refine.upper()}"]
     cand, count = kernels.find_peaks_painter(
-        rgb, codes=painter_codes(5), scale=255.0, threshold=c.threshold, refine=flag, capacity=400
+        rgb,
+        codes=painter_codes(5),
+        scale=255.0,
+        threshold=c.threshold,
+        refine=flag,
+        capacity=400,
+        majority=majority,
     )
-    want = kernels.painter_peaks_reference(rgb[0], painter_codes(5), 255.0, c.threshold, flag)
+    want = kernels.painter_peaks_reference(
+        rgb[0], painter_codes(5), 255.0, c.threshold, flag, majority
+    )
     np.testing.assert_allclose(cand[0, : count[0]], want, rtol=0, atol=1e-12)
 
 

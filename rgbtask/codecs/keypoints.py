@@ -298,8 +298,14 @@ class KeypointsHeatmap(Codec):
 
     @property
     def nms_radius(self) -> float:
-        """Radius of a blob above the threshold; peaks of one id closer than it are merged."""
-        return self.blob_sigma * math.sqrt(2.0 * math.log(1.0 / self.threshold))
+        """Radius of a blob above the threshold; peaks of one id closer than it are merged.
+        ``painter``: at least the half-diagonal of the square class window (7.1 px at Painter's
+        sigma 1.5), inside which a second maximum of the id can only be an artefact (JPEG rings at
+        the window's edges) since the window is the id's own."""
+        radius = self.blob_sigma * math.sqrt(2.0 * math.log(1.0 / self.threshold))
+        if self.layout == "painter":
+            radius = max(radius, math.sqrt(2.0) * (3.0 * self.class_sigma + 0.5))
+        return radius
 
     @property
     def isolation_px(self) -> float:
@@ -465,6 +471,7 @@ class KeypointsHeatmap(Codec):
                 threshold=self.threshold,
                 refine=REFINES[self.refine_method],
                 capacity=max(64, 8 * k * m),
+                majority=m > 1,
             )
         else:
             cand, count = self._find_peaks(flat, rgb_scale(rgb))

@@ -677,6 +677,7 @@ def find_peaks_painter(
     threshold: float,
     refine: int,
     capacity: int,
+    majority: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Peak candidates of Painter images ``(B, H, W, 3)`` (``codes`` the ``(K, 2)`` (G, B)
     table): ``(B, capacity, 4)`` rows ``(id, x, y, value)`` in scan order and ``(B,)`` counts.
@@ -687,7 +688,10 @@ def find_peaks_painter(
     of equal maxima, as argmax). ``REFINE_QUARTER`` is mmpose's rule on the class heatmap,
     ``REFINE_NONE`` the pixel, any other flag a per-axis Newton step on the log class heatmap
     (Painter's blob is symmetric about its centre pixel: every rule returns that pixel on a clean
-    image)."""
+    image). ``majority``: a candidate must also have more than half of its in-image neighbours in
+    its class (the other layouts' rule: an island of another class, as JPEG's chroma smear makes at
+    a class window's corners, is no peak); the codec asks for it with ``max_instances > 1``, where
+    such islands would become people, and not for one person, where the argmax is Painter's."""
     n_img = rgb.shape[0]
     cand = np.zeros((n_img, capacity, 4), dtype=np.float64)
     count = np.zeros(n_img, dtype=np.int64)
@@ -698,7 +702,7 @@ def find_peaks_painter(
     run_rows(
         painter_peaks_kernel,
         (rgb, cand, count),
-        (table, lut, 255.0 / scale, threshold, refine),
+        (table, lut, 255.0 / scale, threshold, refine, majority),
         min_rows=1,
     )
     return cand, count
@@ -750,7 +754,7 @@ def _painter_classes(rgb, val, ids, table, lut, to_code, scale_r):
 
 
 @jit
-def painter_peaks_kernel(rgb, cand, count, table, lut, to_code, threshold, refine):
+def painter_peaks_kernel(rgb, cand, count, table, lut, to_code, threshold, refine, majority):
     cap = cand.shape[1]
     height, width = rgb.shape[1], rgb.shape[2]
     val = np.zeros((height, width), dtype=np.float64)
@@ -766,19 +770,25 @@ def painter_peaks_kernel(rgb, cand, count, table, lut, to_code, threshold, refin
                 if k < 0 or not v >= threshold:
                     continue
                 is_max = True
+                n_in = 0
+                n_same = 0
                 for di in range(-1, 2):
                     for dj in range(-1, 2):
                         if di == 0 and dj == 0:
                             continue
                         ni = i + di
                         nj = j + dj
-                        if ni < 0 or ni >= height or nj < 0 or nj >= width or ids[ni, nj] != k:
+                        if ni < 0 or ni >= height or nj < 0 or nj >= width:
                             continue
+                        n_in += 1
+                        if ids[ni, nj] != k:
+                            continue
+                        n_same += 1
                         w = val[ni, nj]
                         before = di < 0 or (di == 0 and dj < 0)
                         if w > v or (before and w == v):
                             is_max = False
-                if not is_max:
+                if not is_max or (majority and 2 * n_same <= n_in):
                     continue
                 ox = 0.0
                 oy = 0.0
@@ -846,7 +856,7 @@ def _painter_quarter(vm, vp):
     return 0.0
 
 
-def painter_peaks_reference(rgb_one, codes, scale, threshold, refine):
+def painter_peaks_reference(rgb_one, codes, scale, threshold, refine, majority=False):
     """NumPy specification of :func:`find_peaks_painter` for one image: candidates ``(C, 4)``."""
     table = np.concatenate([np.asarray(codes, np.float64), np.zeros((1, 2))])
     gb = rgb_one[..., 1:].astype(np.float64) * (255.0 / scale)
@@ -860,6 +870,17 @@ def painter_peaks_reference(rgb_one, codes, scale, threshold, refine):
         heat[k][cls == k] = r[cls == k]
     pad = np.pad(heat, ((0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     is_max = (heat >= threshold) & (cls[None] == np.arange(n_kp)[:, None, None])
+    if majority:
+        padded = np.pad(cls, 1, constant_values=-2)
+        n_in = np.zeros(cls.shape, dtype=np.int64)
+        n_same = np.zeros(cls.shape, dtype=np.int64)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                if di or dj:
+                    nb = padded[1 + di : 1 + di + height, 1 + dj : 1 + dj + width]
+                    n_in += nb != -2
+                    n_same += nb == cls
+        is_max &= (2 * n_same > n_in)[None]
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             if di == 0 and dj == 0:
