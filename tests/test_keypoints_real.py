@@ -131,3 +131,6 @@ def test_all_people_in_one_image(people):
             metrics = c.metrics(kp, decoded)
             print(ann["image_id"], kp.shape[0], "people", layout, metrics)
             assert metrics["pck@0.05"] == 100.0  # grouped right, overlapping people included
+            jpeg_pck = c.metrics(kp, c.decode(jpeg(c.encode(kp))))["pck@0.05"]
+            print("  jpeg q90 pck@0.05", jpeg_pck)
+            assert jpeg_pck >= 95.0
