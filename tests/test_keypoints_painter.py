@@ -302,3 +302,23 @@ def test_coco_people_in_painters_crop_equal_painter(data_dir):
             np.testing.assert_array_equal(decoded[vis], theirs[vis])
             n_people += 1
     assert n_people == 12  # the 14 annotated people, less the two with no keypoint
+
+
+def test_one_jpeg_person_stays_one_person_among_many_slots():
+    """JPEG q90 (4:2:0) of Painter's image, decoded with 20 instance slots: the chroma islands at
+    the class windows' corners and the ringing inside them make no second person."""
+    import cv2
+
+    rng = np.random.default_rng(8)
+    c = painter_codec(max_instances=20)
+    kp = np.array([96.0, 128.0]) + rng.uniform(-70, 70, (17, 2)) * [1, 1.5]
+    rgb = c.encode(kp[None])
+    ok, buf = cv2.imencode(
+        ".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90]
+    )
+    assert ok
+    decoded = c.decode(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    people = np.isfinite(decoded[..., 0]).any(axis=-1)
+    assert people.sum() == 1
+    err = np.linalg.norm(decoded[0] - kp, axis=-1)
+    assert np.nanmax(err) <= 1.5 and np.isfinite(err).sum() >= 16
