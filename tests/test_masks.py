@@ -266,7 +266,7 @@ def test_remove_small_regions():
 @given(st.integers(0, 2**32 - 1), image_shapes(max_side=7))
 def test_palette_roundtrip_batch_and_dtypes(seed, shape):
     rng = np.random.default_rng(seed)
-    codec = MaskPalette(palette="voc", space="oklab")
+    codec = MaskPalette(palette="voc", num_classes=256, space="oklab")  # the whole colour map
     labels = rng.integers(0, 256, shape).astype(np.uint8)
     rgb = codec.encode(labels)
     assert rgb.shape == (*shape, 3) and rgb.dtype == np.uint8
@@ -547,7 +547,14 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     left the parameter out would hand the second codec the first one's answers)."""
     from rgbtask.codecs import masks as mask_codecs
 
-    base = {"palette": "voc", "space": "lab", "reject_distance": 20.0, "ignore": 255}
+    # the per-pixel decoder without a void entry (ignore is a class): its table holds ignore
+    base = {
+        "palette": "voc",
+        "decoder": "pixel",
+        "space": "lab",
+        "reject_distance": 20.0,
+        "ignore": 10,
+    }
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
     first = MaskPalette(**base)

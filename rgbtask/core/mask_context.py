@@ -14,8 +14,8 @@ between a pixel and the code of its own label).
 2. Every other pixel looks at the seeds within ``radius`` (a square window); their labels are
    its **candidates**. No candidate, or its own label among them: it keeps its label.
 3. Otherwise it takes the candidate whose code is nearest to its colour (ties to the lower
-   index), unless its own label is a **thin region**: ``dev <= tau``, at least ``support`` of its
-   8 neighbours have its label with ``dev <= tau``, the nearest candidate is farther than
+   index), unless its own label is a **thin region**: ``dev <= tau``, it is an exact code or at
+   least ``support`` of its 8 neighbours have its label with ``dev <= tau``, the nearest candidate is farther than
    ``near`` and no segment between two candidates' codes passes within ``blend`` of its colour
    (it is no mix of two neighbouring classes). A thin region keeps its label.
 
@@ -91,7 +91,9 @@ def _segment_d2(px, py, pz, a, b):
 
 
 @jit
-def context_kernel(rgb, index, out, scale, codes, radius, tau, near, blend, support):
+def context_kernel(
+    rgb, index, out, scale, codes, radius, tau, near, blend, support, exact_tol=EXACT
+):
     """Resolve one image: ``rgb (H, W, 3)`` (full scale ``scale``), per-pixel ``index (H, W)``
     into ``codes (M, 3)`` (float64, 8-bit units; -1 = rejected) -> ``out (H, W)`` (the module
     docstring's rule)."""
@@ -99,7 +101,7 @@ def context_kernel(rgb, index, out, scale, codes, radius, tau, near, blend, supp
     dev = np.empty((h, w))
     _deviation(rgb, index, codes, scale, dev)
     seed = np.empty((h, w), dtype=np.bool_)
-    _seeds(index, dev, tau, EXACT, seed)
+    _seeds(index, dev, tau, exact_tol, seed)
     cand = np.empty(_MAX_CANDIDATES, dtype=np.int64)
     for y in range(h):
         for x in range(w):
@@ -142,7 +144,7 @@ def context_kernel(rgb, index, out, scale, codes, radius, tau, near, blend, supp
                     best_d2 = d2
                     best = k
             take = best_d2 <= near * near or dev[y, x] > tau
-            if not take:
+            if not take and dev[y, x] > exact_tol:
                 same = 0
                 for yy in range(max(0, y - 1), min(h, y + 2)):
                     for xx in range(max(0, x - 1), min(w, x + 2)):
@@ -191,7 +193,8 @@ def context_reference(rgb, index, scale, codes, radius, tau, near, blend, suppor
         cands = np.unique(labels)
         d2 = ((rgb8[y, x] - codes[cands]) ** 2).sum(-1)
         best = cands[np.argmin(d2)]
-        take = d2.min() <= near * near or dev[y, x] > tau or same_tau[y, x] - 1 < support
+        thin = dev[y, x] <= EXACT or same_tau[y, x] - 1 >= support
+        take = d2.min() <= near * near or dev[y, x] > tau or not thin
         if not take:
             for i in range(cands.size):
                 for j in range(i + 1, cands.size):
