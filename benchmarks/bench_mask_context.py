@@ -79,14 +79,20 @@ def main() -> None:
         for dname, images in maps.items():
             refs = [recolour(m, context) for m in images]
             for qname, perturb in PERTURBATIONS.items():
-                rgbs = [perturb(context.encode(r), np.random.default_rng(i)) for i, r in enumerate(refs)]
+                rgbs = [
+                    perturb(context.encode(r), np.random.default_rng(i)) for i, r in enumerate(refs)
+                ]
                 scores = {}
                 for cname, codec in (("pixel", pixel), ("context", context)):
                     scores[cname] = np.mean(
-                        [mask_metrics(codec.decode(x), r, ignore=255)["miou"] for x, r in zip(rgbs, refs)]
+                        [
+                            mask_metrics(codec.decode(x), r, ignore=255)["miou"]
+                            for x, r in zip(rgbs, refs)
+                        ]
                     )
                 med, lo, hi = median_ratio(
-                    lambda: [pixel.decode(x) for x in rgbs], lambda: [context.decode(x) for x in rgbs]
+                    lambda: [pixel.decode(x) for x in rgbs],
+                    lambda: [context.decode(x) for x in rgbs],
                 )
                 rows.append(
                     [pname, dname, qname, f"{scores['pixel']:.1f}", f"{scores['context']:.1f}",
