@@ -31,9 +31,28 @@ def test_kernel_equals_reference(seed, subsampling):
     rgb = JPEG(85, subsampling)(codec.encode(_blocks(seed, 151)), np.random.default_rng(seed))
     index, _, _ = nearest_color(rgb, codec.colors, "rgb", None, -1, np.int32)
     codes = codec.colors.astype(np.float64)
-    got = mask_context.resolve(rgb, index, codes, 255.0)
-    want = mask_context.context_reference(rgb, index, 255.0, codes, **mask_context.DEFAULTS)
+
+    def rows(image):
+        return nearest_color(image, codec.colors, "rgb", None, -1, np.int32)[0]
+
+    got = mask_context.resolve(rgb, index, codes, 255.0, rows)
+    smooth = mask_context.box_mean_reference(rgb, 255.0)
+    want = mask_context.context_reference(
+        rgb, index, smooth, rows(smooth), 255.0, codes, **mask_context.DEFAULTS
+    )
     assert np.array_equal(got, want)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.uint8, np.uint16, np.float32]))
+def test_box_mean_equals_reference(seed, dtype):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 9, 2)
+    top = {np.uint8: 255, np.uint16: 65535, np.float32: 1}[dtype]
+    rgb = (rng.random((h, w, 3)) * top).astype(dtype)
+    out = np.empty((h, w, 3), np.uint8)
+    mask_context.box_mean_kernel(rgb, float(top), out)
+    assert np.array_equal(out, mask_context.box_mean_reference(rgb, float(top)))
 
 
 @settings(max_examples=20, deadline=None)

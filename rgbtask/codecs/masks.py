@@ -155,15 +155,24 @@ def context_decode(
     float32)``, index -1 where rejected. The nearest colour per pixel, then (``context=True``)
     :mod:`rgbtask.core.mask_context` re-decides the off-code pixels from their neighbourhood;
     a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere)."""
-    rejected = len(
-        palette
-    )  # the kernels' tables hold labels >= 0: mark rejection by a row past the end
-    index, conf, valid = nearest_color(rgb, palette, space, reject_distance, rejected, np.int32)
-    if reject_distance is not None:
-        index[~valid] = -1
+    rejected = len(palette)  # the colour tables hold labels >= 0: a row past the end marks it
+
+    def rows(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        index, conf, valid = nearest_color(
+            image, palette, space, reject_distance, rejected, np.int32
+        )
+        if reject_distance is not None:
+            index[~valid] = -1
+        return index, conf
+
+    index, conf = rows(rgb)
     if context and rgb.ndim >= 3:
         resolved = mask_context.resolve(
-            rgb, index, np.asarray(palette, dtype=np.float64), rgb_scale(rgb)
+            rgb,
+            index,
+            np.asarray(palette, dtype=np.float64),
+            rgb_scale(rgb),
+            lambda image: rows(image)[0],
         )
         conf = np.where(resolved == index, conf, np.float32(0.0))
         index = resolved
