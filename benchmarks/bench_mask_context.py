@@ -93,10 +93,7 @@ def main() -> None:
                             for x, r in zip(rgbs, refs)
                         ]
                     )
-                med, lo, hi = median_ratio(
-                    lambda: [pixel.decode(x) for x in rgbs],
-                    lambda: [context.decode(x) for x in rgbs],
-                )
+                med, lo, hi = median_ratio(pixel, context, rgbs)
                 rows.append(
                     [pname, dname, qname, f"{scores['pixel']:.1f}", f"{scores['context']:.1f}",
                      f"{med:.2f} [{lo:.2f}, {hi:.2f}]"]
