@@ -228,7 +228,7 @@ def test_threads_give_the_same_answer(monkeypatch):
 
 
 def test_float_input_is_not_rounded_to_8_bits():
-    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]])
+    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]], decoder="pixel")  # the per-pixel rule
     x = np.array([[[1.2 / 255, 0.0, 0.0]]])
     assert codec.decode(x)[0, 0] == 1  # 1.2 is nearer to 2 than to 0
     assert codec.decode(np.array([[[1, 0, 0]]], np.uint8))[0, 0] == 0  # rounded: a tie, lowest
@@ -236,13 +236,18 @@ def test_float_input_is_not_rounded_to_8_bits():
 
 
 def test_confidence_margin_and_rejection():
-    codec = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9)
+    # the per-pixel rule (decoder="context" would also look at the neighbours)
+    codec = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9, decoder="pixel"
+    )
     rgb = np.array([[[0, 0, 0], [50, 0, 0], [100, 0, 0], [0, 90, 0], [200, 0, 0]]], np.uint8)
     value, conf, valid = codec.decode_with_confidence(rgb)
     assert value.tolist() == [[0, 0, 9, 9, 1]]
     assert valid.tolist() == [[True, True, False, False, True]]
     assert conf[0].tolist() == [1.0, np.float32((150 - 50) / 200), 0.0, 0.0, 1.0]
-    value, conf, valid = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]]).decode_with_confidence(rgb)
+    value, conf, valid = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], decoder="pixel"
+    ).decode_with_confidence(rgb)
     assert value[0, 2] == 0 and conf[0, 2] == 0.0 and valid.all()  # the midpoint: margin 0
 
 

@@ -725,6 +725,10 @@ class MaskInstance(LabelCodec):
         stuff) stays one instance. Default (None): True with ``colors="distinct"`` (the behaviour
         before ``colors`` existed), False with ``colors="random"`` (its colours never repeat in
         an image); :attr:`split_components` is the value in use.
+    decoder : {"context", "pixel"}
+        ``colors="distinct"``: ``"context"`` (default) re-decides the off-code pixels of a lossy
+        or generated image from their neighbourhood as ``mask/palette`` does (exact codes among
+        exact neighbours keep their id); ``"pixel"``: the nearest colour of each pixel alone.
     """
 
     name: ClassVar[str] = "mask/instance"
@@ -751,6 +755,7 @@ class MaskInstance(LabelCodec):
     seed: int = param(0, integer(0, 2**32 - 1))
     min_distance: float | None = param(None, _distance, optional=True)
     components: bool | None = param(None, boolean, optional=True)
+    decoder: str = param("context", one_of("context", "pixel"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -789,7 +794,7 @@ class MaskInstance(LabelCodec):
 
     @property
     def pixelwise(self) -> bool:
-        return self.colors == "distinct"
+        return self.colors == "distinct" and self.decoder == "pixel"
 
     @property
     def levels(self) -> int:
@@ -821,10 +826,13 @@ class MaskInstance(LabelCodec):
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.colors == "distinct":
-            labels, conf, valid = nearest_color(
-                rgb, self.palette_colors, self.space, label_dtype=np.int32
-            )
-            return Decoded(labels, conf, valid)
+            if self.decoder == "pixel":
+                labels, conf, valid = nearest_color(
+                    rgb, self.palette_colors, self.space, label_dtype=np.int32
+                )
+                return Decoded(labels, conf, valid)
+            ids, conf = context_decode(rgb, self.palette_colors, self.space)
+            return Decoded(ids, conf, np.ones(ids.shape, dtype=np.bool_))
         lead, (h, w) = rgb.shape[:-3], rgb.shape[-3:-1]
         ids = np.zeros(lead + (h, w), dtype=np.int32)
         conf = np.zeros(lead + (h, w), dtype=np.float32)

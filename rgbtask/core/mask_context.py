@@ -24,9 +24,9 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    ``dev <= tau``; the nearest candidate is farther than ``near``; and no segment between two
    candidates' codes passes within ``blend`` of its colour (it is no mix of two neighbouring
    classes). A thin region keeps its label.
-4. **Specks**: a pixel of the result that is not trusted and has fewer than 2 of its 8
-   neighbours with its label takes the most frequent label of those neighbours (ties to the
-   lower index), read from the result of step 3.
+4. **Specks**: a pixel of the result that is not trusted nor rejected and has fewer than 2 of
+   its 8 neighbours with its label takes the most frequent label of those neighbours that are
+   not rejected (ties to the lower index), read from the result of step 3.
 
 :func:`context_reference` is the NumPy specification; :func:`context_kernel` the Numba kernel the
 codec runs; the tests compare them.
@@ -226,7 +226,7 @@ def context_kernel(
         for x in range(w):
             k0 = mid[y, x]
             out[y, x] = k0
-            if trusted[y, x]:
+            if trusted[y, x] or k0 < 0:
                 continue
             m = 0
             same = 0
@@ -237,6 +237,8 @@ def context_kernel(
                     k = mid[yy, xx]
                     if k == k0:
                         same += 1
+                    if k < 0:
+                        continue
                     found = False
                     for j in range(m):
                         if labs[j] == k:
@@ -302,10 +304,13 @@ def context_reference(
         if take:
             mid[y, x] = cands[np.argmin(d2)]
     out = mid.copy()
-    for y, x in zip(*np.nonzero(~trusted)):
+    for y, x in zip(*np.nonzero(~trusted & (mid >= 0))):
         nb = mid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].ravel().tolist()
         nb.remove(int(mid[y, x]))  # the pixel itself
-        if not nb or nb.count(int(mid[y, x])) >= 2:
+        if nb.count(int(mid[y, x])) >= 2:
+            continue
+        nb = [k for k in nb if k >= 0]  # rejected neighbours do not vote
+        if not nb:
             continue
         labels, counts = np.unique(nb, return_counts=True)
         out[y, x] = labels[np.argmax(counts)]  # ties: the lower label (np.unique sorts)
