@@ -60,18 +60,25 @@ _MAX_CANDIDATES = 64
 @jit
 def box_mean_kernel(rgb, scale, out):
     """3x3 box mean of ``rgb (H, W, 3)`` (over the in-image neighbours), in 8-bit units rounded
-    half up, into ``out`` uint8."""
+    half up, into ``out`` uint8. Separable: sums of 3 rows, then of 3 of those columns."""
     h, w = rgb.shape[0], rgb.shape[1]
+    cols = np.empty((w, 3))
     for y in range(h):
+        y0, y1 = max(0, y - 1), min(h, y + 2)
         for x in range(w):
             for c in range(3):
                 s = 0.0
-                n = 0
-                for yy in range(max(0, y - 1), min(h, y + 2)):
-                    for xx in range(max(0, x - 1), min(w, x + 2)):
-                        s += float(rgb[yy, xx, c])
-                        n += 1
-                v = np.floor(s / n / scale * 255.0 + 0.5)
+                for yy in range(y0, y1):
+                    s += float(rgb[yy, x, c])
+                cols[x, c] = s
+        for x in range(w):
+            x0, x1 = max(0, x - 1), min(w, x + 2)
+            k = 255.0 / (scale * (y1 - y0) * (x1 - x0))
+            for c in range(3):
+                s = 0.0
+                for xx in range(x0, x1):
+                    s += cols[xx, c]
+                v = np.floor(s * k + 0.5)
                 out[y, x, c] = min(255.0, max(0.0, v))
 
 
@@ -83,7 +90,7 @@ def box_mean_reference(rgb, scale):
     ones = np.pad(np.ones((h, w)), 1)
     s = sum(pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
     n = sum(ones[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3))
-    v = np.floor(s / n[..., None] / scale * 255.0 + 0.5)
+    v = np.floor(s * (255.0 / (scale * n[..., None])) + 0.5)
     return np.clip(v, 0, 255).astype(np.uint8)
 
 
