@@ -29,7 +29,7 @@ Named palettes (:func:`named_palette`)
   0..132, the order of ``panoptic_coco_categories.json``, Painter's ``catid2colorid``) with
   Painter's grid of 7 levels per channel (``data/coco_semseg/gen_color_coco_panoptic_segm.py``,
   ``channelsep=7``, ``sep = 36``). Painter paints unlabelled pixels black, which is no entry:
-  every entry has R >= 183, so decode with ``reject_distance`` to get ``ignore`` there.
+  every entry has R >= 183; it is this palette's void colour (below), decoded to ``ignore``.
 
 Void colours and class counts of named palettes (:data:`NAMED_VOID`, :data:`NAMED_CLASSES`)
 ------------------------------------------------------------------------------------------
