@@ -25,7 +25,7 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    candidates' codes passes within ``blend`` of its colour (it is no mix of two neighbouring
    classes). A thin region keeps its label.
 4. **Specks**: a pixel of the result that is not trusted nor rejected, whose label is not its
-   own colour's label within ``tau`` of the code (a thin line under noise stays), and that has
+   own colour's label within ``tau / 2`` of the code (a thin line under noise stays), and that has
    fewer than 2 of its 8 neighbours with its label takes the most frequent label of those neighbours that are
    not rejected (ties to the lower index), read from the result of step 3.
 
@@ -234,7 +234,7 @@ def context_kernel(
         for x in range(w):
             k0 = mid[y, x]
             out[y, x] = k0
-            if trusted[y, x] or k0 < 0 or (k0 == index[y, x] and dev[y, x] <= tau):
+            if trusted[y, x] or k0 < 0 or (k0 == index[y, x] and dev[y, x] <= 0.5 * tau):
                 continue
             m = 0
             same = 0
@@ -312,7 +312,7 @@ def context_reference(
         if take:
             mid[y, x] = cands[np.argmin(d2)]
     out = mid.copy()
-    kept = (mid == index) & (dev <= tau)  # its own colour's label, near the code: no speck
+    kept = (mid == index) & (dev <= 0.5 * tau)  # its own colour's label, near its code: no speck
     for y, x in zip(*np.nonzero(~trusted & (mid >= 0) & ~kept)):
         nb = mid[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].ravel().tolist()
         nb.remove(int(mid[y, x]))  # the pixel itself
