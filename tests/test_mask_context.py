@@ -193,3 +193,27 @@ def test_ade20k_maps_under_jpeg_and_noise(data_dir):
             got.append(mask_metrics(context.decode(rgb), labels)["miou"])
             base.append(mask_metrics(pixel.decode(rgb), labels)["miou"])
         assert np.mean(got) >= floor and np.mean(got) > np.mean(base) + 30
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"palette": "ade20k"},
+        {"palette": "cityscapes"},
+        {"palette": "cityscapes", "decoder": "pixel"},
+    ],
+    ids=["context", "context-void", "pixel-void"],
+)
+def test_torch_decodes_as_numpy(config):
+    torch = pytest.importorskip("torch")
+    from rgbtask.torch import TensorCodec
+
+    codec = MaskPalette(**config)
+    labels = _blocks(7, codec.levels) % codec.levels
+    labels[:3] = 255 if codec.void_color else 0
+    rgb = JPEG(90, "4:2:0")(codec.encode(labels), np.random.default_rng(2))
+    tc = TensorCodec(codec, layout="NHWC")
+    got = tc.decode_with_confidence(torch.from_numpy(rgb))
+    want = codec.decode_with_confidence(rgb)
+    for g, w in zip(got, want):
+        assert np.array_equal(g.cpu().numpy(), w)

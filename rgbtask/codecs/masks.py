@@ -504,12 +504,6 @@ class MaskPalette(LabelCodec):
     def pixelwise(self) -> bool:
         return self.min_region <= 1 and self.decoder == "pixel"
 
-    @property
-    def torch_native(self) -> bool:
-        """Whether the torch adapter may use its native palette path (no void colour: that one
-        searches :attr:`colors` only). Non-pixelwise decodes run on the host either way."""
-        return self.void_color is None
-
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         """0, and 1 on pixels whose label is shadowed by a colliding lower label."""
         reference = np.asarray(reference)
