@@ -15,6 +15,11 @@ cached lookup table filled by the same brute force (identical result for every p
 float input is decoded by brute force without rounding to 8 bits. Round-trip bound: exact (0 label
 errors) for every label except the *shadowed* ones of a palette that gives two labels one colour
 (ADE20K-150: label 49 decodes as 7), which decode to the lowest label of their group.
+That is ``decoder="pixel"``; the default ``decoder="context"`` then re-decides every pixel that
+is not an exact code among exact neighbours from its colour and its neighbourhood
+(:mod:`rgbtask.core.mask_context`), so lossless images stay exact and lossy ones lose their
+slivers. A named palette's void colour (:data:`rgbtask.palettes.NAMED_VOID`) encodes and decodes
+the ``ignore`` label (``valid = False``).
 
 ``mask/panoptic`` (lossless storage of COCO panoptic segment ids). ``id = R + 256 G + 256^2 B``,
 ``R = id % 256, G = id // 256 % 256, B = id // 256^2`` (panopticapi ``utils.py``: ``rgb2id`` /
@@ -322,7 +327,7 @@ class LabelCodec(Codec):
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class MaskPalette(LabelCodec):
-    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour.
+    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour and context.
 
     Parameters
     ----------
