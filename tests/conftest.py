@@ -93,8 +93,8 @@ def normals_dir(tmp_path):
 #: that ``python -m pytest -m "not slow"`` is the fast inner loop; ``python -m pytest`` runs all.
 #: Node ids, or a prefix of one ending in "[" (every parametrization) or "::" (a whole class).
 SLOW = (
-    "tests/test_mask_context.py::test_ade20k_maps_under_jpeg_and_noise",
     "tests/test_fuzz.py::",
+    "tests/test_mask_context.py::test_ade20k_maps_under_jpeg_and_noise",
     "tests/test_registry_stateful.py::TestRegistryMachine::",
     "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",
     "tests/test_registry_stateful.py::test_concurrent_first_lookups_agree_and_import_once",
