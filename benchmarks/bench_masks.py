@@ -63,7 +63,7 @@ def numpy_brute_force(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 def main() -> None:
     h, w = 1080, 1920
     labels = voronoi_labels(h, w, 600, 151, seed=0)
-    codec = rgbtask.get_codec("mask/palette", palette="ade20k", space="rgb")
+    codec = rgbtask.get_codec("mask/palette", palette="ade20k", space="rgb", decoder="pixel")
     palette = codec.palette_colors
     rgb = JPEG(90, "4:4:4")(codec.encode(labels), np.random.default_rng(0))
     n_colours = np.unique(rgb.reshape(-1, 3), axis=0).shape[0]

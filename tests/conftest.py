@@ -98,6 +98,7 @@ SLOW = (
     "tests/test_written_by_tools.py::test_torch_soft_decode_of_a_tool_table_agrees_with_decode",
     "tests/test_written_by_tools.py::test_torch_soft_decode_of_floor_normals_agrees_with_decode",
     "tests/test_fuzz.py::",
+    "tests/test_mask_context.py::test_ade20k_maps_under_jpeg_and_noise",
     "tests/test_registry_stateful.py::TestRegistryMachine::",
     "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",
     "tests/test_registry_stateful.py::test_concurrent_first_lookups_agree_and_import_once",

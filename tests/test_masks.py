@@ -228,7 +228,7 @@ def test_threads_give_the_same_answer(monkeypatch):
 
 
 def test_float_input_is_not_rounded_to_8_bits():
-    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]])
+    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]], decoder="pixel")  # the per-pixel rule
     x = np.array([[[1.2 / 255, 0.0, 0.0]]])
     assert codec.decode(x)[0, 0] == 1  # 1.2 is nearer to 2 than to 0
     assert codec.decode(np.array([[[1, 0, 0]]], np.uint8))[0, 0] == 0  # rounded: a tie, lowest
@@ -236,13 +236,18 @@ def test_float_input_is_not_rounded_to_8_bits():
 
 
 def test_confidence_margin_and_rejection():
-    codec = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9)
+    # the per-pixel rule (decoder="context" would also look at the neighbours)
+    codec = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9, decoder="pixel"
+    )
     rgb = np.array([[[0, 0, 0], [50, 0, 0], [100, 0, 0], [0, 90, 0], [200, 0, 0]]], np.uint8)
     value, conf, valid = codec.decode_with_confidence(rgb)
     assert value.tolist() == [[0, 0, 9, 9, 1]]
     assert valid.tolist() == [[True, True, False, False, True]]
     assert conf[0].tolist() == [1.0, np.float32((150 - 50) / 200), 0.0, 0.0, 1.0]
-    value, conf, valid = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]]).decode_with_confidence(rgb)
+    value, conf, valid = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], decoder="pixel"
+    ).decode_with_confidence(rgb)
     assert value[0, 2] == 0 and conf[0, 2] == 0.0 and valid.all()  # the midpoint: margin 0
 
 
@@ -266,7 +271,7 @@ def test_remove_small_regions():
 @given(st.integers(0, 2**32 - 1), image_shapes(max_side=7))
 def test_palette_roundtrip_batch_and_dtypes(seed, shape):
     rng = np.random.default_rng(seed)
-    codec = MaskPalette(palette="voc", space="oklab")
+    codec = MaskPalette(palette="voc", num_classes=256, space="oklab")  # the whole colour map
     labels = rng.integers(0, 256, shape).astype(np.uint8)
     rgb = codec.encode(labels)
     assert rgb.shape == (*shape, 3) and rgb.dtype == np.uint8
@@ -547,7 +552,14 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     left the parameter out would hand the second codec the first one's answers)."""
     from rgbtask.codecs import masks as mask_codecs
 
-    base = {"palette": "voc", "space": "lab", "reject_distance": 20.0, "ignore": 255}
+    # the per-pixel decoder without a void entry (ignore is a class): its table holds ignore
+    base = {
+        "palette": "voc",
+        "decoder": "pixel",
+        "space": "lab",
+        "reject_distance": 20.0,
+        "ignore": 10,
+    }
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
     first = MaskPalette(**base)

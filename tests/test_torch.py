@@ -723,7 +723,11 @@ def test_soft_decode_normals():
 @pytest.mark.parametrize("space", ["rgb", "lab", "oklab"])
 def test_soft_decode_palette(space):
     torch.manual_seed(0)
-    config = {"name": "mask/palette", "palette": "voc", "num_classes": 21, "space": space}
+    # soft_decode relaxes the per-pixel decoder: its argmax is decoder="pixel"'s answer
+    config = {
+        "name": "mask/palette", "palette": "voc", "num_classes": 21, "space": space,
+        "decoder": "pixel",
+    }  # fmt: skip
     tc = TensorCodec(config, layout="NCHW")
     labels = torch.arange(12).reshape(1, 3, 4) % 21
     image = tc.encode(labels, dtype=torch.float64)

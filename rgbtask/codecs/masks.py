@@ -15,6 +15,11 @@ cached lookup table filled by the same brute force (identical result for every p
 float input is decoded by brute force without rounding to 8 bits. Round-trip bound: exact (0 label
 errors) for every label except the *shadowed* ones of a palette that gives two labels one colour
 (ADE20K-150: label 49 decodes as 7), which decode to the lowest label of their group.
+That is ``decoder="pixel"``; the default ``decoder="context"`` then re-decides every pixel that
+is not an exact code among exact neighbours from its colour and its neighbourhood
+(:mod:`rgbtask.core.mask_context`), so lossless images stay exact and lossy ones lose their
+slivers. A named palette's void colour (:data:`rgbtask.palettes.NAMED_VOID`) encodes and decodes
+the ``ignore`` label (``valid = False``).
 
 ``mask/panoptic`` (lossless storage of COCO panoptic segment ids). ``id = R + 256 G + 256^2 B``,
 ``R = id % 256, G = id // 256 % 256, B = id // 256^2`` (panopticapi ``utils.py``: ``rgb2id`` /
@@ -56,12 +61,14 @@ import numpy as np
 from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
 from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
+from rgbtask.core import mask_context
 from rgbtask.core import masks as kernels
 from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import MASK_IO
 from rgbtask.metrics import instance_metrics, mask_metrics, panoptic_quality
 from rgbtask.palettes import (
+    NAMED_VOID,
     distinct_palette,
     find_collisions,
     min_pairwise_distance,
@@ -140,6 +147,41 @@ def nearest_color(
     )
     shape = rgb.shape[:-1]
     return labels.reshape(shape), confidence.reshape(shape), valid.reshape(shape)
+
+
+def context_decode(
+    rgb: np.ndarray,
+    palette: np.ndarray,
+    space: str = "rgb",
+    reject_distance: float | None = None,
+    context: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Palette rows of checked RGB images ``(..., H, W, 3)``: ``(index int32, confidence
+    float32)``, index -1 where rejected. The nearest colour per pixel, then (``context=True``)
+    :mod:`rgbtask.core.mask_context` re-decides the off-code pixels from their neighbourhood;
+    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere)."""
+    rejected = len(palette)  # the colour tables hold labels >= 0: a row past the end marks it
+
+    def rows(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        index, conf, valid = nearest_color(
+            image, palette, space, reject_distance, rejected, np.int32
+        )
+        if reject_distance is not None:
+            index[~valid] = -1
+        return index, conf
+
+    index, conf = rows(rgb)
+    if context and rgb.ndim >= 3:
+        resolved = mask_context.resolve(
+            rgb,
+            index,
+            np.asarray(palette, dtype=np.float64),
+            rgb_scale(rgb),
+            lambda image: rows(image)[0],
+        )
+        conf = np.where(resolved == index, conf, np.float32(0.0))
+        index = resolved
+    return index, conf
 
 
 def remove_small_regions(labels: np.ndarray, min_region: int) -> np.ndarray:
@@ -285,7 +327,7 @@ class LabelCodec(Codec):
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class MaskPalette(LabelCodec):
-    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour.
+    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour and context.
 
     Parameters
     ----------
@@ -302,7 +344,7 @@ class MaskPalette(LabelCodec):
         Pixels farther than this (in ``space`` units) from every palette colour decode to
         ``ignore`` with ``valid = False``. None: never reject.
     ignore : int
-        The label of rejected pixels (255).
+        The label of rejected pixels and of the named palette's void colour (255).
     avoid : list of RGB triples, optional
         Colours a ``"distinct"`` palette keeps away from (e.g. a background); one triple is a
         list of one colour.
@@ -312,6 +354,17 @@ class MaskPalette(LabelCodec):
         kept region (per image): removes the slivers of other classes a lossy file leaves
         along boundaries. Real regions under that size are lost too, so this is off by default
         and not part of the round-trip bound (which assumes 0).
+    decoder : {"context", "pixel"}
+        ``"context"`` (default): a pixel whose colour is exactly a code, among exact
+        neighbours, keeps its label (lossless images decode bit-exact, one-pixel regions
+        included); the other pixels are re-decided from their colour and the labels of the
+        confident pixels around them (:mod:`rgbtask.core.mask_context`): no slivers of
+        unrelated classes along the boundaries of a lossy or generated image. ``"pixel"``: the
+        nearest colour of each pixel alone.
+
+    A named palette has its dataset's void colour (:data:`rgbtask.palettes.NAMED_VOID`): when
+    that colour is not one of the palette's and ``ignore`` is no palette label, the ``ignore``
+    label encodes to it and it decodes to ``ignore`` with ``valid = False``, never to a class.
     """
 
     name: ClassVar[str] = "mask/palette"
@@ -329,10 +382,32 @@ class MaskPalette(LabelCodec):
     ignore: int = param(255, integer(0, (1 << 30) - 1))
     avoid: Any = param(None, _colors, optional=True)
     min_region: int = param(0, integer(0, None))
+    decoder: str = param("context", one_of("context", "pixel"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.colors  # noqa: B018 (validate now, warn on collisions at construction)
+
+    @property
+    def void_color(self) -> tuple[int, int, int] | None:
+        """The named palette's void colour when it is an extra entry (decoded to ``ignore``):
+        not one of the palette's colours, and ``ignore`` no palette label; else None."""
+        if not isinstance(self.palette, str) or self.palette not in NAMED_VOID:
+            return None
+        if self.ignore < self.levels:
+            return None
+        void = NAMED_VOID[self.palette]
+        if (self.colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
+            return None
+        return void
+
+    @property
+    def decode_colors(self) -> np.ndarray:
+        """The rows decoding searches: :attr:`colors`, then the void colour if any."""
+        void = self.void_color
+        if void is None:
+            return self.colors
+        return np.concatenate([self.colors, np.asarray([void], dtype=np.uint8)])
 
     @property
     def colors(self) -> np.ndarray:
@@ -374,20 +449,39 @@ class MaskPalette(LabelCodec):
         return "exact (0 label errors)"
 
     def validate_value(self, value: Any) -> np.ndarray:
-        return _check_labels(value, "labels", self.levels - 1)
+        if self.void_color is None:
+            return _check_labels(value, "labels", self.levels - 1)
+        labels = _check_labels(value, "labels", max(self.levels - 1, self.ignore))
+        bad = (labels >= self.levels) & (labels != self.ignore)
+        if bad.any():
+            raise InputError(
+                f"expected labels in 0..{self.levels - 1} or the void label {self.ignore}, "
+                f"got {int(labels[bad].flat[0])}"
+            )
+        return labels
 
     def _encode(self, labels: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.take(self.colors, labels, axis=0))
+        if self.void_color is not None:
+            labels = np.where(labels == self.ignore, self.levels, labels)
+        return np.ascontiguousarray(np.take(self.decode_colors, labels, axis=0))
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        labels, conf, valid = nearest_color(
-            rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
-        )
+        if self.decoder == "pixel" and self.void_color is None:
+            labels, conf, valid = nearest_color(
+                rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
+            )
+        else:
+            index, conf = context_decode(
+                rgb, self.decode_colors, self.space, self.reject_distance, self.decoder == "context"
+            )
+            valid = (index >= 0) & (index < self.levels)
+            labels = np.where(valid, index, self.ignore).astype(self.label_dtype)
+            conf = np.where(valid, conf, np.float32(0.0))
         if self.min_region > 1:
             flat = labels.reshape((-1, *labels.shape[-2:]))
             for i in range(flat.shape[0]):
                 flat[i] = remove_small_regions(flat[i], self.min_region)
-            if self.reject_distance is not None:
+            if self.reject_distance is not None or self.void_color is not None:
                 # a sliver may take the ignore label of a rejected region, or a rejected speck
                 # the label of a class region: validity follows the final label
                 valid = labels != self.ignore
@@ -399,6 +493,8 @@ class MaskPalette(LabelCodec):
         text = f"labels 0..{self.levels - 1}"
         if shadowed:
             text += f" except the shadowed {shadowed}"
+        if self.void_color is not None:
+            text += f", or ignore = {self.ignore} on the void colour {self.void_color}"
         if self.reject_distance is not None:
             text += f", or ignore = {self.ignore} where rejected"
         return text
@@ -411,7 +507,7 @@ class MaskPalette(LabelCodec):
 
     @property
     def pixelwise(self) -> bool:
-        return self.min_region <= 1
+        return self.min_region <= 1 and self.decoder == "pixel"
 
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         """0, and 1 on pixels whose label is shadowed by a colliding lower label."""
@@ -628,6 +724,10 @@ class MaskInstance(LabelCodec):
         stuff) stays one instance. Default (None): True with ``colors="distinct"`` (the behaviour
         before ``colors`` existed), False with ``colors="random"`` (its colours never repeat in
         an image); :attr:`split_components` is the value in use.
+    decoder : {"context", "pixel"}
+        ``colors="distinct"``: ``"context"`` (default) re-decides the off-code pixels of a lossy
+        or generated image from their neighbourhood as ``mask/palette`` does (exact codes among
+        exact neighbours keep their id); ``"pixel"``: the nearest colour of each pixel alone.
     """
 
     name: ClassVar[str] = "mask/instance"
@@ -654,6 +754,7 @@ class MaskInstance(LabelCodec):
     seed: int = param(0, integer(0, 2**32 - 1))
     min_distance: float | None = param(None, _distance, optional=True)
     components: bool | None = param(None, boolean, optional=True)
+    decoder: str = param("context", one_of("context", "pixel"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -692,7 +793,7 @@ class MaskInstance(LabelCodec):
 
     @property
     def pixelwise(self) -> bool:
-        return self.colors == "distinct"
+        return self.colors == "distinct" and self.decoder == "pixel"
 
     @property
     def levels(self) -> int:
@@ -724,10 +825,13 @@ class MaskInstance(LabelCodec):
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.colors == "distinct":
-            labels, conf, valid = nearest_color(
-                rgb, self.palette_colors, self.space, label_dtype=np.int32
-            )
-            return Decoded(labels, conf, valid)
+            if self.decoder == "pixel":
+                labels, conf, valid = nearest_color(
+                    rgb, self.palette_colors, self.space, label_dtype=np.int32
+                )
+                return Decoded(labels, conf, valid)
+            ids, conf = context_decode(rgb, self.palette_colors, self.space)
+            return Decoded(ids, conf, np.ones(ids.shape, dtype=np.bool_))
         lead, (h, w) = rgb.shape[:-3], rgb.shape[-3:-1]
         ids = np.zeros(lead + (h, w), dtype=np.int32)
         conf = np.zeros(lead + (h, w), dtype=np.float32)
