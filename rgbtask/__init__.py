@@ -41,7 +41,9 @@ __all__ = [
     "get_codec",
     "get_codec_class",
     "list_codecs",
+    "num_threads",
     "register_codec",
+    "set_num_threads",
     "unregister_codec",
     "warmup",
 ]
@@ -63,6 +65,27 @@ def __getattr__(name: str):
 
         return PaletteCollisionWarning
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def set_num_threads(n: int | None) -> None:
+    """Set how many threads a large encode or decode is split over (the calling thread included).
+
+    ``1`` runs every kernel in the calling thread (use it when the caller parallelises already: a
+    DataLoader's workers, a server's threads); ``None`` goes back to the default, which is the
+    first of ``RGBTASK_NUM_THREADS``, ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS`` that is set, else
+    the CPUs this process may run on. Inputs under 2^16 pixels (and batches under 2 images, for
+    per-image kernels) always run in the calling thread. See docs/performance.md.
+    """
+    from rgbtask.core._jit import set_num_threads as set_
+
+    set_(n)
+
+
+def num_threads() -> int:
+    """How many threads a large encode or decode is split over (:func:`set_num_threads`)."""
+    from rgbtask.core._jit import num_threads as get
+
+    return get()
 
 
 def warmup(*names: str) -> None:
