@@ -235,3 +235,19 @@ def test_read_only_inputs_share_the_writable_specialisation():
     assert out.returncode == 0, out.stderr
     if os.environ.get("NUMBA_DISABLE_JIT") != "1":
         assert out.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("nan_at", [None, 0, 5000, -1])
+def test_min_max_matches_numpy_over_blocks_and_threads(monkeypatch, threads, nan_at):
+    monkeypatch.setattr(_jit, "MIN_MAX_BLOCK", 1000)
+    monkeypatch.setattr(_jit, "_num_threads", threads)
+    monkeypatch.setattr(_jit, "_pool", None)
+    rng = np.random.default_rng(threads)
+    for size in (1, 999, 1000, 1001, 12_345):
+        a = rng.normal(size=size).astype(np.float32)
+        if nan_at is not None and abs(nan_at) < size:
+            a[nan_at] = np.nan
+        lo, hi = _jit.min_max(a.reshape(-1, 1) if size % 2 else a)
+        assert np.array_equal([lo, hi], [np.min(a), np.max(a)], equal_nan=True)
+        assert lo.dtype == hi.dtype == np.float32

@@ -178,6 +178,12 @@ def run_rows(
             lo, hi = chunks[i]
             kernel(*(a[lo:hi] for a in arrays), *params)
 
+    _share(work, threads)
+
+
+def _share(work: Callable[[], None], threads: int) -> None:
+    """Run ``work`` in the calling thread and in ``threads - 1`` pool threads; return when all
+    have returned (``work`` takes items from a shared counter until none is left)."""
     pool = _get_pool()
     futures = []
     try:
@@ -190,3 +196,31 @@ def run_rows(
     finally:
         for future in futures:
             future.result()
+
+
+#: Elements per block of :func:`min_max` (1 MiB of float32: the second pass reads it from cache).
+MIN_MAX_BLOCK = 1 << 18
+
+
+def min_max(array: np.ndarray) -> tuple[np.floating, np.floating]:
+    """``(np.min(array), np.max(array))`` of a non-empty array (NaN if any element is NaN), in
+    cache-sized blocks shared over the threads: NumPy's reductions release the GIL, so the input
+    check before a kernel runs in parallel too instead of being its serial part."""
+    flat = array.reshape(-1)
+    n_blocks = -(-flat.size // MIN_MAX_BLOCK)
+    if n_blocks <= 1:
+        return np.min(flat), np.max(flat)
+    los = np.empty(n_blocks, dtype=flat.dtype)
+    his = np.empty(n_blocks, dtype=flat.dtype)
+    taken = itertools.count()
+
+    def work() -> None:
+        for i in iter(taken.__next__, None):
+            if i >= n_blocks:
+                return
+            block = flat[i * MIN_MAX_BLOCK : (i + 1) * MIN_MAX_BLOCK]
+            los[i] = np.min(block)
+            his[i] = np.max(block)
+
+    _share(work, max(1, min(_num_threads, n_blocks // 4)))
+    return np.min(los), np.max(his)  # NaN propagates, whatever block held it
