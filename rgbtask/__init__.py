@@ -94,10 +94,14 @@ def warmup(*names: str) -> None:
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
     codec's examples on a tiny scene: encode, and decode from uint8, from a read-only uint8 image
     whose colours are off the codes (a JPEG'd or generated image as ``np.asarray`` of a PIL image
-    gives it: the inexact paths, and read-only arrays, which Numba compiles separately) and from
-    float, writable and read-only; for a pixelwise codec's first example, also an encode of
-    2^16 pixels in float32 and float64 (the size from which large inputs take their own,
-    table-driven kernels)."""
+    gives it: the inexact paths; read-only arrays reach the kernels as writable aliases, so they
+    share the writable arrays' compiled code) and from float; for a pixelwise codec's first
+    example, also an encode of 2^16 pixels in float32 and float64 (the size from which large
+    inputs take their own, table-driven kernels).
+
+    The command line does the same for container images: ``rgbtask warmup [NAME ...]`` (run where
+    the image is built, with ``NUMBA_CACHE_DIR`` pointing into it), so a deployed model never
+    compiles. See docs/performance.md."""
     import numpy as np
 
     from rgbtask.codec import rgb_scale
@@ -120,7 +124,6 @@ def warmup(*names: str) -> None:
                 codec.decode_with_confidence((rgb >> 8).astype(np.uint8))
                 codec.decode_with_confidence(_read_only((rgb >> 8).astype(np.uint8)))
             as_float = rgb / rgb_scale(rgb)
-            codec.decode_with_confidence(as_float)
             codec.decode_with_confidence(_read_only(as_float))
             value = np.asarray(value)
             if i == 0 and codec.pixelwise and value.ndim >= 2 and value.dtype != object:
