@@ -26,7 +26,7 @@ The peers (written here, each a few lines of NumPy/SciPy; cited where they follo
 Sizes: 1920x1080, 3840x2160 and a batch of 64 x 256x256 (keypoints: 64 x 256x192 only), one
 thread (``rgbtask.set_num_threads(1)``; cKDTree with one worker). Each cell: the median of
 ``--repeat`` interleaved runs (3 for cells of more than
-0.5 s) (peer, rgbtask, copy, in turn) with the min..max spread; ratio =
+0.5 s, 1 for cells of more than 3 s) (peer, rgbtask, copy, in turn) with the min..max spread; ratio =
 peer time / rgbtask time (above 1: rgbtask is faster). Every rgbtask output is checked against the
 peer's before timing (labels equal; depth and normals within the codec's own step).
 
@@ -302,14 +302,13 @@ def main() -> None:
         b, h, w = SIZES[size]
         label = f"{w}x{h}" if b == 1 else f"{b} x {w}x{h}"
         for op, peer, ours, check in operations(size, tables):
-            result = ours()
+            result = ours()  # compiles, fills tables
             if check is not None:
                 assert check(result, peer()), f"{op} at {label}: rgbtask and the peer disagree"
             t0 = time.perf_counter()
             ours()
-            rounds = (
-                repeat if time.perf_counter() - t0 < 0.5 else min(repeat, 3)
-            )  # seconds-long cells
+            once = time.perf_counter() - t0
+            rounds = repeat if once < 0.5 else min(repeat, 3 if once < 3 else 1)  # long cells
             t_peer, t_ours, t_copy = interleaved([peer, ours, copy_of(nbytes(result))], rounds)
             ratio = statistics.median(t_peer) / statistics.median(t_ours)
             frac = statistics.median(t_copy) / statistics.median(t_ours)
