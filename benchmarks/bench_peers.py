@@ -30,7 +30,8 @@ thread (``rgbtask.set_num_threads(1)``; cKDTree with one worker). Each cell: the
 peer time / rgbtask time (above 1: rgbtask is faster). Every rgbtask output is checked against the
 peer's before timing (labels equal; depth and normals within the codec's own step).
 
-Run: python benchmarks/bench_peers.py   (--quick: 1080p only, 3 repeats; --sizes 1080p,4k,batch)
+Run: python benchmarks/bench_peers.py   (--quick: 1080p only, 3 repeats; --sizes 1080p,4k,batch;
+--ops TEXT: only the operations whose name holds TEXT)
 """
 
 from __future__ import annotations
@@ -109,10 +110,14 @@ def binary_threshold(rgb):
 
 
 def normals_encode(n):
-    n = n.astype(np.float64)
+    """float32 throughout, in place where possible; invalid (NaN) normals are not special-cased
+    (rgbtask maps them to (0, 0, 0)): the peer does less than rgbtask."""
     with np.errstate(invalid="ignore", divide="ignore"):
         u = n / np.sqrt(np.einsum("...i,...i->...", n, n))[..., None]
-    return np.floor((np.nan_to_num(u) + 1.0) * 127.5 + 0.5).astype(np.uint8)
+        u += np.float32(1)
+        u *= np.float32(127.5)
+        u += np.float32(0.5)
+        return u.astype(np.uint8)
 
 
 def normals_decode(rgb):
@@ -131,7 +136,7 @@ def keypoints_decode(rgb, k: int):
     bi = np.floor((255.0 - rgb[..., 2]) / sep + 0.5)
     ids = np.where((gi < n) & (bi < n) & (heat >= 0.15), gi * n + bi, -1)
     planes = np.where(ids[:, None] == np.arange(k)[None, :, None, None], heat[:, None], 0.0)
-    return argmax_dark_reference(planes[:, None])[0]
+    return argmax_dark_reference(planes)[0]
 
 
 # ---------------------------------------------------------------- timing
@@ -166,8 +171,9 @@ def nbytes(result) -> int:
 
 
 # ---------------------------------------------------------------- the operations
-def operations(size: str, tables: dict):
-    """(op, peer, rgbtask, check) for ``size``; ``check(ours, theirs)`` asserts they agree."""
+def operations(size: str, tables: dict, only: str = ""):
+    """(op, peer, rgbtask, check) for ``size``; ``check(ours, theirs)`` asserts they agree.
+    ``only``: skip building the inputs of operations whose names do not hold it."""
     v = scene_values(size)
     gray = rgbtask.get_codec("depth/gray", transform="log", near=0.4, far=90.0)
     binary = rgbtask.get_codec("mask/binary")
@@ -204,7 +210,9 @@ def operations(size: str, tables: dict):
         np.array_equal,
     )
 
-    if "palette" not in tables:
+    if only and only not in "`mask/palette` decode, JPEG q90, random colours, new colours":
+        pass
+    elif "palette" not in tables:
         from scipy.spatial import cKDTree
 
         tree = cKDTree(colors.astype(np.float64))
@@ -212,7 +220,7 @@ def operations(size: str, tables: dict):
         tables["palette"] = tree.query(all_colours().astype(np.float32), workers=-1)[1].astype(
             np.uint8
         )
-    table, tree = tables["palette"], tables["tree"]
+    table, tree = tables.get("palette"), tables.get("tree")
     p_jpeg = jpeg(palette.encode(lab))
     yield (
         "`mask/palette` decode, JPEG q90",
@@ -239,9 +247,11 @@ def operations(size: str, tables: dict):
         None,
     )
 
-    if "cubewalk" not in tables:
+    if only and "cubewalk" not in only:
+        pass
+    elif "cubewalk" not in tables:
         tables["cubewalk"] = cubewalk.decode(all_colours()[None]).reshape(-1).astype(np.float32)
-    dtable = tables["cubewalk"]
+    dtable = tables.get("cubewalk")
     c_jpeg = jpeg(cubewalk.encode(v["depth"]))
     yield (
         "`depth/cubewalk` decode, JPEG'd 8-bit",
@@ -285,6 +295,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1080p only, 3 repeats")
     parser.add_argument("--sizes", default="1080p,4k,batch", help="comma-separated: 1080p,4k,batch")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds per cell (7)")
+    parser.add_argument("--ops", default="", help="only operations whose name contains this text")
     args = parser.parse_args()
     sizes = ["1080p"] if args.quick else args.sizes.split(",")
     repeat = 3 if args.quick else args.repeat
@@ -301,7 +312,9 @@ def main() -> None:
     for size in sizes:
         b, h, w = SIZES[size]
         label = f"{w}x{h}" if b == 1 else f"{b} x {w}x{h}"
-        for op, peer, ours, check in operations(size, tables):
+        for op, peer, ours, check in operations(size, tables, args.ops):
+            if args.ops not in op:
+                continue
             result = ours()  # compiles, fills tables
             if check is not None:
                 assert check(result, peer()), f"{op} at {label}: rgbtask and the peer disagree"
