@@ -229,7 +229,7 @@ def test_read_only_inputs_share_the_writable_specialisation():
     rgb.setflags(write=False)
     second = codec.decode_with_confidence(rgb)
     assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(first, second))
-    print(len(normals.decode_kernel.signatures))
+    print(len(getattr(normals.decode_kernel, "signatures", ())))  # none without JIT
     """
     out = run_python(code)
     assert out.returncode == 0, out.stderr
