@@ -16,7 +16,7 @@ The peers (written here, each a few lines of NumPy/SciPy; cited where they follo
 * ``depth/cubewalk`` decode of float RGB (a model's output): the peer is rgbtask's own 8-bit path
   on the same image rounded to uint8 (the issue's reference point);
 * ``normals/xyz`` encode / decode: ``np.einsum`` norms, then the (n + 1) / 2 * 255 mapping;
-* ``keypoints/heatmap`` decode (painter layout, one instance): ids from the G/B code, one plane per
+* ``keypoints/heatmap`` decode (grid layout, one instance): ids from the G/B code, one plane per
   keypoint, argmax and DARK's Taylor step (Zhang et al. 2020, as mmpose's
   ``codecs/utils/refinement.py:refine_keypoints_dark`` without its blur), vectorised over the batch
   through rgbtask's own NumPy reference ``argmax_dark_reference``;
@@ -274,9 +274,18 @@ def operations(size: str, tables: dict, only: str = ""):
 
     if size == "batch":
         k = 17
-        kp_codec = rgbtask.get_codec(
-            "keypoints/heatmap", size=(256, 192), num_keypoints=k, max_instances=1
-        )
+        try:  # the grid code (named "painter" until Painter's own images took that name)
+            kp_codec = rgbtask.get_codec(
+                "keypoints/heatmap",
+                size=(256, 192),
+                num_keypoints=k,
+                max_instances=1,
+                layout="grid",
+            )
+        except rgbtask.ConfigError:
+            kp_codec = rgbtask.get_codec(
+                "keypoints/heatmap", size=(256, 192), num_keypoints=k, max_instances=1
+            )
         rng = np.random.default_rng(0)
         kp = np.array([96, 128]) + rng.uniform(-2.5, 2.5, (64, 1, k, 2)) * 32
         kp_rgb = kp_codec.encode(kp)
