@@ -129,6 +129,8 @@ SLOW = (
     "tests/test_convert.py::test_convert_writes_manifest_skips_done_and_decodes_exactly",
     "tests/test_core_jit.py::test_works_when_no_cache_location_is_writable",
     "tests/test_core_jit.py::test_disable_jit_gives_the_same_codes",
+    "tests/test_core_jit.py::test_read_only_inputs_share_the_writable_specialisation",
+    "tests/test_core_jit.py::test_numba_num_threads_sets_the_pool_size",
     "tests/test_depth.py::test_import_does_not_pull_matplotlib_or_numba",
     "tests/test_depth.py::test_fast_encode_path_equals_reference[",
     "tests/test_adversarial.py::test_arbitrary_images_never_decode_out_of_range[",
