@@ -67,6 +67,9 @@ def cold_tables(monkeypatch):
         (depth, "_TABLES"),
         (depth, "_ENCODE_TABLES"),
         (masks, "_tables"),
+        (masks, "_label_tables"),
+        (masks, "_grids"),
+        (masks, "_fine_cells"),
     ):
         old = getattr(module, attr)
         monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))

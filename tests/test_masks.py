@@ -552,7 +552,7 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     rgb = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
     first = MaskPalette(**base)
     second = MaskPalette(**{**base, **change})
-    first.decode(rgb)
+    first.decode_with_confidence(rgb)
     (table,) = mask_codecs._tables.values()
     got = second.decode_with_confidence(rgb)
     tables = mask_codecs._tables.values()
@@ -562,6 +562,13 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     assert np.array_equal(got.value, want.value)
     assert np.array_equal(got.confidence, want.confidence)
     assert np.array_equal(got.valid, want.valid)
+    # the labels-only tables of decode() likewise
+    first.decode(rgb)
+    (label_table,) = mask_codecs._label_tables.values()
+    assert np.array_equal(second.decode(rgb), want.value)
+    label_tables = mask_codecs._label_tables.values()
+    assert len(label_tables) == 2 and label_tables[0] is label_table
+    assert label_tables[1] is not label_table
 
 
 def test_instance_clustering_has_its_own_module():
