@@ -21,6 +21,7 @@ brute force, without rounding to 8 bits.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -377,6 +378,40 @@ def gather_kernel(labels, out, colors, bad):
         out[i, 2] = colors[v, 2]
 
 
+@jit
+def gather_packed_kernel(labels, out, packed, bad):
+    """:func:`gather_kernel` with the colours packed as little-endian words (``packed[k]`` =
+    ``R | G << 8 | B << 16``): four pixels (12 bytes) go out as three 32-bit stores, the last
+    ``n % 4`` byte by byte. Little-endian machines only (:func:`gather`)."""
+    k = packed.shape[0]
+    n = labels.shape[0]
+    flat = out.reshape(-1)
+    quads = n // 4
+    words = flat[: quads * 12].view(np.uint32)
+    for q in range(quads):
+        i = 4 * q
+        v0 = np.int64(labels[i])
+        v1 = np.int64(labels[i + 1])
+        v2 = np.int64(labels[i + 2])
+        v3 = np.int64(labels[i + 3])
+        if min(v0, v1, v2, v3) < 0 or max(v0, v1, v2, v3) >= k:
+            bad[0] = 1
+            continue
+        a, b, c, d = packed[v0], packed[v1], packed[v2], packed[v3]
+        words[3 * q] = a | (b << 24)
+        words[3 * q + 1] = (b >> 8) | (c << 16)
+        words[3 * q + 2] = (c >> 16) | (d << 8)
+    for i in range(quads * 4, n):
+        v = np.int64(labels[i])
+        if v < 0 or v >= k:
+            bad[0] = 1
+            continue
+        w = packed[v]
+        flat[3 * i] = w & 255
+        flat[3 * i + 1] = (w >> 8) & 255
+        flat[3 * i + 2] = (w >> 16) & 255
+
+
 def gather_reference(labels, colors):
     """NumPy specification of :func:`gather_kernel` for labels in range: ``np.take``."""
     return np.take(colors, labels, axis=0)
@@ -400,7 +435,12 @@ def gather(labels: np.ndarray, colors: np.ndarray) -> tuple[np.ndarray, bool]:
     """Labels ``(n,)`` (any integer dtype) -> ``(rgb (n, 3) uint8, all labels in range)``."""
     out = np.empty((labels.shape[0], 3), dtype=np.uint8)
     bad = np.zeros(1, dtype=np.uint8)
-    run_rows(gather_kernel, (labels, out), (colors, bad))
+    if sys.byteorder == "little":
+        packed = np.zeros((colors.shape[0], 4), dtype=np.uint8)
+        packed[:, :3] = colors
+        run_rows(gather_packed_kernel, (labels, out), (packed.view("<u4")[:, 0], bad))
+    else:
+        run_rows(gather_kernel, (labels, out), (colors, bad))
     return out, not bad[0]
 
 
@@ -431,6 +471,37 @@ def binary_labels_u8_kernel(rgb, labels, background, direction, s_min):
         labels[i] = 1 if s >= s_min else 0
 
 
+@jit
+def binary_labels_words_kernel(rgb, labels, direction, s_min_bg):
+    """:func:`binary_labels_u8_kernel` reading four pixels (12 bytes) as three little-endian
+    32-bit words: ``c . d >= s_min + bg . d`` (``s_min_bg``), the same integers. Little-endian
+    machines only (:func:`binary_labels`)."""
+    flat = rgb.reshape(-1)
+    n = labels.shape[0]
+    quads = n // 4
+    words = flat[: quads * 12].view(np.uint32)
+    d0, d1, d2 = np.int32(direction[0]), np.int32(direction[1]), np.int32(direction[2])
+    for q in range(quads):
+        a = words[3 * q]
+        b = words[3 * q + 1]
+        c = words[3 * q + 2]
+        s0 = np.int32(a & 255) * d0 + np.int32((a >> 8) & 255) * d1 + np.int32((a >> 16) & 255) * d2
+        s1 = np.int32(a >> 24) * d0 + np.int32(b & 255) * d1 + np.int32((b >> 8) & 255) * d2
+        s2 = np.int32((b >> 16) & 255) * d0 + np.int32(b >> 24) * d1 + np.int32(c & 255) * d2
+        s3 = np.int32((c >> 8) & 255) * d0 + np.int32((c >> 16) & 255) * d1 + np.int32(c >> 24) * d2
+        labels[4 * q] = s0 >= s_min_bg
+        labels[4 * q + 1] = s1 >= s_min_bg
+        labels[4 * q + 2] = s2 >= s_min_bg
+        labels[4 * q + 3] = s3 >= s_min_bg
+    for i in range(quads * 4, n):
+        s = (
+            np.int32(flat[3 * i]) * d0
+            + np.int32(flat[3 * i + 1]) * d1
+            + np.int32(flat[3 * i + 2]) * d2
+        )
+        labels[i] = s >= s_min_bg
+
+
 def binary_s_min(inv_len2: float, threshold: float) -> int:
     """The least integer ``s`` with ``s * inv_len2 >= threshold`` in float64, as
     :func:`binary_kernel` computes ``t`` (a product with a positive constant is monotone in ``s``,
@@ -453,6 +524,14 @@ def binary_labels(
     """uint8 RGB rows ``(n, 3)`` -> labels uint8 ``(n,)``, equal to :func:`binary`'s."""
     labels = np.empty(rgb.shape[0], dtype=np.uint8)
     s_min = binary_s_min(inv_len2, threshold)
+    if sys.byteorder == "little":
+        bg_d = int(np.dot(background.astype(np.int64), direction.astype(np.int64)))
+        run_rows(
+            binary_labels_words_kernel,
+            (rgb, labels),
+            (direction.astype(np.int32), np.int32(s_min + bg_d)),
+        )
+        return labels
     run_rows(
         binary_labels_u8_kernel,
         (rgb, labels),
