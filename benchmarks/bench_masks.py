@@ -229,10 +229,76 @@ def peer_id2rgb(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def peers(sizes: list[str], repeat: int) -> None:
-    """The issue-17 table: each op against the peer a competent user writes, one thread."""
+def _size_rows(
+    name: str, repeat: int, palette_codec, instance, binary, pan, palette, table
+) -> list[list[str]]:
     from scipy.spatial import cKDTree
 
+    rows = []
+    b, h, w = SIZES[name]
+    shape = (b, h, w) if b > 1 else (h, w)
+    rng = np.random.default_rng(0)
+    labels = np.stack([voronoi_labels(h, w, 600, 151, seed=i) for i in range(min(b, 4))])
+    labels = np.concatenate([labels] * (b // labels.shape[0])).reshape(shape)
+    inst = (labels % (instance.max_instances + 1)).astype(np.uint8)
+    enc = palette_codec.encode(labels)
+    jpeg = JPEG(90, "4:4:4")
+    flat = enc.reshape(-1, h, w, 3)
+    jpg = np.stack([jpeg(flat[i], np.random.default_rng(i)) for i in range(flat.shape[0])])
+    jpg = jpg.reshape(enc.shape)
+    noise = rng.integers(0, 256, enc.shape, dtype=np.uint8)
+    fresh = [rng.integers(0, 256, enc.shape, dtype=np.uint8) for _ in range(2)]
+    mask = (labels % 2).astype(np.uint8)
+    bin_rgb = binary.encode(mask)
+    ids = rng.integers(0, 1 << 24, shape).astype(np.int32)
+    pan_rgb = pan.encode(ids)
+    out_bytes = np.empty(enc.nbytes, np.uint8)
+    src_bytes = np.empty_like(out_bytes)
+    calls = [0]
+
+    def new_colours():
+        calls[0] += 1
+        rgbtask.clear_tables()
+        return palette_codec.decode(fresh[calls[0] % 2])
+
+    def kdtree_new():
+        calls[0] += 1
+        pix = fresh[calls[0] % 2].reshape(-1, 3).astype(np.float64)
+        return cKDTree(palette.astype(np.float64)).query(pix, workers=1)[1]
+
+    ops = [
+        ("mask/binary decode", lambda: binary.decode(bin_rgb), lambda: peer_binary(bin_rgb), mask.nbytes),
+        ("mask/palette encode", lambda: palette_codec.encode(labels), lambda: np.take(palette, labels, axis=0), enc.nbytes),
+        ("mask/instance encode", lambda: instance.encode(inst), lambda: np.take(instance.palette_colors, inst, axis=0), enc.nbytes),
+        ("mask/palette decode, JPEG q90 (warm)", lambda: palette_codec.decode(jpg), lambda: peer_table_lookup(table, jpg), None),
+        ("mask/palette decode, random colours (warm)", lambda: palette_codec.decode(noise), lambda: peer_table_lookup(table, noise), None),
+        ("mask/palette decode, new colours every call", new_colours, kdtree_new, None),
+        ("mask/panoptic encode", lambda: pan.encode(ids), lambda: peer_id2rgb(ids), pan_rgb.nbytes),
+        ("mask/panoptic decode", lambda: pan.decode(pan_rgb), lambda: peer_rgb2id(pan_rgb), ids.nbytes),
+    ]  # fmt: skip
+    for op, ours, peer, nbytes in ops:
+        fns = {"ours": ours, "peer": peer}
+        if nbytes:
+            dst, src = out_bytes[:nbytes], src_bytes[:nbytes]
+            fns["copy"] = lambda dst=dst, src=src: np.copyto(dst, src)
+        t = interleaved(fns, 3 if "new colours" in op else repeat)  # seconds per call
+        med = {k: float(np.median(v)) for k, v in t.items()}
+        rows.append(
+            [
+                op,
+                name,
+                _spread(t["ours"]),
+                _spread(t["peer"]),
+                f"{med['peer'] / med['ours']:.2f}",
+                f"{med['copy'] / med['ours']:.2f}" if nbytes else "-",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def peers(sizes: list[str], repeat: int) -> None:
+    """The issue-17 table: each op against the peer a competent user writes, one thread."""
     from rgbtask.core import _jit
 
     _jit.set_num_threads(1)
@@ -244,66 +310,7 @@ def peers(sizes: list[str], repeat: int) -> None:
     table = kdtree_table(palette)
     rows = []
     for name in sizes:
-        b, h, w = SIZES[name]
-        shape = (b, h, w) if b > 1 else (h, w)
-        rng = np.random.default_rng(0)
-        labels = np.stack([voronoi_labels(h, w, 600, 151, seed=i) for i in range(min(b, 4))])
-        labels = np.concatenate([labels] * (b // labels.shape[0])).reshape(shape)
-        inst = (labels % (instance.max_instances + 1)).astype(np.uint8)
-        enc = palette_codec.encode(labels)
-        jpeg = JPEG(90, "4:4:4")
-        flat = enc.reshape(-1, h, w, 3)
-        jpg = np.stack([jpeg(flat[i], np.random.default_rng(i)) for i in range(flat.shape[0])])
-        jpg = jpg.reshape(enc.shape)
-        noise = rng.integers(0, 256, enc.shape, dtype=np.uint8)
-        fresh = [rng.integers(0, 256, enc.shape, dtype=np.uint8) for _ in range(2)]
-        mask = (labels % 2).astype(np.uint8)
-        bin_rgb = binary.encode(mask)
-        ids = rng.integers(0, 1 << 24, shape).astype(np.int32)
-        pan_rgb = pan.encode(ids)
-        out_bytes = np.empty(enc.nbytes, np.uint8)
-        src_bytes = np.empty_like(out_bytes)
-        calls = [0]
-
-        def new_colours():
-            calls[0] += 1
-            rgbtask.clear_tables()
-            return palette_codec.decode(fresh[calls[0] % 2])
-
-        def kdtree_new():
-            calls[0] += 1
-            pix = fresh[calls[0] % 2].reshape(-1, 3).astype(np.float64)
-            return cKDTree(palette.astype(np.float64)).query(pix, workers=1)[1]
-
-        ops = [
-            ("mask/binary decode", lambda: binary.decode(bin_rgb), lambda: peer_binary(bin_rgb), mask.nbytes),
-            ("mask/palette encode", lambda: palette_codec.encode(labels), lambda: np.take(palette, labels, axis=0), enc.nbytes),
-            ("mask/instance encode", lambda: instance.encode(inst), lambda: np.take(instance.palette_colors, inst, axis=0), enc.nbytes),
-            ("mask/palette decode, JPEG q90 (warm)", lambda: palette_codec.decode(jpg), lambda: peer_table_lookup(table, jpg), None),
-            ("mask/palette decode, random colours (warm)", lambda: palette_codec.decode(noise), lambda: peer_table_lookup(table, noise), None),
-            ("mask/palette decode, new colours every call", new_colours, kdtree_new, None),
-            ("mask/panoptic encode", lambda: pan.encode(ids), lambda: peer_id2rgb(ids), pan_rgb.nbytes),
-            ("mask/panoptic decode", lambda: pan.decode(pan_rgb), lambda: peer_rgb2id(pan_rgb), ids.nbytes),
-        ]  # fmt: skip
-        for op, ours, peer, nbytes in ops:
-            fns = {"ours": ours, "peer": peer}
-            if nbytes:
-                dst, src = out_bytes[:nbytes], src_bytes[:nbytes]
-                fns["copy"] = lambda dst=dst, src=src: np.copyto(dst, src)
-            r = 2 if "new colours" in op and name != "64x256^2" else repeat
-            t = interleaved(fns, r if "new colours" not in op else max(2, r // 3))
-            med = {k: float(np.median(v)) for k, v in t.items()}
-            rows.append(
-                [
-                    op,
-                    name,
-                    _spread(t["ours"]),
-                    _spread(t["peer"]),
-                    f"{med['peer'] / med['ours']:.2f}",
-                    f"{med['copy'] / med['ours']:.2f}" if nbytes else "-",
-                ]
-            )
-            print(" | ".join(rows[-1]), flush=True)
+        rows += _size_rows(name, repeat, palette_codec, instance, binary, pan, palette, table)
     print_table(
         f"issue 17: one thread, ms median (min..max) of interleaved runs ({machine()})",
         rows,

@@ -55,7 +55,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import NORMALS_IO
@@ -181,6 +181,14 @@ class NormalsXYZ(Codec):
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
         return kernels.encode(normals, signs=self.signs, scale=self.scale, dtype=self.dtype)
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> normals, equal to ``decode_with_confidence(rgb).value`` (see
+        :meth:`Codec.decode`) without the confidence and validity nobody asked for."""
+        rgb = check_rgb(rgb)
+        return kernels.decode_values(
+            rgb, scale=rgb_scale(rgb), signs=self.signs, max_dev=MAX_NORM_DEVIATION
+        )
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         scale = rgb_scale(rgb)
