@@ -667,12 +667,15 @@ def nearest_labels_kernel(
     over the whole palette."""
     top = code_label.shape[0] - 1
     listed = offsets.shape[0] > 0
+    flat = rgb.reshape(-1)  # 1-D reads: half the time of rgb[i, c] here
     for i in range(rgb.shape[0]):
-        key = color_index(rgb, i)
+        r = np.int64(flat[3 * i])
+        g = np.int64(flat[3 * i + 1])
+        b = np.int64(flat[3 * i + 2])
+        key = (r << 16) | (g << 8) | b
         code = table[key]
         if code == 0:
             if listed:
-                r, g, b = np.int64(rgb[i, 0]), np.int64(rgb[i, 1]), np.int64(rgb[i, 2])
                 cell = ((r >> CELL_SHIFT) * GRID + (g >> CELL_SHIFT)) * GRID + (b >> CELL_SHIFT)
                 if fine_done[cell] == 0:
                     fine_cells_of(cell, palette, offsets, candidates, reject, fine)
@@ -682,12 +685,7 @@ def nearest_labels_kernel(
                     + (b >> FINE_SHIFT)
                 ]
             if code == 0:
-                x, y, z = to_space(
-                    float(rgb[i, 0]) / 255.0,
-                    float(rgb[i, 1]) / 255.0,
-                    float(rgb[i, 2]) / 255.0,
-                    space_id,
-                )
+                x, y, z = to_space(float(r) / 255.0, float(g) / 255.0, float(b) / 255.0, space_id)
                 if listed:
                     k, d1, _ = nearest_listed(x, y, z, palette, offsets, candidates)
                 else:
