@@ -16,6 +16,23 @@ frames (sigma 2) from an empty table, both ways, with the table's resident size 
 rgbtask label is checked equal to the brute force.
 
 Run: python benchmarks/bench_masks.py
+
+``--peers`` (issue 17): every mask operation against the peer a competent user writes, one thread
+(``rgbtask.core._jit.set_num_threads(1)``), at 1920x1080, 3840x2160 and a batch of 64 x 256x256
+(``--sizes``), as medians of interleaved runs (ours, the peer, ``np.copyto`` of the output bytes, in
+turn) with min..max. The peers, written here:
+
+* ``mask/binary`` decode: ``r + g + b >= 383`` in uint16, in place (:func:`peer_binary`);
+* ``mask/palette`` / ``mask/instance`` encode: ``np.take(colors, labels, axis=0)``;
+* ``mask/palette`` decode: a 2^24-entry uint8 table built once with ``cKDTree`` over every 8-bit
+  colour, looked up as ``table[(R << 16) | (G << 8) | B]`` (:func:`kdtree_table`,
+  :func:`peer_table_lookup`), on the JPEG q90 image and on uniformly random colours (both tables
+  warm); for colours never seen (rgbtask's tables emptied before each call), ``cKDTree(palette)``
+  built and queried every call (``workers=1``);
+* ``mask/panoptic``: panopticapi's ``rgb2id`` / ``id2rgb`` formulas as in-place int32 NumPy
+  (:func:`peer_rgb2id`, :func:`peer_id2rgb`).
+
+Run: python benchmarks/bench_masks.py --peers [--sizes 1080p,4K,64x256^2] [--repeat 7]
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
 """normals/xyz at 1920x1080 against plain NumPy and a memory copy, measured in the same run.
 
 Run: python benchmarks/bench_normals.py
+
+``--peers`` (issue 17): ``encode`` and ``decode`` against tuned NumPy (the norm by ``einsum``,
+every step in place; :func:`tuned_encode`, :func:`tuned_decode`), one thread, 1080p, 4K and
+64 x 256x256, medians of interleaved runs with min..max, and ``np.copyto`` of the output bytes.
+
+Run: python benchmarks/bench_normals.py --peers [--sizes 1080p,4K,64x256^2] [--repeat 7]
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def nearest_labels(
     pal_coords = convert(palette, space)
     reject = math.inf if reject_distance is None else float(reject_distance)
     key = (*table_key(palette, space, reject, ignore), entry.str)
-    table = _label_tables.get(key, lambda: new_lut(entry, huge_pages=True))
+    table = _label_tables.get(key, lambda: new_lut(entry))
     grid = _grid(pal_coords, space, 1)
     fine = None
     if grid is not None:

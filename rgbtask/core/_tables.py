@@ -99,15 +99,15 @@ def clear_all() -> None:
         cache.clear()
 
 
-def lazy_zeros(count: int, dtype, huge_pages: bool = False) -> np.ndarray:
+def lazy_zeros(count: int, dtype) -> np.ndarray:
     """A writable, zero-filled 1-D array of ``count`` items, committed in 4 KiB pages as touched.
 
-    ``np.zeros`` (huge pages where the system has them) with ``huge_pages`` or
-    ``RGBTASK_HUGE_PAGES=1``, and where anonymous private mappings are not available (Windows).
+    ``np.zeros`` (huge pages where the system has them) with ``RGBTASK_HUGE_PAGES=1``, and where
+    anonymous private mappings are not available (Windows).
     """
     dtype = np.dtype(dtype)
     flags = getattr(mmap, "MAP_PRIVATE", None), getattr(mmap, "MAP_ANONYMOUS", None)
-    if None in flags or huge_pages or os.environ.get("RGBTASK_HUGE_PAGES") == "1":
+    if None in flags or os.environ.get("RGBTASK_HUGE_PAGES") == "1":
         return np.zeros(count, dtype=dtype)
     buffer = mmap.mmap(-1, count * dtype.itemsize, flags=flags[0] | flags[1])
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
@@ -118,8 +118,7 @@ def lazy_zeros(count: int, dtype, huge_pages: bool = False) -> np.ndarray:
     return np.frombuffer(buffer, dtype=dtype)
 
 
-def new_lut(dtype, huge_pages: bool = False) -> np.ndarray:
+def new_lut(dtype) -> np.ndarray:
     """A lazily filled colour table: :data:`LUT_ENTRIES` zeros of ``dtype`` (0 = unknown), pages
-    committed as colours are first decoded (:func:`lazy_zeros`; ``huge_pages``: in 2 MiB pages,
-    for the compact 16 and 32 MiB label tables, whose random lookups 4 KiB pages slow down)."""
-    return lazy_zeros(LUT_ENTRIES, dtype, huge_pages)
+    committed as colours are first decoded (:func:`lazy_zeros`)."""
+    return lazy_zeros(LUT_ENTRIES, dtype)
