@@ -645,13 +645,23 @@ def _palettes(draw, max_colors=40):
 
 @pytest.mark.parametrize("need", [1, 2])
 @settings(max_examples=10)
-@given(palette=_palettes())
-def test_candidate_grid_matches_its_numpy_reference(need, palette):
+@given(palette=_palettes(), seed=st.integers(0, 2**32 - 1))
+def test_candidate_grid_lists_the_nearest_of_every_point(need, palette, seed):
+    """For points anywhere in a cell (its corners included), the ``need`` nearest palette colours
+    (ties included) are listed for the cell, and the lists are in increasing order."""
     coords = convert(np.asarray(palette, np.uint8), "rgb")
     offsets, candidates = kernels.candidate_grid(coords, need)
-    want = kernels.candidate_grid_reference(coords, need)
-    for cell, listed in enumerate(want):
-        assert np.array_equal(candidates[offsets[cell] : offsets[cell + 1]], listed)
+    assert offsets[0] == 0 and offsets[-1] == candidates.size
+    points = np.random.default_rng(seed).uniform(0, 255, (3000, 3))
+    points[:8] = [[x, y, z] for x in (0, 255) for y in (0, 255) for z in (0, 255)]
+    cells = np.minimum(points.astype(int) >> kernels.CELL_SHIFT, kernels.GRID - 1)
+    cells = (cells[:, 0] * kernels.GRID + cells[:, 1]) * kernels.GRID + cells[:, 2]
+    d = ((points[:, None] - coords[None]) ** 2).sum(-1)
+    kth = np.sort(d, axis=1)[:, min(need, len(palette)) - 1]
+    for i, cell in enumerate(cells):
+        listed = candidates[offsets[cell] : offsets[cell + 1]]
+        assert np.all(np.diff(listed) > 0)
+        assert set(np.flatnonzero(d[i] <= kth[i])) <= set(listed.tolist())
 
 
 @pytest.mark.parametrize("reject", [np.inf, 30.0])
