@@ -114,11 +114,12 @@ def warmup(*names: str) -> None:
             value = values[0]
             rgb = codec.encode(value)
             codec.decode_with_confidence(rgb)
+            codec.decode(rgb)  # labels alone take kernels of their own (mask codecs)
             if rgb.dtype == np.uint8:
                 off = rng.integers(-6, 7, rgb.shape)
-                codec.decode_with_confidence(
-                    _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
-                )
+                jpegd = _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
+                codec.decode_with_confidence(jpegd)
+                codec.decode(jpegd)
             if rgb.dtype == np.uint16:  # 16-bit codes: read-only, and 8-bit (JPEG'd) images
                 codec.decode_with_confidence(_read_only(rgb.copy()))
                 codec.decode_with_confidence((rgb >> 8).astype(np.uint8))

@@ -67,6 +67,9 @@ def cold_tables(monkeypatch):
         (depth, "_TABLES"),
         (depth, "_ENCODE_TABLES"),
         (masks, "_tables"),
+        (masks, "_label_tables"),
+        (masks, "_grids"),
+        (masks, "_fine_cells"),
     ):
         old = getattr(module, attr)
         monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
@@ -118,6 +121,7 @@ SLOW = (
     "tests/test_masks.py::test_8_bit_decode_equals_brute_force_on_random_and_tie_colours[",
     "tests/test_masks.py::test_instance_roundtrip",
     "tests/test_masks.py::test_jpeg_q90_444_targets_on_real_ade20k",
+    "tests/test_masks.py::test_fine_cells_match_their_numpy_reference[",
     "tests/test_convert_real.py::",
     "tests/test_keypoints_real.py::",
     "tests/test_files.py::test_convert_reports_corrupt_inputs_and_converts_the_rest",

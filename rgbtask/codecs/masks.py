@@ -58,7 +58,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import mask_context
@@ -114,6 +114,47 @@ def _new_table() -> np.ndarray:
     return new_lut(np.uint64)
 
 
+#: The RGB-space candidate grids (:func:`rgbtask.core.masks.candidate_grid`) per (palette, need):
+#: a few hundred KiB each, 10 ms to build.
+_grids = TableCache("palette candidate grids", max_entries=8)
+
+#: Labels-only decode tables (``decode``, not ``decode_with_confidence``): one 2^24-entry uint8
+#: (16 MiB; palettes of up to 254 colours) or uint16 (32 MiB) table per :func:`table_key`.
+_label_tables = TableCache("palette label tables", max_entries=4)
+
+
+def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The candidate grid of a palette in RGB space (None in the other spaces: full scans)."""
+    if space != "rgb":
+        return None
+    key = (pal_coords.tobytes(), need)
+    return _grids.get(key, lambda: kernels.candidate_grid(pal_coords, need))
+
+
+#: The codes of the fine cells of one colour (:func:`rgbtask.core.masks.fine_cells`) per label
+#: table: 256 KiB (uint8) or 512 KiB (uint16), filled as colours are met.
+_fine_cells = TableCache("palette fine cells", max_entries=4)
+
+
+def _new_fine(entry: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Fine cells' codes and per-coarse-cell flags, all 0: filled as colours are met."""
+    return np.zeros(kernels.FINE_GRID**3, dtype=entry), np.zeros(kernels.GRID**3, dtype=np.uint8)
+
+
+def _code_labels(k: int, ignore: int, label_dtype: Any) -> tuple[np.dtype, np.ndarray] | None:
+    """The entry dtype of a labels-only table for a palette of ``k`` colours and the code -> label
+    map (code 0 unknown, ``j + 1`` label ``j``, the largest code ``ignore``); None when the labels
+    do not fit one (the labels-only path is then not used)."""
+    for entry in (np.uint8, np.uint16):
+        top = int(np.iinfo(entry).max)
+        if k <= top - 1:
+            code_label = np.zeros(top + 1, dtype=label_dtype)
+            code_label[1 : k + 1] = np.arange(k)
+            code_label[top] = ignore
+            return np.dtype(entry), code_label
+    return None
+
+
 def nearest_color(
     rgb: np.ndarray,
     palette: np.ndarray,
@@ -144,6 +185,7 @@ def nearest_color(
         ignore=int(ignore),
         label_dtype=label_dtype,
         lut=lut,
+        grid=_grid(pal_coords, space, 2),
     )
     shape = rgb.shape[:-1]
     return labels.reshape(shape), confidence.reshape(shape), valid.reshape(shape)
@@ -184,6 +226,43 @@ def context_decode(
     return index, conf
 
 
+def nearest_labels(
+    rgb: np.ndarray,
+    palette: np.ndarray,
+    space: str = "rgb",
+    reject_distance: float | None = None,
+    ignore: int = 255,
+    label_dtype: Any = np.int64,
+) -> np.ndarray:
+    """The labels of :func:`nearest_color` alone, for ``decode``: 8-bit input goes through a
+    compact table of labels (1 or 2 bytes per colour instead of 8; no confidence written), other
+    input through :func:`nearest_color`."""
+    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    codes = _code_labels(palette.shape[0], int(ignore), label_dtype)
+    if rgb.dtype != np.uint8 or codes is None:
+        return nearest_color(rgb, palette, space, reject_distance, ignore, label_dtype)[0]
+    entry, code_label = codes
+    pal_coords = convert(palette, space)
+    reject = math.inf if reject_distance is None else float(reject_distance)
+    key = (*table_key(palette, space, reject, ignore), entry.str)
+    table = _label_tables.get(key, lambda: new_lut(entry))
+    grid = _grid(pal_coords, space, 1)
+    fine = None
+    if grid is not None:
+        fine = _fine_cells.get(key, lambda: _new_fine(entry))
+    labels = kernels.nearest_labels(
+        rgb.reshape(-1, 3),
+        palette=pal_coords,
+        space_id=space_id(space),
+        reject=reject,
+        table=table,
+        code_label=code_label,
+        grid=grid,
+        fine=fine,
+    )
+    return labels.reshape(rgb.shape[:-1])
+
+
 def remove_small_regions(labels: np.ndarray, min_region: int) -> np.ndarray:
     """Relabel every 8-connected region of one label with fewer than ``min_region`` pixels with
     the label of the nearest pixel (Euclidean, ties as ``scipy.ndimage.distance_transform_edt``)
@@ -222,8 +301,11 @@ CHANNEL_AXIS_MIN_SIDE = 8
 _RGB_HINT = "this looks like an RGB image: decode it instead (codec.decode(rgb))"
 
 
-def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -> np.ndarray:
-    """Labels ``(..., H, W)`` of an integer (or bool) dtype in ``0..upper``.
+def _check_labels(
+    value: Any, what: str, upper: int, allow_bool: bool = False, check_range: bool = True
+) -> np.ndarray:
+    """Labels ``(..., H, W)`` of an integer (or bool) dtype in ``0..upper`` (``check_range=False``:
+    the caller checks the range, e.g. inside its encode kernel, with :func:`_range_error`).
 
     Refused with a hint (:data:`CHANNEL_AXIS_MIN_SIDE`): a trailing axis of length 1 on image-sized
     axes ("squeeze the last axis"), and one of length 3, an RGB image, whatever its values; any
@@ -245,11 +327,34 @@ def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -
             f"(a trailing axis of length 3 after two of {CHANNEL_AXIS_MIN_SIDE} or more is read "
             "as colour channels; images 3 pixels wide go as rows: labels.swapaxes(-1, -2))"
         )
-    lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi > upper:
-        hint = f"; {_RGB_HINT}" if labels.ndim >= 3 and shape[-1] == 3 else ""
-        raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}{hint}")
+    if check_range:
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi > upper:
+            raise _range_error(labels, what, upper)
     return labels
+
+
+def _range_error(labels: np.ndarray, what: str, upper: int) -> InputError:
+    """The error of labels outside ``0..upper`` (their extremes named)."""
+    lo, hi = int(labels.min()), int(labels.max())
+    hint = f"; {_RGB_HINT}" if labels.ndim >= 3 and labels.shape[-1] == 3 else ""
+    return InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}{hint}")
+
+
+def _encode_colors(
+    value: Any, what: str, colors: np.ndarray, allow_bool: bool = False
+) -> np.ndarray:
+    """Labels ``(..., H, W)`` -> ``colors[labels]`` ``(..., H, W, 3)`` uint8 in one pass: the
+    gather kernel checks the range as it goes (the error is :func:`_check_labels`'s)."""
+    upper = colors.shape[0] - 1
+    labels = _check_labels(value, what, upper, allow_bool=allow_bool, check_range=False)
+    flat = labels.reshape(-1)
+    if flat.dtype == np.bool_:
+        flat = flat.view(np.uint8)
+    rgb, ok = kernels.gather(flat, np.ascontiguousarray(colors, dtype=np.uint8))
+    if not ok:
+        raise _range_error(labels, what, upper)
+    return rgb.reshape((*labels.shape, 3))
 
 
 def _label_dtype(max_label: int) -> np.dtype:
@@ -319,6 +424,15 @@ class LabelCodec(Codec):
     def roundtrip_bound(self, reference: np.ndarray) -> float | np.ndarray:
         """0: every label round-trips."""
         return 0.0
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> labels, equal to ``decode_with_confidence(rgb).value`` (see :meth:`Codec.decode`)
+        without computing the confidence and validity nobody asked for (:meth:`_decode_labels`)."""
+        return self._decode_labels(check_rgb(rgb))
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        """The labels of :meth:`_decode` (a subclass computes them alone where that is faster)."""
+        return self._decode(rgb).value
 
 
 # ---------------------------------------------------------------- mask/palette
@@ -465,6 +579,22 @@ class MaskPalette(LabelCodec):
             labels = np.where(labels == self.ignore, self.levels, labels)
         return np.ascontiguousarray(np.take(self.decode_colors, labels, axis=0))
 
+    def encode(self, value: Any) -> np.ndarray:
+        """Labels -> palette colours, the range checked in the same pass (:func:`_encode_colors`);
+        a palette with a void colour maps the ``ignore`` label first (:meth:`_encode`)."""
+        if self.void_color is not None:
+            return super().encode(value)
+        return _encode_colors(value, "labels", self.colors)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        # the compact label table answers the per-pixel decoder only; the context decoder and a
+        # void colour go through _decode (decode == decode_with_confidence(rgb).value)
+        if self.min_region > 1 or self.decoder != "pixel" or self.void_color is not None:
+            return self._decode(rgb).value
+        return nearest_labels(
+            rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
+        )
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.decoder == "pixel" and self.void_color is None:
             labels, conf, valid = nearest_color(
@@ -555,6 +685,20 @@ class MaskPanoptic(LabelCodec):
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
         return kernels.panoptic_rgb(ids.reshape(-1)).reshape((*ids.shape, 3))
+
+    def encode(self, value: Any) -> np.ndarray:
+        """Ids -> RGB, the range checked in the same pass."""
+        upper = (1 << 24) - 1
+        ids = _check_labels(value, "segment ids", upper, check_range=False)
+        rgb, ok = kernels.panoptic_rgb_checked(ids.reshape(-1))
+        if not ok:
+            raise _range_error(ids, "segment ids", upper)
+        return rgb.reshape((*ids.shape, 3))
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.dtype != np.uint8:
+            return self._decode(rgb).value
+        return kernels.panoptic_ids_u8(rgb.reshape(-1, 3)).reshape(rgb.shape[:-1])
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         ids, conf = kernels.panoptic_ids(rgb.reshape(-1, 3), scale=rgb_scale(rgb))
@@ -823,6 +967,17 @@ class MaskInstance(LabelCodec):
             )
         return out
 
+    def encode(self, value: Any) -> np.ndarray:
+        """Ids -> colours; ``"distinct"``: the range checked in the gather's pass."""
+        if self.colors == "distinct":
+            return _encode_colors(value, "instance ids", self.palette_colors)
+        return super().encode(value)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if self.colors == "distinct" and self.decoder == "pixel":
+            return nearest_labels(rgb, self.palette_colors, self.space, label_dtype=np.int32)
+        return self._decode(rgb).value
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.colors == "distinct":
             if self.decoder == "pixel":
@@ -996,6 +1151,20 @@ class MaskBinary(LabelCodec):
     def _encode(self, mask: np.ndarray) -> np.ndarray:
         colors = np.asarray([self.background, self.foreground], dtype=np.uint8)
         return np.ascontiguousarray(np.take(colors, mask, axis=0))
+
+    def encode(self, value: Any) -> np.ndarray:
+        """0/1 (or bool) -> the two colours, the range checked in the gather's pass."""
+        colors = np.asarray([self.background, self.foreground], dtype=np.uint8)
+        return _encode_colors(value, "binary mask", colors, allow_bool=True)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.dtype != np.uint8:
+            return self._decode(rgb).value
+        background, direction, inv_len2, threshold = self._kernel_params()
+        labels = kernels.binary_labels(
+            rgb.reshape(-1, 3), background, direction, inv_len2, threshold
+        )
+        return labels.reshape(rgb.shape[:-1])
 
     def _kernel_params(self) -> tuple:
         bg = np.asarray(self.background, dtype=np.float64)

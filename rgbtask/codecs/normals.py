@@ -62,7 +62,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import NORMALS_IO
@@ -210,14 +210,30 @@ class NormalsXYZ(Codec):
             normals, signs=self.signs, scale=self.scale, dtype=self.dtype, offset=self.offset
         )
 
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> normals, equal to ``decode_with_confidence(rgb).value`` (see
+        :meth:`Codec.decode`) without the confidence and validity nobody asked for."""
+        rgb = check_rgb(rgb)
+        scale = rgb_scale(rgb)
+        return kernels.decode_values(
+            rgb,
+            scale=scale,
+            signs=self.signs,
+            max_dev=MAX_NORM_DEVIATION,
+            offset=self._decode_offset(scale),
+        )
+
+    def _decode_offset(self, scale: float) -> float:
+        """quantization="floor": a code c of the codec's bits stands for the cell [c, c + 1): its
+        centre, half a code of the codec's bits in the input's scale (float RGB, or the other
+        integer depth, of a code decodes as the code does)."""
+        return 0.5 * scale / self.scale if self.quantization == "floor" else 0.0
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         scale = rgb_scale(rgb)
         # quantization slack of the input's bit depth (float input: the codec's)
         slack = math.sqrt(3.0) / (scale if scale > 1.0 else self.scale)
-        # quantization="floor": a code c of the codec's bits stands for the cell [c, c + 1): its
-        # centre, half a code of the codec's bits in the input's scale (float RGB, or the other
-        # integer depth, of a code decodes as the code does)
-        offset = 0.5 * scale / self.scale if self.quantization == "floor" else 0.0
+        offset = self._decode_offset(scale)
         normals, confidence, valid = kernels.decode(
             rgb,
             scale=scale,
