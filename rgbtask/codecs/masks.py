@@ -587,13 +587,16 @@ class MaskPalette(LabelCodec):
         return _encode_colors(value, "labels", self.colors)
 
     def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
-        # the compact label table answers the per-pixel decoder only; the context decoder and a
-        # void colour go through _decode (decode == decode_with_confidence(rgb).value)
-        if self.min_region > 1 or self.decoder != "pixel" or self.void_color is not None:
+        # the compact label table answers the per-pixel decoder; the context decoder goes through
+        # _decode (decode == decode_with_confidence(rgb).value either way)
+        if self.min_region > 1 or self.decoder != "pixel":
             return self._decode(rgb).value
-        return nearest_labels(
-            rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
+        labels = nearest_labels(
+            rgb, self.decode_colors, self.space, self.reject_distance, self.ignore, self.label_dtype
         )
+        if self.void_color is not None:  # the void colour's row decodes as the ignore label
+            labels[labels == self.levels] = self.ignore
+        return labels
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.decoder == "pixel" and self.void_color is None:
