@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 import rgbtask
 from rgbtask import io as rio
-from rgbtask.codecs.keypoints import KeypointsHeatmap, _colors, painter_codes, painter_grid
+from rgbtask.codecs.keypoints import (
+    REFINES,
+    KeypointsHeatmap,
+    _colors,
+    painter_codes,
+    painter_grid,
+)
 from rgbtask.core import keypoints as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.samples import spread_keypoints
@@ -83,7 +89,8 @@ def test_single_keypoint_dense_subpixel_sweep():
 
 
 def test_pixel_centre_convention():
-    c = codec(size=(9, 9), num_keypoints=1, max_instances=1)
+    # gaussian_fit: published DARK's zero-padded blur pulls a blob cut by the canvas edge inward
+    c = codec(size=(9, 9), num_keypoints=1, max_instances=1, refine="gaussian_fit")
     rgb = c.encode(np.array([[[4.0, 3.0]]]))
     assert rgb[3, 4, 0] == 255  # (x=4, y=3) is row 3, column 4
     assert rgb[3, 3, 0] == rgb[3, 5, 0] == rgb[2, 4, 0] == rgb[4, 4, 0]
@@ -229,12 +236,15 @@ def test_render_kernel_matches_reference(seed, layout, sigma):
 @given(
     st.integers(0, 2**31 - 1),
     st.sampled_from(LAYOUTS),
-    st.sampled_from(["dark", "quarter", "none"]),
+    st.sampled_from(list(REFINES)),
     st.booleans(),
+    st.sampled_from([1.0, 2.0, 3.0]),
 )
-def test_peaks_kernel_matches_reference(seed, layout, refine, noisy):
+def test_peaks_kernel_matches_reference(seed, layout, refine, noisy, sigma):
     rng = np.random.default_rng(seed)
-    c = codec(size=(14, 17), num_keypoints=5, layout=layout, refine=refine, max_instances=3)
+    c = codec(
+        size=(14, 17), num_keypoints=5, layout=layout, refine=refine, max_instances=3, sigma=sigma
+    )
     rgb = c.encode(rng.uniform(0, 17, (1, 3, 5, 2)))
     if noisy:
         rgb = np.clip(rgb + rng.integers(-40, 41, rgb.shape), 0, 255).astype(np.uint8)
@@ -248,26 +258,35 @@ def test_peaks_kernel_matches_reference(seed, layout, refine, noisy):
         85.0,
         255.0,
         c.threshold,
-        kernels.__dict__[f"REFINE_{refine.upper()}"],
+        REFINES[refine],
+    )
+    extra = (
+        sigma,
+        kernels.dark_blur_weights(kernels.dark_kernel_size(sigma)),
+        kernels.fit_half_window(sigma),
     )
     cand = np.zeros((1, 400, 4))
     count = np.zeros(1, dtype=np.int64)
-    kernels.peaks_kernel(rgb, cand, count, _colors(layout, 5), *params)
+    kernels.peaks_kernel(rgb, cand, count, _colors(layout, 5), *params, *extra)
     got = cand[0, : count[0]]
     want = kernels.peaks_reference(
-        rgb[0], params[0], 5, _colors(layout, 5), 3, 85.0, 255.0, c.threshold, params[-1]
+        rgb[0], params[0], 5, _colors(layout, 5), 3, 85.0, 255.0, c.threshold, params[-1], sigma
     )
     order = lambda a: a[np.lexsort((a[:, 2], a[:, 1], a[:, 0]))]  # noqa: E731
     np.testing.assert_allclose(order(got), order(want), rtol=0, atol=1e-12)
 
 
 def test_argmax_dark_reference_is_the_same_decoder():
-    c = codec(size=(32, 32), num_keypoints=3, layout="stacked", max_instances=1)
+    c = codec(size=(32, 32), num_keypoints=3, layout="stacked", max_instances=1, refine="dark")
     kp = spread_keypoints(np.random.default_rng(6), 4, 3, c.size)
     rgb = c.encode(kp).astype(np.float64) / 255
     planes = np.stack([rgb[:, :, 0:32, k] for k in range(3)], axis=1)
     xy, _ = kernels.argmax_dark_reference(planes)
     np.testing.assert_allclose(xy, c.decode(c.encode(kp))[:, 0], atol=1e-12)
+
+
+#: peaks_kernel's sigma, DARK blur weights and fit half-window at sigma 2.
+EXTRA_2 = (2.0, kernels.dark_blur_weights(11), kernels.fit_half_window(2.0))
 
 
 @given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
@@ -284,7 +303,9 @@ def test_single_instance_fast_path_is_assemble(seed, layout):
     cand = np.zeros((2, 64, 4))
     count = np.zeros(2, dtype=np.int64)
     params = (kernels.__dict__[layout.upper()], 4, 4 if layout == "stacked" else 1, 16, 18, 3)
-    kernels.peaks_kernel(rgb, cand, count, _colors(layout, 4), *params, 85.0, 255.0, c.threshold, 2)
+    kernels.peaks_kernel(
+        rgb, cand, count, _colors(layout, 4), *params, 85.0, 255.0, c.threshold, 2, *EXTRA_2
+    )
     xy, val = strongest(cand, count, 4)
     for b in range(2):
         want_xy, want_val = assemble(cand[b, : count[b]], 4, 1, c.nms_radius)
