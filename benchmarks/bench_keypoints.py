@@ -2,16 +2,30 @@
 canvases, against plain NumPy implementations of the same Gaussian render and argmax + DARK,
 measured in the same run.
 
-The peers produce the same codes (encode) and the same coordinates (decode, single instance) as the
-codec; the script checks that before timing. Layout: painter (one RGB image per pose).
+The peers produce the same codes (encode) and the same coordinates (decode, single instance,
+``refine="dark"``) as the codec; the script checks that before timing. Layout: painter (one RGB
+image per pose).
 
-Run: python benchmarks/bench_keypoints.py [--quick]
+First, the refinement table: 1,020 keypoints per cell (60 canvases of 64 x 80, 17 isolated
+sub-pixel keypoints each from ``rgbtask.samples.spread_keypoints``, seed 0, layout ``stacked`` so
+that every id has its own heatmap, exactly what mmpose decodes), lossless and with Gaussian noise
+of 2/255 (float images, clipped to [0, 1]); mean / max error in pixels of each ``refine`` and of
+the peer: DARK as published in plain NumPy, ``rgbtask.core.keypoints.argmax_dark_reference``
+(mmpose ``get_heatmap_maximum`` + ``refine_keypoints_dark`` with ``gaussian_blur``,
+open-mmlab/mmpose@759b39c ``mmpose/codecs/utils/refinement.py`` and ``post_processing.py``:
+each heatmap blurred whole with OpenCV's Gaussian of size 11 at sigma 2, 17 at sigma 3, then the
+log and a 2-D Newton step). ``refine="dark"`` must equal the peer (checked to 1e-9 px); decode
+times are medians of interleaved runs (min..max), the peer timed on the heatmaps already split
+per id (its input), ours on the encoded images (the whole decode).
+
+Run: python benchmarks/bench_keypoints.py [--quick] [--refine-only]
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import time
 from functools import partial
 
 import numpy as np
@@ -21,6 +35,7 @@ import rgbtask
 from rgbtask.codecs.keypoints import painter_codes
 from rgbtask.core import _jit
 from rgbtask.core.keypoints import argmax_dark_reference
+from rgbtask.samples import spread_keypoints
 
 K = 17
 
@@ -69,14 +84,107 @@ def numpy_decode(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+def interleaved(fns, repeat: int) -> list[list[float]]:
+    """Wall times of each function, ``repeat`` rounds, the functions alternating within a round
+    (after one warm-up call each)."""
+    for fn in fns:
+        fn()
+    out = [[] for _ in fns]
+    for _ in range(repeat):
+        for t, fn in zip(out, fns):
+            t0 = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - t0)
+    return out
+
+
+def spread(t: list[float]) -> str:
+    return f"{ms(float(np.median(t)))} ({ms(min(t))}..{ms(max(t))})"
+
+
+def refinement(quick: bool) -> None:
+    """The refinement table and DARK's speed against its NumPy peer (module docstring)."""
+    n_img = 20 if quick else 60
+    size = (64, 80)
+    refines = ("newton1d", "dark", "gaussian_fit")
+    acc_rows, speed_rows = [], []
+    for sigma in (2.0, 3.0):
+        rng = np.random.default_rng(0)
+        codecs = {
+            r: rgbtask.get_codec(
+                "keypoints/heatmap",
+                size=size,
+                num_keypoints=K,
+                layout="stacked",
+                sigma=sigma,
+                refine=r,
+                max_instances=1,
+            )
+            for r in refines
+        }
+        kp = spread_keypoints(rng, n_img, K, size)
+        rgb = codecs["dark"].encode(kp)
+        noisy = np.clip(rgb / 255 + rng.normal(0, 2 / 255, rgb.shape), 0, 1)
+        for case, img in (("lossless", rgb), ("noise 2/255", noisy)):
+            v = img.astype(np.float64) / (255.0 if img.dtype == np.uint8 else 1.0)
+            w = size[1]
+            planes = np.stack(
+                [v[:, :, (k // 3) * w : (k // 3 + 1) * w, k % 3] for k in range(K)], 1
+            )
+            peer = argmax_dark_reference(planes, sigma)[0]
+            ours = {r: c.decode(img)[:, 0] for r, c in codecs.items()}
+            assert np.allclose(ours["dark"], peer, rtol=0, atol=1e-9), "dark must be the peer"
+            cells = []
+            for xy in (*ours.values(), peer):
+                e = np.linalg.norm(xy - kp[:, 0], axis=-1)
+                cells.append(f"{e.mean():.4f} / {e.max():.4f}")
+            acc_rows.append([f"sigma {sigma:g}, {case}", *cells])
+            t_dark, t_fit, t_peer = interleaved(
+                [
+                    partial(codecs["dark"].decode, img),
+                    partial(codecs["gaussian_fit"].decode, img),
+                    partial(argmax_dark_reference, planes, sigma),
+                ],
+                repeat=3 if quick else 7,
+            )
+            peer_med = float(np.median(t_peer))
+            speed_rows.append(
+                [
+                    f"sigma {sigma:g}, {case}",
+                    spread(t_dark),
+                    spread(t_fit),
+                    spread(t_peer),
+                    f"{peer_med / np.median(t_dark):.1f}x",
+                    f"{peer_med / np.median(t_fit):.1f}x",
+                ]
+            )
+    n = n_img * K
+    print_table(
+        f"refinement error, {n} keypoints per cell, mean / max px (stacked, 64x80)",
+        acc_rows,
+        ["case", "newton1d", "dark", "gaussian_fit", "NumPy DARK (mmpose)"],
+    )
+    print_table(
+        f"decode of {n_img} images x {K} kp, median (min..max), {_jit.num_threads()} threads; "
+        + machine(),
+        speed_rows,
+        ["case", "dark", "gaussian_fit", "NumPy DARK peer", "dark ratio", "fit ratio"],
+    )
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    refinement(quick)
+    if "--refine-only" in sys.argv:
+        return
     batch = 8 if quick else 64
     rng = np.random.default_rng(0)
     rows = []
     for size in ((256, 192), (1080, 1920)):
         h, w = size
-        codec = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=K, max_instances=1)
+        codec = rgbtask.get_codec(
+            "keypoints/heatmap", size=size, num_keypoints=K, max_instances=1, refine="dark"
+        )
         scale = min(h, w) / 6
         centre = np.array([w / 2, h / 2])
         kp = centre + rng.uniform(-2.5, 2.5, (batch, 1, K, 2)) * scale

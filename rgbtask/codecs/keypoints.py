@@ -50,9 +50,9 @@ Decoding: peak candidates are local maxima of the heatmap among same-id neighbou
   pixel; computed on the 5 x 5 blurred pixels around each peak only (the renormalisation to the
   original maximum is a constant in the log and cancels);
 * ``"gaussian_fit"``: Gauss-Newton least squares of ``A exp(-|p - c|^2 / (2 sigma^2))`` (sigma
-  known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, without the
-  pixels of other ids and those more than 8 levels above the Gaussian of the per-axis start
-  (another blob of the same id): the maximum likelihood estimate under white noise, at the
+  known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, from the
+  per-axis step, without the pixels of other ids and, in each iteration, those more than 8
+  levels above the current Gaussian (another blob of the same id): the maximum likelihood estimate under white noise, at the
   Cramer-Rao bound; the default;
 * ``"newton1d"``: per axis a Newton step on the log of the three samples,
   ``-(L+ - L-) / 2 / (L+ - 2 L0 + L-)`` (exact for a sampled Gaussian, whose log is a parabola;

@@ -65,8 +65,11 @@ REFINE_NONE, REFINE_QUARTER, REFINE_NEWTON1D, REFINE_DARK, REFINE_GAUSSIAN_FIT =
 DARK_FLOOR = 1e-10
 #: Gauss-Newton iterations of ``gaussian_fit`` (converged to 1e-9 px from the 1-D start).
 FIT_ITERATIONS = 5
-#: ``gaussian_fit`` leaves out a pixel that exceeds the start's Gaussian by more than this
-#: (8 levels of 255: 4 standard deviations of noise 2/255): another blob's slope.
+#: ``gaussian_fit`` stops where its normal equations' determinant is below this fraction of
+#: the product of their diagonal (too few pixels to place the Gaussian).
+FIT_CONDITION = 1e-6
+#: ``gaussian_fit``'s iteration leaves out a pixel that exceeds the current Gaussian by more than
+#: this (8 levels of 255: 4 standard deviations of noise 2/255): another blob's slope.
 FIT_REJECT = 8.0 / 255.0
 
 
@@ -453,8 +456,9 @@ def _fit_offset(
 ):  # fmt: skip
     """Least-squares fit of ``A exp(-((x' - x)^2 + (y' - y)^2) / (2 sigma^2))`` (sigma known;
     A, x, y free) to the id's heatmap on the window of :func:`fit_half_window` around the peak
-    pixel ``(i, j)``: Gauss-Newton from the per-axis step ``(ox, oy)``. Pixels of another id, and
-    those above the start's Gaussian by more than ``FIT_REJECT`` (another blob), are left out. Returns the offsets from ``(j, i)`` (within 1 px and on the canvas); the start
+    pixel ``(i, j)``: Gauss-Newton from the per-axis step ``(ox, oy)``. Pixels of another id are
+    left out, and in each iteration those above the current Gaussian by more than ``FIT_REJECT``
+    (another blob's slope). Returns the offsets from ``(j, i)`` (within 1 px and on the canvas); the start
     where a step fails or leaves the 1 px square."""
     half = (win.shape[0] - 1) // 2
     for a in range(2 * half + 1):
@@ -473,14 +477,6 @@ def _fit_offset(
     amp = v0 / math.exp(-0.5 * (x * x + y * y) * inv)
     gx = np.empty(2 * half + 1, dtype=np.float64)
     gy = np.empty(2 * half + 1, dtype=np.float64)
-    for a in range(2 * half + 1):
-        dy = a - half - y
-        for c in range(2 * half + 1):
-            dx = c - half - x
-            if use[a, c] and win[a, c] - amp * math.exp(-0.5 * (dx * dx + dy * dy) * inv) > (
-                FIT_REJECT
-            ):
-                use[a, c] = False
     for _ in range(FIT_ITERATIONS):
         for c in range(2 * half + 1):
             d = c - half - x
@@ -497,6 +493,8 @@ def _fit_offset(
                     continue
                 g = gy[a] * gx[c]
                 res = win[a, c] - amp * g
+                if res > FIT_REJECT:
+                    continue
                 j0 = g
                 j1 = amp * g * (c - half - x) * inv
                 j2 = amp * g * ey
@@ -513,7 +511,7 @@ def _fit_offset(
         c01 = m02 * m12 - m01 * m22
         c02 = m01 * m12 - m02 * m11
         det = m00 * c00 + m01 * c01 + m02 * c02
-        if not det > 0.0:
+        if not det > FIT_CONDITION * m00 * m11 * m22:  # singular or nearly: give up
             break
         c11 = m00 * m22 - m02 * m02
         c12 = m01 * m02 - m00 * m12
@@ -711,17 +709,25 @@ def fit_reference(heatmap, use, i, j, sigma, start, v0):
     x, y = start
     inv = 1.0 / sigma**2
     amp = v0 / np.exp(-0.5 * (x * x + y * y) * inv)
-    g = np.exp(-0.5 * ((jj - j - x) ** 2 + (ii - i - y) ** 2) * inv)
-    u &= ~(v - amp * g > FIT_REJECT)
     for _ in range(FIT_ITERATIONS):
-        g = np.exp(-0.5 * ((jj - j - x) ** 2 + (ii - i - y) ** 2) * inv)
+        g = np.exp(-0.5 * (ii - i - y) ** 2 * inv) * np.exp(-0.5 * (jj - j - x) ** 2 * inv)
+        here = u & ~(v - amp * g > FIT_REJECT)
         jac = [g, amp * g * (jj - j - x) * inv, amp * g * (ii - i - y) * inv]
-        jac = [np.where(u, a, 0.0) for a in jac]
-        res = np.where(u, v - amp * g, 0.0)
+        jac = [np.where(here, a, 0.0) for a in jac]
+        res = np.where(here, v - amp * g, 0.0)
         m = np.array([[np.sum(a * b) for b in jac] for a in jac])
-        if not np.linalg.det(m) > 0:
+        # the kernel's adjugate solve (a singular system must fail the same way)
+        adj = np.array(
+            [[m[1, 1] * m[2, 2] - m[1, 2] ** 2, m[0, 2] * m[1, 2] - m[0, 1] * m[2, 2],
+              m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]],
+             [0.0, m[0, 0] * m[2, 2] - m[0, 2] ** 2, m[0, 1] * m[0, 2] - m[0, 0] * m[1, 2]],
+             [0.0, 0.0, m[0, 0] * m[1, 1] - m[0, 1] ** 2]]
+        )  # fmt: skip
+        adj = np.triu(adj) + np.triu(adj, 1).T
+        det = m[0] @ adj[0]
+        if not det > FIT_CONDITION * m[0, 0] * m[1, 1] * m[2, 2]:
             break
-        step = np.linalg.solve(m, [np.sum(a * res) for a in jac])
+        step = adj @ np.array([np.sum(a * res) for a in jac]) / det
         if not np.all(np.isfinite(step)):
             break
         amp, x, y = amp + step[0], x + step[1], y + step[2]

@@ -87,22 +87,22 @@ def _dark_offsets(val, ids, bi, pi, ii, ji, kk, sigma):
 def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
     """rgbtask.core.keypoints' ``_fit_offset`` for each candidate: Gauss-Newton fit of the
     known-sigma Gaussian from the per-axis start (float64; see the kernel)."""
-    from rgbtask.core.keypoints import FIT_ITERATIONS, FIT_REJECT, fit_half_window
+    from rgbtask.core.keypoints import (
+        FIT_CONDITION,
+        FIT_ITERATIONS,
+        FIT_REJECT,
+        fit_half_window,
+    )
 
     half = fit_half_window(sigma)
     h, w = val.shape[-2:]
     v, use = _windows(val, ids, bi, pi, ii, ji, kk, half, other=True)
     v = torch.where(use, v, 0.0)
-    u = use.to(torch.float64)
     inv = 1.0 / (sigma * sigma)
     pos = torch.arange(-half, half + 1, dtype=torch.float64, device=val.device)
     x, y = start[0].clone(), start[1].clone()
     amp = v0 / torch.exp(-0.5 * (x * x + y * y) * inv)
-    dxs = pos[None] - x[:, None]
-    dys = pos[None] - y[:, None]
-    g = torch.exp(-0.5 * (dys[:, :, None] ** 2 + dxs[:, None, :] ** 2) * inv)
-    use = use & ~(v - amp[:, None, None] * g > FIT_REJECT)
-    u = use.to(torch.float64)
+
     live = torch.ones_like(x, dtype=torch.bool)
     failed = torch.zeros_like(live)
     for _ in range(FIT_ITERATIONS):
@@ -111,7 +111,9 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         gx = torch.exp(-0.5 * dxs * dxs * inv)
         gy = torch.exp(-0.5 * dys * dys * inv)
         g = gy[:, :, None] * gx[:, None, :]
-        res = (v - amp[:, None, None] * g) * u
+        res = v - amp[:, None, None] * g
+        u = (use & ~(res > FIT_REJECT)).to(torch.float64)
+        res = res * u
         j0 = g * u
         j1 = amp[:, None, None] * g * dxs[:, None, :] * inv * u
         j2 = amp[:, None, None] * g * dys[:, :, None] * inv * u
@@ -124,11 +126,12 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
         c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
         c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
-        safe = torch.where(det > 0.0, det, 1.0)
+        good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
+        safe = torch.where(good, det, 1.0)
         da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
         dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
         dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
-        step = live & (det > 0.0) & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
+        step = live & good & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
         live = step
         amp = torch.where(step, amp + da, amp)
         x = torch.where(step, x + dx, x)
