@@ -51,7 +51,7 @@ Decoding: peak candidates are local maxima of the heatmap among same-id neighbou
   original maximum is a constant in the log and cancels);
 * ``"gaussian_fit"``: Gauss-Newton least squares of ``A exp(-|p - c|^2 / (2 sigma^2))`` (sigma
   known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, from the
-  per-axis step, without the pixels of other ids and, in each iteration, those more than 8
+  per-axis step, without the pixels of other ids and, in each iteration, those more than 25
   levels above the current Gaussian (another blob of the same id): the maximum likelihood estimate under white noise, at the
   Cramer-Rao bound; the default;
 * ``"newton1d"``: per axis a Newton step on the log of the three samples,

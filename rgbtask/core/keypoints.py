@@ -69,8 +69,9 @@ FIT_ITERATIONS = 5
 #: the product of their diagonal (too few pixels to place the Gaussian).
 FIT_CONDITION = 1e-6
 #: ``gaussian_fit``'s iteration leaves out a pixel that exceeds the current Gaussian by more than
-#: this (8 levels of 255: 4 standard deviations of noise 2/255): another blob's slope.
-FIT_REJECT = 8.0 / 255.0
+#: this, 25 levels of 255: another blob's slope. (8 levels cut JPEG q90's ringing near the peak
+#: on one side and doubled the error there; 25 leave JPEG alone.)
+FIT_REJECT = 25.0 / 255.0
 
 
 def dark_kernel_size(sigma: float) -> int:
