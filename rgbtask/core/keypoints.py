@@ -428,7 +428,7 @@ def _dark_offset(
             for o in range(blur.shape[0]):
                 acc += blur[o] * win[a, c + o]
             tmp[a, c] = acc
-    lg = np.empty((5, 5), dtype=np.float64)
+    lg = win  # the window is read; its first 5 x 5 cells take the log of the blurred values
     for a in range(5):
         for c in range(5):
             acc = 0.0
@@ -453,7 +453,7 @@ def _dark_offset(
 @jit
 def _fit_offset(
     rgb, i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale, height, width, sigma,
-    ox, oy, v0, win, use,
+    ox, oy, v0, win, use, gauss,
 ):  # fmt: skip
     """Least-squares fit of ``A exp(-((x' - x)^2 + (y' - y)^2) / (2 sigma^2))`` (sigma known;
     A, x, y free) to the id's heatmap on the window of :func:`fit_half_window` around the peak
@@ -476,8 +476,8 @@ def _fit_offset(
     x = ox
     y = oy
     amp = v0 / math.exp(-0.5 * (x * x + y * y) * inv)
-    gx = np.empty(2 * half + 1, dtype=np.float64)
-    gy = np.empty(2 * half + 1, dtype=np.float64)
+    gx = gauss[0]
+    gy = gauss[1]
     for _ in range(FIT_ITERATIONS):
         for c in range(2 * half + 1):
             d = c - half - x
@@ -564,6 +564,7 @@ def peaks_kernel(
     dark_tmp = np.zeros((5 + 2 * bd, 5), dtype=np.float64)
     fit_win = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.float64)
     fit_use = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.bool_)
+    fit_gauss = np.zeros((2, 2 * fit_half + 1), dtype=np.float64)
     for b in range(rgb.shape[0]):
         c = 0
         for p in range(n_planes):
@@ -617,7 +618,7 @@ def peaks_kernel(
                     elif refine == REFINE_GAUSSIAN_FIT:
                         ox, oy = _fit_offset(
                             rgb[b], i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale,
-                            height, width, sigma, ox, oy, v, fit_win, fit_use,
+                            height, width, sigma, ox, oy, v, fit_win, fit_use, fit_gauss,
                         )  # fmt: skip
                     if c < cap:
                         cand[b, c, 0] = k
