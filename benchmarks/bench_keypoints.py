@@ -18,7 +18,10 @@ log and a 2-D Newton step). ``refine="dark"`` must equal the peer (checked to 1e
 times are medians of interleaved runs (min..max), the peer timed on the heatmaps already split
 per id (its input), ours on the encoded images (the whole decode).
 
-Run: python benchmarks/bench_keypoints.py [--quick] [--refine-only]
+Then (issue 17) the decode with ``max_instances=20`` against ``vectorised_decode``, the tuned NumPy
+argmax + DARK a user would write, on 64 x 256x256 and 8 x 1080x1920 single-person images.
+
+Run: python benchmarks/bench_keypoints.py [--quick] [--refine-only | --many-only]
 """
 
 from __future__ import annotations
@@ -82,6 +85,98 @@ def numpy_decode(rgb: np.ndarray) -> np.ndarray:
         planes = np.where(ids[b][None] == np.arange(K)[:, None, None], v[b, ..., 0][None], 0.0)
         out[b] = argmax_dark_reference(planes[None])[0][0]
     return out
+
+
+def vectorised_decode(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """The peer a competent NumPy user writes (issue 17): per id an argmax of the R plane masked
+    by the G/B code (uint8, all ids and images at once), then DARK as published on the gathered
+    windows only (zero outside the image or the id; OpenCV's blur kernel for sigma, the log, the
+    2-D Newton step of mmpose's ``refine_keypoints_dark``). Single instance per id."""
+    from rgbtask.core.keypoints import dark_blur_weights, dark_kernel_size
+
+    n_img, h, w, _ = rgb.shape
+    n = math.isqrt(K) + 1
+    sep = 256 // n
+    gi = (255 - rgb[..., 1].astype(np.int16) + sep // 2) // sep
+    bi = (255 - rgb[..., 2].astype(np.int16) + sep // 2) // sep
+    ids = np.where((gi < n) & (bi < n) & (rgb[..., 0] > 0), gi * n + bi, -1)
+    r = rgb[..., 0]
+    planes = np.where(ids[:, None] == np.arange(K)[None, :, None, None], r[:, None], 0)
+    flat = planes.reshape(n_img, K, -1)
+    idx = np.argmax(flat, axis=-1)
+    i, j = np.divmod(idx, w)
+    weights = dark_blur_weights(dark_kernel_size(sigma))
+    half = 2 + (len(weights) - 1) // 2
+    off = np.arange(-half, half + 1)
+    rows = i[..., None, None] + off[:, None]
+    cols = j[..., None, None] + off[None, :]
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    b_ = np.arange(n_img)[:, None, None, None]
+    rr, cc = np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)
+    same = inside & (ids[b_, rr, cc] == np.arange(K)[None, :, None, None])
+    win = np.where(same, r[b_, rr, cc] / 255.0, 0.0)
+    kw = len(weights)
+    tmp = np.stack([win[..., :, c : c + kw] @ weights for c in range(5)], -1)
+    blurred = np.stack(
+        [np.einsum("...rc,r->...c", tmp[..., a : a + kw, :], weights) for a in range(5)], -2
+    )
+    lg = np.log(np.maximum(blurred, 1e-10))
+    dx = 0.5 * (lg[..., 2, 3] - lg[..., 2, 1])
+    dy = 0.5 * (lg[..., 3, 2] - lg[..., 1, 2])
+    dxx = 0.25 * (lg[..., 2, 4] - 2 * lg[..., 2, 2] + lg[..., 2, 0])
+    dxy = 0.25 * (lg[..., 3, 3] - lg[..., 1, 3] - lg[..., 3, 1] + lg[..., 1, 1])
+    dyy = 0.25 * (lg[..., 4, 2] - 2 * lg[..., 2, 2] + lg[..., 0, 2])
+    det = dxx * dyy - dxy * dxy
+    ok = (det != 0) & (j > 1) & (j < w - 2) & (i > 1) & (i < h - 2)
+    safe = np.where(ok, det, 1.0)
+    ox = np.where(ok, -(dyy * dx - dxy * dy) / safe, 0.0)
+    oy = np.where(ok, -(dxx * dy - dxy * dx) / safe, 0.0)
+    found = np.take_along_axis(flat, idx[..., None], -1)[..., 0] > 0
+    out = np.stack([j + np.clip(ox, -1, 1), i + np.clip(oy, -1, 1)], -1)
+    return np.where(found[..., None], out, np.nan)
+
+
+def many_instances(quick: bool) -> None:
+    """Issue 17: decode with max_instances=20 (painter, single-person images) against
+    :func:`vectorised_decode`, one thread, interleaved runs; ``refine="dark"`` is checked to give
+    the peer's coordinates, the default ``gaussian_fit`` is timed beside it."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for size, batch in (((256, 256), 8 if quick else 64), ((1080, 1920), 2 if quick else 8)):
+        h, w = size
+        codecs = [
+            rgbtask.get_codec(
+                "keypoints/heatmap", size=size, num_keypoints=K, refine=r, max_instances=20
+            )
+            for r in ("dark", "gaussian_fit")
+        ]
+        kp = spread_keypoints(rng, batch, K, size, spacing=min(h, w) / 6, margin=8)
+        rgb = codecs[0].encode(kp)
+        ours = codecs[0].decode(rgb)[:, 0]
+        theirs = vectorised_decode(rgb, codecs[0].sigma)
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-9, equal_nan=True), "peer must agree"
+        t_dark, t_fit, t_peer = interleaved(
+            [partial(c.decode, rgb) for c in codecs]
+            + [partial(vectorised_decode, rgb, codecs[0].sigma)],
+            repeat=3 if quick else 7,
+        )
+        peer = float(np.median(t_peer))
+        rows.append(
+            [
+                f"{batch} x {h}x{w}",
+                spread(t_dark),
+                spread(t_fit),
+                spread(t_peer),
+                f"{peer / np.median(t_dark):.2f}x",
+                f"{peer / np.median(t_fit):.2f}x",
+            ]
+        )
+    print_table(
+        "decode, max_instances=20, vs vectorised NumPy argmax + DARK, "
+        f"{_jit.num_threads()} threads; " + machine(),
+        rows,
+        ["images", "dark", "gaussian_fit", "NumPy peer", "ratio dark", "ratio fit"],
+    )
 
 
 def interleaved(fns, repeat: int) -> list[list[float]]:
@@ -174,8 +269,12 @@ def refinement(quick: bool) -> None:
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    refinement(quick)
+    if "--many-only" not in sys.argv:
+        refinement(quick)
     if "--refine-only" in sys.argv:
+        return
+    many_instances(quick)
+    if "--many-only" in sys.argv:
         return
     batch = 8 if quick else 64
     rng = np.random.default_rng(0)
