@@ -87,7 +87,12 @@ the canvas edge. Writing ``s = 255``:
   difference ``c = -1 / sigma^2`` (error <= 4 eps), the Newton offset ``-g / c`` is exact for the
   parabola and off by ``|dg + d dc| / |c + dc| <= eps (1 + 4 (0.5 + delta)) / (1 / sigma^2 - 4 eps)``;
   add ``delta`` for the clip at +-0.5. Vector: ``sqrt(2)`` times that, 0.0735 px at sigma 2.
+* ``gaussian_fit`` and ``dark`` declare the DARK bound above, derived for the 3-sample step
+  (``newton1d``), not for them: the tests check it (their measured maxima are 20x below); ``dark``
+  only ``radius + 1`` px inside the canvas (its zero-padded blur pulls a blob cut by the edge
+  inward) and no bound nearer the edge.
 * ``refine="none"``, and any keypoint within 1 px of the canvas edge: ``sqrt(2) (0.5 + delta)``.
+* ``unbiased=False``: half a pixel more per axis (the blob sits at the rounded keypoint).
 
 Keypoints closer than ``isolation_px`` to another blob on their plane have no bound (the blobs
 merge). ``isolation_px = sigma * sqrt(2 ln(1 / threshold)) + 2`` (5.1 px at sigma 2): beyond it the
