@@ -79,7 +79,7 @@ def numpy_decode(rgb: np.ndarray) -> np.ndarray:
     v = rgb.astype(np.float64) / 255.0
     gi = np.floor((255.0 - rgb[..., 1]) / sep + 0.5)
     bi = np.floor((255.0 - rgb[..., 2]) / sep + 0.5)
-    ids = np.where((gi < n) & (bi < n) & (v[..., 0] >= 0.15), gi * n + bi, -1)
+    ids = np.where((gi < n) & (bi < n) & (rgb[..., 0] > 0), gi * n + bi, -1)
     out = np.empty((rgb.shape[0], K, 2))
     for b in range(rgb.shape[0]):
         planes = np.where(ids[b][None] == np.arange(K)[:, None, None], v[b, ..., 0][None], 0.0)
@@ -146,7 +146,12 @@ def many_instances(quick: bool) -> None:
         h, w = size
         codecs = [
             rgbtask.get_codec(
-                "keypoints/heatmap", size=size, num_keypoints=K, refine=r, max_instances=20
+                "keypoints/heatmap",
+                size=size,
+                num_keypoints=K,
+                layout="grid",
+                refine=r,
+                max_instances=20,
             )
             for r in ("dark", "gaussian_fit")
         ]
@@ -267,6 +272,103 @@ def refinement(quick: bool) -> None:
     )
 
 
+def painter_peer_encode(kp: np.ndarray, size) -> np.ndarray:
+    """Painter's own renderer, step by step as published (one person per image): mmpose 0.x
+    ``_msra_generate_target`` at sigma 1.5 and 3 (open-mmlab/mmpose
+    @03b7d98b19ba5d5ca0920e1d6155e5e4fe5b321e mmpose/datasets/pipelines/top_down_transform.py),
+    then ``encode_rgb_target_to_image`` (baaivision/Painter
+    @cfec84587da2a2cc4e0b9acebe6fba1666e66477
+    Painter/data/mmpose_custom/data/pipelines/custom_transform.py). tests/test_keypoints_painter.py
+    checks the same re-implementation against the codec pixel for pixel."""
+    h, w = size
+    codes = painter_codes(K)
+    out = np.zeros((kp.shape[0], h, w, 3), dtype=np.uint8)
+    for b in range(kp.shape[0]):
+        joints = kp[b, 0].astype(np.float32)
+        targets = []
+        for sigma in (1.5, 3.0):
+            target = np.zeros((K, h, w), dtype=np.float32)
+            tmp = sigma * 3
+            size_g = 2 * tmp + 1
+            x = np.arange(0, size_g, 1, np.float32)
+            g = np.exp(-((x - size_g // 2) ** 2 + (x[:, None] - size_g // 2) ** 2) / (2 * sigma**2))
+            for k in range(K):
+                mu_x, mu_y = int(joints[k][0] + 0.5), int(joints[k][1] + 0.5)
+                ul = [int(mu_x - tmp), int(mu_y - tmp)]
+                br = [int(mu_x + tmp + 1), int(mu_y + tmp + 1)]
+                if ul[0] >= w or ul[1] >= h or br[0] < 0 or br[1] < 0:
+                    continue
+                gx = max(0, -ul[0]), min(br[0], w) - ul[0]
+                gy = max(0, -ul[1]), min(br[1], h) - ul[1]
+                ix = max(0, ul[0]), min(br[0], w)
+                iy = max(0, ul[1]), min(br[1], h)
+                target[k][iy[0] : iy[1], ix[0] : ix[1]] = g[gy[0] : gy[1], gx[0] : gx[1]]
+            targets.append(target)
+        cls, kernel = targets
+        r = kernel.max(0)[..., None] * 255.0
+        owner = kernel.argmax(0)
+        areas = cls != 0
+        gb = np.zeros((K, h, w, 2))
+        for k in range(K):
+            gb[k][areas[k]] = codes[k]
+        gb = gb.sum(0)
+        collision = areas.sum(0) > 1
+        for k in range(K):
+            gb[(owner == k) & collision] = codes[k]
+        out[b] = np.concatenate([r, gb], axis=-1).astype(np.uint8)
+    return out
+
+
+def painter_peer_decode(rgb: np.ndarray) -> np.ndarray:
+    """Painter's decode (Painter/eval/mmpose_custom/model/top_down.py
+    ``decode_images_to_heatmaps_minmax``, mmpose 0.x ``keypoints_from_heatmaps`` with
+    ``post_process="default"``, open-mmlab/mmpose @0146679a963b7375659bc816284863d22e3db90e
+    mmpose/core/evaluation/top_down_eval.py) in NumPy: ``(B, K, 2)``."""
+    table = np.concatenate([painter_codes(K), np.zeros((1, 2))]).astype(np.float32)
+    out = np.empty((rgb.shape[0], K, 2))
+    for b in range(rgb.shape[0]):
+        image = rgb[b].astype(np.float32)
+        cls = np.argmin(np.abs(image[..., None, 1:] - table).sum(-1), axis=-1)
+        heat = np.where(cls[None] == np.arange(K)[:, None, None], image[..., 0][None], 0) / 255.0
+        height, width = cls.shape
+        flat = heat.reshape(K, -1)
+        idx = np.argmax(flat, 1)
+        preds = np.stack([idx % width, idx // width], -1).astype(np.float64)
+        preds[flat.max(1) <= 0] = -1
+        for k in range(K):
+            px, py = int(preds[k, 0]), int(preds[k, 1])
+            if 1 < px < width - 1 and 1 < py < height - 1:
+                hk = heat[k]
+                diff = [hk[py, px + 1] - hk[py, px - 1], hk[py + 1, px] - hk[py - 1, px]]
+                preds[k] += np.sign(diff) * 0.25
+        out[b] = preds
+    return out
+
+
+def painter_rows(batch: int, rng: np.random.Generator) -> list[list[str]]:
+    """layout="painter" against Painter's own NumPy pipeline, 256 x 192 (Painter's canvas)."""
+    size = (256, 192)
+    codec = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=K, max_instances=1)
+    kp = np.array([96.0, 128.0]) + rng.uniform(-80, 80, (batch, 1, K, 2)) * [1, 1.4]
+    rgb = codec.encode(kp)
+    assert np.array_equal(rgb, painter_peer_encode(kp, size)), "the peer must give the same image"
+    ours = codec.decode(rgb)[:, 0]
+    theirs = painter_peer_decode(rgb)
+    found = np.isfinite(ours[..., 0])
+    assert np.array_equal(ours[found], theirs[found]), "the peer must decode the same"
+    rows = []
+    label = f"{batch} x 256x192, {K} kp"
+    ops = (
+        ("encode", partial(codec.encode, kp), partial(painter_peer_encode, kp, size)),
+        ("decode", partial(codec.decode, rgb), partial(painter_peer_decode, rgb)),
+    )
+    for op, fn, peer in ops:
+        t_ours = best_time(fn, repeat=3)
+        t_peer = best_time(peer, repeat=1)
+        rows.append([op, label, ms(t_ours), ms(t_peer), f"{t_peer / t_ours:.1f}x"])
+    return rows
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     if "--many-only" not in sys.argv:
@@ -282,13 +384,18 @@ def main() -> None:
     for size in ((256, 192), (1080, 1920)):
         h, w = size
         codec = rgbtask.get_codec(
-            "keypoints/heatmap", size=size, num_keypoints=K, max_instances=1, refine="dark"
+            "keypoints/heatmap",
+            size=size,
+            num_keypoints=K,
+            layout="grid",
+            max_instances=1,
+            refine="dark",
         )
         scale = min(h, w) / 6
         centre = np.array([w / 2, h / 2])
         kp = centre + rng.uniform(-2.5, 2.5, (batch, 1, K, 2)) * scale
         rgb = codec.encode(kp)
-        peer_rgb = numpy_encode(kp, size, codec.sigma, codec.radius)
+        peer_rgb = numpy_encode(kp, size, codec.blob_sigma, codec.radius)
         assert np.array_equal(rgb, peer_rgb), "the NumPy peer must give the same codes"
         ours = codec.decode(rgb)[:, 0]
         theirs = numpy_decode(rgb)
@@ -306,10 +413,16 @@ def main() -> None:
             t_peer = best_time(peer, repeat=1)
             rows.append([op, label, ms(t_ours), ms(t_peer), f"{t_peer / t_ours:.1f}x"])
     print_table(
-        f"keypoints/heatmap (painter, sigma 2, argmax + DARK), {_jit.num_threads()} threads; "
+        f"keypoints/heatmap (grid, sigma 2, argmax + DARK), {_jit.num_threads()} threads; "
         + machine(),
         rows,
         ["operation", "size", "rgbtask", "NumPy peer", "ratio"],
+    )
+    print_table(
+        "keypoints/heatmap layout='painter' (sigma 3 / 1.5, Painter's decode) vs Painter's own "
+        f"pipeline in NumPy, {_jit.num_threads()} threads; " + machine(),
+        painter_rows(batch, rng),
+        ["operation", "size", "rgbtask", "Painter (NumPy)", "ratio"],
     )
 
 

@@ -93,6 +93,10 @@ def normals_dir(tmp_path):
 #: that ``python -m pytest -m "not slow"`` is the fast inner loop; ``python -m pytest`` runs all.
 #: Node ids, or a prefix of one ending in "[" (every parametrization) or "::" (a whole class).
 SLOW = (
+    "tests/test_written_by_tools.py::test_max_distance_none_equals_hilbertmap_on_every_colour",
+    "tests/test_written_by_tools.py::test_torch_follows_floor_and_image_convention",
+    "tests/test_written_by_tools.py::test_torch_soft_decode_of_a_tool_table_agrees_with_decode",
+    "tests/test_written_by_tools.py::test_torch_soft_decode_of_floor_normals_agrees_with_decode",
     "tests/test_fuzz.py::",
     "tests/test_registry_stateful.py::TestRegistryMachine::",
     "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",

@@ -32,7 +32,7 @@ def test_demo_one_codec(capsys):
     assert main(["demo", "--size", "16x16", "--codec", "normals/xyz", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.startswith("normals/xyz")]
-    assert len(lines) == 3 and all(ln.endswith("  ok") for ln in lines)
+    assert len(lines) == 5 and all(ln.endswith("  ok") for ln in lines)  # one per example config
     assert "1 codec on a" in out
 
 
@@ -51,7 +51,13 @@ def test_list_and_info(capsys):
         main(["info", "normals/xyz", "--param", "bits=16", "--param", "convention=[1,-1,1]"]) == 0
     )
     info = json.loads(capsys.readouterr().out)
-    assert info["config"] == {"name": "normals/xyz", "bits": 16, "convention": [1, -1, 1]}
+    assert info["config"] == {
+        "name": "normals/xyz",
+        "bits": 16,
+        "convention": [1, -1, 1],
+        "image_convention": "opengl",
+        "quantization": "round",
+    }
     assert info["dtype"] == "uint16" and info["levels"] == 65536
 
 

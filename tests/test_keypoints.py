@@ -25,7 +25,10 @@ from rgbtask.errors import ConfigError, InputError
 from rgbtask.samples import spread_keypoints
 from rgbtask.testing import check_codec, check_roundtrip
 
-LAYOUTS = ("painter", "palette", "stacked")
+#: The layouts of the peak kernel (``grid``: the single-sigma layout that was ``painter`` before
+#: Painter's own two-sigma images took that name; tests/test_keypoints_painter.py covers those).
+LAYOUTS = ("grid", "palette", "stacked")
+ALL_LAYOUTS = ("painter", *LAYOUTS)
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REGEN = os.environ.get("RGBTASK_REGEN_GOLDEN") == "1"
 
@@ -33,6 +36,7 @@ REGEN = os.environ.get("RGBTASK_REGEN_GOLDEN") == "1"
 def codec(**params) -> KeypointsHeatmap:
     params.setdefault("size", (40, 48))
     params.setdefault("num_keypoints", 17)
+    params.setdefault("layout", "grid")
     return rgbtask.get_codec("keypoints/heatmap", **params)
 
 
@@ -120,6 +124,7 @@ def test_painter_code_grid_is_the_published_rule(k):
     want = [[255 - (i // n) * sep, 255 - (i % n) * sep] for i in range(k)]
     assert painter_codes(k).tolist() == want
     c = codec(size=(9, 9), num_keypoints=k, max_instances=1)
+    assert _colors("grid", k)[:, 1:].tolist() == want
     assert _colors("painter", k)[:, 1:].tolist() == want
     kp = np.full((1, k, 2), np.nan)
     kp[0, k - 1] = (4.0, 4.0)
@@ -148,7 +153,7 @@ def test_one_person_decodes_to_at_least_one_instance():
     assert score.dtype == np.float32 and found.dtype == np.bool_
 
 
-@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(ALL_LAYOUTS))
 def test_decoded_coordinates_in_range_on_any_image(seed, layout):
     c = codec(size=(12, 10), num_keypoints=5, layout=layout, max_instances=3)
     rgb = np.random.default_rng(seed).integers(0, 256, (2, *c.image_shape), dtype=np.uint8)
@@ -189,7 +194,7 @@ def test_stacked_is_exact_for_overlapping_ids():
 # ---------------------------------------------------------------- conformance, batches
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", ALL_LAYOUTS)
 @pytest.mark.parametrize("refine", ["dark", "quarter", "none"])
 def test_check_codec(layout, refine):
     rng = np.random.default_rng(5)
@@ -199,7 +204,7 @@ def test_check_codec(layout, refine):
     check_codec(c, [kp[0], kp[1]])
 
 
-@given(st.integers(0, 2**31 - 1), st.sampled_from(LAYOUTS))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(ALL_LAYOUTS))
 def test_batch_is_loop_of_singles(seed, layout):
     rng = np.random.default_rng(seed)
     c = codec(size=(20, 24), num_keypoints=4, layout=layout, max_instances=2)
@@ -336,6 +341,7 @@ def test_errors():
         {"num_keypoints": 0},
         {"layout": "rainbow"},
         {"layout": "painter", "num_keypoints": 25},
+        {"layout": "grid", "num_keypoints": 25},
         {"refine": "udp"},
         {"sigma": 0.1},
         {"max_instances": 0},
@@ -349,7 +355,6 @@ def test_errors():
     "bad",
     [
         {"sigma": "x"},
-        {"sigma": None},
         {"sigma": True},
         {"sigma": float("nan")},
         {"sigma": [2.0]},
@@ -380,14 +385,16 @@ def test_parameters_are_stored_as_given():
     c = codec(size=[40, 48], num_keypoints=np.int64(5), sigma=3, max_instances=4.0)
     cfg = c.get_config()
     assert cfg["size"] == [40, 48] and cfg["num_keypoints"] == 5 and cfg["max_instances"] == 4
-    assert cfg["sigma"] == 3.0 and isinstance(c.sigma, float) and isinstance(c.max_instances, int)
+    assert (
+        cfg["sigma"] == 3.0 and isinstance(c.blob_sigma, float) and isinstance(c.max_instances, int)
+    )
     assert rgbtask.get_codec(cfg) == c
 
 
 def test_named_wrappers_match_the_references():
-    c = codec(size=(14, 17), num_keypoints=5, layout="painter", max_instances=3)
+    c = codec(size=(14, 17), num_keypoints=5, layout="grid", max_instances=3)
     kp = c._drawable(np.random.default_rng(3).uniform(0, 17, (2, 3, 5, 2)))
-    colors = _colors("painter", 5)
+    colors = _colors("grid", 5)
     rgb = kernels.render(
         kp,
         height=14,
@@ -397,12 +404,12 @@ def test_named_wrappers_match_the_references():
         colors=colors,
         layout=kernels.PAINTER,
         n_planes=1,
-        sigma=c.sigma,
+        sigma=c.blob_sigma,
         radius=c.radius,
         scale=255.0,
     )
     want = kernels.render_reference(
-        kp, rgb.shape, c._plane_of(), colors, kernels.PAINTER, 1, 17, c.sigma, c.radius, 255.0
+        kp, rgb.shape, c._plane_of(), colors, kernels.PAINTER, 1, 17, c.blob_sigma, c.radius, 255.0
     )
     np.testing.assert_array_equal(rgb, want)
     n, sep = painter_grid(5)
@@ -453,6 +460,7 @@ def test_config_round_trip():
 # ---------------------------------------------------------------- golden files
 
 GOLDEN_CASES = {
+    "keypoints_grid": {"layout": "grid"},
     "keypoints_painter": {"layout": "painter"},
     "keypoints_palette": {"layout": "palette"},
     "keypoints_stacked": {"layout": "stacked"},

@@ -114,6 +114,8 @@ def test_parameters_are_stored_as_given():
         "name": "normals/xyz",
         "bits": 16,
         "convention": "opengl",
+        "image_convention": "opengl",
+        "quantization": "round",
     }
     assert NormalsXYZ(convention=[1.0, -1, -1]).convention == "opencv"
     assert NormalsXYZ(convention=np.array([1, 1, -1])).convention == (1, 1, -1)
@@ -270,8 +272,9 @@ def test_float32_input_encodes_like_float64(n):
     image_shapes(),
     st.sampled_from([255.0, 65535.0]),
     st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([0.5, 0.0]),
 )
-def test_encode_kernel_matches_reference(seed, shape, scale, dtype):
+def test_encode_kernel_matches_reference(seed, shape, scale, dtype, offset):
     rng = np.random.default_rng(seed)
     n = rng.normal(size=(*shape, 3)) * rng.choice([1e-30, 1.0, 1e30], size=(*shape, 1))
     n[rng.random(shape) < 0.1] = 0.0
@@ -281,20 +284,23 @@ def test_encode_kernel_matches_reference(seed, shape, scale, dtype):
     signs = np.array([1.0, -1.0, -1.0])
     out_dtype = np.uint8 if scale == 255.0 else np.uint16
     out = np.empty(n.shape, dtype=out_dtype)
-    kernels.encode_kernel(n, out, signs, scale)
-    assert np.array_equal(out, kernels.encode_reference(n, signs, scale, out_dtype))
+    kernels.encode_kernel(n, out, signs, scale, offset)
+    assert np.array_equal(out, kernels.encode_reference(n, signs, scale, out_dtype, offset))
 
 
-@given(rgb_arrays(dtype=np.uint8) | rgb_arrays(dtype=np.uint16) | rgb_arrays(dtype=np.float64))
-def test_decode_kernel_matches_reference(rgb):
+@given(
+    rgb_arrays(dtype=np.uint8) | rgb_arrays(dtype=np.uint16) | rgb_arrays(dtype=np.float64),
+    st.sampled_from([0.0, 0.5]),
+)
+def test_decode_kernel_matches_reference(rgb, offset):
     flat = np.ascontiguousarray(rgb.reshape(-1, 3))
     scale = {np.uint8: 255.0, np.uint16: 65535.0}.get(rgb.dtype.type, 1.0)
     signs = np.array([1.0, 1.0, -1.0])
     out = np.empty(flat.shape, np.float32)
     conf = np.empty(flat.shape[0], np.float32)
     valid = np.empty(flat.shape[0], bool)
-    kernels.decode_kernel(flat, out, conf, valid, scale, signs, 0.01, MAX_NORM_DEVIATION)
-    ref = kernels.decode_reference(flat, scale, signs, 0.01, MAX_NORM_DEVIATION, np.float32)
+    kernels.decode_kernel(flat, out, conf, valid, scale, signs, 0.01, MAX_NORM_DEVIATION, offset)
+    ref = kernels.decode_reference(flat, scale, signs, 0.01, MAX_NORM_DEVIATION, np.float32, offset)
     assert np.array_equal(out, ref[0], equal_nan=True)
     assert np.array_equal(conf, ref[1])
     assert np.array_equal(valid, ref[2])

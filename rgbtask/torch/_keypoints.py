@@ -164,7 +164,7 @@ class _KeypointsNative(_Native):
             ids = torch.arange(k, device=v.device)[None, :, None, None].expand(val.shape)
             return val, ids
         r, g, b = v[..., 0], v[..., 1], v[..., 2]
-        if parts["layout"] == "painter":
+        if parts["layout"] == "grid":
             n = math.isqrt(k) + 1
             sep = float(256 // n)
             gi = torch.floor((255.0 - g * 255.0) / sep + 0.5)
@@ -190,8 +190,10 @@ class _KeypointsNative(_Native):
         on the host."""
         parts = _keypoint_parts(codec)
         shape = parts["image_shape"]
-        if tuple(rgb.shape[-3:]) != shape:
-            return None  # the host path raises the codec's error
+        if tuple(rgb.shape[-3:]) != shape or parts["layout"] == "painter":
+            # the host path raises the codec's error; Painter's own images (two windows, a
+            # per-pixel L1 class, integer windows) are decoded by the NumPy codec
+            return None
         lead = tuple(rgb.shape[:-3])
         flat = rgb.reshape(-1, *shape)
         val, ids = self._planes(flat, parts, scale)
@@ -257,7 +259,8 @@ class _KeypointsNative(_Native):
         in (instance, id) order on ties) and its code. The keypoints (small) are validated on
         the host; an image with a pixel whose code or owner an ulp of ``exp`` could change is
         rendered by the NumPy codec, so the codes are NumPy's exactly."""
-        if options or not codec.unbiased:  # mmpose's biased heatmap: the NumPy codec
+        # Painter's own images and mmpose's biased heatmap: rendered by the NumPy codec (host)
+        if options or codec.layout == "painter" or not codec.unbiased:  # type: ignore[attr-defined]
             return None
         vis = _to_host(visible) if isinstance(visible, torch.Tensor) else visible
         lead, kp = _keypoint_drawable(codec, _to_host(value), vis)
@@ -284,7 +287,7 @@ class _KeypointsNative(_Native):
                 u = heat * 255.0 + 0.5
                 near = [u]
                 code = torch.floor(u)
-                if parts["layout"] == "painter":
+                if parts["layout"] == "grid":
                     on = drawn & (code >= 1)
                     out[b, ..., 0] = torch.where(on, code, 0).to(torch.uint8)
                     for c in (1, 2):
@@ -340,7 +343,7 @@ class _KeypointsNative(_Native):
     def soft_decode(self, codec, rgb01, tau=0.05, **options):
         """Soft-argmax per keypoint id: ``softmax(heat_k / tau)`` over the canvas, its mean
         pixel position ``(x, y)``. ``heat_k`` is the id's heatmap: ``stacked``: its channel;
-        ``painter``: R weighted by how close (G, B) is to the id's code; ``palette``: the
+        ``painter`` and ``grid``: R weighted by how close (G, B) is to the id's code; ``palette``: the
         intensity ``max(R, G, B)`` weighted by how close the chroma ``RGB / max`` is to the
         id's colour (Gaussian weights, width a quarter of the code spacing)."""
         _no_options(codec, options)
@@ -357,7 +360,7 @@ class _KeypointsNative(_Native):
             pages = rgb01.reshape(*rgb01.shape[:-2], parts["pages"], w, 3)  # (..., H, P, W, 3)
             planes = pages.permute(*range(lead), lead + 1, lead + 3, lead, lead + 2)
             heat = planes.reshape(*rgb01.shape[:-3], parts["pages"] * 3, h, w)[..., :k, :, :]
-        elif parts["layout"] == "painter":
+        elif parts["layout"] in ("painter", "grid"):
             spacing = 256 // (math.isqrt(k) + 1) / 255.0
             cols = torch.from_numpy(parts["colors"] / 255.0).to(rgb01.device, rgb01.dtype)
             gb = rgb01[..., None, 1:]  # (..., H, W, 1, 2)
