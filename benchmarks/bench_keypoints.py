@@ -158,11 +158,11 @@ def many_instances(quick: bool) -> None:
         kp = spread_keypoints(rng, batch, K, size, spacing=min(h, w) / 6, margin=8)
         rgb = codecs[0].encode(kp)
         ours = codecs[0].decode(rgb)[:, 0]
-        theirs = vectorised_decode(rgb, codecs[0].sigma)
+        theirs = vectorised_decode(rgb, codecs[0].blob_sigma)
         assert np.allclose(ours, theirs, rtol=0, atol=1e-9, equal_nan=True), "peer must agree"
         t_dark, t_fit, t_peer = interleaved(
             [partial(c.decode, rgb) for c in codecs]
-            + [partial(vectorised_decode, rgb, codecs[0].sigma)],
+            + [partial(vectorised_decode, rgb, codecs[0].blob_sigma)],
             repeat=3 if quick else 7,
         )
         peer = float(np.median(t_peer))
