@@ -20,6 +20,8 @@ import rgbtask
 from rgbtask.samples import spread_keypoints
 
 OUT = Path(__file__).resolve().parent / "figures"
+#: The refinements in the error table and figure.
+REFINES = ("gaussian_fit", "dark", "quarter")
 
 #: A standing person in COCO's keypoint order on a 256 x 192 (H x W) canvas.
 POSE = np.array(
@@ -96,7 +98,7 @@ def error_table() -> list[tuple[str, str, np.ndarray]]:
     rng = np.random.default_rng(0)
     results = []
     for layout in ("grid", "palette", "stacked"):
-        for refine in ("dark", "quarter"):
+        for refine in REFINES:
             c = rgbtask.get_codec(
                 "keypoints/heatmap",
                 size=(64, 80),
@@ -127,14 +129,14 @@ def error_table() -> list[tuple[str, str, np.ndarray]]:
 
 
 def errors_figure(results) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, refine in zip(axes, ("dark", "quarter")):
+    fig, axes = plt.subplots(1, len(REFINES), figsize=(13, 3.2))
+    for ax, refine in zip(axes, REFINES):
         for name, pert, err, _ in results:
             if not name.startswith("grid") or not name.endswith(refine):
                 continue
             e = err[np.isfinite(err)]
             ax.hist(e, bins=60, histtype="step", label=pert, density=True)
-        bound = results[0][3] if refine == "dark" else results[3][3]
+        bound = next(r[3] for r in results if r[0] == f"grid / {refine}")
         ax.axvline(bound, color="k", ls="--", lw=0.8, label=f"lossless bound {bound:.3f} px")
         ax.set_title(f"grid, refine={refine!r}", fontsize=9)
         ax.set_xlabel("error (px)")

@@ -147,7 +147,7 @@ def test_defaults_are_painters():
     assert c.blob_sigma == 3.0 and c.class_sigma == 1.5 and c.refine_method == "quarter"
     assert rgbtask.get_codec(c.get_config()) == c
     grid = painter_codec(layout="grid")
-    assert grid.blob_sigma == 2.0 and grid.refine_method == "dark"
+    assert grid.blob_sigma == 2.0 and grid.refine_method == "gaussian_fit"
 
 
 def test_person_on_256x192_equals_painter_pixel_for_pixel():

@@ -399,7 +399,7 @@ def test_keypoint_render_equals_numpy(layout, target, monkeypatch):
             assert not calls
 
 
-@pytest.mark.parametrize("refine", ["dark", "quarter", "none"])
+@pytest.mark.parametrize("refine", ["gaussian_fit", "dark", "newton1d", "quarter", "none"])
 @pytest.mark.parametrize("layout", ["painter", "grid", "palette", "stacked"])
 @pytest.mark.parametrize("target", TARGETS, ids=str)
 def test_keypoint_decode_equals_numpy(layout, refine, target, monkeypatch):

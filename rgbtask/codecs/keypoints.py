@@ -43,11 +43,29 @@ Invisible (``visible=False``) or NaN keypoints are not drawn, and neither are ke
 canvas ``[-0.5, W - 0.5) x [-0.5, H - 0.5)`` (policy: off-canvas = not in the image); they decode as
 NaN. inf is an error.
 
+``unbiased=False`` draws mmpose's default (biased) MSRA heatmap instead: each centre rounded to a
+whole pixel and the blob cut to its ``3 sigma`` square window (:func:`rgbtask.core.keypoints.
+_snapped_window`).
+
 Decoding: peak candidates are local maxima of the heatmap among same-id neighbours above
-``threshold``; refined per axis (``refine``): ``"dark"`` (a Newton step on the log heatmap,
-Zhang et al., "Distribution-Aware Coordinate Representation for Human Pose Estimation", CVPR 2020;
-exact for a sampled Gaussian, whose log is a parabola), ``"quarter"`` (a quarter pixel toward the
-larger neighbour, Newell et al. 2016) or ``"none"``. Per id, candidates closer than
+``threshold``; refined (``refine``) by
+
+* ``"dark"``: DARK as published (Zhang et al., "Distribution-Aware Coordinate Representation for
+  Human Pose Estimation", CVPR 2020; mmpose ``refine_keypoints_dark`` and ``gaussian_blur``,
+  open-mmlab/mmpose@759b39c ``mmpose/codecs/utils/refinement.py``, ``post_processing.py``): the
+  id's heatmap blurred with OpenCV's Gaussian of the size matching sigma (11 at sigma 2, 17 at
+  sigma 3), its log, one 2-D Newton step with the full Hessian (cross term included) at the peak
+  pixel; computed on the 5 x 5 blurred pixels around each peak only (the renormalisation to the
+  original maximum is a constant in the log and cancels);
+* ``"gaussian_fit"``: Gauss-Newton least squares of ``A exp(-|p - c|^2 / (2 sigma^2))`` (sigma
+  known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, from the
+  per-axis step, without the pixels of other ids and, in each iteration, those more than 25
+  levels above the current Gaussian (another blob of the same id): the maximum likelihood estimate under white noise, at the
+  Cramer-Rao bound; the default;
+* ``"newton1d"``: per axis a Newton step on the log of the three samples,
+  ``-(L+ - L-) / 2 / (L+ - 2 L0 + L-)`` (exact for a sampled Gaussian, whose log is a parabola;
+  cheapest, more sensitive to quantisation);
+* ``"quarter"`` (a quarter pixel toward the larger neighbour, Newell et al. 2016) or ``"none"``. Per id, candidates closer than
 ``sigma * sqrt(2 ln(1 / threshold))`` (the blob's radius above the threshold) to a stronger one are
 suppressed (NMS) and the ``max_instances`` strongest kept. Instances are assembled id by id (most
 detected ids first) by optimal assignment of each id's peaks to the instances so far, at the
@@ -80,7 +98,12 @@ least 1 px inside the canvas edge. Writing ``s = 255``:
   difference ``c = -1 / sigma^2`` (error <= 4 eps), the Newton offset ``-g / c`` is exact for the
   parabola and off by ``|dg + d dc| / |c + dc| <= eps (1 + 4 (0.5 + delta)) / (1 / sigma^2 - 4 eps)``;
   add ``delta`` for the clip at +-0.5. Vector: ``sqrt(2)`` times that, 0.0735 px at sigma 2.
+* ``gaussian_fit`` and ``dark`` declare the DARK bound above, derived for the 3-sample step
+  (``newton1d``), not for them: the tests check it (their measured maxima are 20x below); ``dark``
+  only ``radius + 1`` px inside the canvas (its zero-padded blur pulls a blob cut by the edge
+  inward) and no bound nearer the edge.
 * ``refine="none"``, and any keypoint within 1 px of the canvas edge: ``sqrt(2) (0.5 + delta)``.
+* ``unbiased=False``: half a pixel more per axis (the blob sits at the rounded keypoint).
 
 Keypoints closer than ``isolation_px`` to another blob on their plane have no bound (the blobs
 merge). ``isolation_px = sigma * sqrt(2 ln(1 / threshold)) + 2`` (5.1 px at sigma 2): beyond it the
@@ -114,7 +137,7 @@ from rgbtask.core import keypoints as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import COCO_KEYPOINTS_IO
-from rgbtask.params import integer, number, one_of, param, size_hw
+from rgbtask.params import boolean, integer, number, one_of, param, size_hw
 from rgbtask.registry import register_codec
 
 __all__ = [
@@ -133,10 +156,13 @@ LAYOUTS: dict[str, tuple[int, int | None]] = {
     "palette": (kernels.PALETTE, 36),
     "stacked": (kernels.STACKED, None),
 }
+#: Refinement name -> kernel flag (module docstring).
 REFINES = {
     "none": kernels.REFINE_NONE,
     "quarter": kernels.REFINE_QUARTER,
+    "newton1d": kernels.REFINE_NEWTON1D,
     "dark": kernels.REFINE_DARK,
+    "gaussian_fit": kernels.REFINE_GAUSSIAN_FIT,
 }
 SCALE = 255.0
 #: Per layout, the defaults of ``sigma`` and ``refine`` (None in the constructor): Painter's
@@ -144,9 +170,9 @@ SCALE = 255.0
 #: (mmpose's quarter-pixel step); DARK at sigma 2 for the others.
 LAYOUT_DEFAULTS: dict[str, tuple[float, str]] = {
     "painter": (3.0, "quarter"),
-    "grid": (2.0, "dark"),
-    "palette": (2.0, "dark"),
-    "stacked": (2.0, "dark"),
+    "grid": (2.0, "gaussian_fit"),
+    "palette": (2.0, "gaussian_fit"),
+    "stacked": (2.0, "gaussian_fit"),
 }
 
 _tables = TableCache("keypoint layout colours", max_entries=64)
@@ -209,13 +235,22 @@ class KeypointsHeatmap(Codec):
         the others: 2). :attr:`blob_sigma` is the one in use.
     layout : {"painter", "grid", "palette", "stacked"}
         How the id travels (module docstring); ``stacked`` gives ``(H, ceil(K / 3) * W, 3)`` images.
-    refine : {"dark", "quarter", "none"} or None
-        Sub-pixel refinement of each peak; None: the layout's (painter: ``"quarter"``, Painter's
-        own decode; the others: ``"dark"``). :attr:`refine_method` is the one in use.
+    refine : {"gaussian_fit", "dark", "newton1d", "quarter", "none"} or None
+        Sub-pixel refinement of each peak (module docstring); None: the layout's (painter:
+        ``"quarter"``, Painter's own decode; the others: ``"gaussian_fit"``, a least-squares fit
+        of the known-sigma Gaussian, the most accurate). ``"dark"`` is DARK as published
+        (mmpose), ``"newton1d"`` the cheap per-axis Newton step on the log of the 3 samples.
+        :attr:`refine_method` is the one in use.
     max_instances : int
         Instances per image: encode refuses more, decode always returns this many (NaN padded).
     threshold : float
         Lowest peak value (0..1) that counts as a keypoint.
+    unbiased : bool
+        True (default): each blob centred at its sub-pixel keypoint. False: mmpose's default
+        (biased) MSRA heatmap (``MSRAHeatmap(unbiased=False)``): the centre rounded to a whole
+        pixel, ``int(x + 0.5)``, and the blob cut to its square window of half-width
+        ``3 sigma`` (mmpose's ``generate_gaussian_heatmaps``). Decoding then finds the rounded
+        centre, so the round trip is off by up to half a pixel per axis.
     """
 
     name: ClassVar[str] = "keypoints/heatmap"
@@ -231,6 +266,7 @@ class KeypointsHeatmap(Codec):
     refine: str | None = param(None, one_of(*REFINES), optional=True)
     max_instances: int = param(20, integer(lo=1))
     threshold: float = param(0.3, number(lo=0.01, hi=0.9))
+    unbiased: bool = param(True, boolean)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -256,7 +292,7 @@ class KeypointsHeatmap(Codec):
     @property
     def refine_method(self) -> str:
         """The refinement in use: ``refine``, or the layout's default when None (painter:
-        ``"quarter"``, Painter's own decode; the others: ``"dark"``)."""
+        ``"quarter"``, Painter's own decode; the others: ``"gaussian_fit"``)."""
         return LAYOUT_DEFAULTS[self.layout][1] if self.refine is None else self.refine
 
     @property
@@ -329,6 +365,8 @@ class KeypointsHeatmap(Codec):
         delta = self.tie_px
         if delta > 0.1:
             return math.inf
+        if not self.unbiased:  # the blob sits at the rounded keypoint: up to half a pixel off
+            return 0.5 + dataclasses.replace(self, unbiased=True).axis_bound(refine)
         if refine == "none":
             return 0.5 + delta
         if refine == "quarter":
@@ -439,8 +477,9 @@ class KeypointsHeatmap(Codec):
             layout=LAYOUTS[self.layout][0],
             n_planes=self.num_keypoints if self.layout == "stacked" else 1,
             sigma=self.blob_sigma,
-            radius=self.radius,
+            radius=self.radius if self.unbiased else 3.0 * self.blob_sigma,
             scale=SCALE,
+            snap=not self.unbiased,
         )
         return out.reshape(lead + self.image_shape)
 
@@ -501,6 +540,7 @@ class KeypointsHeatmap(Codec):
             threshold=self.threshold,
             refine=REFINES[self.refine_method],
             capacity=max(64, 8 * k * m),
+            sigma=self.blob_sigma,
         )
 
     # ---------------------------------------------------------------- range
@@ -560,13 +600,17 @@ class KeypointsHeatmap(Codec):
         flat = _batch_of(ref)
         bounds = np.zeros((flat.shape[0], self.max_instances, self.num_keypoints))
         edge = math.sqrt(2.0) * (0.5 + self.tie_px) if self.tie_px <= 0.1 else math.inf
+        margin = 1.0
         if self.layout == "painter":
             edge = self.max_error_px
+        elif self.refine_method == "dark":  # the zero-padded blur pulls an edge-cut blob inward
+            edge, margin = math.inf, self.radius + 1.0
         plane = self._plane_of()
         for b, inst in enumerate(flat):
             x, y = inst[..., 0], inst[..., 1]
             drawn = np.isfinite(x)
-            interior = drawn & (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
+            interior = drawn & (x >= margin) & (x <= w - 1 - margin)
+            interior &= (y >= margin) & (y <= h - 1 - margin)
             pts = inst.reshape(-1, 2)
             planes = np.broadcast_to(plane, x.shape).reshape(-1)
             d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)

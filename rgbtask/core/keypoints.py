@@ -49,9 +49,13 @@ __all__ = [
     "PAINTER_PUBLISHED",
     "PALETTE",
     "REFINE_DARK",
+    "REFINE_GAUSSIAN_FIT",
+    "REFINE_NEWTON1D",
     "REFINE_NONE",
     "REFINE_QUARTER",
     "STACKED",
+    "dark_blur_weights",
+    "dark_kernel_size",
     "find_peaks",
     "find_peaks_painter",
     "render",
@@ -65,7 +69,51 @@ PAINTER, PALETTE, STACKED = 0, 1, 2
 GRID = PAINTER
 PAINTER_PUBLISHED = 3
 #: Refinement flags (``refine`` argument of the kernels).
-REFINE_NONE, REFINE_QUARTER, REFINE_DARK = 0, 1, 2
+REFINE_NONE, REFINE_QUARTER, REFINE_NEWTON1D, REFINE_DARK, REFINE_GAUSSIAN_FIT = 0, 1, 2, 3, 4
+#: Floor of the blurred heatmap before its log (mmpose's ``np.maximum(heatmaps, 1e-10)``).
+DARK_FLOOR = 1e-10
+#: Gauss-Newton iterations of ``gaussian_fit`` (converged to 1e-9 px from the 1-D start).
+FIT_ITERATIONS = 5
+#: ``gaussian_fit`` stops where its normal equations' determinant is below this fraction of
+#: the product of their diagonal (too few pixels to place the Gaussian).
+FIT_CONDITION = 1e-6
+#: ``gaussian_fit``'s iteration leaves out a pixel that exceeds the current Gaussian by more than
+#: this, 25 levels of 255: another blob's slope. (8 levels cut JPEG q90's ringing near the peak
+#: on one side and doubled the error there; 25 leave JPEG alone.)
+FIT_REJECT = 25.0 / 255.0
+
+
+def dark_kernel_size(sigma: float) -> int:
+    """DARK's blur kernel size for heatmaps of ``sigma``: the odd size whose OpenCV default
+    Gaussian (``cv2.GaussianBlur(.., (k, k), 0)``: ``0.3 ((k - 1) / 2 - 1) + 0.8``) is nearest
+    ``sigma``: 11 for sigma 2 and 17 for sigma 3, mmpose's pairs (``gaussian_blur`` in
+    open-mmlab/mmpose ``mmpose/codecs/utils/post_processing.py``: "K=17 for sigma=3 and k=11 for
+    sigma=2"); at least 3."""
+    return max(3, 2 * int(math.floor(((sigma - 0.8) / 0.15 + 2.0) / 2.0 + 0.5)) + 1)
+
+
+def dark_blur_weights(size: int) -> np.ndarray:
+    """OpenCV's 1-D Gaussian kernel of ``size`` taps for ``sigma = 0`` (``cv2.getGaussianKernel``:
+    its fixed tables for sizes 1-7, else ``exp(-(i - (size - 1) / 2)^2 / (2 s^2))`` normalised,
+    ``s = 0.3 ((size - 1) / 2 - 1) + 0.8``), float64."""
+    fixed = {
+        1: [1.0],
+        3: [0.25, 0.5, 0.25],
+        5: [0.0625, 0.25, 0.375, 0.25, 0.0625],
+        7: [0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125],
+    }
+    if size in fixed:
+        return np.array(fixed[size])
+    s = 0.3 * ((size - 1) * 0.5 - 1.0) + 0.8
+    x = np.arange(size) - (size - 1) / 2.0
+    g = np.exp(-x * x / (2.0 * s * s))
+    return g / g.sum()
+
+
+def fit_half_window(sigma: float) -> int:
+    """Half-width of ``gaussian_fit``'s window: ``ceil(3.5 sigma)`` (the Fisher information on
+    the position beyond it is below 0.3 % of the total)."""
+    return int(math.ceil(3.5 * sigma))
 
 
 # ---------------------------------------------------------------- wrappers
@@ -84,14 +132,16 @@ def render(
     sigma: float,
     radius: float,
     scale: float,
+    snap: bool = False,
 ) -> np.ndarray:
     """Draw keypoints ``(B, N, K, 2)`` (float64, NaN = not drawn) as ``(B, height, pages * width,
-    3)`` uint8 codes (module docstring); images are split over the kernel threads."""
+    3)`` uint8 codes (module docstring); images are split over the kernel threads. ``snap``:
+    mmpose's biased heatmap (centres rounded to pixels, a ``radius`` square window)."""
     out = np.zeros((keypoints.shape[0], height, pages * width, 3), dtype=np.uint8)
     run_rows(
         render_kernel,
         (keypoints, out),
-        (plane_of, colors, layout, n_planes, width, sigma, radius, scale),
+        (plane_of, colors, layout, n_planes, width, sigma, radius, scale, snap),
         min_rows=1,
     )
     return out
@@ -112,9 +162,11 @@ def find_peaks(
     threshold: float,
     refine: int,
     capacity: int,
+    sigma: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Peak candidates of images ``(B, height, pages * width, 3)``: ``(B, capacity, 4)`` rows
-    ``(id, x, y, value)`` and ``(B,)`` counts (at most ``capacity``; module docstring)."""
+    ``(id, x, y, value)`` and ``(B,)`` counts (at most ``capacity``; module docstring).
+    ``sigma`` (the blobs') sizes DARK's blur and the Gaussian fit."""
     n_img = rgb.shape[0]
     cand = np.zeros((n_img, capacity, 4), dtype=np.float64)
     count = np.zeros(n_img, dtype=np.int64)
@@ -133,6 +185,9 @@ def find_peaks(
             scale,
             threshold,
             refine,
+            sigma,
+            dark_blur_weights(dark_kernel_size(sigma)),
+            fit_half_window(sigma),
         ),
         min_rows=1,
     )
@@ -143,10 +198,14 @@ def find_peaks(
 
 
 @jit
-def render_kernel(keypoints, out, plane_of, colors, layout, n_planes, width, sigma, radius, scale):
+def render_kernel(
+    keypoints, out, plane_of, colors, layout, n_planes, width, sigma, radius, scale, snap=False
+):
     """``keypoints`` (B, N, K, 2) float64, NaN = not drawn; ``out`` (B, H, W_out, 3) zeroed.
 
     One (H, W) scratch plane, reused plane by plane and image by image (cleared where drawn).
+    ``snap``: mmpose's biased MSRA heatmap (:func:`_snapped_window`) instead of the sub-pixel
+    blob, ``radius`` its ``3 sigma``.
     """
     n_img, n_inst, n_kp = keypoints.shape[0], keypoints.shape[1], keypoints.shape[2]
     height = out.shape[1]
@@ -167,15 +226,21 @@ def render_kernel(keypoints, out, plane_of, colors, layout, n_planes, width, sig
                         y = keypoints[b, n, k, 1]
                         if not (math.isfinite(x) and math.isfinite(y)):
                             continue
-                        i0 = max(0, math.ceil(y - radius))
-                        i1 = min(height - 1, math.floor(y + radius))
-                        j0 = max(0, math.ceil(x - radius))
-                        j1 = min(width - 1, math.floor(x + radius))
+                        if snap:
+                            i0, i1, cy = _snapped_window(y, radius, height)
+                            j0, j1, cx = _snapped_window(x, radius, width)
+                        else:
+                            i0 = max(0, math.ceil(y - radius))
+                            i1 = min(height - 1, math.floor(y + radius))
+                            j0 = max(0, math.ceil(x - radius))
+                            j1 = min(width - 1, math.floor(x + radius))
+                            cy = y
+                            cx = x
                         if stage == 0:
                             for i in range(i0, i1 + 1):
-                                gy[i - i0] = math.exp(-((i - y) * (i - y)) * inv)
+                                gy[i - i0] = math.exp(-((i - cy) * (i - cy)) * inv)
                             for j in range(j0, j1 + 1):
-                                gx[j - j0] = math.exp(-((j - x) * (j - x)) * inv)
+                                gx[j - j0] = math.exp(-((j - cx) * (j - cx)) * inv)
                         for i in range(i0, i1 + 1):
                             for j in range(j0, j1 + 1):
                                 if stage == 0:
@@ -202,6 +267,22 @@ def render_kernel(keypoints, out, plane_of, colors, layout, n_planes, width, sig
                                 else:
                                     heat[i, j] = 0.0
                                     owner[i, j] = -1
+
+
+@jit
+def _snapped_window(x, radius, n):
+    """mmpose's biased heatmap along one axis (``generate_gaussian_heatmaps`` in
+    open-mmlab/mmpose ``mmpose/codecs/utils/gaussian_heatmap.py``): centre
+    ``mu = int(x + 0.5)``, window ``left = int(mu - radius)`` .. ``int(mu + radius + 1)``
+    (exclusive; ``int`` truncates toward 0), the Gaussian's index ``t = pixel - left`` at distance
+    ``t - floor((2 radius + 1) / 2)`` from its centre. Returns the first and last pixel on the
+    canvas and the centre the pixel distances are measured from (``mu`` but for the window's
+    truncation at a left/top edge with a fractional ``radius``, where mmpose shifts it)."""
+    mu = math.floor(x + 0.5)  # x >= -0.5 on the canvas: int() and floor() agree
+    left = int(mu - radius)
+    right = int(mu + radius + 1.0)
+    centre = left + math.floor((2.0 * radius + 1.0) / 2.0)
+    return max(0, left), min(n, right) - 1, float(centre)
 
 
 def render_reference(
@@ -290,7 +371,7 @@ def _axis_offset(vm, v0, vp, refine):
         if vp < vm:
             return -0.25
         return 0.0
-    if refine == REFINE_DARK:
+    if refine == REFINE_NEWTON1D or refine == REFINE_GAUSSIAN_FIT:
         lm = math.log(vm)
         l0 = math.log(v0)
         lp = math.log(vp)
@@ -300,6 +381,164 @@ def _axis_offset(vm, v0, vp, refine):
         off = -(lp - lm) / 2.0 / second
         return min(0.5, max(-0.5, off))
     return 0.0
+
+
+@jit
+def _pixel(rgb, i, j, p, layout, n_kp, colors, grid_n, grid_sep, scale):
+    """Value and id of one pixel of plane ``p`` as :func:`_plane` reads it, with no floor on the
+    value (id -1 where the value is 0 or the code is none of the ids)."""
+    if layout == STACKED:
+        width = rgb.shape[1] // ((n_kp + 2) // 3)
+        return float(rgb[i, (p // 3) * width + j, p % 3]) / scale, p
+    r = float(rgb[i, j, 0]) / scale
+    g = float(rgb[i, j, 1]) / scale
+    b = float(rgb[i, j, 2]) / scale
+    if layout == PAINTER:
+        if not r > 0.0:
+            return r, -1
+        gi = math.floor((255.0 - g * 255.0) / grid_sep + 0.5)
+        bi = math.floor((255.0 - b * 255.0) / grid_sep + 0.5)
+        if 0 <= gi < grid_n and 0 <= bi < grid_n and gi * grid_n + bi < n_kp:
+            return r, gi * grid_n + bi
+        return r, -1
+    m = max(r, g, b)
+    if not m > 0.0:
+        return m, -1
+    return m, nearest_color(r / m, g / m, b / m, colors[:n_kp])[0]
+
+
+@jit
+def _dark_offset(
+    rgb, i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale, height, width, blur, win, tmp
+):
+    """DARK as published (mmpose ``refine_keypoints_dark``) at the peak pixel ``(i, j)`` of id
+    ``k``: the id's heatmap (its values, 0 elsewhere and outside the image) blurred with ``blur``
+    on the 5 x 5 pixels around the peak, its log (floored at 1e-10), a 2-D Newton step with the
+    full Hessian from central differences (``dxx`` over +-2 px). ``(0, 0)`` within 2 px of the
+    edge or for a singular Hessian; clipped to +-1 per axis (a guard against garbage: on an argmax
+    tie the true peak may be more than half a pixel away)."""
+    if not (1 < j < width - 2 and 1 < i < height - 2):
+        return 0.0, 0.0
+    bd = (blur.shape[0] - 1) // 2
+    n = 5 + 2 * bd
+    for a in range(n):
+        ii = i - 2 - bd + a
+        for c in range(n):
+            jj = j - 2 - bd + c
+            w = 0.0
+            if 0 <= ii < height and 0 <= jj < width:
+                v, kk = _pixel(rgb, ii, jj, p, layout, n_kp, colors, grid_n, grid_sep, scale)
+                if kk == k:
+                    w = v
+            win[a, c] = w
+    for a in range(n):
+        for c in range(5):
+            acc = 0.0
+            for o in range(blur.shape[0]):
+                acc += blur[o] * win[a, c + o]
+            tmp[a, c] = acc
+    lg = win  # the window is read; its first 5 x 5 cells take the log of the blurred values
+    for a in range(5):
+        for c in range(5):
+            acc = 0.0
+            for o in range(blur.shape[0]):
+                acc += blur[o] * tmp[a + o, c]
+            lg[a, c] = math.log(max(acc, DARK_FLOOR))
+    dx = 0.5 * (lg[2, 3] - lg[2, 1])
+    dy = 0.5 * (lg[3, 2] - lg[1, 2])
+    dxx = 0.25 * (lg[2, 4] - 2.0 * lg[2, 2] + lg[2, 0])
+    dxy = 0.25 * (lg[3, 3] - lg[1, 3] - lg[3, 1] + lg[1, 1])
+    dyy = 0.25 * (lg[4, 2] - 2.0 * lg[2, 2] + lg[0, 2])
+    det = dxx * dyy - dxy * dxy
+    if det == 0.0:
+        return 0.0, 0.0
+    ox = -(dyy * dx - dxy * dy) / det
+    oy = -(dxx * dy - dxy * dx) / det
+    if not (math.isfinite(ox) and math.isfinite(oy)):
+        return 0.0, 0.0
+    return min(1.0, max(-1.0, ox)), min(1.0, max(-1.0, oy))
+
+
+@jit
+def _fit_offset(
+    rgb, i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale, height, width, sigma,
+    ox, oy, v0, win, use, gauss,
+):  # fmt: skip
+    """Least-squares fit of ``A exp(-((x' - x)^2 + (y' - y)^2) / (2 sigma^2))`` (sigma known;
+    A, x, y free) to the id's heatmap on the window of :func:`fit_half_window` around the peak
+    pixel ``(i, j)``: Gauss-Newton from the per-axis step ``(ox, oy)``. Pixels of another id are
+    left out, and in each iteration those above the current Gaussian by more than ``FIT_REJECT``
+    (another blob's slope). Returns the offsets from ``(j, i)`` (within 1 px and on the canvas); the start
+    where a step fails or leaves the 1 px square."""
+    half = (win.shape[0] - 1) // 2
+    for a in range(2 * half + 1):
+        ii = i - half + a
+        for c in range(2 * half + 1):
+            jj = j - half + c
+            use[a, c] = False
+            if 0 <= ii < height and 0 <= jj < width:
+                v, kk = _pixel(rgb, ii, jj, p, layout, n_kp, colors, grid_n, grid_sep, scale)
+                if kk == k or kk < 0:
+                    win[a, c] = v
+                    use[a, c] = True
+    inv = 1.0 / (sigma * sigma)
+    x = ox
+    y = oy
+    amp = v0 / math.exp(-0.5 * (x * x + y * y) * inv)
+    gx = gauss[0]
+    gy = gauss[1]
+    for _ in range(FIT_ITERATIONS):
+        for c in range(2 * half + 1):
+            d = c - half - x
+            gx[c] = math.exp(-0.5 * d * d * inv)
+        for a in range(2 * half + 1):
+            d = a - half - y
+            gy[a] = math.exp(-0.5 * d * d * inv)
+        m00 = m01 = m02 = m11 = m12 = m22 = 0.0
+        r0 = r1 = r2 = 0.0
+        for a in range(2 * half + 1):
+            ey = (a - half - y) * inv
+            for c in range(2 * half + 1):
+                if not use[a, c]:
+                    continue
+                g = gy[a] * gx[c]
+                res = win[a, c] - amp * g
+                if res > FIT_REJECT:
+                    continue
+                j0 = g
+                j1 = amp * g * (c - half - x) * inv
+                j2 = amp * g * ey
+                m00 += j0 * j0
+                m01 += j0 * j1
+                m02 += j0 * j2
+                m11 += j1 * j1
+                m12 += j1 * j2
+                m22 += j2 * j2
+                r0 += j0 * res
+                r1 += j1 * res
+                r2 += j2 * res
+        c00 = m11 * m22 - m12 * m12
+        c01 = m02 * m12 - m01 * m22
+        c02 = m01 * m12 - m02 * m11
+        det = m00 * c00 + m01 * c01 + m02 * c02
+        if not det > FIT_CONDITION * m00 * m11 * m22:  # singular or nearly: give up
+            break
+        c11 = m00 * m22 - m02 * m02
+        c12 = m01 * m02 - m00 * m12
+        c22 = m00 * m11 - m01 * m01
+        da = (c00 * r0 + c01 * r1 + c02 * r2) / det
+        dx = (c01 * r0 + c11 * r1 + c12 * r2) / det
+        dy = (c02 * r0 + c12 * r1 + c22 * r2) / det
+        if not (math.isfinite(da) and math.isfinite(dx) and math.isfinite(dy)):
+            break
+        amp += da
+        x += dx
+        y += dy
+        if not (abs(x) < 1.0 and abs(y) < 1.0):
+            return ox, oy
+    x = min(width - 0.5 - j, max(-0.5 - j, x))
+    y = min(height - 0.5 - i, max(-0.5 - i, y))
+    return x, y
 
 
 @jit
@@ -318,11 +557,23 @@ def peaks_kernel(
     scale,
     threshold,
     refine,
+    sigma,
+    blur,
+    fit_half,
 ):
-    """Candidates per image: ``cand[b, c] = (id, x, y, value)``, ``count[b]`` of them (capped)."""
+    """Candidates per image: ``cand[b, c] = (id, x, y, value)``, ``count[b]`` of them (capped).
+
+    ``blur``: DARK's 1-D blur weights (:func:`dark_blur_weights`); ``fit_half``: the Gaussian
+    fit's half window (:func:`fit_half_window`)."""
     cap = cand.shape[1]
     val = np.zeros((height, width), dtype=np.float64)
     ids = np.full((height, width), -1, dtype=np.int64)
+    bd = (blur.shape[0] - 1) // 2
+    dark_win = np.zeros((5 + 2 * bd, 5 + 2 * bd), dtype=np.float64)
+    dark_tmp = np.zeros((5 + 2 * bd, 5), dtype=np.float64)
+    fit_win = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.float64)
+    fit_use = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.bool_)
+    fit_gauss = np.zeros((2, 2 * fit_half + 1), dtype=np.float64)
     for b in range(rgb.shape[0]):
         c = 0
         for p in range(n_planes):
@@ -368,6 +619,16 @@ def peaks_kernel(
                         vp = val[i + 1, j]
                         if vm > 0.0 and vp > 0.0:
                             oy = _axis_offset(vm, v, vp, refine)
+                    if refine == REFINE_DARK:
+                        ox, oy = _dark_offset(
+                            rgb[b], i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale,
+                            height, width, blur, dark_win, dark_tmp,
+                        )  # fmt: skip
+                    elif refine == REFINE_GAUSSIAN_FIT:
+                        ox, oy = _fit_offset(
+                            rgb[b], i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale,
+                            height, width, sigma, ox, oy, v, fit_win, fit_use, fit_gauss,
+                        )  # fmt: skip
                     if c < cap:
                         cand[b, c, 0] = k
                         cand[b, c, 1] = j + ox
@@ -405,7 +666,7 @@ def planes_reference(rgb, layout, n_kp, colors, grid_n, grid_sep, scale, min_val
 def _axis_offset_reference(vm, v0, vp, refine):
     if refine == REFINE_QUARTER:
         return 0.25 * np.sign(vp - vm)
-    if refine == REFINE_DARK:
+    if refine in (REFINE_NEWTON1D, REFINE_GAUSSIAN_FIT):
         with np.errstate(divide="ignore", invalid="ignore"):
             lm, l0, lp = np.log(vm), np.log(v0), np.log(vp)
             second = lp - 2.0 * l0 + lm
@@ -414,7 +675,81 @@ def _axis_offset_reference(vm, v0, vp, refine):
     return np.zeros_like(v0)
 
 
-def peaks_reference(rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, threshold, refine):
+def blur_reference(heatmap, weights):
+    """mmpose's ``gaussian_blur`` of one heatmap ``(H, W)`` in NumPy (float64): zero padding of
+    the kernel's half-width, the separable Gaussian (OpenCV's ``GaussianBlur``), then scaled back
+    to the original maximum."""
+    bd = (len(weights) - 1) // 2
+    pad = np.pad(heatmap.astype(np.float64), bd)
+    rows = np.stack([np.convolve(r, weights[::-1], mode="valid") for r in pad])
+    out = np.stack([np.convolve(c, weights[::-1], mode="valid") for c in rows.T]).T
+    top = out.max()
+    return out * (heatmap.max() / top) if top > 0 else out
+
+
+def dark_reference(heatmap, i, j, weights):
+    """DARK as published (mmpose ``refine_keypoints_dark``) at pixel ``(i, j)`` of one heatmap:
+    the offsets ``(dx, dy)`` (clipped to +-1 as :func:`_dark_offset`)."""
+    height, width = heatmap.shape
+    if not (1 < j < width - 2 and 1 < i < height - 2):
+        return 0.0, 0.0
+    h = np.log(np.maximum(blur_reference(heatmap, weights), DARK_FLOOR))
+    dx = 0.5 * (h[i, j + 1] - h[i, j - 1])
+    dy = 0.5 * (h[i + 1, j] - h[i - 1, j])
+    dxx = 0.25 * (h[i, j + 2] - 2 * h[i, j] + h[i, j - 2])
+    dxy = 0.25 * (h[i + 1, j + 1] - h[i - 1, j + 1] - h[i + 1, j - 1] + h[i - 1, j - 1])
+    dyy = 0.25 * (h[i + 2, j] - 2 * h[i, j] + h[i - 2, j])
+    if dxx * dyy - dxy**2 == 0:
+        return 0.0, 0.0
+    off = -np.linalg.inv(np.array([[dxx, dxy], [dxy, dyy]])) @ np.array([dx, dy])
+    if not np.all(np.isfinite(off)):
+        return 0.0, 0.0
+    return tuple(np.clip(off, -1.0, 1.0))
+
+
+def fit_reference(heatmap, use, i, j, sigma, start, v0):
+    """:func:`_fit_offset` in NumPy: Gauss-Newton on the window of pixels ``use``."""
+    height, width = heatmap.shape
+    half = fit_half_window(sigma)
+    ii = np.arange(i - half, i + half + 1)[:, None]
+    jj = np.arange(j - half, j + half + 1)[None]
+    inside = (ii >= 0) & (ii < height) & (jj >= 0) & (jj < width)
+    rows, cols = np.clip(ii, 0, height - 1), np.clip(jj, 0, width - 1)
+    u = inside & use[rows, cols]
+    v = np.where(u, heatmap[rows, cols], 0.0)
+    x, y = start
+    inv = 1.0 / sigma**2
+    amp = v0 / np.exp(-0.5 * (x * x + y * y) * inv)
+    for _ in range(FIT_ITERATIONS):
+        g = np.exp(-0.5 * (ii - i - y) ** 2 * inv) * np.exp(-0.5 * (jj - j - x) ** 2 * inv)
+        here = u & ~(v - amp * g > FIT_REJECT)
+        jac = [g, amp * g * (jj - j - x) * inv, amp * g * (ii - i - y) * inv]
+        jac = [np.where(here, a, 0.0) for a in jac]
+        res = np.where(here, v - amp * g, 0.0)
+        m = np.array([[np.sum(a * b) for b in jac] for a in jac])
+        # the kernel's adjugate solve (a singular system must fail the same way)
+        adj = np.array(
+            [[m[1, 1] * m[2, 2] - m[1, 2] ** 2, m[0, 2] * m[1, 2] - m[0, 1] * m[2, 2],
+              m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]],
+             [0.0, m[0, 0] * m[2, 2] - m[0, 2] ** 2, m[0, 1] * m[0, 2] - m[0, 0] * m[1, 2]],
+             [0.0, 0.0, m[0, 0] * m[1, 1] - m[0, 1] ** 2]]
+        )  # fmt: skip
+        adj = np.triu(adj) + np.triu(adj, 1).T
+        det = m[0] @ adj[0]
+        if not det > FIT_CONDITION * m[0, 0] * m[1, 1] * m[2, 2]:
+            break
+        step = adj @ np.array([np.sum(a * res) for a in jac]) / det
+        if not np.all(np.isfinite(step)):
+            break
+        amp, x, y = amp + step[0], x + step[1], y + step[2]
+        if not (abs(x) < 1 and abs(y) < 1):
+            return start
+    return min(width - 0.5 - j, max(-0.5 - j, x)), min(height - 0.5 - i, max(-0.5 - i, y))
+
+
+def peaks_reference(
+    rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, threshold, refine, sigma=2.0
+):
     """NumPy specification of :func:`peaks_kernel` for one image: candidates ``(C, 4)``."""
     val, ids = planes_reference(
         rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, 0.5 * threshold
@@ -454,34 +789,35 @@ def peaks_reference(rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, thre
             vm, vp = val[(p, *lo)], val[(p, *hi)]
             if vm > 0 and vp > 0:
                 off[axis] = float(_axis_offset_reference(vm, v, vp, refine))
+        if refine in (REFINE_DARK, REFINE_GAUSSIAN_FIT):
+            full, full_ids = planes_reference(
+                rgb_one, layout, n_kp, colors, grid_n, grid_sep, scale, 0.0
+            )
+            full_ids = np.where(full > 0, full_ids, -1)
+            if refine == REFINE_DARK:
+                heat = np.where(full_ids[p] == k, full[p], 0.0)
+                weights = dark_blur_weights(dark_kernel_size(sigma))
+                off = list(dark_reference(heat, i, j, weights))
+            else:
+                use = (full_ids[p] == k) | (full_ids[p] < 0)
+                off = list(fit_reference(full[p], use, i, j, sigma, off, v))
         rows.append((k, j + off[0], i + off[1], v))
     return np.array(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def argmax_dark_reference(heatmaps):
-    """Plain NumPy argmax + DARK on heatmaps ``(B, K, H, W)`` (the benchmark's peer).
-
-    Returns ``(B, K, 2)`` pixel coordinates and ``(B, K)`` peak values.
-    """
-    n_img, n_kp, height, width = heatmaps.shape
+def argmax_dark_reference(heatmaps, sigma=2.0):
+    """Plain NumPy argmax + DARK as published (mmpose ``get_heatmap_maximum`` and
+    ``refine_keypoints_dark``: every heatmap blurred whole) on heatmaps ``(B, K, H, W)``: the
+    benchmark's peer. Returns ``(B, K, 2)`` pixel coordinates and ``(B, K)`` peak values."""
+    n_img, n_kp, _, width = heatmaps.shape
     flat = heatmaps.reshape(n_img, n_kp, -1)
-    idx = np.argmax(flat, axis=-1)
-    i, j = np.divmod(idx, width)
-    b_, k_ = np.meshgrid(np.arange(n_img), np.arange(n_kp), indexing="ij")
-    v0 = heatmaps[b_, k_, i, j]
+    i, j = np.divmod(np.argmax(flat, axis=-1), width)
+    v0 = np.take_along_axis(flat, (i * width + j)[..., None], axis=-1)[..., 0]
     out = np.stack([j, i], axis=-1).astype(np.float64)
-    for axis, (di, dj) in enumerate(((0, 1), (1, 0))):
-        pos = j if axis == 0 else i
-        limit = width if axis == 0 else height
-        inside = (pos > 0) & (pos < limit - 1)
-        im, jm = np.clip(i - di, 0, height - 1), np.clip(j - dj, 0, width - 1)
-        ip, jp = np.clip(i + di, 0, height - 1), np.clip(j + dj, 0, width - 1)
-        vm, vp = heatmaps[b_, k_, im, jm], heatmaps[b_, k_, ip, jp]
-        ok = inside & (vm > 0) & (vp > 0) & (v0 > 0)
-        off = _axis_offset_reference(
-            np.where(ok, vm, 1), np.where(ok, v0, 1), np.where(ok, vp, 1), REFINE_DARK
-        )
-        out[..., axis] += np.where(ok, off, 0.0)
+    weights = dark_blur_weights(dark_kernel_size(sigma))
+    for b in range(n_img):
+        for k in range(n_kp):
+            out[b, k] += dark_reference(heatmaps[b, k], i[b, k], j[b, k], weights)
     return out, v0
 
 
