@@ -200,7 +200,7 @@ def test_info_of_a_codec_that_needs_parameters_shows_them(capsys):
     assert info["parameters"]["size"]["default"] is None
     assert "size" in info["needs"] and "num_keypoints" in info["needs"]
     assert "--param size=256,192" in info["needs"] and "get_codec(" not in info["needs"]
-    assert info["parameters"]["sigma"]["default"] == 2.0
+    assert info["parameters"]["sigma"]["default"] is None  # None: the layout's own (painter: 3)
     assert "0.5" in info["parameters"]["sigma"]["accepts"]
     assert main(["info", "keypoints/heatmap", "--param", "size=48,64"]) == 2  # given, and wrong
     assert (
