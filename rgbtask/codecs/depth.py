@@ -278,7 +278,7 @@ class DepthCodec(Codec):
         if self.bits == 16:
             out, conf, valid = kernels.decode_u16(
                 flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
-                _level_depths(curve, tr),
+                _level_depths(curve, tr), curves_mod.projection_grid(curve),
             )  # fmt: skip
         elif self.bits == 8 and rgb.dtype == np.uint8:
             lut, _ = curves_mod.decode_lut(curve)
@@ -286,7 +286,12 @@ class DepthCodec(Codec):
             out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
         else:
             out, conf, valid = kernels.decode_float(
-                flat, rgb_scale(rgb), curve, tr.params, *tr.decoded_range
+                flat,
+                rgb_scale(rgb),
+                curve,
+                tr.params,
+                *tr.decoded_range,
+                grid=curves_mod.projection_grid(curve),
             )
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))
