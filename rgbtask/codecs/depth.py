@@ -95,6 +95,13 @@ def _level_depths(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
     )
 
 
+def _float_grid(curve: curves_mod.Curve):
+    """The curve's projection grid for float decoding, or None (brute force) where the curve has
+    too few segments for the grid to save work (``gray``: one segment)."""
+    items = len(curve.vertices) - (curve.kind != "palette")
+    return curves_mod.projection_grid(curve) if items > 2 else None
+
+
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
 #: not under NUMBA_DISABLE_JIT, where building the table in Python would cost more than it saves).
 FAST_ENCODE_MIN = 1 << 16
@@ -291,7 +298,7 @@ class DepthCodec(Codec):
                 curve,
                 tr.params,
                 *tr.decoded_range,
-                grid=curves_mod.projection_grid(curve),
+                grid=_float_grid(curve),
             )
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))

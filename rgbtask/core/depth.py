@@ -171,9 +171,7 @@ def _project_grid(p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots
     """:func:`_project` through the projection grid (:func:`build_projection_grid`): only the
     candidates of the colour's cell, in increasing index, are measured, so the result is the
     brute force's bit for bit. Colours outside [0, 1] (or NaN) take the brute force."""
-    if not (
-        p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0
-    ):
+    if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
         return _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
     c0 = min(gsize - 1, int(p0 * gsize))
     c1 = min(gsize - 1, int(p1 * gsize))
@@ -301,9 +299,7 @@ def build_projection_grid(curve, gsize: int = GRID_SIZE) -> tuple[np.ndarray, np
     start = np.zeros(cells.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=start[1:])
     cand = np.empty(int(start[-1]), dtype=np.int32)
-    run_rows(
-        grid_cell_kernel, (cells, counts, start[:-1]), (cand, *args, True), min_rows=1024
-    )
+    run_rows(grid_cell_kernel, (cells, counts, start[:-1]), (cand, *args, True), min_rows=1024)
     return start.astype(np.int32), cand, gsize
 
 
