@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
@@ -283,12 +284,16 @@ def grid_cell_kernel(cells, counts, offsets, cand, verts, palette, threshold, gs
             counts[i] = n
 
 
-def build_projection_grid(curve, gsize: int = GRID_SIZE) -> tuple[np.ndarray, np.ndarray, int]:
+def build_projection_grid(curve, gsize: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """``(start, cand, gsize)``: a uniform grid of ``gsize``^3 cells over the RGB cube, cell
     ``(i * gsize + j) * gsize + k`` covering ``[i, i + 1] x [j, j + 1] x [k, k + 1] / gsize``, its
     candidate segments (palette curves: vertices) ``cand[start[c]:start[c + 1]]`` in increasing
     index (:func:`grid_cell_kernel`). :func:`decode_float` measures only those, with the result
-    of the brute force bit for bit."""
+    of the brute force bit for bit. ``gsize`` defaults to :data:`GRID_SIZE`, and to 1 (one cell:
+    the brute force, less the segments beyond the threshold) under ``NUMBA_DISABLE_JIT``, where
+    building 32^3 cells as Python would take minutes."""
+    if gsize is None:
+        gsize = 1 if numba.config.DISABLE_JIT else GRID_SIZE
     verts = curve.vertices
     palette = curve.kind == "palette"
     cells = np.arange(gsize**3, dtype=np.int64)
