@@ -50,7 +50,7 @@ import numba
 import numpy as np
 
 from rgbtask import curves as curves_mod
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
@@ -279,6 +279,26 @@ class DepthCodec(Codec):
             )
         return out
 
+    def _decode_u8(self, flat: np.ndarray, confidence: bool):
+        curve = self._curve
+        lut, _ = curves_mod.decode_lut(curve)
+        table = _depth_table(curve, self._transform)
+        grid = curves_mod.projection_grid(curve)
+        diag = None
+        if curve.key == ("gray",):  # the gray codes (v, v, v) read directly (issue 17)
+            key = (curve.key, self._transform, "gray codes")
+            diag = _TABLES.get(key, lambda: kernels.gray_codes(curve, table, lut, grid))
+        return kernels.decode_u8(flat, curve, table, lut, grid, confidence, diag)
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> depth (float32 metres, NaN where invalid); see :meth:`Codec.decode`. 8-bit
+        input to an 8-bit codec skips the confidence (the same depth, fewer bytes written)."""
+        rgb = check_rgb(rgb)
+        if self.bits == 8 and rgb.dtype == np.uint8:
+            out, _, _ = self._decode_u8(rgb.reshape(-1, 3), confidence=False)
+            return out.reshape(rgb.shape[:-1])
+        return self._decode(rgb).value
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
@@ -288,9 +308,7 @@ class DepthCodec(Codec):
                 _level_depths(curve, tr), curves_mod.projection_grid(curve),
             )  # fmt: skip
         elif self.bits == 8 and rgb.dtype == np.uint8:
-            lut, _ = curves_mod.decode_lut(curve)
-            table = _depth_table(curve, tr)
-            out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
+            out, conf, valid = self._decode_u8(flat, confidence=True)
         else:
             out, conf, valid = kernels.decode_float(
                 flat,

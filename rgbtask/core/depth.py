@@ -310,15 +310,29 @@ def build_projection_grid(curve, gsize: int | None = None) -> tuple[np.ndarray, 
 
 @jit
 def decode_u8_kernel(
-    rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold
-):
+    rgb, out, conf, valid, lut, table, start, cand, gsize, verts, palette, uniform, knots, nlev,
+    nfine, threshold, want_conf, diag, diag_conf,
+):  # fmt: skip
+    """8-bit decode through the curve's lazily filled table; an unknown colour is projected
+    (through the projection grid) and published. ``want_conf`` False: ``conf`` and ``valid``
+    are not written (``decode()`` returns the depth alone). ``diag`` (256 entries, else empty):
+    the decode of each gray colour ``(v, v, v)`` (the gray curve's codes, made by this kernel),
+    read directly, without the 2^24 table."""
+    gray = diag.shape[0] == 256
     for i in range(rgb.shape[0]):
+        if gray and rgb[i, 0] == rgb[i, 1] and rgb[i, 1] == rgb[i, 2]:
+            v8 = rgb[i, 0]
+            out[i] = diag[v8]
+            if want_conf:
+                conf[i] = diag_conf[v8]
+                valid[i] = True
+            continue
         key = color_index(rgb, i)
         v = lut[key]
         if v == UNKNOWN:  # not computed yet (rgbtask.core._lut: entries hold code + 1)
-            f, dist = _project(
+            f, dist = _project_grid(
                 float(rgb[i, 0]) / 255.0, float(rgb[i, 1]) / 255.0, float(rgb[i, 2]) / 255.0,
-                verts, palette, uniform, knots, nlev,
+                start, cand, gsize, verts, palette, uniform, knots, nlev,
             )  # fmt: skip
             if dist < threshold:
                 q = int(math.floor(f * (nfine - 1) + 0.5))
@@ -331,12 +345,14 @@ def decode_u8_kernel(
         q = v & 0xFFFF
         if q == Q_INVALID:
             out[i] = math.nan
-            conf[i] = 0.0
-            valid[i] = False
+            if want_conf:
+                conf[i] = 0.0
+                valid[i] = False
         else:
             out[i] = table[q]
-            conf[i] = ((v >> 16) & 255) / 255.0
-            valid[i] = True
+            if want_conf:
+                conf[i] = ((v >> 16) & 255) / 255.0
+                valid[i] = True
 
 
 @jit(inline="always")
@@ -563,19 +579,48 @@ def encode_fast(
     )
 
 
-def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
-    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table."""
+_NO_DIAG = np.zeros(0, dtype=np.float32)
+
+
+def decode_u8(
+    rgb: np.ndarray,
+    curve,
+    table: np.ndarray,
+    lut: np.ndarray,
+    grid=None,
+    confidence=True,
+    diag=None,
+):
+    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table
+    (new colours projected through ``grid``, :func:`build_projection_grid`; one cell if not
+    given). ``confidence=False``: the confidence and valid arrays are left unwritten (the depth
+    alone, NaN where invalid, is what ``decode()`` returns). ``diag``: ``(depth, confidence)`` of
+    the 256 gray colours (:func:`gray_codes`) for the gray curve, read without the table."""
+    diag, diag_conf = (_NO_DIAG, _NO_DIAG) if diag is None else diag
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
     valid = np.empty(n, dtype=np.bool_)
     verts, palette, uniform, knots, nlev = _curve_args(curve)
+    start, cand, gsize = build_projection_grid(curve, 1) if grid is None else grid
     run_rows(
         decode_u8_kernel,
         (rgb, out, conf, valid),
-        (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine, curve.threshold),
+        (lut, table, start, cand, gsize, verts, palette, uniform, knots, nlev, curve.n_fine)
+        + (curve.threshold, bool(confidence), diag, diag_conf),
     )
     return out, conf, valid
+
+
+def gray_codes(curve, table: np.ndarray, lut: np.ndarray, grid=None):
+    """``(depth, confidence)`` (float32, 256 each) of the gray colours ``(v, v, v)``: what
+    :func:`decode_u8` gives them through the table (valid, every one: they are the gray curve's
+    codes), for its ``diag`` shortcut."""
+    v = np.arange(256, dtype=np.uint8)
+    out, conf, valid = decode_u8(np.stack([v, v, v], -1), curve, table, lut, grid)
+    if not valid.all():
+        raise ValueError(f"expected a curve through every gray colour, got {curve.key}")
+    return out, conf
 
 
 def build_code_hash(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
