@@ -283,12 +283,11 @@ class DepthCodec(Codec):
         curve = self._curve
         lut, _ = curves_mod.decode_lut(curve)
         table = _depth_table(curve, self._transform)
-        grid = curves_mod.projection_grid(curve)
         diag = None
         if curve.key == ("gray",):  # the gray codes (v, v, v) read directly (issue 17)
             key = (curve.key, self._transform, "gray codes")
-            diag = _TABLES.get(key, lambda: kernels.gray_codes(curve, table, lut, grid))
-        return kernels.decode_u8(flat, curve, table, lut, grid, confidence, diag)
+            diag = _TABLES.get(key, lambda: kernels.gray_codes(curve, table, lut))
+        return kernels.decode_u8(flat, curve, table, lut, confidence, diag)
 
     def decode(self, rgb: Any) -> np.ndarray:
         """RGB -> depth (float32 metres, NaN where invalid); see :meth:`Codec.decode`. 8-bit

@@ -44,7 +44,7 @@ KIND_POWER = 3
 KIND_NORMALIZED = 4
 
 
-@jit(inline="always")
+@jit
 def _forward(d, tp):
     kind = int(tp[0])
     near = tp[1]
@@ -310,11 +310,11 @@ def build_projection_grid(curve, gsize: int | None = None) -> tuple[np.ndarray, 
 
 @jit
 def decode_u8_kernel(
-    rgb, out, conf, valid, lut, table, start, cand, gsize, verts, palette, uniform, knots, nlev,
-    nfine, threshold, want_conf, diag, diag_conf,
+    rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold,
+    want_conf, diag, diag_conf,
 ):  # fmt: skip
     """8-bit decode through the curve's lazily filled table; an unknown colour is projected
-    (through the projection grid) and published. ``want_conf`` False: ``conf`` and ``valid``
+    and published (the brute force: no projection grid to build and compile on first use). ``want_conf`` False: ``conf`` and ``valid``
     are not written (``decode()`` returns the depth alone). ``diag`` (256 entries, else empty):
     the decode of each gray colour ``(v, v, v)`` (the gray curve's codes, made by this kernel),
     read directly, without the 2^24 table."""
@@ -330,9 +330,9 @@ def decode_u8_kernel(
         key = color_index(rgb, i)
         v = lut[key]
         if v == UNKNOWN:  # not computed yet (rgbtask.core._lut: entries hold code + 1)
-            f, dist = _project_grid(
+            f, dist = _project(
                 float(rgb[i, 0]) / 255.0, float(rgb[i, 1]) / 255.0, float(rgb[i, 2]) / 255.0,
-                start, cand, gsize, verts, palette, uniform, knots, nlev,
+                verts, palette, uniform, knots, nlev,
             )  # fmt: skip
             if dist < threshold:
                 q = int(math.floor(f * (nfine - 1) + 0.5))
@@ -587,13 +587,11 @@ def decode_u8(
     curve,
     table: np.ndarray,
     lut: np.ndarray,
-    grid=None,
     confidence=True,
     diag=None,
 ):
-    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table
-    (new colours projected through ``grid``, :func:`build_projection_grid`; one cell if not
-    given). ``confidence=False``: the confidence and valid arrays are left unwritten (the depth
+    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table.
+    ``confidence=False``: the confidence and valid arrays are left unwritten (the depth
     alone, NaN where invalid, is what ``decode()`` returns). ``diag``: ``(depth, confidence)`` of
     the 256 gray colours (:func:`gray_codes`) for the gray curve, read without the table."""
     diag, diag_conf = (_NO_DIAG, _NO_DIAG) if diag is None else diag
@@ -602,22 +600,21 @@ def decode_u8(
     conf = np.empty(n, dtype=np.float32)
     valid = np.empty(n, dtype=np.bool_)
     verts, palette, uniform, knots, nlev = _curve_args(curve)
-    start, cand, gsize = build_projection_grid(curve, 1) if grid is None else grid
     run_rows(
         decode_u8_kernel,
         (rgb, out, conf, valid),
-        (lut, table, start, cand, gsize, verts, palette, uniform, knots, nlev, curve.n_fine)
+        (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine)
         + (curve.threshold, bool(confidence), diag, diag_conf),
     )
     return out, conf, valid
 
 
-def gray_codes(curve, table: np.ndarray, lut: np.ndarray, grid=None):
+def gray_codes(curve, table: np.ndarray, lut: np.ndarray):
     """``(depth, confidence)`` (float32, 256 each) of the gray colours ``(v, v, v)``: what
     :func:`decode_u8` gives them through the table (valid, every one: they are the gray curve's
     codes), for its ``diag`` shortcut."""
     v = np.arange(256, dtype=np.uint8)
-    out, conf, valid = decode_u8(np.stack([v, v, v], -1), curve, table, lut, grid)
+    out, conf, valid = decode_u8(np.stack([v, v, v], -1), curve, table, lut)
     if not valid.all():
         raise ValueError(f"expected a curve through every gray colour, got {curve.key}")
     return out, conf
