@@ -28,8 +28,8 @@ confidence falls linearly with the distance. 8-bit input goes through a 2^24-ent
 shared by all codecs and threads and filled lazily with exactly that projection; float input is
 projected in float64 without rounding to 8 bits. A 16-bit codec decodes every input by the same
 projection (no 2^48 table), except that a colour that is one of its 16-bit codes (to 0.01 of a
-code, so float RGB of a code decodes as the code does) decodes to its level's depth, found by a
-hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
+code, so float RGB of a code decodes as the code does) decodes to its level's depth, found among
+the levels next to its projection or by a hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
 float, as before.
 Output is float32 metres.
 

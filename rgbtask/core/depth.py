@@ -15,6 +15,8 @@ else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
 
 Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
 the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
+Float and 16-bit input measure only the candidate segments of the colour's cell of a 32^3 grid over
+the RGB cube (:func:`build_projection_grid`), with the brute force's result bit for bit.
 8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
 Any input to a 16-bit curve (:func:`decode_u16`): a colour that is one of the curve's 16-bit codes
 (within :data:`CODE_TOLERANCE` on the 65535 scale, as float32 RGB of a code is) decodes to its
