@@ -173,3 +173,38 @@ def test_codec_float_decode_equals_the_brute_force(cfg):
     np.testing.assert_array_equal(dec.value.reshape(-1), want[0])
     np.testing.assert_array_equal(dec.confidence.reshape(-1), want[1])
     np.testing.assert_array_equal(dec.valid.reshape(-1), want[2])
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"name": "depth/gray", "transform": "log", "near": 0.5, "far": 20.0},
+        {"name": "depth/gray", "transform": "power"},
+        {"name": "depth/cubewalk"},
+        {"name": "depth/colormap", "near": 0.5, "far": 20.0},
+    ],
+)
+def test_8bit_shortcuts_give_the_table_answer(cfg):
+    """The gray codes read from their 256-entry table, and decode() without the confidence, give
+    what the 2^24 table gives (kernels.decode_u8 without the shortcut), bit for bit."""
+    codec = rgbtask.get_codec(cfg)
+    curve = codec.curve_obj()
+    rng = np.random.default_rng(13)
+    v = np.arange(256, dtype=np.uint8)
+    rgb = np.concatenate(
+        [np.stack([v, v, v], -1), rng.integers(0, 256, (3000, 3)).astype(np.uint8), curve.codes]
+    )
+    rgb[rng.random(len(rgb)) < 0.3] = rgb[0]  # runs and repeats
+    lut, _ = curves.decode_lut(curve)
+    table = codec_depth_table(codec)
+    want = kernels.decode_u8(rgb, curve, table, lut)
+    dec = codec.decode_with_confidence(rgb[None])
+    for got, w in zip(dec, want):
+        np.testing.assert_array_equal(got[0], w)
+    np.testing.assert_array_equal(codec.decode(rgb[None])[0], want[0])
+
+
+def codec_depth_table(codec):
+    from rgbtask.codecs import depth as depth_codecs
+
+    return depth_codecs._depth_table(codec.curve_obj(), codec.transform_obj)
