@@ -5,6 +5,8 @@ order."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -31,9 +33,12 @@ CURVES = {
 #: The normalized transform: the decoded depth is f itself (float32), so f is compared too.
 NORMALIZED = np.array([kernels.KIND_NORMALIZED, 0.0, 1.0, -3.0, 10.0 / 3.0])
 POWER = np.array([kernels.KIND_POWER, 0.0, 1.0, -3.0, 10.0 / 3.0])
+#: Colours per kind in :func:`_colours`: fewer as plain Python (``NUMBA_DISABLE_JIT=1``), where the
+#: kernels' bodies run for coverage and the grid is one cell.
+PER_KIND = 100 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 3000
 
 
-def _colours(curve, seed: int, n: int = 3000) -> np.ndarray:
+def _colours(curve, seed: int, n: int = PER_KIND) -> np.ndarray:
     """Float64 colours in [0, 1] where a projection can go wrong: uniform in the cube, near the
     curve (codes and vertices plus small noise), on and next to the grid's cell boundaries
     (k / GRID_SIZE and one ulp either side), on the cube's faces, and halfway between two
@@ -109,8 +114,8 @@ def test_float32_and_uint16_input_through_the_grid(name):
     curve = CURVES[name]()
     grid = curves.projection_grid(curve)
     rng = np.random.default_rng(3)
-    x32 = rng.random((5000, 3)).astype(np.float32)
-    u16 = rng.integers(0, 65536, (5000, 3)).astype(np.uint16)
+    x32 = rng.random((PER_KIND, 3)).astype(np.float32)
+    u16 = rng.integers(0, 65536, (PER_KIND, 3)).astype(np.uint16)
     for x, scale in ((x32, 1.0), (u16, 65535.0)):
         want = kernels.decode_float(x, scale, curve, POWER, 0.0, np.inf)
         got = kernels.decode_float(x, scale, curve, POWER, 0.0, np.inf, grid=grid)
@@ -192,7 +197,7 @@ def test_8bit_shortcuts_give_the_table_answer(cfg):
     rng = np.random.default_rng(13)
     v = np.arange(256, dtype=np.uint8)
     rgb = np.concatenate(
-        [np.stack([v, v, v], -1), rng.integers(0, 256, (3000, 3)).astype(np.uint8), curve.codes]
+        [np.stack([v, v, v], -1), rng.integers(0, 256, (PER_KIND, 3)).astype(np.uint8), curve.codes]
     )
     rgb[rng.random(len(rgb)) < 0.3] = rgb[0]  # runs and repeats
     lut, _ = curves.decode_lut(curve)
