@@ -16,6 +16,23 @@ frames (sigma 2) from an empty table, both ways, with the table's resident size 
 rgbtask label is checked equal to the brute force.
 
 Run: python benchmarks/bench_masks.py
+
+``--peers`` (issue 17): every mask operation against the peer a competent user writes, one thread
+(``rgbtask.core._jit.set_num_threads(1)``), at 1920x1080, 3840x2160 and a batch of 64 x 256x256
+(``--sizes``), as medians of interleaved runs (ours, the peer, ``np.copyto`` of the output bytes, in
+turn) with min..max. The peers, written here:
+
+* ``mask/binary`` decode: ``r + g + b >= 383`` in uint16, in place (:func:`peer_binary`);
+* ``mask/palette`` / ``mask/instance`` encode: ``np.take(colors, labels, axis=0)``;
+* ``mask/palette`` decode: a 2^24-entry uint8 table built once with ``cKDTree`` over every 8-bit
+  colour, looked up as ``table[(R << 16) | (G << 8) | B]`` (:func:`kdtree_table`,
+  :func:`peer_table_lookup`), on the JPEG q90 image and on uniformly random colours (both tables
+  warm); for colours never seen (rgbtask's tables emptied before each call), ``cKDTree(palette)``
+  built and queried every call (``workers=1``);
+* ``mask/panoptic``: panopticapi's ``rgb2id`` / ``id2rgb`` formulas as in-place int32 NumPy
+  (:func:`peer_rgb2id`, :func:`peer_id2rgb`).
+
+Run: python benchmarks/bench_masks.py --peers [--sizes 1080p,4K,64x256^2] [--repeat 7]
 """
 
 from __future__ import annotations
@@ -63,7 +80,7 @@ def numpy_brute_force(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
 def main() -> None:
     h, w = 1080, 1920
     labels = voronoi_labels(h, w, 600, 151, seed=0)
-    codec = rgbtask.get_codec("mask/palette", palette="ade20k", space="rgb")
+    codec = rgbtask.get_codec("mask/palette", palette="ade20k", space="rgb", decoder="pixel")
     palette = codec.palette_colors
     rgb = JPEG(90, "4:4:4")(codec.encode(labels), np.random.default_rng(0))
     n_colours = np.unique(rgb.reshape(-1, 3), axis=0).shape[0]
@@ -149,5 +166,184 @@ def main() -> None:
     )
 
 
+# ---------------------------------------------------------------- issue 17: tuned NumPy peers
+
+SIZES = {"1080p": (1, 1080, 1920), "4K": (1, 2160, 3840), "64x256^2": (64, 256, 256)}
+
+
+def interleaved(fns: dict, repeat: int) -> dict[str, np.ndarray]:
+    """Wall times (s) of each callable, the callables run in turn ``repeat`` times (after one
+    warm-up call each), so that both sides of a ratio see the same machine load."""
+    for fn in fns.values():
+        fn()
+    out = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            out[k].append(time.perf_counter() - t0)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _spread(t: np.ndarray) -> str:
+    return f"{np.median(t) * 1e3:.2f} ({t.min() * 1e3:.2f}..{t.max() * 1e3:.2f})"
+
+
+_PEER_TABLES: dict = {}
+
+
+def kdtree_table(palette: np.ndarray) -> np.ndarray:
+    """The peer's 2^24 uint8 table, built once with cKDTree over every 8-bit colour."""
+    from scipy.spatial import cKDTree
+
+    key = palette.tobytes()
+    if key not in _PEER_TABLES:
+        tree = cKDTree(palette.astype(np.float64))
+        table = np.zeros(1 << 24, dtype=np.uint8)
+        step = 1 << 21
+        for lo in range(0, 1 << 24, step):
+            k = np.arange(lo, lo + step, dtype=np.int32)
+            c = np.stack([k >> 16, (k >> 8) & 255, k & 255], -1).astype(np.float64)
+            table[lo : lo + step] = tree.query(c, workers=-1)[1]
+        _PEER_TABLES[key] = table
+    return _PEER_TABLES[key]
+
+
+def peer_table_lookup(table: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """``table[(R << 16) | (G << 8) | B]`` with in-place int32 steps (the tuned peer)."""
+    key = rgb[..., 0].astype(np.int32)
+    key <<= 8
+    key |= rgb[..., 1]
+    key <<= 8
+    key |= rgb[..., 2]
+    return np.take(table, key)
+
+
+def peer_binary(rgb: np.ndarray) -> np.ndarray:
+    """``r + g + b >= 383`` in uint16, in place."""
+    s = rgb[..., 0].astype(np.uint16)
+    s += rgb[..., 1]
+    s += rgb[..., 2]
+    return s >= 383
+
+
+def peer_rgb2id(rgb: np.ndarray) -> np.ndarray:
+    """panopticapi's ``r + 256 g + 65536 b``, as in-place int32 shifts."""
+    ids = rgb[..., 2].astype(np.int32)
+    ids <<= 8
+    ids |= rgb[..., 1]
+    ids <<= 8
+    ids |= rgb[..., 0]
+    return ids
+
+
+def peer_id2rgb(ids: np.ndarray) -> np.ndarray:
+    """panopticapi's ``id2rgb`` as three casting stores into one output."""
+    out = np.empty((*ids.shape, 3), dtype=np.uint8)
+    np.copyto(out[..., 0], ids, casting="unsafe")
+    np.copyto(out[..., 1], ids >> 8, casting="unsafe")
+    np.copyto(out[..., 2], ids >> 16, casting="unsafe")
+    return out
+
+
+def _size_rows(
+    name: str, repeat: int, palette_codec, instance, binary, pan, palette, table
+) -> list[list[str]]:
+    from scipy.spatial import cKDTree
+
+    rows = []
+    b, h, w = SIZES[name]
+    shape = (b, h, w) if b > 1 else (h, w)
+    rng = np.random.default_rng(0)
+    labels = np.stack([voronoi_labels(h, w, 600, 151, seed=i) for i in range(min(b, 4))])
+    labels = np.concatenate([labels] * (b // labels.shape[0])).reshape(shape)
+    inst = (labels % (instance.max_instances + 1)).astype(np.uint8)
+    enc = palette_codec.encode(labels)
+    jpeg = JPEG(90, "4:4:4")
+    flat = enc.reshape(-1, h, w, 3)
+    jpg = np.stack([jpeg(flat[i], np.random.default_rng(i)) for i in range(flat.shape[0])])
+    jpg = jpg.reshape(enc.shape)
+    noise = rng.integers(0, 256, enc.shape, dtype=np.uint8)
+    fresh = [rng.integers(0, 256, enc.shape, dtype=np.uint8) for _ in range(2)]
+    mask = (labels % 2).astype(np.uint8)
+    bin_rgb = binary.encode(mask)
+    ids = rng.integers(0, 1 << 24, shape).astype(np.int32)
+    pan_rgb = pan.encode(ids)
+    out_bytes = np.empty(enc.nbytes, np.uint8)
+    src_bytes = np.empty_like(out_bytes)
+    calls = [0]
+
+    def new_colours():
+        calls[0] += 1
+        rgbtask.clear_tables()
+        return palette_codec.decode(fresh[calls[0] % 2])
+
+    def kdtree_new():
+        calls[0] += 1
+        pix = fresh[calls[0] % 2].reshape(-1, 3).astype(np.float64)
+        return cKDTree(palette.astype(np.float64)).query(pix, workers=1)[1]
+
+    ops = [
+        ("mask/binary decode", lambda: binary.decode(bin_rgb), lambda: peer_binary(bin_rgb), mask.nbytes),
+        ("mask/palette encode", lambda: palette_codec.encode(labels), lambda: np.take(palette, labels, axis=0), enc.nbytes),
+        ("mask/instance encode", lambda: instance.encode(inst), lambda: np.take(instance.palette_colors, inst, axis=0), enc.nbytes),
+        ("mask/palette decode, JPEG q90 (warm)", lambda: palette_codec.decode(jpg), lambda: peer_table_lookup(table, jpg), None),
+        ("mask/palette decode, random colours (warm)", lambda: palette_codec.decode(noise), lambda: peer_table_lookup(table, noise), None),
+        ("mask/palette decode, new colours every call", new_colours, kdtree_new, None),
+        ("mask/panoptic encode", lambda: pan.encode(ids), lambda: peer_id2rgb(ids), pan_rgb.nbytes),
+        ("mask/panoptic decode", lambda: pan.decode(pan_rgb), lambda: peer_rgb2id(pan_rgb), ids.nbytes),
+    ]  # fmt: skip
+    for op, ours, peer, nbytes in ops:
+        fns = {"ours": ours, "peer": peer}
+        if nbytes:
+            dst, src = out_bytes[:nbytes], src_bytes[:nbytes]
+            fns["copy"] = lambda dst=dst, src=src: np.copyto(dst, src)
+        t = interleaved(fns, 3 if "new colours" in op else repeat)  # seconds per call
+        med = {k: float(np.median(v)) for k, v in t.items()}
+        rows.append(
+            [
+                op,
+                name,
+                _spread(t["ours"]),
+                _spread(t["peer"]),
+                f"{med['peer'] / med['ours']:.2f}",
+                f"{med['copy'] / med['ours']:.2f}" if nbytes else "-",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def peers(sizes: list[str], repeat: int) -> None:
+    """The issue-17 table: each op against the peer a competent user writes, one thread."""
+    from rgbtask.core import _jit
+
+    _jit.set_num_threads(1)
+    palette_codec = rgbtask.get_codec("mask/palette", palette="ade20k", space="rgb")
+    palette = palette_codec.palette_colors
+    instance = rgbtask.get_codec("mask/instance")
+    binary = rgbtask.get_codec("mask/binary")
+    pan = rgbtask.get_codec("mask/panoptic")
+    table = kdtree_table(palette)
+    rows = []
+    for name in sizes:
+        rows += _size_rows(name, repeat, palette_codec, instance, binary, pan, palette, table)
+    print_table(
+        f"issue 17: one thread, ms median (min..max) of interleaved runs ({machine()})",
+        rows,
+        ["op", "size", "rgbtask", "tuned peer", "peer / rgbtask", "copyto / rgbtask"],
+    )
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", action="store_true", help="the issue-17 table of tuned peers")
+    parser.add_argument("--sizes", default="1080p,4K,64x256^2", help="of " + ", ".join(SIZES))
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    if args.peers:
+        peers(args.sizes.split(","), args.repeat)
+    else:
+        main()

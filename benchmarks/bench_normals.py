@@ -1,9 +1,17 @@
 """normals/xyz at 1920x1080 against plain NumPy and a memory copy, measured in the same run.
 
 Run: python benchmarks/bench_normals.py
+
+``--peers`` (issue 17): ``encode`` and ``decode`` against tuned NumPy (the norm by ``einsum``,
+every step in place; :func:`tuned_encode`, :func:`tuned_decode`), one thread, 1080p, 4K and
+64 x 256x256, medians of interleaved runs with min..max, and ``np.copyto`` of the output bytes.
+
+Run: python benchmarks/bench_normals.py --peers [--sizes 1080p,4K,64x256^2] [--repeat 7]
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from _common import best_time, machine, ms, peak_memory_mib, print_table
@@ -78,5 +86,103 @@ def main() -> None:
     )
 
 
+# ---------------------------------------------------------------- issue 17: tuned NumPy peers
+
+SIZES = {"1080p": (1, 1080, 1920), "4K": (1, 2160, 3840), "64x256^2": (64, 256, 256)}
+
+
+def tuned_encode(n: np.ndarray) -> np.ndarray:
+    """The tuned peer: the norm by einsum, every step in place into one float32 buffer, one cast."""
+    norm = np.sqrt(np.einsum("...i,...i->...", n, n))
+    v = n / norm[..., None]
+    v += 1.0
+    v *= 127.5
+    v += 0.5
+    np.floor(v, out=v)
+    return v.astype(np.uint8)
+
+
+def tuned_decode(rgb: np.ndarray) -> np.ndarray:
+    """The tuned peer: ``rgb * (2 / 255) - 1`` in float32, the norm by einsum, divided in place."""
+    v = rgb.astype(np.float32)
+    v *= np.float32(2.0 / 255.0)
+    v -= np.float32(1.0)
+    v /= np.sqrt(np.einsum("...i,...i->...", v, v))[..., None]
+    return v
+
+
+def interleaved(fns: dict, repeat: int) -> dict[str, np.ndarray]:
+    """Wall times (s) of each callable, run in turn ``repeat`` times after one warm-up call each."""
+    for fn in fns.values():
+        fn()
+    out = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            out[k].append(time.perf_counter() - t0)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _spread(t: np.ndarray) -> str:
+    return f"{np.median(t) * 1e3:.2f} ({t.min() * 1e3:.2f}..{t.max() * 1e3:.2f})"
+
+
+def _size_rows(codec, name: str, repeat: int) -> list[list[str]]:
+    b, h, w = SIZES[name]
+    shape = (b, h, w, 3) if b > 1 else (h, w, 3)
+    n = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    rgb = codec.encode(n)
+    dst, src = np.empty(rgb.nbytes, np.uint8), np.empty(rgb.nbytes, np.uint8)
+    dst4, src4 = np.empty(n.nbytes, np.uint8), np.empty(n.nbytes, np.uint8)
+    ops = [
+        ("encode", lambda: codec.encode(n), lambda: tuned_encode(n), (dst, src)),
+        ("decode", lambda: codec.decode(rgb), lambda: tuned_decode(rgb), (dst4, src4)),
+    ]  # fmt: skip
+    rows = []
+    for op, ours, peer, (d, s) in ops:
+        t = interleaved(
+            {"ours": ours, "peer": peer, "copy": lambda d=d, s=s: np.copyto(d, s)}, repeat
+        )
+        med = {k: float(np.median(v)) for k, v in t.items()}
+        rows.append(
+            [
+                f"normals/xyz {op}",
+                name,
+                _spread(t["ours"]),
+                _spread(t["peer"]),
+                f"{med['peer'] / med['ours']:.2f}",
+                f"{med['copy'] / med['ours']:.2f}",
+            ]
+        )
+        print(" | ".join(rows[-1]), flush=True)
+    return rows
+
+
+def peers(sizes: list[str], repeat: int) -> None:
+    """The issue-17 rows for normals/xyz: one thread, against the tuned NumPy above."""
+    _jit.set_num_threads(1)
+    codec = rgbtask.get_codec("normals/xyz")
+    rows = []
+    for name in sizes:
+        rows += _size_rows(codec, name, repeat)
+    print_table(
+        f"issue 17: one thread, ms median (min..max) of interleaved runs ({machine()})",
+        rows,
+        ["op", "size", "rgbtask", "tuned peer", "peer / rgbtask", "copyto (output) / rgbtask"],
+    )
+
+
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", action="store_true", help="the issue-17 table of tuned peers")
+    parser.add_argument("--sizes", default="1080p,4K,64x256^2", help="of " + ", ".join(SIZES))
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    if args.peers:
+        peers(args.sizes.split(","), args.repeat)
+    else:
+        main()

@@ -39,7 +39,7 @@ from rgbtask.torch import TensorCodec
 CODECS = [
     ("depth/cubewalk", {}),
     ("normals/xyz", {}),
-    ("mask/palette", {"palette": "ade20k"}),
+    ("mask/palette", {"palette": "ade20k", "decoder": "pixel"}),  # the device path
     ("mask/binary", {}),
     ("mask/panoptic", {}),
 ]

@@ -20,6 +20,8 @@ import rgbtask
 from rgbtask.samples import spread_keypoints
 
 OUT = Path(__file__).resolve().parent / "figures"
+#: The refinements in the error table and figure.
+REFINES = ("gaussian_fit", "dark", "quarter")
 
 #: A standing person in COCO's keypoint order on a 256 x 192 (H x W) canvas.
 POSE = np.array(
@@ -61,9 +63,11 @@ def jpeg(rgb: np.ndarray, quality: int = 90) -> np.ndarray:
 
 
 def layouts_figure() -> None:
-    fig, axes = plt.subplots(1, 4, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 2]})
+    fig, axes = plt.subplots(
+        1, 5, figsize=(13.5, 3.6), gridspec_kw={"width_ratios": [1, 1, 1, 1, 2]}
+    )
     stacked = None
-    for ax, layout in zip(axes, ("painter", "palette", "stacked")):
+    for ax, layout in zip(axes, ("painter", "grid", "palette", "stacked")):
         c = rgbtask.get_codec("keypoints/heatmap", size=(256, 192), num_keypoints=17, layout=layout)
         rgb = c.encode(POSE)
         if layout == "stacked":
@@ -77,11 +81,13 @@ def layouts_figure() -> None:
         ax.plot(dec[:, 0], dec[:, 1], "w+", ms=5, mew=0.8)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    axes[3].imshow(np.concatenate([stacked[:, :576], stacked[:, 576:]], axis=0))
-    axes[3].set_title("stacked: 6 pages side by side (shown in 2 rows)", fontsize=9)
-    axes[3].axis("off")
+    axes[4].imshow(np.concatenate([stacked[:, :576], stacked[:, 576:]], axis=0))
+    axes[4].set_title("stacked: 6 pages side by side (shown in 2 rows)", fontsize=9)
+    axes[4].axis("off")
     fig.suptitle(
-        "keypoints/heatmap: one pose (17 COCO keypoints, sigma 2); + = decoded", fontsize=10
+        "keypoints/heatmap: one pose (17 COCO keypoints; painter: Painter's sigma 3 / 1.5, "
+        "the others sigma 2); + = decoded",
+        fontsize=10,
     )
     fig.tight_layout()
     fig.savefig(OUT / "keypoints_layouts.png", dpi=90)
@@ -91,8 +97,8 @@ def layouts_figure() -> None:
 def error_table() -> list[tuple[str, str, np.ndarray]]:
     rng = np.random.default_rng(0)
     results = []
-    for layout in ("painter", "palette", "stacked"):
-        for refine in ("dark", "quarter"):
+    for layout in ("grid", "palette", "stacked"):
+        for refine in REFINES:
             c = rgbtask.get_codec(
                 "keypoints/heatmap",
                 size=(64, 80),
@@ -123,16 +129,16 @@ def error_table() -> list[tuple[str, str, np.ndarray]]:
 
 
 def errors_figure(results) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, refine in zip(axes, ("dark", "quarter")):
+    fig, axes = plt.subplots(1, len(REFINES), figsize=(13, 3.2))
+    for ax, refine in zip(axes, REFINES):
         for name, pert, err, _ in results:
-            if not name.startswith("painter") or not name.endswith(refine):
+            if not name.startswith("grid") or not name.endswith(refine):
                 continue
             e = err[np.isfinite(err)]
             ax.hist(e, bins=60, histtype="step", label=pert, density=True)
-        bound = results[0][3] if refine == "dark" else results[3][3]
+        bound = next(r[3] for r in results if r[0] == f"grid / {refine}")
         ax.axvline(bound, color="k", ls="--", lw=0.8, label=f"lossless bound {bound:.3f} px")
-        ax.set_title(f"painter, refine={refine!r}", fontsize=9)
+        ax.set_title(f"grid, refine={refine!r}", fontsize=9)
         ax.set_xlabel("error (px)")
         ax.legend(fontsize=7)
     fig.tight_layout()

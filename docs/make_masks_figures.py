@@ -69,8 +69,14 @@ def robustness() -> list[tuple[str, str, int, str, float, float]]:
     for name, k in PALETTES.items():
         for source in (name, "distinct"):
             for min_region in (0, 16):
-                codec = MaskPalette(
-                    palette=source, num_classes=k, space="rgb", min_region=min_region
+                codec = (
+                    MaskPalette(  # the per-pixel decoder and min_region (context: its own table)
+                        palette=source,
+                        num_classes=k,
+                        space="rgb",
+                        min_region=min_region,
+                        decoder="pixel",
+                    )
                 )
                 for pname, pert in PERTURBATIONS.items():
                     pred, ref = [], []

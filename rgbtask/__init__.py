@@ -41,7 +41,9 @@ __all__ = [
     "get_codec",
     "get_codec_class",
     "list_codecs",
+    "num_threads",
     "register_codec",
+    "set_num_threads",
     "unregister_codec",
     "warmup",
 ]
@@ -65,16 +67,41 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def set_num_threads(n: int | None) -> None:
+    """Set how many threads a large encode or decode is split over (the calling thread included).
+
+    ``1`` runs every kernel in the calling thread (use it when the caller parallelises already: a
+    DataLoader's workers, a server's threads); ``None`` goes back to the default, which is the
+    first of ``RGBTASK_NUM_THREADS``, ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS`` that is set, else
+    the CPUs this process may run on. Inputs under 2^16 pixels (and batches under 2 images, for
+    per-image kernels) always run in the calling thread. See docs/performance.md.
+    """
+    from rgbtask.core._jit import set_num_threads as set_
+
+    set_(n)
+
+
+def num_threads() -> int:
+    """How many threads a large encode or decode is split over (:func:`set_num_threads`)."""
+    from rgbtask.core._jit import num_threads as get
+
+    return get()
+
+
 def warmup(*names: str) -> None:
     """Compile (or load from Numba's cache) the kernels of the named codecs (default: all).
 
     Call once at start-up so that the first real batch does not pay the compile latency. Runs each
     codec's examples on a tiny scene: encode, and decode from uint8, from a read-only uint8 image
     whose colours are off the codes (a JPEG'd or generated image as ``np.asarray`` of a PIL image
-    gives it: the inexact paths, and read-only arrays, which Numba compiles separately) and from
-    float, writable and read-only; for a pixelwise codec's first example, also an encode of
-    2^16 pixels in float32 and float64 (the size from which large inputs take their own,
-    table-driven kernels)."""
+    gives it: the inexact paths; read-only arrays reach the kernels as writable aliases, so they
+    share the writable arrays' compiled code) and from float; for a pixelwise codec's first
+    example, also an encode of 2^16 pixels in float32 and float64 (the size from which large
+    inputs take their own, table-driven kernels).
+
+    The command line does the same for container images: ``rgbtask warmup [NAME ...]`` (run where
+    the image is built, with ``NUMBA_CACHE_DIR`` pointing into it), so a deployed model never
+    compiles. See docs/performance.md."""
     import numpy as np
 
     from rgbtask.codec import rgb_scale
@@ -87,17 +114,17 @@ def warmup(*names: str) -> None:
             value = values[0]
             rgb = codec.encode(value)
             codec.decode_with_confidence(rgb)
+            codec.decode(rgb)  # labels alone take kernels of their own (mask codecs)
             if rgb.dtype == np.uint8:
                 off = rng.integers(-6, 7, rgb.shape)
-                codec.decode_with_confidence(
-                    _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
-                )
+                jpegd = _read_only(np.clip(rgb + off, 0, 255).astype(np.uint8))
+                codec.decode_with_confidence(jpegd)
+                codec.decode(jpegd)
             if rgb.dtype == np.uint16:  # 16-bit codes: read-only, and 8-bit (JPEG'd) images
                 codec.decode_with_confidence(_read_only(rgb.copy()))
                 codec.decode_with_confidence((rgb >> 8).astype(np.uint8))
                 codec.decode_with_confidence(_read_only((rgb >> 8).astype(np.uint8)))
             as_float = rgb / rgb_scale(rgb)
-            codec.decode_with_confidence(as_float)
             codec.decode_with_confidence(_read_only(as_float))
             value = np.asarray(value)
             if i == 0 and codec.pixelwise and value.ndim >= 2 and value.dtype != object:

@@ -7,7 +7,9 @@
                      files (Markdown table with a legend, CSV, plots);
 ``rgbtask encode``   encodes one task file (depth, mask, normals, COCO keypoints) to a PNG;
 ``rgbtask decode``   decodes a PNG back to a task file;
-``rgbtask convert``  encodes a whole dataset in parallel, restartable, with a manifest.
+``rgbtask convert``  encodes a whole dataset in parallel, restartable, with a manifest;
+``rgbtask warmup``   compiles the kernels of every codec (or the named ones) into Numba's cache, for
+                     container images: a deployed model never compiles.
 
 A codec is named as ``NAME`` with ``--param KEY=VALUE`` options (VALUE: JSON, a comma-separated
 list, or text), or as ``NAME?KEY=VALUE&KEY=VALUE`` when several codecs each need their own.
@@ -612,7 +614,68 @@ PARAM_HELP = (
     "palette=voc, size=425,640 or size=[425,640], ignore=null"
 )
 
+
+def _kernel_counts() -> tuple[int, int]:
+    """(compiled, loaded from Numba's cache) kernel specialisations in this process so far."""
+    from numba.core.registry import CPUDispatcher
+
+    compiled = loaded = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("rgbtask") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, CPUDispatcher) and value.__module__ == name:
+                hits = sum(value.stats.cache_hits.values())
+                loaded += hits
+                compiled += len(value.signatures) - hits
+    return compiled, loaded
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    import os
+
+    import rgbtask
+    from rgbtask.registry import get_codec_class, list_codecs
+
+    names = list(args.codec) or list_codecs(task=args.task)
+    if not names:
+        raise RgbtaskError(
+            f"expected a task in {', '.join(sorted({n.split('/')[0] for n in list_codecs()}))}, got {args.task!r}"
+        )
+    for name in names:
+        get_codec_class(name)  # every name known before anything compiles: exit 2 otherwise
+    jit = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+    if not jit:
+        import numba
+
+        where = numba.config.CACHE_DIR or "beside the installed package (__pycache__)"
+        print(f"Numba cache: {where}")
+    width = max(len(n) for n in names)
+    start = time.perf_counter()
+    before = (0, 0) if jit else _kernel_counts()
+    for name in names:
+        t0 = time.perf_counter()
+        rgbtask.warmup(name)
+        seconds = time.perf_counter() - t0
+        if jit:
+            print(f"{name:{width}s}  {seconds:6.2f} s  (NUMBA_DISABLE_JIT: nothing to compile)")
+            continue
+        after = _kernel_counts()
+        compiled, loaded = after[0] - before[0], after[1] - before[1]
+        before = after
+        print(f"{name:{width}s}  {seconds:6.2f} s  {compiled} compiled, {loaded} loaded from cache")
+    total = time.perf_counter() - start
+    print(f"{len(names)} codecs warm in {total:.2f} s")
+    return 0
+
+
 _EPILOGS = {
+    "warmup": (
+        "Run it once where the image is built (the cache goes to NUMBA_CACHE_DIR, else beside the\n"
+        "installed package): later processes load the kernels instead of compiling them.\n\n"
+        "examples:\n  rgbtask warmup\n  rgbtask warmup normals/xyz depth/cubewalk\n"
+        "  NUMBA_CACHE_DIR=/opt/numba-cache rgbtask warmup --task mask"
+    ),
     "demo": "example:\n  rgbtask demo --size 240x320 --codec depth/cubewalk",
     "list": "examples:\n  rgbtask list\n  rgbtask list --task mask",
     "info": (
@@ -689,6 +752,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--codec", action="append", help="only this codec (repeatable)")
     demo.add_argument("--repeat", type=_positive, default=3, help="timing repeats, best of (3)")
     demo.set_defaults(func=cmd_demo)
+
+    warm = add("warmup", "compile every codec's kernels (or the named codecs') into Numba's cache")
+    warm.add_argument("codec", nargs="*", help="codec names (default: every registered codec)")
+    warm.add_argument("--task", help="only this task's codecs (depth, mask, normals, keypoints)")
+    warm.set_defaults(func=cmd_warmup)
 
     lst = add("list", "list the registered codecs")
     lst.add_argument("--task", help="only this task's codecs (depth, mask, normals, keypoints)")

@@ -149,7 +149,10 @@ def check_rgb(rgb: Any) -> np.ndarray:
     if rgb.dtype == np.float16:
         rgb = rgb.astype(np.float32)
     if rgb.dtype.kind == "f":
-        lo, hi = np.min(rgb), np.max(rgb)
+        from rgbtask.core._jit import min_max  # Numba is loaded anyway: a decode follows
+
+        rgb = np.ascontiguousarray(rgb)
+        lo, hi = min_max(rgb)
         if not (np.isfinite(lo) and np.isfinite(hi)):
             bad = int(np.count_nonzero(~np.isfinite(rgb)))
             raise InputError(

@@ -35,6 +35,7 @@ others are off by at most half a code), so rounding it and checking ``codes`` gi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from rgbtask.errors import ConfigError
 
 __all__ = [
     "Curve",
+    "SourceTable",
     "colormap_curve",
     "cubewalk",
     "curve_from_points",
@@ -54,6 +56,7 @@ __all__ = [
     "gray",
     "hue",
     "projection_grid",
+    "source_table",
 ]
 
 #: Cube-walk vertices (hilbertmap 0.1.3, ``VERTICES``): a Gray-code order along 7 cube edges.
@@ -284,6 +287,117 @@ def colormap_curve(name: str, bits: int = 8) -> Curve:
         return _polyline16(("colormap", name), rgba[:, :3], f"colormap {name!r}")
     codes = np.floor(rgba[:, :3] * 255.0 + 0.5).astype(np.uint8)
     return _make_palette(("colormap", name), codes, f"colormap {name!r}")
+
+
+#: How other tools turn a value ``f`` in [0, 1] into an index of their 256-entry colour table
+#: (``quantization`` of ``depth/colormap``): ``index = trunc(f * scale)``, at most ``entries - 1``.
+#: matplotlib: ``Colormap.__call__(x, bytes=True)`` (matplotlib 3.x ``colors.py``,
+#: ``_get_rgba_and_mask``: ``xa *= N``, ``xa[xa == N] = N - 1``, ``xa.astype(int)``; the table
+#: is ``(lut * 255).astype(np.uint8)``, truncated). OpenCV: ``cv2.applyColorMap`` indexes its own
+#: 256-entry tables by the 8-bit input, which callers make as ``(255 * f).astype(np.uint8)``.
+TABLE_SOURCES = ("matplotlib", "opencv")
+
+
+@dataclass(frozen=True, eq=False)
+class SourceTable:
+    """A tool's colour table as a curve: ``curve`` (a palette: the table's distinct colours, runs
+    of equal adjacent entries merged), ``level_of_index`` (table index -> curve level) and, per
+    level, the interval ``[f_lo, f_hi]`` of values the tool paints with that colour; decoding a
+    colour gives the centre ``(f_lo + f_hi) / 2``, so the error is at most half the interval."""
+
+    curve: Curve
+    level_of_index: np.ndarray  # (entries,) int64
+    f_lo: np.ndarray  # (levels,) float64
+    f_hi: np.ndarray  # (levels,) float64
+    scale: float  # index = trunc(f * scale), clipped to entries - 1 (0: by the intervals)
+
+    def levels_of(self, f: np.ndarray) -> np.ndarray:
+        """The curve level a tool paints ``f`` (float64 in [0, 1]) with."""
+        if self.scale == 0.0:  # intervals in order: the last one starting at or before f
+            f = np.clip(f, 0.0, 1.0)
+            return np.maximum(np.searchsorted(self.f_lo, f, side="right") - 1, 0)
+        n = self.level_of_index.shape[0]
+        k = np.clip(np.floor(np.clip(f, 0.0, 1.0) * self.scale), 0, n - 1).astype(np.int64)
+        return self.level_of_index[k]
+
+
+def _table_rgb(name: str, source: str) -> np.ndarray:
+    """The (256, 3) uint8 RGB table ``source`` paints colormap ``name`` with."""
+    if source == "matplotlib":
+        import matplotlib
+
+        try:
+            cmap = matplotlib.colormaps[name]
+        except KeyError:
+            raise ConfigError(
+                f"expected a matplotlib colormap name such as 'turbo' or 'viridis', got {name!r}"
+            ) from None
+        return np.asarray(cmap(np.arange(cmap.N), bytes=True)[:, :3], dtype=np.uint8)
+    try:
+        import cv2
+    except ImportError:
+        raise ConfigError(
+            "expected OpenCV (pip install opencv-python-headless) for quantization='opencv', "
+            "got no module named cv2"
+        ) from None
+    flag = getattr(cv2, "COLORMAP_" + name.upper(), None)
+    if not isinstance(flag, int):
+        names = sorted(k[9:].lower() for k in dir(cv2) if k.startswith("COLORMAP_"))
+        raise ConfigError(f"expected an OpenCV colormap name in {names}, got {name!r}")
+    bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], flag)[:, 0]
+    return np.ascontiguousarray(bgr[:, ::-1])  # OpenCV paints BGR
+
+
+@functools.lru_cache(maxsize=32)
+def source_table(name: str, source: str) -> SourceTable:
+    """Colormap ``name`` as ``source`` (``"matplotlib"`` or ``"opencv"``) paints it
+    (:data:`TABLE_SOURCES`)."""
+    rgb = _table_rgb(name, source)
+    n = rgb.shape[0]
+    scale = float(n) if source == "matplotlib" else 255.0
+    start = np.ones(n, dtype=bool)
+    start[1:] = np.any(rgb[1:] != rgb[:-1], axis=1)
+    level_of_index = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    last = np.append(first[1:] - 1, n - 1)
+    what = f"{source}'s colormap {name!r}"
+    curve = _make_palette(("colormap", name, source), rgb[start], what)
+    f_lo = np.minimum(first / scale, 1.0)
+    f_hi = np.minimum((last + 1) / scale, 1.0)
+    return SourceTable(curve, level_of_index.astype(np.int64), f_lo, f_hi, scale)
+
+
+@functools.lru_cache(maxsize=16)
+def floor_table(curve: Curve) -> SourceTable:
+    """The colours a truncating writer paints an 8-bit polyline ``curve`` with,
+    ``floor(colour(f) * 255)`` (``(rgb * 255).astype(np.uint8)``: hilbertmap's examples,
+    matplotlib's ``imsave`` of an RGB array), in order of ``f``, with the interval of ``f`` each
+    one covers. Only one channel moves along a cube-walk or hue edge (all three, equally, on
+    gray), so the colour is constant between whole levels: between levels ``k`` and ``k + 1``
+    it is ``floor(colour((k + 0.5) / (levels - 1)) * 255)``, and at level ``k`` itself that of
+    ``f = k / (levels - 1)``; runs of one colour merge (at a vertex where a falling channel
+    reaches 0, two levels share a colour). Reserved code and threshold: the curve's."""
+    n = curve.levels
+    k = np.arange(n, dtype=np.float64)
+    f = np.empty(2 * n - 1)
+    f[0::2] = k / (n - 1)  # the levels themselves
+    f[1::2] = (k[:-1] + 0.5) / (n - 1)  # between them
+    lo = np.empty(2 * n - 1)
+    lo[0::2] = k / (n - 1)
+    lo[1::2] = k[:-1] / (n - 1)
+    hi = np.empty(2 * n - 1)
+    hi[0::2] = k / (n - 1)
+    hi[1::2] = (k[:-1] + 1.0) / (n - 1)
+    rgb = np.clip(np.floor(curve.colors(f) * 255.0), 0, 255).astype(np.uint8)
+    start = np.ones(len(rgb), dtype=bool)
+    start[1:] = np.any(rgb[1:] != rgb[:-1], axis=1)
+    run = np.cumsum(start) - 1
+    first = np.flatnonzero(start)
+    last = np.append(first[1:] - 1, len(rgb) - 1)
+    codes = rgb[start]
+    palette = _make_palette((*curve.key, "floor"), codes, f"the truncated {curve.key[0]} curve")
+    palette = dataclasses.replace(palette, reserved=curve.reserved, threshold=curve.threshold)
+    return SourceTable(palette, run.astype(np.int64), lo[first], hi[last], 0.0)
 
 
 def _points_key(points: Any) -> tuple:

@@ -29,7 +29,22 @@ Named palettes (:func:`named_palette`)
   0..132, the order of ``panoptic_coco_categories.json``, Painter's ``catid2colorid``) with
   Painter's grid of 7 levels per channel (``data/coco_semseg/gen_color_coco_panoptic_segm.py``,
   ``channelsep=7``, ``sep = 36``). Painter paints unlabelled pixels black, which is no entry:
-  every entry has R >= 183, so decode with ``reject_distance`` to get ``ignore`` there.
+  every entry has R >= 183; it is this palette's void colour (below), decoded to ``ignore``.
+
+Void colours and class counts of named palettes (:data:`NAMED_VOID`, :data:`NAMED_CLASSES`)
+------------------------------------------------------------------------------------------
+Each named palette carries its dataset's colour for "void" / "ignore" pixels, which
+``mask/palette`` encodes for the ``ignore`` label and decodes back to it, never to a class:
+
+* ``"voc"``: (224, 224, 192), the colour map's entry 255, VOC's void label (object boundaries and
+  difficult regions; ``VOCdevkit`` devkit_doc, "void"). A ``"voc"`` palette holds the 21 VOC
+  classes by default (:data:`NAMED_CLASSES`; ``num_classes`` up to 256 keeps more of the map).
+* ``"cityscapes"``: black, the colour of every label with trainId 255 in
+  ``cityscapesScripts/helpers/labels.py`` (``unlabeled``, ``ego vehicle``, ...: ``(0, 0, 0)``).
+* ``"coco"``: black, panopticapi's void segment id 0 (``id2rgb(0) = (0, 0, 0)``,
+  ``panopticapi/utils.py``); ``"painter_coco"``: black, what Painter paints unlabelled pixels.
+* ``"ade20k"``, ``"painter_ade20k"``: black, which is already label 0 ("other", ADE20K's
+  ignore): no extra colour.
 
 Generated palettes (:func:`distinct_palette`)
 ---------------------------------------------
@@ -70,7 +85,9 @@ __all__ = [
     "ADE20K_150",
     "CITYSCAPES_19",
     "COCO_PANOPTIC_CATEGORIES",
+    "NAMED_CLASSES",
     "NAMED_PALETTES",
+    "NAMED_VOID",
     "PaletteCollisionWarning",
     "distinct_palette",
     "family_colors",
@@ -454,6 +471,21 @@ NAMED_PALETTES = {
 }
 
 
+#: The void colour of each named palette (module docstring: sources).
+NAMED_VOID: dict[str, tuple[int, int, int]] = {
+    "voc": (224, 224, 192),
+    "cityscapes": (0, 0, 0),
+    "coco": (0, 0, 0),
+    "ade20k": (0, 0, 0),
+    "painter_ade20k": (0, 0, 0),
+    "painter_coco": (0, 0, 0),
+}
+
+#: Named palettes whose colour map is longer than the dataset's class list: the default number
+#: of classes kept (VOC: 20 classes and background; the map has 256 entries).
+NAMED_CLASSES: dict[str, int] = {"voc": 21}
+
+
 def named_palette(name: str) -> np.ndarray:
     """A named palette as a fresh ``(K, 3)`` uint8 array (see the module docstring)."""
     if name not in NAMED_PALETTES:
@@ -640,6 +672,8 @@ def resolve_palette(
             colors = np.asarray(distinct_palette(num_classes, gen_space, avoid))
         else:
             colors = named_palette(palette)
+            if num_classes is None and palette in NAMED_CLASSES:
+                colors = colors[: NAMED_CLASSES[palette]]
     else:
         colors = np.asarray(_as_triples(palette, "palette"), dtype=np.uint8)
     if num_classes is not None and not (isinstance(palette, str) and palette == "distinct"):

@@ -67,6 +67,9 @@ def cold_tables(monkeypatch):
         (depth, "_TABLES"),
         (depth, "_ENCODE_TABLES"),
         (masks, "_tables"),
+        (masks, "_label_tables"),
+        (masks, "_grids"),
+        (masks, "_fine_cells"),
     ):
         old = getattr(module, attr)
         monkeypatch.setattr(module, attr, TableCache(old.name, old.max_entries))
@@ -93,7 +96,12 @@ def normals_dir(tmp_path):
 #: that ``python -m pytest -m "not slow"`` is the fast inner loop; ``python -m pytest`` runs all.
 #: Node ids, or a prefix of one ending in "[" (every parametrization) or "::" (a whole class).
 SLOW = (
+    "tests/test_written_by_tools.py::test_max_distance_none_equals_hilbertmap_on_every_colour",
+    "tests/test_written_by_tools.py::test_torch_follows_floor_and_image_convention",
+    "tests/test_written_by_tools.py::test_torch_soft_decode_of_a_tool_table_agrees_with_decode",
+    "tests/test_written_by_tools.py::test_torch_soft_decode_of_floor_normals_agrees_with_decode",
     "tests/test_fuzz.py::",
+    "tests/test_mask_context.py::test_ade20k_maps_under_jpeg_and_noise",
     "tests/test_registry_stateful.py::TestRegistryMachine::",
     "tests/test_registry_stateful.py::test_machine_leaves_the_registry_as_it_found_it",
     "tests/test_registry_stateful.py::test_concurrent_first_lookups_agree_and_import_once",
@@ -113,6 +121,7 @@ SLOW = (
     "tests/test_masks.py::test_8_bit_decode_equals_brute_force_on_random_and_tie_colours[",
     "tests/test_masks.py::test_instance_roundtrip",
     "tests/test_masks.py::test_jpeg_q90_444_targets_on_real_ade20k",
+    "tests/test_masks.py::test_fine_cells_match_their_numpy_reference[",
     "tests/test_convert_real.py::",
     "tests/test_keypoints_real.py::",
     "tests/test_files.py::test_convert_reports_corrupt_inputs_and_converts_the_rest",
@@ -124,6 +133,8 @@ SLOW = (
     "tests/test_convert.py::test_convert_writes_manifest_skips_done_and_decodes_exactly",
     "tests/test_core_jit.py::test_works_when_no_cache_location_is_writable",
     "tests/test_core_jit.py::test_disable_jit_gives_the_same_codes",
+    "tests/test_core_jit.py::test_read_only_inputs_share_the_writable_specialisation",
+    "tests/test_core_jit.py::test_numba_num_threads_sets_the_pool_size",
     "tests/test_depth.py::test_import_does_not_pull_matplotlib_or_numba",
     "tests/test_depth.py::test_fast_encode_path_equals_reference[",
     "tests/test_adversarial.py::test_arbitrary_images_never_decode_out_of_range[",

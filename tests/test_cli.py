@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -32,7 +34,7 @@ def test_demo_one_codec(capsys):
     assert main(["demo", "--size", "16x16", "--codec", "normals/xyz", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     lines = [ln for ln in out.splitlines() if ln.startswith("normals/xyz")]
-    assert len(lines) == 3 and all(ln.endswith("  ok") for ln in lines)
+    assert len(lines) == 5 and all(ln.endswith("  ok") for ln in lines)  # one per example config
     assert "1 codec on a" in out
 
 
@@ -51,7 +53,13 @@ def test_list_and_info(capsys):
         main(["info", "normals/xyz", "--param", "bits=16", "--param", "convention=[1,-1,1]"]) == 0
     )
     info = json.loads(capsys.readouterr().out)
-    assert info["config"] == {"name": "normals/xyz", "bits": 16, "convention": [1, -1, 1]}
+    assert info["config"] == {
+        "name": "normals/xyz",
+        "bits": 16,
+        "convention": [1, -1, 1],
+        "image_convention": "opengl",
+        "quantization": "round",
+    }
     assert info["dtype"] == "uint16" and info["levels"] == 65536
 
 
@@ -343,3 +351,37 @@ def test_info_says_what_a_codec_validator_accepts(capsys):
     assert main(["info", "mask/palette", "--param", "palette=voc"]) == 0
     accepts = json.loads(capsys.readouterr().out)["parameters"]["palette"]["accepts"]
     assert "palette name" in accepts
+
+
+def test_warmup_names_each_codec_and_what_it_compiled(capsys):
+    assert main(["warmup", "normals/xyz", "mask/binary"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = {
+        line.split()[0]: line for line in out if line.split()[0] in ("normals/xyz", "mask/binary")
+    }
+    assert set(lines) == {"normals/xyz", "mask/binary"}
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0"):
+        assert out[0].startswith("Numba cache: ")
+        assert all(
+            re.search(r" s  \d+ compiled, \d+ loaded from cache$", line) for line in lines.values()
+        )
+    assert out[-1].startswith("2 codecs warm in ")
+
+
+def test_warmup_of_a_task(capsys):
+    assert main(["warmup", "--task", "normals"]) == 0
+    assert "normals/xyz" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["warmup", "normals/xzy"], "no codec named 'normals/xzy'"),
+        (["warmup", "normals/xyz", "nope"], "no codec named 'nope'"),
+        (["warmup", "--task", "normal"], "expected a task in"),
+    ],
+)
+def test_warmup_of_an_unknown_codec_exits_2_before_compiling(capsys, argv, message):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""

@@ -33,7 +33,7 @@ CASES = [
     ("depth/colormap", 0, {"cmap": "plasma"}, 6),
     ("depth/cubewalk", 1, {"near": 1.0}, 6),
     ("depth/curve", 0, {"curve": [[0.0, 0.0, 0.2], [0.0, 1.0, 0.2], [1.0, 1.0, 0.6]]}, 6),
-    ("keypoints/heatmap", 0, {"sigma": 3.0}, 6),
+    ("keypoints/heatmap", 0, {"sigma": 2.0}, 6),  # example 0: painter, sigma 3 by default
     ("keypoints/heatmap", 0, {"refine": "none"}, 6),
     ("keypoints/heatmap", 2, {"max_instances": 5}, 6),
     ("mask/binary", 1, {"threshold": 0.7}, 120),

@@ -268,7 +268,9 @@ def test_cli_keypoints_from_coco_json(tmp_path, capsys):
     )
     decoded = np.load(tmp_path / "k.npy")
     err = np.linalg.norm(decoded[0] - coco["img0.jpg"]["keypoints"][0], axis=-1)
-    assert np.nanmax(err) < 0.1 and np.isnan(decoded[0, 3]).all()
+    # the default layout is Painter's, decoded as Painter does: whole-pixel keypoints come back at
+    # their pixel, or a quarter step off it where a nearby keypoint's blob takes a neighbour
+    assert np.nanmax(err) <= np.sqrt(2) * 0.25 and np.isnan(decoded[0, 3]).all()
     assert (
         main(
             [

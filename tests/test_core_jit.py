@@ -72,7 +72,8 @@ def test_run_rows_splits_and_covers_every_row(monkeypatch):
     a = np.arange(95)
     out = np.zeros_like(a)
     _jit.run_rows(kernel, (a, out), (1,))
-    assert sorted(seen) == [31, 32, 32] and np.array_equal(out, a + 1)
+    # 95 rows // 10 per thread: 3 threads; 4 chunks per thread of >= 10 // 4 rows: 12 chunks
+    assert sorted(seen) == [7] * 1 + [8] * 11 and np.array_equal(out, a + 1)
 
 
 def test_set_num_threads_validates():
@@ -140,3 +141,113 @@ def test_warmup_compiles_what_a_first_jpegd_image_needs():
     assert out.returncode == 0, out.stderr
     before, after = map(int, out.stdout.split())
     assert after == before, "a JPEG'd image compiled new kernel signatures after warmup()"
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"RGBTASK_NUM_THREADS": "3", "NUMBA_NUM_THREADS": "5", "OMP_NUM_THREADS": "7"}, 3),
+        ({"NUMBA_NUM_THREADS": "5", "OMP_NUM_THREADS": "7"}, 5),
+        ({"OMP_NUM_THREADS": "7,2"}, 7),
+        ({"RGBTASK_NUM_THREADS": " ", "OMP_NUM_THREADS": "2"}, 2),
+    ],
+)
+def test_thread_count_variables_in_order_of_precedence(environ, expected):
+    assert _jit.default_num_threads(environ) == expected
+
+
+def test_thread_count_default_is_the_usable_cpus():
+    assert _jit.default_num_threads({}) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5"])
+def test_a_bad_thread_count_variable_says_which(text):
+    with pytest.raises(
+        rgbtask.ConfigError, match=f"positive integer in NUMBA_NUM_THREADS, got '{text}'"
+    ):
+        _jit.default_num_threads({"NUMBA_NUM_THREADS": text})
+
+
+def test_numba_num_threads_sets_the_pool_size():
+    out = run_python(
+        "import rgbtask; print(rgbtask.num_threads())",
+        NUMBA_NUM_THREADS="3",
+        RGBTASK_NUM_THREADS="",
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+
+
+def test_public_set_num_threads_and_back_to_the_default():
+    before = rgbtask.num_threads()
+    try:
+        rgbtask.set_num_threads(1)
+        assert rgbtask.num_threads() == 1 == _jit.num_threads()
+        for bad in (0, 1.5, True, "2"):
+            with pytest.raises(rgbtask.ConfigError, match="expected a thread count >= 1"):
+                rgbtask.set_num_threads(bad)
+    finally:
+        rgbtask.set_num_threads(None)
+    assert rgbtask.num_threads() == _jit.default_num_threads() == before
+
+
+def test_the_caller_takes_the_chunks_a_busy_pool_thread_leaves(monkeypatch):
+    # One chunk blocks its thread until every other chunk has run: with static halves this would
+    # deadlock (the blocked thread owns half the rows); handed out one by one, the caller runs them.
+    import threading
+
+    monkeypatch.setattr(_jit, "MIN_ROWS_PER_THREAD", 8)
+    monkeypatch.setattr(_jit, "_num_threads", 2)
+    monkeypatch.setattr(_jit, "_pool", None)
+    rows = 64
+    done = []
+    rest_done = threading.Event()
+    callers = set()
+
+    def kernel(a, out):
+        callers.add(threading.current_thread().name)
+        if a[0] == 0:
+            assert rest_done.wait(10), "the other chunks did not run while chunk 0 waited"
+        out[:] = a * 2
+        done.append(a.shape[0])
+        if sum(done) == rows - 8:  # every chunk but the first
+            rest_done.set()
+
+    a = np.arange(rows)
+    out = np.zeros_like(a)
+    _jit.run_rows(kernel, (a, out))
+    assert np.array_equal(out, a * 2) and len(done) == 8 and len(callers) == 2
+
+
+def test_read_only_inputs_share_the_writable_specialisation():
+    code = """
+    import numpy as np, rgbtask
+    from rgbtask.core import normals
+    codec = rgbtask.get_codec("normals/xyz")
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    first = codec.decode_with_confidence(rgb)
+    rgb.setflags(write=False)
+    second = codec.decode_with_confidence(rgb)
+    assert all(np.array_equal(x, y, equal_nan=True) for x, y in zip(first, second))
+    print(len(getattr(normals.decode_kernel, "signatures", ())))  # none without JIT
+    """
+    out = run_python(code)
+    assert out.returncode == 0, out.stderr
+    if os.environ.get("NUMBA_DISABLE_JIT") != "1":
+        assert out.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("nan_at", [None, 0, 5000, -1])
+def test_min_max_matches_numpy_over_blocks_and_threads(monkeypatch, threads, nan_at):
+    monkeypatch.setattr(_jit, "MIN_MAX_BLOCK", 1000)
+    monkeypatch.setattr(_jit, "_num_threads", threads)
+    monkeypatch.setattr(_jit, "_pool", None)
+    rng = np.random.default_rng(threads)
+    for size in (1, 999, 1000, 1001, 12_345):
+        a = rng.normal(size=size).astype(np.float32)
+        if nan_at is not None and abs(nan_at) < size:
+            a[nan_at] = np.nan
+        lo, hi = _jit.min_max(a.reshape(-1, 1) if size % 2 else a)
+        assert np.array_equal([lo, hi], [np.min(a), np.max(a)], equal_nan=True)
+        assert lo.dtype == hi.dtype == np.float32

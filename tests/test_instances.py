@@ -119,7 +119,7 @@ def test_random_config():
     c = rgbtask.get_codec("mask/instance", colors="random", seed=3)
     assert c.get_config()["colors"] == "random" and c.get_config()["seed"] == 3
     assert rgbtask.get_codec(c.get_config()) == c
-    assert not c.pixelwise and rgbtask.get_codec("mask/instance").pixelwise
+    assert not c.pixelwise and rgbtask.get_codec("mask/instance", decoder="pixel").pixelwise
     assert c.split_components is False and _with(c, colors="distinct").split_components is True
     with pytest.raises(ConfigError, match="expected"):
         rgbtask.get_codec("mask/instance", colors="rainbow")

@@ -12,7 +12,10 @@ import rgbtask
 from rgbtask.io import read_coco_keypoints
 from rgbtask.metrics import keypoint_metrics
 
-LAYOUTS = ("painter", "palette", "stacked")
+LAYOUTS = ("painter", "grid", "palette", "stacked")
+#: The layouts that keep sub-pixel positions (painter rounds the centres to whole pixels, as
+#: Painter does).
+SUBPIXEL_LAYOUTS = ("grid", "palette", "stacked")
 
 
 def jpeg(rgb: np.ndarray, quality: int = 90) -> np.ndarray:
@@ -68,17 +71,23 @@ def test_every_person_round_trips(people, layout):
     assert table["lossless"]["count"] == sum(np.isfinite(p[0][:, 0]).sum() for p in people)
     assert table["lossless"]["found"] == 100.0
     assert table["lossless"]["pck@0.05"] == 100.0
-    assert table["lossless"]["max_px"] <= 0.1  # whole-pixel COCO coordinates: exact here
     assert table["noise 2/255"]["found"] == 100.0
     assert table["noise 2/255"]["pck@0.05"] == 100.0
-    assert table["noise 2/255"]["mean_px"] <= 0.1
+    if layout == "painter":
+        # Painter's decode: the argmax and a quarter-pixel step toward the larger neighbour, which
+        # a neighbour taken by a nearby keypoint's blob (eyes beside the nose) or noise sets off
+        assert table["lossless"]["max_px"] <= np.sqrt(2) * 0.25
+        assert table["noise 2/255"]["max_px"] <= np.sqrt(2) * 0.25
+    else:
+        assert table["lossless"]["max_px"] <= 0.1  # whole-pixel COCO coordinates: exact here
+        assert table["noise 2/255"]["mean_px"] <= 0.1
     assert table["jpeg q90"]["found"] >= 95.0
     assert table["jpeg q90"]["pck@0.05"] >= 95.0
     for ref_one, dec, *_rest, c in rows:
         assert np.all(c.roundtrip_error(ref_one, dec) <= c.roundtrip_bound(ref_one))
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout", SUBPIXEL_LAYOUTS)
 def test_subpixel_offsets_keep_the_lossless_bound(people, layout):
     """Seeded uniform +-0.5 px offsets: keypoints >= 6 px from the person's other keypoints and
     from the border keep mean <= 0.02 px and max <= 0.1 px."""
@@ -105,16 +114,23 @@ def test_subpixel_offsets_keep_the_lossless_bound(people, layout):
 
 
 def test_all_people_in_one_image(people):
-    """All of an image's people on one canvas: every keypoint found at its place (per id); the
-    grouping into people is reported, not bounded."""
+    """All of an image's people on one canvas, every layout: every keypoint found at its place
+    (per id) and grouped into the right person (PCK@0.05 = 100 % after matching), the five
+    overlapping people of 000000197388 included (57.9 % with single linkage alone)."""
     seen = set()
     for _, size, _, ann in people:
         if id(ann) in seen:
             continue
         seen.add(id(ann))
         kp = ann["keypoints"]
-        c = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=17)
-        decoded = c.decode(c.encode(kp))
-        assert np.all(c.roundtrip_error(kp, decoded) <= c.roundtrip_bound(kp))
-        assert np.isfinite(decoded[..., 0]).sum() == np.isfinite(kp[..., 0]).sum()
-        print(ann["image_id"], kp.shape[0], "people", c.metrics(kp, decoded))
+        for layout in LAYOUTS:
+            c = rgbtask.get_codec("keypoints/heatmap", size=size, num_keypoints=17, layout=layout)
+            decoded = c.decode(c.encode(kp))
+            assert np.all(c.roundtrip_error(kp, decoded) <= c.roundtrip_bound(kp))
+            assert np.isfinite(decoded[..., 0]).sum() == np.isfinite(kp[..., 0]).sum()
+            metrics = c.metrics(kp, decoded)
+            print(ann["image_id"], kp.shape[0], "people", layout, metrics)
+            assert metrics["pck@0.05"] == 100.0  # grouped right, overlapping people included
+            jpeg_pck = c.metrics(kp, c.decode(jpeg(c.encode(kp))))["pck@0.05"]
+            print("  jpeg q90 pck@0.05", jpeg_pck)
+            assert jpeg_pck >= 95.0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import image_shapes
 
@@ -228,7 +228,7 @@ def test_threads_give_the_same_answer(monkeypatch):
 
 
 def test_float_input_is_not_rounded_to_8_bits():
-    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]])
+    codec = MaskPalette(palette=[[0, 0, 0], [2, 0, 0]], decoder="pixel")  # the per-pixel rule
     x = np.array([[[1.2 / 255, 0.0, 0.0]]])
     assert codec.decode(x)[0, 0] == 1  # 1.2 is nearer to 2 than to 0
     assert codec.decode(np.array([[[1, 0, 0]]], np.uint8))[0, 0] == 0  # rounded: a tie, lowest
@@ -236,13 +236,18 @@ def test_float_input_is_not_rounded_to_8_bits():
 
 
 def test_confidence_margin_and_rejection():
-    codec = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9)
+    # the per-pixel rule (decoder="context" would also look at the neighbours)
+    codec = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], reject_distance=60.0, ignore=9, decoder="pixel"
+    )
     rgb = np.array([[[0, 0, 0], [50, 0, 0], [100, 0, 0], [0, 90, 0], [200, 0, 0]]], np.uint8)
     value, conf, valid = codec.decode_with_confidence(rgb)
     assert value.tolist() == [[0, 0, 9, 9, 1]]
     assert valid.tolist() == [[True, True, False, False, True]]
     assert conf[0].tolist() == [1.0, np.float32((150 - 50) / 200), 0.0, 0.0, 1.0]
-    value, conf, valid = MaskPalette(palette=[[0, 0, 0], [200, 0, 0]]).decode_with_confidence(rgb)
+    value, conf, valid = MaskPalette(
+        palette=[[0, 0, 0], [200, 0, 0]], decoder="pixel"
+    ).decode_with_confidence(rgb)
     assert value[0, 2] == 0 and conf[0, 2] == 0.0 and valid.all()  # the midpoint: margin 0
 
 
@@ -266,7 +271,7 @@ def test_remove_small_regions():
 @given(st.integers(0, 2**32 - 1), image_shapes(max_side=7))
 def test_palette_roundtrip_batch_and_dtypes(seed, shape):
     rng = np.random.default_rng(seed)
-    codec = MaskPalette(palette="voc", space="oklab")
+    codec = MaskPalette(palette="voc", num_classes=256, space="oklab")  # the whole colour map
     labels = rng.integers(0, 256, shape).astype(np.uint8)
     rgb = codec.encode(labels)
     assert rgb.shape == (*shape, 3) and rgb.dtype == np.uint8
@@ -547,12 +552,19 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     left the parameter out would hand the second codec the first one's answers)."""
     from rgbtask.codecs import masks as mask_codecs
 
-    base = {"palette": "voc", "space": "lab", "reject_distance": 20.0, "ignore": 255}
+    # the per-pixel decoder without a void entry (ignore is a class): its table holds ignore
+    base = {
+        "palette": "voc",
+        "decoder": "pixel",
+        "space": "lab",
+        "reject_distance": 20.0,
+        "ignore": 10,
+    }
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
     first = MaskPalette(**base)
     second = MaskPalette(**{**base, **change})
-    first.decode(rgb)
+    first.decode_with_confidence(rgb)
     (table,) = mask_codecs._tables.values()
     got = second.decode_with_confidence(rgb)
     tables = mask_codecs._tables.values()
@@ -562,6 +574,13 @@ def test_palette_tables_differ_in_every_parameter(change, cold_tables):
     assert np.array_equal(got.value, want.value)
     assert np.array_equal(got.confidence, want.confidence)
     assert np.array_equal(got.valid, want.valid)
+    # the labels-only tables of decode() likewise
+    first.decode(rgb)
+    (label_table,) = mask_codecs._label_tables.values()
+    assert np.array_equal(second.decode(rgb), want.value)
+    label_tables = mask_codecs._label_tables.values()
+    assert len(label_tables) == 2 and label_tables[0] is label_table
+    assert label_tables[1] is not label_table
 
 
 def test_instance_clustering_has_its_own_module():
@@ -613,3 +632,165 @@ def test_small_batches_with_last_axis_1_or_3_stay_legal():
         InputError, match=r"in 0\.\.1, got values in 0\.\.255; this looks like an RGB"
     ):
         rgbtask.get_codec("mask/binary").encode(np.eye(3, dtype=np.uint8)[None] * 255)
+
+
+# ---------------------------------------------------------------- issue 17: the fast paths
+
+
+def _brute_labels(rgb, colors, space, reject, ignore):
+    """The plain NumPy rule (:func:`kernels.nearest_reference`) on uint8 colours."""
+    coords = kernels.convert_reference(rgb.reshape(-1, 3), 255.0, kernels.SPACE_IDS[space])
+    pal = convert(np.asarray(colors, np.uint8), space)
+    labels, conf, _ = kernels.nearest_reference(coords, pal, reject, ignore)
+    return labels.reshape(rgb.shape[:-1]), conf.reshape(rgb.shape[:-1])
+
+
+@st.composite
+def _palettes(draw, max_colors=40):
+    n = draw(st.integers(1, max_colors))
+    seed = draw(st.integers(0, 2**32 - 1))
+    colors = np.random.default_rng(seed).integers(0, 256, (n, 3))
+    if n > 2 and draw(st.booleans()):  # a shared colour: ties go to the lowest label
+        colors[-1] = colors[0]
+    return colors.tolist()
+
+
+@pytest.mark.parametrize("need", [1, 2])
+@settings(max_examples=10)
+@given(palette=_palettes(), seed=st.integers(0, 2**32 - 1))
+def test_candidate_grid_lists_the_nearest_of_every_point(need, palette, seed):
+    """For points anywhere in a cell (its corners included), the ``need`` nearest palette colours
+    (ties included) are listed for the cell, and the lists are in increasing order."""
+    coords = convert(np.asarray(palette, np.uint8), "rgb")
+    offsets, candidates = kernels.candidate_grid(coords, need)
+    assert offsets[0] == 0 and offsets[-1] == candidates.size
+    points = np.random.default_rng(seed).uniform(0, 255, (3000, 3))
+    points[:8] = [[x, y, z] for x in (0, 255) for y in (0, 255) for z in (0, 255)]
+    cells = np.minimum(points.astype(int) >> kernels.CELL_SHIFT, kernels.GRID - 1)
+    cells = (cells[:, 0] * kernels.GRID + cells[:, 1]) * kernels.GRID + cells[:, 2]
+    d = ((points[:, None] - coords[None]) ** 2).sum(-1)
+    kth = np.sort(d, axis=1)[:, min(need, len(palette)) - 1]
+    for i, cell in enumerate(cells):
+        listed = candidates[offsets[cell] : offsets[cell + 1]]
+        assert np.all(np.diff(listed) > 0)
+        assert set(np.flatnonzero(d[i] <= kth[i])) <= set(listed.tolist())
+
+
+@pytest.mark.parametrize("reject", [np.inf, 30.0])
+def test_fine_cells_match_their_numpy_reference(reject):
+    coords = convert(named_palette("cityscapes"), "rgb")
+    codes = np.zeros(kernels.FINE_GRID**3, dtype=np.uint8)
+    kernels.fine_cells(coords, *kernels.candidate_grid(coords, 1), reject, codes)
+    want = kernels.fine_cells_reference(coords, reject)
+    assert np.array_equal(codes, want) and 0 < np.count_nonzero(codes) < codes.size
+
+
+@settings(max_examples=25)
+@given(
+    palette=_palettes(),
+    space=st.sampled_from(["rgb", "lab"]),
+    reject=st.sampled_from([None, 8.0, 40.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_labels_only_decode_is_the_brute_force(palette, space, reject, seed):
+    """decode (compact label table, candidate grid, fine cells) == the NumPy brute force ==
+    decode_with_confidence's labels, for colours near the palette, random ones and repeats."""
+    codec = MaskPalette(palette=palette, space=space, reject_distance=reject, ignore=250)
+    rng = np.random.default_rng(seed)
+    near = np.asarray(palette)[rng.integers(0, len(palette), 600)] + rng.integers(-9, 10, (600, 3))
+    rgb = np.concatenate([np.clip(near, 0, 255), rng.integers(0, 256, (600, 3))])
+    rgb = rgb.astype(np.uint8).reshape(2, 30, 20, 3)
+    want, _ = _brute_labels(rgb, codec.colors, space, np.inf if reject is None else reject, 250)
+    for _ in range(2):  # the second call reads the filled table
+        got = codec.decode(rgb)
+        assert got.dtype == codec.label_dtype and np.array_equal(got, want)
+    assert np.array_equal(codec.decode_with_confidence(rgb).value, want)
+
+
+def test_labels_only_decode_of_every_colour_of_a_cell_row(cold_tables):
+    """ADE20K (151 colours, two of them shared): 2^18 colours, a full slab of the cube in steps
+    of 1 (every fine and coarse cell boundary it crosses), against the brute force; and a
+    palette of 300 colours (uint16 table entries, int32 labels)."""
+    codec = MaskPalette(palette="ade20k")
+    g, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    for r in (37, 255):
+        rgb = np.stack([np.full_like(g, r), g, b], -1).astype(np.uint8)
+        want, _ = _brute_labels(rgb, codec.colors, "rgb", np.inf, 255)
+        assert np.array_equal(codec.decode(rgb), want)
+    big = MaskPalette(palette="distinct", num_classes=300)
+    rgb = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    want, _ = _brute_labels(rgb, big.colors, "rgb", np.inf, 255)
+    got = big.decode(rgb)
+    assert got.dtype == np.int32 and np.array_equal(got, want)
+
+
+def test_confidence_decode_with_the_grid_is_the_brute_force(cold_tables):
+    """The confidence table path and the float path scan the listed colours only: the same labels
+    and the same confidence bits as the full scan."""
+    codec = MaskPalette(palette="ade20k", reject_distance=20.0)
+    rgb = np.random.default_rng(2).integers(0, 256, (128, 128, 3)).astype(np.uint8)
+    want, conf = _brute_labels(rgb, codec.colors, "rgb", 20.0, 255)
+    got = codec.decode_with_confidence(rgb)
+    assert np.array_equal(got.value, want) and np.array_equal(got.confidence, conf)
+    as_float = codec.decode_with_confidence(rgb / 255.0)
+    assert np.array_equal(as_float.value, want) and np.array_equal(as_float.confidence, conf)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32, np.int64, np.uint16, np.uint64])
+@pytest.mark.parametrize("n", [1, 3, 4, 7, 1 << 16])
+def test_encode_gather_is_np_take(dtype, n):
+    codec = MaskPalette(palette="ade20k")
+    labels = np.random.default_rng(n).integers(0, 127, (1, n)).astype(dtype)
+    assert np.array_equal(codec.encode(labels), np.take(codec.colors, labels, axis=0))
+    words = np.zeros(labels.size, np.uint8)  # the byte kernel (big-endian machines) too
+    out = np.empty((labels.size, 3), np.uint8)
+    kernels.gather_kernel(labels.ravel(), out, codec.colors, words[:1])
+    assert np.array_equal(out, codec.colors[labels.ravel()]) and words[0] == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 151, 1 << 40])
+@pytest.mark.parametrize("where", [0, 5, -1])
+def test_encode_gather_refuses_out_of_range_labels_anywhere(bad, where):
+    codec = MaskPalette(palette="ade20k")
+    labels = np.zeros((9, 9), np.int64)
+    labels.flat[where] = bad
+    with pytest.raises(
+        InputError, match=rf"expected labels in 0..150, got values in {min(bad, 0)}"
+    ):
+        codec.encode(labels)
+    inst = rgbtask.get_codec("mask/instance", max_instances=8)
+    with pytest.raises(InputError, match="expected instance ids in 0..8"):
+        inst.encode(labels)
+    with pytest.raises(InputError, match="expected binary mask in 0..1"):
+        MaskBinary().encode(labels)
+    with pytest.raises(InputError, match="expected segment ids in 0..16777215"):
+        MaskPanoptic().encode(np.where(labels == bad, min(bad, 0) or max(bad, 1 << 24), 0))
+
+
+@given(
+    fg=st.tuples(*[st.integers(0, 255)] * 3),
+    bg=st.tuples(*[st.integers(0, 255)] * 3),
+    threshold=st.floats(0.001, 0.999),
+    n=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_binary_labels_only_decode_is_the_float_rule(fg, bg, threshold, n, seed):
+    """decode's integer rule (s >= s_min) == binary_reference's float t >= threshold, including
+    colours on the threshold plane."""
+    if fg == bg:
+        return
+    codec = MaskBinary(foreground=fg, background=bg, threshold=threshold)
+    background, direction, inv_len2, thr = codec._kernel_params()
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(-0.2, 1.2, (n, 1))
+    on_line = np.clip(np.rint(background + t * direction), 0, 255)
+    rgb = np.concatenate([on_line, rng.integers(0, 256, (n, 3))]).astype(np.uint8)[None]
+    want, _ = kernels.binary_reference(rgb, 255.0, background, direction, inv_len2, thr)
+    assert np.array_equal(codec.decode(rgb), want)
+    assert np.array_equal(codec.decode_with_confidence(rgb).value, want)
+
+
+def test_panoptic_decode_alone_is_rgb2id():
+    rgb = np.random.default_rng(3).integers(0, 256, (3, 17, 5, 3)).astype(np.uint8)
+    got = MaskPanoptic().decode(rgb)
+    assert got.dtype == np.int32 and np.array_equal(got, kernels.rgb2id_reference(rgb))

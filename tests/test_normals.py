@@ -114,6 +114,8 @@ def test_parameters_are_stored_as_given():
         "name": "normals/xyz",
         "bits": 16,
         "convention": "opengl",
+        "image_convention": "opengl",
+        "quantization": "round",
     }
     assert NormalsXYZ(convention=[1.0, -1, -1]).convention == "opencv"
     assert NormalsXYZ(convention=np.array([1, 1, -1])).convention == (1, 1, -1)
@@ -270,8 +272,9 @@ def test_float32_input_encodes_like_float64(n):
     image_shapes(),
     st.sampled_from([255.0, 65535.0]),
     st.sampled_from([np.float32, np.float64]),
+    st.sampled_from([0.5, 0.0]),
 )
-def test_encode_kernel_matches_reference(seed, shape, scale, dtype):
+def test_encode_kernel_matches_reference(seed, shape, scale, dtype, offset):
     rng = np.random.default_rng(seed)
     n = rng.normal(size=(*shape, 3)) * rng.choice([1e-30, 1.0, 1e30], size=(*shape, 1))
     n[rng.random(shape) < 0.1] = 0.0
@@ -281,23 +284,56 @@ def test_encode_kernel_matches_reference(seed, shape, scale, dtype):
     signs = np.array([1.0, -1.0, -1.0])
     out_dtype = np.uint8 if scale == 255.0 else np.uint16
     out = np.empty(n.shape, dtype=out_dtype)
-    kernels.encode_kernel(n, out, signs, scale)
-    assert np.array_equal(out, kernels.encode_reference(n, signs, scale, out_dtype))
+    kernels.encode_kernel(n, out, signs, scale, offset)
+    assert np.array_equal(out, kernels.encode_reference(n, signs, scale, out_dtype, offset))
 
 
-@given(rgb_arrays(dtype=np.uint8) | rgb_arrays(dtype=np.uint16) | rgb_arrays(dtype=np.float64))
-def test_decode_kernel_matches_reference(rgb):
+@given(
+    rgb_arrays(dtype=np.uint8) | rgb_arrays(dtype=np.uint16) | rgb_arrays(dtype=np.float64),
+    st.sampled_from([0.0, 0.5]),
+)
+def test_decode_kernel_matches_reference(rgb, offset):
     flat = np.ascontiguousarray(rgb.reshape(-1, 3))
     scale = {np.uint8: 255.0, np.uint16: 65535.0}.get(rgb.dtype.type, 1.0)
     signs = np.array([1.0, 1.0, -1.0])
     out = np.empty(flat.shape, np.float32)
     conf = np.empty(flat.shape[0], np.float32)
     valid = np.empty(flat.shape[0], bool)
-    kernels.decode_kernel(flat, out, conf, valid, scale, signs, 0.01, MAX_NORM_DEVIATION)
-    ref = kernels.decode_reference(flat, scale, signs, 0.01, MAX_NORM_DEVIATION, np.float32)
+    kernels.decode_kernel(flat, out, conf, valid, scale, signs, 0.01, MAX_NORM_DEVIATION, offset)
+    ref = kernels.decode_reference(flat, scale, signs, 0.01, MAX_NORM_DEVIATION, np.float32, offset)
     assert np.array_equal(out, ref[0], equal_nan=True)
     assert np.array_equal(conf, ref[1])
     assert np.array_equal(valid, ref[2])
+    values = np.empty(flat.shape, np.float32)
+    kernels.decode_values_kernel(flat, values, scale, signs, MAX_NORM_DEVIATION)
+    assert np.array_equal(values, ref[0], equal_nan=True)
+
+
+@pytest.mark.parametrize("n", [255, 256, 257, 1000])
+def test_blocked_kernels_match_the_references_across_blocks(n):
+    """The kernels work in blocks of BLOCK pixels: sizes around and across a block, with invalid
+    vectors and off-sphere codes in every block; decode() is decode_with_confidence().value."""
+    rng = np.random.default_rng(n)
+    v = rng.normal(size=(n, 3)) * rng.choice([1e-30, 1.0, 1e30], size=(n, 1))
+    v[rng.random(n) < 0.05] = 0.0
+    v[rng.random(n) < 0.05, 2] = np.nan
+    v[rng.random(n) < 0.05, 0] = np.inf
+    signs = np.array([-1.0, 1.0, 1.0])
+    for dtype, scale in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        out = np.empty((n, 3), dtype)
+        kernels.encode_kernel(v, out, signs, scale)
+        assert np.array_equal(out, kernels.encode_reference(v, signs, scale, dtype))
+        out[rng.random(n) < 0.2] = rng.integers(0, int(scale) + 1, 3)  # off the sphere
+        got = kernels.decode(out, scale=scale, signs=signs, slack=0.01, max_dev=0.5)
+        ref = kernels.decode_reference(out, scale, signs, 0.01, 0.5, np.float32)
+        assert all(np.array_equal(g, r, equal_nan=True) for g, r in zip(got, ref))
+        values = kernels.decode_values(out, scale=scale, signs=signs, max_dev=0.5)
+        assert np.array_equal(values, ref[0], equal_nan=True)
+    codec = rgbtask.get_codec("normals/xyz", convention="opencv")
+    rgb = rng.integers(0, 256, (7, n, 3)).astype(np.uint8)
+    assert np.array_equal(
+        codec.decode(rgb), codec.decode_with_confidence(rgb).value, equal_nan=True
+    )
 
 
 def test_conformance_all_variants(scene):

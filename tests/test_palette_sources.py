@@ -40,7 +40,8 @@ def _codec_colors(name: str, num_labels: int) -> np.ndarray:
     """The colours ``mask/palette`` writes for labels 0..num_labels-1 (one row of pixels)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", palettes.PaletteCollisionWarning)
-        codec = rgbtask.get_codec("mask/palette", palette=name)
+        # num_classes: the whole map (VOC's codec holds its 21 classes by default)
+        codec = rgbtask.get_codec("mask/palette", palette=name, num_classes=num_labels)
         labels = np.arange(num_labels, dtype=np.int64).reshape(1, num_labels)
         return np.asarray(codec.encode(labels))[0]
 

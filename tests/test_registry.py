@@ -73,8 +73,16 @@ def test_get_codec_by_name_params_config_and_instance():
     assert rgbtask.get_codec(a, bits=8) == rgbtask.get_codec("normals/xyz")
     assert rgbtask.get_codec({"name": "normals/xyz", "bits": 16}, bits=8).bits == 8
     assert a != rgbtask.get_codec("normals/xyz")
-    assert a.get_config() == {"name": "normals/xyz", "bits": 16, "convention": "opengl"}
-    assert repr(a) == "NormalsXYZ(bits=16, convention='opengl')"
+    assert a.get_config() == {
+        "name": "normals/xyz",
+        "bits": 16,
+        "convention": "opengl",
+        "image_convention": "opengl",
+        "quantization": "round",
+    }
+    assert repr(a) == (
+        "NormalsXYZ(bits=16, convention='opengl', image_convention='opengl', quantization='round')"
+    )
 
 
 def test_unknown_name_lists_close_matches():

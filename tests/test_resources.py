@@ -230,11 +230,16 @@ def test_mask_tables_are_shared(cold_tables):
         listed = rgbtask.get_codec("mask/palette", palette=named.colors.tolist())
         again = rgbtask.get_codec("mask/palette")
     rgb = named.encode(scene.semantic)
-    expected = named.decode(rgb)
+    expected = named.decode_with_confidence(rgb).value
     (table,) = mask_codecs._tables.values()
+    assert np.array_equal(named.decode(rgb), expected)  # decode: the labels-only table
+    (label_table,) = mask_codecs._label_tables.values()
     for codec in (listed, again):
+        assert np.array_equal(codec.decode_with_confidence(rgb).value, expected)
         assert np.array_equal(codec.decode(rgb), expected)
     assert len(mask_codecs._tables) == 1 and next(iter(mask_codecs._tables.values())) is table
+    assert len(mask_codecs._label_tables) == 1
+    assert next(iter(mask_codecs._label_tables.values())) is label_table
 
 
 # ---------------------------------------------------------------- lookup tables: never rebuilt
@@ -353,12 +358,15 @@ def test_tables_are_not_backed_by_huge_pages(name, cold_tables):
     """A lazily filled table must commit 4 KiB pages, not 2 MiB ones: its mapping is not
     eligible for transparent huge pages (smaps ``THPeligible: 0``), whatever the system setting."""
     codec, rgb = _typical_image(name)
+    codec.decode_with_confidence(rgb)
     codec.decode(rgb)
     (table,) = _tables_now(codec.task)
-    lut = table[0] if codec.task == "depth" else table
-    fields = _mapping_of(lut.ctypes.data + lut.nbytes // 2)
-    assert fields, "table mapping not found in /proc/self/smaps"
-    assert fields.get("THPeligible") == "0", fields.get("VmFlags")
+    luts = [table[0]] if codec.task == "depth" else [table, *mask_codecs._label_tables.values()]
+    assert len(luts) == (1 if codec.task == "depth" else 2)
+    for lut in luts:
+        fields = _mapping_of(lut.ctypes.data + lut.nbytes // 2)
+        assert fields, "table mapping not found in /proc/self/smaps"
+        assert fields.get("THPeligible") == "0", fields.get("VmFlags")
 
 
 # ---------------------------------------------------------------- the Numba cache
@@ -550,10 +558,14 @@ def test_table_caches_are_bounded_and_keep_the_most_recent(cold_tables):
         rgbtask.get_codec("mask/palette", palette="distinct", num_classes=k) for k in range(3, 9)
     ]
     for codec in palettes:
+        codec.decode_with_confidence(rgb)
         codec.decode(rgb)
     assert len(mask_codecs._tables) == 4
+    assert len(mask_codecs._label_tables) == len(mask_codecs._fine_cells) == 4
+    assert len(mask_codecs._grids) == 8  # need 1 and 2 for the 4 most recent palettes
     rgbtask.clear_tables()
     assert (len(curves._LUTS), len(depth_codecs._TABLES), len(mask_codecs._tables)) == (0, 0, 0)
+    assert len(mask_codecs._label_tables) == len(mask_codecs._grids) == 0
 
 
 def test_huge_pages_are_an_opt_in(monkeypatch):

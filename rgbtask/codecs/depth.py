@@ -38,10 +38,24 @@ Round-trip bound, per pixel: with ``t_i = i / (levels - 1)`` the level ``d`` enc
 (``D`` = inverse transform): half a quantization step (exactly half for ``linear``), plus the
 distance clipped off for depths outside [near, far], plus half a float32 ulp of the output. :meth:`DepthCodec.step_at` gives the step
 ``D(t_i + h) - D(t_i - h)`` at any depth. The same formula holds for ``bits=16`` with its levels.
+
+Images written by other tools (issue 14; docs/depth.md):
+
+* ``quantization="floor"`` (8-bit cubewalk, hue, gray): ``rgb = floor(colour(f) * 255)``, the
+  continuous curve's colour truncated (hilbertmap's examples); decoded by the nearest colour of
+  :func:`rgbtask.curves.floor_table` to the centre of the ``f`` interval painted with it. Bound:
+  half that interval (half a level; one level at the cube walk's green and blue vertices).
+* ``quantization="matplotlib"`` / ``"opencv"`` (``depth/colormap``, 8 bits): the tool's 256-entry
+  table, entry ``trunc(f * scale)`` (matplotlib ``scale = N``, OpenCV 255;
+  :func:`rgbtask.curves.source_table`), decoded to the centre of the colour's interval.
+* ``max_distance``: ``"auto"`` (the curve's threshold), a number, or None (every colour is valid,
+  the reserved code included: ``depth/cubewalk`` then equals ``hilbertmap.rgb_to_depth`` on all
+  2^24 colours). Confidence stays ``1 - distance / threshold``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -130,6 +144,24 @@ def _build_encode_table(curve: curves_mod.Curve, transform: Transform, dtype: np
 
 
 _ANY_NUMBER = number()
+_POSITIVE = number(0.0, lo_open=True)
+
+#: Largest distance between two colours of the unit cube: ``max_distance=None`` accepts all.
+_ANY_DISTANCE = 2.0
+
+
+def _max_distance(value: Any, name: str) -> str | float:
+    """``"auto"`` (the curve's own threshold) or a positive number (None: no limit)."""
+    if isinstance(value, str):
+        if value == "auto":
+            return value
+        raise ConfigError(f"expected {name} 'auto', None or a positive number, got {value!r}")
+    try:
+        return _POSITIVE(value, name)
+    except ConfigError:
+        raise ConfigError(
+            f"expected {name} 'auto', None or a positive number, got {plain(value)!r}"
+        ) from None
 
 
 def _name(value: Any, name: str) -> str:
@@ -182,6 +214,8 @@ class DepthCodec(Codec):
     low: float = param(LOW, number(0.0, 1.0))
     high: float = param(HIGH, number(0.0, 1.0))
     bits: int = param(8, one_of(8, 16))
+    quantization: str = param("round", one_of("round", "floor"))
+    max_distance: Any = param("auto", _max_distance, optional=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()  # every parameter on its own
@@ -194,6 +228,34 @@ class DepthCodec(Codec):
         else:  # a subclass written before _build_curve: it overrides curve_obj() instead
             curve = self.curve_obj()
         object.__setattr__(self, "_curve", curve)
+        if self.quantization == "floor":
+            if curve.kind != "polyline" or self.bits != 8:
+                raise ConfigError(
+                    f"expected quantization 'round' for {self.name} at bits={self.bits}, got "
+                    "'floor': it applies to 8-bit polyline curves (cubewalk, hue, gray)"
+                    + (
+                        "; colormaps: quantization='matplotlib'"
+                        if self.name.endswith("map")
+                        else ""
+                    )
+                )
+            table = curves_mod.floor_table(curve)
+        else:
+            table = self._source_table()
+        object.__setattr__(self, "_table", table)
+        if table is not None:  # depth of each level's centre (the decode of its colour)
+            lo, hi = tr.decoded_range
+            centre = 0.5 * (table.f_lo + table.f_hi)
+            depths = np.clip(tr.inverse(centre), lo, hi).astype(np.float32) + np.float32(0.0)
+            depths.setflags(write=False)
+            object.__setattr__(self, "_centre_depths", depths)
+            fine = np.zeros(table.curve.n_fine, dtype=np.float32)  # decode_u8: q = level * fine
+            fine[:: table.curve.fine] = depths
+            object.__setattr__(self, "_fine_centre_depths", fine)
+
+    def _source_table(self) -> curves_mod.SourceTable | None:
+        """The tool's colour table for ``quantization`` 'matplotlib' / 'opencv' (colormaps)."""
+        return None
 
     # ---------------------------------------------------------------- description
     def _build_curve(self) -> curves_mod.Curve:
@@ -203,6 +265,11 @@ class DepthCodec(Codec):
     def curve_obj(self) -> curves_mod.Curve:
         """The codec's curve (built once, at construction)."""
         return self._curve
+
+    @property
+    def default_decode(self) -> bool:
+        """True for the default quantization and threshold (the paths torch runs on device)."""
+        return self.quantization == "round" and self.max_distance == "auto"
 
     @property
     def transform_obj(self) -> Transform:
@@ -222,16 +289,37 @@ class DepthCodec(Codec):
         return "|error| <= half a quantization step at that depth (step_at(depth))"
 
     def _level_parameters(self, depth: np.ndarray):
+        """Per depth: its level (-1: invalid) and the depths ``lo, mid, hi`` of the interval
+        that encodes to that colour and of the value it decodes to."""
         tr = self._transform
         d = np.ascontiguousarray(np.asarray(depth, dtype=np.float64)).reshape(-1)
         n = self.levels
         lev = kernels.levels_of(d, tr.params, n, tr.zero_ok)
+        if self.quantization != "round":
+            f_lo, f_mid, f_hi = self._intervals(d, lev >= 0)
+            return lev, tr.inverse(f_lo), tr.inverse(f_mid), tr.inverse(f_hi)
         t = lev / (n - 1)
         h = 0.5 / (n - 1)
         mid = tr.inverse(t)
         lo = tr.inverse(np.clip(t - h, 0.0, 1.0))
         hi = tr.inverse(np.clip(t + h, 0.0, 1.0))
         return lev, lo, mid, hi
+
+    def _parameter(self, depth: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """``clip(f, 0, 1)`` of flat, normalised depth (0 where not ``ok``)."""
+        with np.errstate(all="ignore"):
+            f = self._transform.forward(np.where(ok, depth, 1.0))
+        return np.where(ok, np.clip(f, 0.0, 1.0), 0.0)
+
+    def _intervals(self, depth: np.ndarray, ok: np.ndarray):
+        """``(f_lo, f_mid, f_hi)`` of ``quantization`` 'floor' / 'matplotlib' / 'opencv': the
+        interval of ``f`` a truncating writer paints with the colour of ``depth``, and its centre
+        (what that colour decodes to). Truncation in any channel (rising or falling along the
+        curve) cuts ``f`` at whole levels, so 'floor' gives ``[k, k + 1] / (levels - 1)``."""
+        f = self._parameter(depth, ok)
+        j = self._table.levels_of(f)
+        lo, hi = self._table.f_lo[j], self._table.f_hi[j]
+        return lo, 0.5 * (lo + hi), hi
 
     def step_at(self, depth: Any) -> np.ndarray:
         """The quantization step at ``depth``: the width in metres of the depth interval that
@@ -266,6 +354,9 @@ class DepthCodec(Codec):
         depth, _, _ = tr.normalise(depth)
         out = np.empty(depth.shape + (3,), dtype=self.dtype)
         flat = depth.reshape(-1)
+        if self.quantization != "round":
+            self._encode_truncating(flat, out.reshape(-1, 3))
+            return out
         if self.bits == 16 or flat.shape[0] < FAST_ENCODE_MIN or numba.config.DISABLE_JIT:
             kernels.encode(flat, out.reshape(-1, 3), curve=curve, tp=tr.params, zero_ok=tr.zero_ok)
         else:
@@ -293,15 +384,30 @@ class DepthCodec(Codec):
         """RGB -> depth (float32 metres, NaN where invalid); see :meth:`Codec.decode`. 8-bit
         input to an 8-bit codec skips the confidence (the same depth, fewer bytes written)."""
         rgb = check_rgb(rgb)
-        if self.bits == 8 and rgb.dtype == np.uint8:
+        if self.default_decode and self.bits == 8 and rgb.dtype == np.uint8:
             out, _, _ = self._decode_u8(rgb.reshape(-1, 3), confidence=False)
             return out.reshape(rgb.shape[:-1])
         return self._decode(rgb).value
 
+    def _encode_truncating(self, flat: np.ndarray, out: np.ndarray) -> None:
+        """``quantization`` 'floor': the curve's continuous colour at ``f``, each channel
+        truncated (``floor(colour * (2**bits - 1))``, as ``(rgb * 255).astype(np.uint8)``
+        does); 'matplotlib' / 'opencv': the tool's table entry ``trunc(f * scale)``."""
+        curve, tr = self._curve, self._transform
+        ok = kernels.levels_of(flat, tr.params, self.levels, tr.zero_ok) >= 0
+        f = self._parameter(flat, ok)
+        if self.quantization == "floor":
+            codes = np.clip(np.floor(curve.colors(f) * 255.0), 0.0, 255.0)
+        else:
+            codes = curve.codes[self._table.levels_of(f)]
+        out[...] = np.where(ok[:, None], codes, np.asarray(curve.reserved))
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         curve, tr = self._curve, self._transform
         flat = rgb.reshape(-1, 3)
-        if self.bits == 16:
+        if not self.default_decode:
+            out, conf, valid = self._decode_general(flat)
+        elif self.bits == 16:
             out, conf, valid = kernels.decode_u16(
                 flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
                 _level_depths(curve, tr), curves_mod.projection_grid(curve),
@@ -319,6 +425,36 @@ class DepthCodec(Codec):
             )
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))
+
+    def _decode_general(self, flat: np.ndarray):
+        """Decode for ``quantization`` other than 'round' or ``max_distance`` other than 'auto'.
+
+        'floor', 'matplotlib', 'opencv': the nearest colour of the writer's table (8-bit input
+        through the shared 2^24 table) gives the interval of ``f`` painted with that colour, and
+        the colour decodes to its centre (``self._table``). Otherwise the exact projection of
+        the float path. A colour is valid within ``max_distance`` of the curve (None: every
+        colour); the confidence is the default's, ``1 - distance / threshold`` (0 beyond the
+        curve's own threshold)."""
+        tr = self._transform
+        curve = self._curve if self._table is None else self._table.curve
+        scale = rgb_scale(flat)
+        limit = self.max_distance
+        limit = curve.threshold if limit == "auto" else (_ANY_DISTANCE if limit is None else limit)
+        wide = dataclasses.replace(curve, threshold=float(limit))
+        if self._table is None:
+            out, conf, valid = kernels.decode_float(flat, scale, wide, tr.params, *tr.decoded_range)
+        elif self.max_distance == "auto" and flat.dtype == np.uint8:  # the shared 8-bit table
+            lut, _ = curves_mod.decode_lut(curve)
+            return kernels.decode_u8(flat, curve, self._fine_centre_depths, lut)
+        else:  # level of the nearest colour -> the centre of that colour's interval
+            ident = np.array([kernels.KIND_NORMALIZED, 0.0, 0.0, 0.0, 0.0])
+            f, conf, valid = kernels.decode_float(flat, scale, wide, ident, 0.0, 1.0)
+            level = np.floor(np.nan_to_num(f, nan=0.0) * (curve.levels - 1) + 0.5)
+            out = np.where(valid, self._centre_depths[level.astype(np.int64)], np.float32(np.nan))
+        if limit != curve.threshold:  # distance back from the confidence, then the default's
+            dist = (1.0 - conf.astype(np.float64)) * limit
+            conf = np.where(valid, np.clip(1.0 - dist / curve.threshold, 0.0, 1.0), 0.0)
+        return out, conf.astype(np.float32), valid
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:
@@ -434,6 +570,8 @@ class DepthCubewalk(DepthCodec):
         yield cls(transform="log", near=0.5, far=20.0), values
         yield cls(transform="affine"), values
         yield cls(bits=16), values
+        yield cls(quantization="floor"), values
+        yield cls(max_distance=0.6), values  # None: the reserved code decodes too
 
 
 @register_codec
@@ -453,6 +591,7 @@ class DepthHue(DepthCodec):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(transform="inverse", near=0.5, far=20.0, variant="nowrap"), values
+        yield cls(near=0.5, far=20.0, quantization="floor", max_distance=0.2), values
         yield cls(near=0.5, far=20.0, bits=16), values
 
 
@@ -494,15 +633,29 @@ class DepthColormap(DepthCodec):
     name: ClassVar[str] = "depth/colormap"
     torch_impl: ClassVar[str | None] = "rgbtask.torch._depth:_DepthNative"
     cmap: str = param("turbo", _name)
+    quantization: str = param("round", one_of("round", "floor", *curves_mod.TABLE_SOURCES))
 
     def _build_curve(self) -> curves_mod.Curve:
+        if self.quantization in curves_mod.TABLE_SOURCES:
+            if self.bits != 8:
+                raise ConfigError(
+                    f"expected bits=8 for quantization={self.quantization!r} (an 8-bit colour "
+                    f"table), got bits={self.bits}"
+                )
+            return curves_mod.source_table(self.cmap, self.quantization).curve
         return curves_mod.colormap_curve(self.cmap, self.bits)
+
+    def _source_table(self) -> curves_mod.SourceTable | None:
+        if self.quantization in curves_mod.TABLE_SOURCES:
+            return curves_mod.source_table(self.cmap, self.quantization)
+        return None
 
     @classmethod
     def examples(cls, scene: Any):
         values = cls._example_values(scene)
         yield cls(near=0.5, far=20.0), values
         yield cls(cmap="plasma", transform="log", near=0.5, far=20.0), values
+        yield cls(cmap="plasma", quantization="matplotlib", near=0.5, far=20.0), values
         yield cls(near=0.5, far=20.0, bits=16), values
 
 

@@ -6,7 +6,11 @@ This module turns them into instances and scores decoded instances against refer
 * :func:`nms`: per id, drop candidates closer than a radius to a stronger one; keep the strongest.
 * :func:`assemble`: NMS, then ids with the most peaks first, each id's peaks assigned optimally
   (SciPy's ``linear_sum_assignment``) to the instances so far at the distance to their nearest
-  keypoint (single linkage); instances ordered by total value, descending.
+  keypoint (single linkage); then :func:`regroup`; instances ordered by total value, descending.
+* :func:`regroup`: spatial consistency: each id's keypoints re-assigned to the instances at their
+  mean distance to the instance's other keypoints (average linkage), round after round until
+  nothing moves. This is what separates overlapping people (single linkage joins a wrist to the
+  nearest keypoint, often another person's).
 * :func:`strongest`: the single-instance case (``max_instances = 1``), the argmax per id; equal to
   :func:`assemble` with ``M = 1``.
 * :func:`group_peaks`: a batch of candidate lists -> ``(B, M, K, 2)`` coordinates and ``(B, M, K)``
@@ -24,7 +28,21 @@ import numpy as np
 
 from rgbtask.errors import InputError
 
-__all__ = ["assemble", "group_peaks", "match_error", "match_instances", "nms", "strongest"]
+__all__ = [
+    "assemble",
+    "group_peaks",
+    "match_error",
+    "match_instances",
+    "nms",
+    "regroup",
+    "strongest",
+]
+
+#: Rounds of :func:`regroup` at most (each re-assigns every id once; it usually settles in 2-3).
+REGROUP_ROUNDS = 20
+#: :func:`regroup`'s cost of an instance that has no other keypoint (pixels; larger than any
+#: canvas distance).
+EMPTY_COST = 1e9
 
 
 def group_peaks(
@@ -126,9 +144,56 @@ def assemble(cands: np.ndarray, num_keypoints: int, max_instances: int, radius: 
                 xy[n_inst, k] = rows[r, 1:3]
                 val[n_inst, k] = rows[r, 3]
                 n_inst += 1
+    if n_inst > 1:
+        regroup(xy, val)
     total = val.sum(axis=1)
     order_inst = np.lexsort((np.arange(max_instances), -total))
     return xy[order_inst], val[order_inst]
+
+
+def regroup(xy: np.ndarray, val: np.ndarray, max_rounds: int = REGROUP_ROUNDS) -> int:
+    """Spatial consistency, in place: id by id, the id's keypoints are re-assigned to the instances
+    (optimal assignment) at their mean distance to each instance's other keypoints (average
+    linkage), until a round changes nothing (at most ``max_rounds``). Returns the rounds run.
+
+    Single linkage (:func:`assemble`'s first pass) joins a wrist to whichever person's keypoint is
+    nearest, which is often another person's where people overlap; the mean distance to all of a
+    person's keypoints is what tells the people apart. An instance with no other keypoint costs
+    ``EMPTY_COST`` (taken only when an id has more keypoints than the other instances).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    m, k = xy.shape[:2]
+    present = np.isfinite(xy[..., 0])
+    for rounds in range(1, max_rounds + 1):
+        changed = False
+        for kk in range(k):
+            rows = np.flatnonzero(present[:, kk])
+            if len(rows) == 0:
+                continue
+            pts = xy[rows, kk]
+            others = np.delete(xy, kk, axis=1)  # (M, K-1, 2)
+            have = np.delete(present, kk, axis=1)  # (M, K-1)
+            d = np.linalg.norm(pts[:, None, None] - others[None], axis=-1)  # (n, M, K-1)
+            n_have = have.sum(axis=1)
+            mean = np.where(have[None], d, 0.0).sum(-1) / np.maximum(n_have, 1)
+            cost = np.where(n_have[None] > 0, mean, EMPTY_COST)
+            r_idx, c_idx = linear_sum_assignment(cost)
+            target = np.empty(len(rows), dtype=np.int64)
+            target[r_idx] = c_idx
+            if np.array_equal(target, rows):
+                continue
+            changed = True
+            new_xy = np.full((m, 2), np.nan)
+            new_val = np.zeros(m)
+            new_xy[target] = pts
+            new_val[target] = val[rows, kk]
+            xy[:, kk] = new_xy
+            val[:, kk] = new_val
+            present[:, kk] = np.isfinite(new_xy[:, 0])
+        if not changed:
+            return rounds
+    return max_rounds
 
 
 def match_instances(ref: np.ndarray, dec: np.ndarray) -> np.ndarray:

@@ -14,14 +14,22 @@ Encoding (per pixel, float64, ``s = 255``, ``round(v) = floor(v + 0.5)``)::
     h(i, j) = max over blobs on the plane of exp(-((j - x)^2 + (i - y)^2) / (2 sigma^2))
     owner   = id of the blob giving that maximum
 
-* ``layout="painter"``: one RGB image; ``R = round(s h)`` and ``(G, B)`` the owner's code on a grid of
+* ``layout="painter"``: Painter's own pose target image, pixel for pixel (Wang et al., "Images Speak
+  in Images: A Generalist Painter for In-Context Visual Learning", CVPR 2023; baaivision/Painter
+  @cfec84587da2a2cc4e0b9acebe6fba1666e66477 ``Painter/data/mmpose_custom/data/pipelines/
+  custom_transform.py`` ``encode_rgb_target_to_image`` on mmpose 0.x MSRA targets of sigma
+  ``[1.5, 3]``): centres rounded to whole pixels, ``R = uint8(255 * max of the sigma windows)``
+  (truncated), ``(G, B)`` the id's code (the grid below) in its ``sigma / 2`` window, collisions to
+  the id of the largest sigma window (:func:`rgbtask.core.keypoints.render_painter` states the
+  rule). Default sigma 3 and Painter's decode: nearest of the K codes plus black by L1 on
+  ``(G, B)``, the class-masked R, its maxima and mmpose's quarter-pixel step
+  (:func:`rgbtask.core.keypoints.find_peaks_painter`). Capacity ``K <= 24``.
+* ``layout="grid"`` (named ``painter`` before Painter's own images took the name; images unchanged):
+  one RGB image; ``R = round(s h)`` and ``(G, B)`` the owner's code on Painter's grid of
   ``n = floor(sqrt(K)) + 1`` levels per channel, ``G = 255 - (k // n) * (256 // n)``,
-  ``B = 255 - (k % n) * (256 // n)``; ``(0, 0, 0)`` where ``R = 0``. This is the layout of Painter
-  (Wang et al., "Images Speak in Images: A Generalist Painter for In-Context Visual Learning",
-  CVPR 2023; ``define_colors_gb_mean_sep`` in baaivision/Painter,
-  ``data/mmpose_custom/data/pipelines/custom_transform.py``): for the 17 COCO keypoints, 5 levels
-  {255, 204, 153, 102, 51} on G and B, 51 code values apart; overlapping blobs take the id of the
-  larger one. Painter truncates ``R = int(255 h)``; we round. Capacity ``K <= 24`` (n <= 5 keeps
+  ``B = 255 - (k % n) * (256 // n)`` (``define_colors_gb_mean_sep``); ``(0, 0, 0)`` where
+  ``R = 0``: for the 17 COCO keypoints, 5 levels {255, 204, 153, 102, 51} on G and B, 51 code
+  values apart; overlapping blobs take the id of the larger one. Capacity ``K <= 24`` (n <= 5 keeps
   the levels 51 apart).
 * ``layout="palette"``: one RGB image, ``RGB = round(s h c_k)`` with a distinct colour ``c_k`` per id:
   the fully saturated hue wheel ``c_k = HSV(k / K, 1, 1)`` (max component 1, so ``max(R, G, B)``
@@ -35,11 +43,29 @@ Invisible (``visible=False``) or NaN keypoints are not drawn, and neither are ke
 canvas ``[-0.5, W - 0.5) x [-0.5, H - 0.5)`` (policy: off-canvas = not in the image); they decode as
 NaN. inf is an error.
 
+``unbiased=False`` draws mmpose's default (biased) MSRA heatmap instead: each centre rounded to a
+whole pixel and the blob cut to its ``3 sigma`` square window (:func:`rgbtask.core.keypoints.
+_snapped_window`).
+
 Decoding: peak candidates are local maxima of the heatmap among same-id neighbours above
-``threshold``; refined per axis (``refine``): ``"dark"`` (a Newton step on the log heatmap,
-Zhang et al., "Distribution-Aware Coordinate Representation for Human Pose Estimation", CVPR 2020;
-exact for a sampled Gaussian, whose log is a parabola), ``"quarter"`` (a quarter pixel toward the
-larger neighbour, Newell et al. 2016) or ``"none"``. Per id, candidates closer than
+``threshold``; refined (``refine``) by
+
+* ``"dark"``: DARK as published (Zhang et al., "Distribution-Aware Coordinate Representation for
+  Human Pose Estimation", CVPR 2020; mmpose ``refine_keypoints_dark`` and ``gaussian_blur``,
+  open-mmlab/mmpose@759b39c ``mmpose/codecs/utils/refinement.py``, ``post_processing.py``): the
+  id's heatmap blurred with OpenCV's Gaussian of the size matching sigma (11 at sigma 2, 17 at
+  sigma 3), its log, one 2-D Newton step with the full Hessian (cross term included) at the peak
+  pixel; computed on the 5 x 5 blurred pixels around each peak only (the renormalisation to the
+  original maximum is a constant in the log and cancels);
+* ``"gaussian_fit"``: Gauss-Newton least squares of ``A exp(-|p - c|^2 / (2 sigma^2))`` (sigma
+  known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, from the
+  per-axis step, without the pixels of other ids and, in each iteration, those more than 25
+  levels above the current Gaussian (another blob of the same id): the maximum likelihood estimate under white noise, at the
+  Cramer-Rao bound; the default;
+* ``"newton1d"``: per axis a Newton step on the log of the three samples,
+  ``-(L+ - L-) / 2 / (L+ - 2 L0 + L-)`` (exact for a sampled Gaussian, whose log is a parabola;
+  cheapest, more sensitive to quantisation);
+* ``"quarter"`` (a quarter pixel toward the larger neighbour, Newell et al. 2016) or ``"none"``. Per id, candidates closer than
 ``sigma * sqrt(2 ln(1 / threshold))`` (the blob's radius above the threshold) to a stronger one are
 suppressed (NMS) and the ``max_instances`` strongest kept. Instances are assembled id by id (most
 detected ids first) by optimal assignment of each id's peaks to the instances so far, at the
@@ -50,9 +76,12 @@ is its peak value over the lowest peak a clean blob can have, ``exp(-1 / (4 sigm
 The peaks come from :func:`rgbtask.core.keypoints.find_peaks`; NMS, grouping and the matching
 of decoded to reference instances live in :mod:`rgbtask.codecs.keypoint_grouping`.
 
-Round-trip bound (8-bit codes), for a keypoint at least ``isolation_px`` from every other drawn
-keypoint on its plane (painter / palette: any keypoint; stacked: same id) and at least 1 px inside
-the canvas edge. Writing ``s = 255``:
+Round-trip bound, ``layout="painter"``: the centre pixel, ``sqrt(2) (0.5 + max(H, W) 2^-24)`` (the
+rounding of the float32 coordinate) for a keypoint at least ``isolation_px`` from the others.
+
+Round-trip bound (8-bit codes, the other layouts), for a keypoint at least ``isolation_px`` from
+every other drawn keypoint on its plane (grid / palette: any keypoint; stacked: same id) and at
+least 1 px inside the canvas edge. Writing ``s = 255``:
 
 * Ties: two pixels straddling the peak can get the same code when the peak is within
   ``delta = sigma^2 / (0.8 s A exp(-1 / (8 sigma^2)))`` (``A = exp(-0.18 / sigma^2)``) of their
@@ -69,7 +98,12 @@ the canvas edge. Writing ``s = 255``:
   difference ``c = -1 / sigma^2`` (error <= 4 eps), the Newton offset ``-g / c`` is exact for the
   parabola and off by ``|dg + d dc| / |c + dc| <= eps (1 + 4 (0.5 + delta)) / (1 / sigma^2 - 4 eps)``;
   add ``delta`` for the clip at +-0.5. Vector: ``sqrt(2)`` times that, 0.0735 px at sigma 2.
+* ``gaussian_fit`` and ``dark`` declare the DARK bound above, derived for the 3-sample step
+  (``newton1d``), not for them: the tests check it (their measured maxima are 20x below); ``dark``
+  only ``radius + 1`` px inside the canvas (its zero-padded blur pulls a blob cut by the edge
+  inward) and no bound nearer the edge.
 * ``refine="none"``, and any keypoint within 1 px of the canvas edge: ``sqrt(2) (0.5 + delta)``.
+* ``unbiased=False``: half a pixel more per axis (the blob sits at the rounded keypoint).
 
 Keypoints closer than ``isolation_px`` to another blob on their plane have no bound (the blobs
 merge). ``isolation_px = sigma * sqrt(2 ln(1 / threshold)) + 2`` (5.1 px at sigma 2): beyond it the
@@ -103,7 +137,7 @@ from rgbtask.core import keypoints as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import COCO_KEYPOINTS_IO
-from rgbtask.params import integer, number, one_of, param, size_hw
+from rgbtask.params import boolean, integer, number, one_of, param, size_hw
 from rgbtask.registry import register_codec
 
 __all__ = [
@@ -117,16 +151,29 @@ __all__ = [
 
 #: Layout name -> (kernel flag, maximum number of keypoint ids).
 LAYOUTS: dict[str, tuple[int, int | None]] = {
-    "painter": (kernels.PAINTER, 24),
+    "painter": (kernels.PAINTER_PUBLISHED, 24),
+    "grid": (kernels.PAINTER, 24),
     "palette": (kernels.PALETTE, 36),
     "stacked": (kernels.STACKED, None),
 }
+#: Refinement name -> kernel flag (module docstring).
 REFINES = {
     "none": kernels.REFINE_NONE,
     "quarter": kernels.REFINE_QUARTER,
+    "newton1d": kernels.REFINE_NEWTON1D,
     "dark": kernels.REFINE_DARK,
+    "gaussian_fit": kernels.REFINE_GAUSSIAN_FIT,
 }
 SCALE = 255.0
+#: Per layout, the defaults of ``sigma`` and ``refine`` (None in the constructor): Painter's
+#: published sigma (3 for R; the G/B class code within the sigma / 2 = 1.5 windows) and its decode
+#: (mmpose's quarter-pixel step); DARK at sigma 2 for the others.
+LAYOUT_DEFAULTS: dict[str, tuple[float, str]] = {
+    "painter": (3.0, "quarter"),
+    "grid": (2.0, "gaussian_fit"),
+    "palette": (2.0, "gaussian_fit"),
+    "stacked": (2.0, "gaussian_fit"),
+}
 
 _tables = TableCache("keypoint layout colours", max_entries=64)
 
@@ -158,7 +205,7 @@ def _colors(layout: str, num_keypoints: int) -> np.ndarray:
 
     def build() -> np.ndarray:
         table = np.zeros((num_keypoints, 3))
-        if layout == "painter":
+        if layout in ("painter", "grid"):
             table[:, 1:] = painter_codes(num_keypoints)
         elif layout == "palette":
             table[:] = palette_colors(num_keypoints)
@@ -182,16 +229,28 @@ class KeypointsHeatmap(Codec):
         (give it a size), and decodes an image at the size the image has.
     num_keypoints : int
         K, the number of keypoint ids.
-    sigma : float
-        Blob standard deviation in pixels (>= 0.5).
-    layout : {"painter", "palette", "stacked"}
+    sigma : float or None
+        Blob standard deviation in pixels (>= 0.5); None: the layout's (painter: 3, the R
+        heatmap's sigma as Painter, whose G/B class code lies in the sigma / 2 = 1.5 windows;
+        the others: 2). :attr:`blob_sigma` is the one in use.
+    layout : {"painter", "grid", "palette", "stacked"}
         How the id travels (module docstring); ``stacked`` gives ``(H, ceil(K / 3) * W, 3)`` images.
-    refine : {"dark", "quarter", "none"}
-        Sub-pixel refinement of each peak.
+    refine : {"gaussian_fit", "dark", "newton1d", "quarter", "none"} or None
+        Sub-pixel refinement of each peak (module docstring); None: the layout's (painter:
+        ``"quarter"``, Painter's own decode; the others: ``"gaussian_fit"``, a least-squares fit
+        of the known-sigma Gaussian, the most accurate). ``"dark"`` is DARK as published
+        (mmpose), ``"newton1d"`` the cheap per-axis Newton step on the log of the 3 samples.
+        :attr:`refine_method` is the one in use.
     max_instances : int
         Instances per image: encode refuses more, decode always returns this many (NaN padded).
     threshold : float
         Lowest peak value (0..1) that counts as a keypoint.
+    unbiased : bool
+        True (default): each blob centred at its sub-pixel keypoint. False: mmpose's default
+        (biased) MSRA heatmap (``MSRAHeatmap(unbiased=False)``): the centre rounded to a whole
+        pixel, ``int(x + 0.5)``, and the blob cut to its square window of half-width
+        ``3 sigma`` (mmpose's ``generate_gaussian_heatmaps``). Decoding then finds the rounded
+        centre, so the round trip is off by up to half a pixel per axis.
     """
 
     name: ClassVar[str] = "keypoints/heatmap"
@@ -202,11 +261,12 @@ class KeypointsHeatmap(Codec):
 
     size: tuple[int, int] | None = param(None, size_hw, optional=True)
     num_keypoints: int | None = param(None, integer(lo=1), optional=True)
-    sigma: float = param(2.0, number(lo=0.5, hi=64.0))
+    sigma: float | None = param(None, number(lo=0.5, hi=64.0), optional=True)
     layout: str = param("painter", one_of(*LAYOUTS))
-    refine: str = param("dark", one_of(*REFINES))
+    refine: str | None = param(None, one_of(*REFINES), optional=True)
     max_instances: int = param(20, integer(lo=1))
     threshold: float = param(0.3, number(lo=0.01, hi=0.9))
+    unbiased: bool = param(True, boolean)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -223,6 +283,18 @@ class KeypointsHeatmap(Codec):
             )
 
     # ---------------------------------------------------------------- description
+    @property
+    def blob_sigma(self) -> float:
+        """The blob sigma in use: ``sigma``, or the layout's default when None (painter: 3, as
+        Painter; the others: 2)."""
+        return LAYOUT_DEFAULTS[self.layout][0] if self.sigma is None else self.sigma
+
+    @property
+    def refine_method(self) -> str:
+        """The refinement in use: ``refine``, or the layout's default when None (painter:
+        ``"quarter"``, Painter's own decode; the others: ``"gaussian_fit"``)."""
+        return LAYOUT_DEFAULTS[self.layout][1] if self.refine is None else self.refine
+
     @property
     def pages(self) -> int:
         """RGB pages side by side in one encoded image (``stacked``: ceil(K / 3); else 1)."""
@@ -252,12 +324,24 @@ class KeypointsHeatmap(Codec):
     @property
     def radius(self) -> float:
         """Half-width of a drawn blob: beyond it ``255 h`` rounds to 0."""
-        return self.sigma * math.sqrt(2.0 * math.log(2.0 * SCALE))
+        return self.blob_sigma * math.sqrt(2.0 * math.log(2.0 * SCALE))
+
+    @property
+    def class_sigma(self) -> float:
+        """``layout="painter"``: the sigma whose window carries the G/B class code (sigma / 2;
+        Painter's 1.5 for its R sigma 3)."""
+        return self.blob_sigma / 2.0
 
     @property
     def nms_radius(self) -> float:
-        """Radius of a blob above the threshold; peaks of one id closer than it are merged."""
-        return self.sigma * math.sqrt(2.0 * math.log(1.0 / self.threshold))
+        """Radius of a blob above the threshold; peaks of one id closer than it are merged.
+        ``painter``: at least the half-diagonal of the square class window (7.1 px at Painter's
+        sigma 1.5), inside which a second maximum of the id can only be an artefact (JPEG rings at
+        the window's edges) since the window is the id's own."""
+        radius = self.blob_sigma * math.sqrt(2.0 * math.log(1.0 / self.threshold))
+        if self.layout == "painter":
+            radius = max(radius, math.sqrt(2.0) * (3.0 * self.class_sigma + 0.5))
+        return radius
 
     @property
     def isolation_px(self) -> float:
@@ -267,21 +351,27 @@ class KeypointsHeatmap(Codec):
     @property
     def tie_px(self) -> float:
         """delta of the module docstring: how far from a pixel midpoint the argmax may flip."""
-        s2 = self.sigma**2
+        s2 = self.blob_sigma**2
         amp = math.exp(-0.18 / s2)
         return s2 / (0.8 * SCALE * amp * math.exp(-1.0 / (8.0 * s2)))
 
     def axis_bound(self, refine: str | None = None) -> float:
         """The per-axis round-trip bound of an isolated interior keypoint (module docstring)."""
-        refine = self.refine if refine is None else refine
+        refine = self.refine_method if refine is None else refine
+        if self.layout == "painter":
+            # centres rounded to whole pixels (on the float32 coordinate, as mmpose): the blob is
+            # symmetric about the argmax, every refinement returns that pixel
+            return 0.5 + max(self.size or (1 << 16,)) * 2.0**-24
         delta = self.tie_px
         if delta > 0.1:
             return math.inf
+        if not self.unbiased:  # the blob sits at the rounded keypoint: up to half a pixel off
+            return 0.5 + dataclasses.replace(self, unbiased=True).axis_bound(refine)
         if refine == "none":
             return 0.5 + delta
         if refine == "quarter":
             return 0.25 + delta
-        s2 = self.sigma**2
+        s2 = self.blob_sigma**2
         v_min = math.exp(-((1.5 + delta) ** 2 + (0.5 + delta) ** 2) / (2.0 * s2))
         eps = -math.log(1.0 - 0.5 / (SCALE * v_min))
         denom = 1.0 / s2 - 4.0 * eps
@@ -296,7 +386,7 @@ class KeypointsHeatmap(Codec):
 
     def bound_text(self) -> str:
         return (
-            f"error <= {self.max_error_px:.4g} px ({self.refine}) for keypoints "
+            f"error <= {self.max_error_px:.4g} px ({self.refine_method}) for keypoints "
             f">= {self.isolation_px:.3g} px from other blobs and >= 1 px inside the canvas"
         )
 
@@ -366,6 +456,17 @@ class KeypointsHeatmap(Codec):
         kp = self._drawable(kp)
         lead = kp.shape[:-3]
         flat = np.ascontiguousarray(_batch_of(kp))
+        if self.layout == "painter":
+            h, w = self._canvas()
+            out = kernels.render_painter(
+                flat,
+                height=h,
+                width=w,
+                codes=painter_codes(self.num_keypoints),
+                sigma_r=self.blob_sigma,
+                sigma_c=self.class_sigma,
+            )
+            return out.reshape(lead + self.image_shape)
         out = kernels.render(
             flat,
             height=self._canvas()[0],
@@ -375,9 +476,10 @@ class KeypointsHeatmap(Codec):
             colors=_colors(self.layout, self.num_keypoints),
             layout=LAYOUTS[self.layout][0],
             n_planes=self.num_keypoints if self.layout == "stacked" else 1,
-            sigma=self.sigma,
-            radius=self.radius,
+            sigma=self.blob_sigma,
+            radius=self.radius if self.unbiased else 3.0 * self.blob_sigma,
             scale=SCALE,
+            snap=not self.unbiased,
         )
         return out.reshape(lead + self.image_shape)
 
@@ -400,9 +502,31 @@ class KeypointsHeatmap(Codec):
         lead = rgb.shape[:-3]
         flat = rgb.reshape((-1,) + self.image_shape)
         k, m = self.num_keypoints, self.max_instances
+        if self.layout == "painter":
+            cand, count = kernels.find_peaks_painter(
+                flat,
+                codes=painter_codes(k),
+                scale=rgb_scale(rgb),
+                threshold=self.threshold,
+                refine=REFINES[self.refine_method],
+                capacity=max(64, 8 * k * m),
+                majority=m > 1,
+            )
+        else:
+            cand, count = self._find_peaks(flat, rgb_scale(rgb))
+        clean_peak = math.exp(-1.0 / (4.0 * self.blob_sigma**2))
+        value, peak = group_peaks(cand, count, k, m, self.nms_radius)
+        score = np.clip(peak / clean_peak, 0.0, 1.0)
+        valid = np.all(np.isfinite(value), axis=-1)
+        score = np.where(valid, score, 0.0).astype(np.float32)
+        shape = lead + (m, k)
+        return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
+
+    def _find_peaks(self, flat: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        k, m = self.num_keypoints, self.max_instances
         h, w = self._canvas()
         n, sep = painter_grid(k)
-        cand, count = kernels.find_peaks(
+        return kernels.find_peaks(
             flat,
             colors=_colors(self.layout, k),
             layout=LAYOUTS[self.layout][0],
@@ -412,18 +536,12 @@ class KeypointsHeatmap(Codec):
             width=w,
             grid_n=n,
             grid_sep=float(sep),
-            scale=rgb_scale(rgb),
+            scale=scale,
             threshold=self.threshold,
-            refine=REFINES[self.refine],
+            refine=REFINES[self.refine_method],
             capacity=max(64, 8 * k * m),
+            sigma=self.blob_sigma,
         )
-        clean_peak = math.exp(-1.0 / (4.0 * self.sigma**2))
-        value, peak = group_peaks(cand, count, k, m, self.nms_radius)
-        score = np.clip(peak / clean_peak, 0.0, 1.0)
-        valid = np.all(np.isfinite(value), axis=-1)
-        score = np.where(valid, score, 0.0).astype(np.float32)
-        shape = lead + (m, k)
-        return Decoded(value.reshape(shape + (2,)), score.reshape(shape), valid.reshape(shape))
 
     # ---------------------------------------------------------------- range
     def range_text(self) -> str:
@@ -482,11 +600,17 @@ class KeypointsHeatmap(Codec):
         flat = _batch_of(ref)
         bounds = np.zeros((flat.shape[0], self.max_instances, self.num_keypoints))
         edge = math.sqrt(2.0) * (0.5 + self.tie_px) if self.tie_px <= 0.1 else math.inf
+        margin = 1.0
+        if self.layout == "painter":
+            edge = self.max_error_px
+        elif self.refine_method == "dark":  # the zero-padded blur pulls an edge-cut blob inward
+            edge, margin = math.inf, self.radius + 1.0
         plane = self._plane_of()
         for b, inst in enumerate(flat):
             x, y = inst[..., 0], inst[..., 1]
             drawn = np.isfinite(x)
-            interior = drawn & (x >= 1) & (x <= w - 2) & (y >= 1) & (y <= h - 2)
+            interior = drawn & (x >= margin) & (x <= w - 1 - margin)
+            interior &= (y >= margin) & (y <= h - 1 - margin)
             pts = inst.reshape(-1, 2)
             planes = np.broadcast_to(plane, x.shape).reshape(-1)
             d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)

@@ -15,6 +15,11 @@ cached lookup table filled by the same brute force (identical result for every p
 float input is decoded by brute force without rounding to 8 bits. Round-trip bound: exact (0 label
 errors) for every label except the *shadowed* ones of a palette that gives two labels one colour
 (ADE20K-150: label 49 decodes as 7), which decode to the lowest label of their group.
+That is ``decoder="pixel"``; the default ``decoder="context"`` then re-decides every pixel that
+is not an exact code among exact neighbours from its colour and its neighbourhood
+(:mod:`rgbtask.core.mask_context`), so lossless images stay exact and lossy ones lose their
+slivers. A named palette's void colour (:data:`rgbtask.palettes.NAMED_VOID`) encodes and decodes
+the ``ignore`` label (``valid = False``).
 
 ``mask/panoptic`` (lossless storage of COCO panoptic segment ids). ``id = R + 256 G + 256^2 B``,
 ``R = id % 256, G = id // 256 % 256, B = id // 256^2`` (panopticapi ``utils.py``: ``rgb2id`` /
@@ -53,15 +58,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
+from rgbtask.core import mask_context
 from rgbtask.core import masks as kernels
 from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import MASK_IO
 from rgbtask.metrics import instance_metrics, mask_metrics, panoptic_quality
 from rgbtask.palettes import (
+    NAMED_VOID,
     distinct_palette,
     find_collisions,
     min_pairwise_distance,
@@ -107,6 +114,47 @@ def _new_table() -> np.ndarray:
     return new_lut(np.uint64)
 
 
+#: The RGB-space candidate grids (:func:`rgbtask.core.masks.candidate_grid`) per (palette, need):
+#: a few hundred KiB each, 10 ms to build.
+_grids = TableCache("palette candidate grids", max_entries=8)
+
+#: Labels-only decode tables (``decode``, not ``decode_with_confidence``): one 2^24-entry uint8
+#: (16 MiB; palettes of up to 254 colours) or uint16 (32 MiB) table per :func:`table_key`.
+_label_tables = TableCache("palette label tables", max_entries=4)
+
+
+def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The candidate grid of a palette in RGB space (None in the other spaces: full scans)."""
+    if space != "rgb":
+        return None
+    key = (pal_coords.tobytes(), need)
+    return _grids.get(key, lambda: kernels.candidate_grid(pal_coords, need))
+
+
+#: The codes of the fine cells of one colour (:func:`rgbtask.core.masks.fine_cells`) per label
+#: table: 256 KiB (uint8) or 512 KiB (uint16), filled as colours are met.
+_fine_cells = TableCache("palette fine cells", max_entries=4)
+
+
+def _new_fine(entry: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Fine cells' codes and per-coarse-cell flags, all 0: filled as colours are met."""
+    return np.zeros(kernels.FINE_GRID**3, dtype=entry), np.zeros(kernels.GRID**3, dtype=np.uint8)
+
+
+def _code_labels(k: int, ignore: int, label_dtype: Any) -> tuple[np.dtype, np.ndarray] | None:
+    """The entry dtype of a labels-only table for a palette of ``k`` colours and the code -> label
+    map (code 0 unknown, ``j + 1`` label ``j``, the largest code ``ignore``); None when the labels
+    do not fit one (the labels-only path is then not used)."""
+    for entry in (np.uint8, np.uint16):
+        top = int(np.iinfo(entry).max)
+        if k <= top - 1:
+            code_label = np.zeros(top + 1, dtype=label_dtype)
+            code_label[1 : k + 1] = np.arange(k)
+            code_label[top] = ignore
+            return np.dtype(entry), code_label
+    return None
+
+
 def nearest_color(
     rgb: np.ndarray,
     palette: np.ndarray,
@@ -137,9 +185,82 @@ def nearest_color(
         ignore=int(ignore),
         label_dtype=label_dtype,
         lut=lut,
+        grid=_grid(pal_coords, space, 2),
     )
     shape = rgb.shape[:-1]
     return labels.reshape(shape), confidence.reshape(shape), valid.reshape(shape)
+
+
+def context_decode(
+    rgb: np.ndarray,
+    palette: np.ndarray,
+    space: str = "rgb",
+    reject_distance: float | None = None,
+    context: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Palette rows of checked RGB images ``(..., H, W, 3)``: ``(index int32, confidence
+    float32)``, index -1 where rejected. The nearest colour per pixel, then (``context=True``)
+    :mod:`rgbtask.core.mask_context` re-decides the off-code pixels from their neighbourhood;
+    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere)."""
+    rejected = len(palette)  # the colour tables hold labels >= 0: a row past the end marks it
+
+    def rows(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        index, conf, valid = nearest_color(
+            image, palette, space, reject_distance, rejected, np.int32
+        )
+        if reject_distance is not None:
+            index[~valid] = -1
+        return index, conf
+
+    index, conf = rows(rgb)
+    if context and rgb.ndim >= 3:
+        resolved = mask_context.resolve(
+            rgb,
+            index,
+            np.asarray(palette, dtype=np.float64),
+            rgb_scale(rgb),
+            lambda image: rows(image)[0],
+        )
+        conf = np.where(resolved == index, conf, np.float32(0.0))
+        index = resolved
+    return index, conf
+
+
+def nearest_labels(
+    rgb: np.ndarray,
+    palette: np.ndarray,
+    space: str = "rgb",
+    reject_distance: float | None = None,
+    ignore: int = 255,
+    label_dtype: Any = np.int64,
+) -> np.ndarray:
+    """The labels of :func:`nearest_color` alone, for ``decode``: 8-bit input goes through a
+    compact table of labels (1 or 2 bytes per colour instead of 8; no confidence written), other
+    input through :func:`nearest_color`."""
+    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)
+    codes = _code_labels(palette.shape[0], int(ignore), label_dtype)
+    if rgb.dtype != np.uint8 or codes is None:
+        return nearest_color(rgb, palette, space, reject_distance, ignore, label_dtype)[0]
+    entry, code_label = codes
+    pal_coords = convert(palette, space)
+    reject = math.inf if reject_distance is None else float(reject_distance)
+    key = (*table_key(palette, space, reject, ignore), entry.str)
+    table = _label_tables.get(key, lambda: new_lut(entry))
+    grid = _grid(pal_coords, space, 1)
+    fine = None
+    if grid is not None:
+        fine = _fine_cells.get(key, lambda: _new_fine(entry))
+    labels = kernels.nearest_labels(
+        rgb.reshape(-1, 3),
+        palette=pal_coords,
+        space_id=space_id(space),
+        reject=reject,
+        table=table,
+        code_label=code_label,
+        grid=grid,
+        fine=fine,
+    )
+    return labels.reshape(rgb.shape[:-1])
 
 
 def remove_small_regions(labels: np.ndarray, min_region: int) -> np.ndarray:
@@ -180,8 +301,11 @@ CHANNEL_AXIS_MIN_SIDE = 8
 _RGB_HINT = "this looks like an RGB image: decode it instead (codec.decode(rgb))"
 
 
-def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -> np.ndarray:
-    """Labels ``(..., H, W)`` of an integer (or bool) dtype in ``0..upper``.
+def _check_labels(
+    value: Any, what: str, upper: int, allow_bool: bool = False, check_range: bool = True
+) -> np.ndarray:
+    """Labels ``(..., H, W)`` of an integer (or bool) dtype in ``0..upper`` (``check_range=False``:
+    the caller checks the range, e.g. inside its encode kernel, with :func:`_range_error`).
 
     Refused with a hint (:data:`CHANNEL_AXIS_MIN_SIDE`): a trailing axis of length 1 on image-sized
     axes ("squeeze the last axis"), and one of length 3, an RGB image, whatever its values; any
@@ -203,11 +327,34 @@ def _check_labels(value: Any, what: str, upper: int, allow_bool: bool = False) -
             f"(a trailing axis of length 3 after two of {CHANNEL_AXIS_MIN_SIDE} or more is read "
             "as colour channels; images 3 pixels wide go as rows: labels.swapaxes(-1, -2))"
         )
-    lo, hi = int(labels.min()), int(labels.max())
-    if lo < 0 or hi > upper:
-        hint = f"; {_RGB_HINT}" if labels.ndim >= 3 and shape[-1] == 3 else ""
-        raise InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}{hint}")
+    if check_range:
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi > upper:
+            raise _range_error(labels, what, upper)
     return labels
+
+
+def _range_error(labels: np.ndarray, what: str, upper: int) -> InputError:
+    """The error of labels outside ``0..upper`` (their extremes named)."""
+    lo, hi = int(labels.min()), int(labels.max())
+    hint = f"; {_RGB_HINT}" if labels.ndim >= 3 and labels.shape[-1] == 3 else ""
+    return InputError(f"expected {what} in 0..{upper}, got values in {lo}..{hi}{hint}")
+
+
+def _encode_colors(
+    value: Any, what: str, colors: np.ndarray, allow_bool: bool = False
+) -> np.ndarray:
+    """Labels ``(..., H, W)`` -> ``colors[labels]`` ``(..., H, W, 3)`` uint8 in one pass: the
+    gather kernel checks the range as it goes (the error is :func:`_check_labels`'s)."""
+    upper = colors.shape[0] - 1
+    labels = _check_labels(value, what, upper, allow_bool=allow_bool, check_range=False)
+    flat = labels.reshape(-1)
+    if flat.dtype == np.bool_:
+        flat = flat.view(np.uint8)
+    rgb, ok = kernels.gather(flat, np.ascontiguousarray(colors, dtype=np.uint8))
+    if not ok:
+        raise _range_error(labels, what, upper)
+    return rgb.reshape((*labels.shape, 3))
 
 
 def _label_dtype(max_label: int) -> np.dtype:
@@ -278,6 +425,15 @@ class LabelCodec(Codec):
         """0: every label round-trips."""
         return 0.0
 
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> labels, equal to ``decode_with_confidence(rgb).value`` (see :meth:`Codec.decode`)
+        without computing the confidence and validity nobody asked for (:meth:`_decode_labels`)."""
+        return self._decode_labels(check_rgb(rgb))
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        """The labels of :meth:`_decode` (a subclass computes them alone where that is faster)."""
+        return self._decode(rgb).value
+
 
 # ---------------------------------------------------------------- mask/palette
 
@@ -285,7 +441,7 @@ class LabelCodec(Codec):
 @register_codec
 @dataclass(frozen=True, eq=False, repr=False)
 class MaskPalette(LabelCodec):
-    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour.
+    """Semantic labels ``(..., H, W)`` <-> palette colours, decoded by nearest colour and context.
 
     Parameters
     ----------
@@ -302,7 +458,7 @@ class MaskPalette(LabelCodec):
         Pixels farther than this (in ``space`` units) from every palette colour decode to
         ``ignore`` with ``valid = False``. None: never reject.
     ignore : int
-        The label of rejected pixels (255).
+        The label of rejected pixels and of the named palette's void colour (255).
     avoid : list of RGB triples, optional
         Colours a ``"distinct"`` palette keeps away from (e.g. a background); one triple is a
         list of one colour.
@@ -312,6 +468,17 @@ class MaskPalette(LabelCodec):
         kept region (per image): removes the slivers of other classes a lossy file leaves
         along boundaries. Real regions under that size are lost too, so this is off by default
         and not part of the round-trip bound (which assumes 0).
+    decoder : {"context", "pixel"}
+        ``"context"`` (default): a pixel whose colour is exactly a code, among exact
+        neighbours, keeps its label (lossless images decode bit-exact, one-pixel regions
+        included); the other pixels are re-decided from their colour and the labels of the
+        confident pixels around them (:mod:`rgbtask.core.mask_context`): no slivers of
+        unrelated classes along the boundaries of a lossy or generated image. ``"pixel"``: the
+        nearest colour of each pixel alone.
+
+    A named palette has its dataset's void colour (:data:`rgbtask.palettes.NAMED_VOID`): when
+    that colour is not one of the palette's and ``ignore`` is no palette label, the ``ignore``
+    label encodes to it and it decodes to ``ignore`` with ``valid = False``, never to a class.
     """
 
     name: ClassVar[str] = "mask/palette"
@@ -329,10 +496,32 @@ class MaskPalette(LabelCodec):
     ignore: int = param(255, integer(0, (1 << 30) - 1))
     avoid: Any = param(None, _colors, optional=True)
     min_region: int = param(0, integer(0, None))
+    decoder: str = param("context", one_of("context", "pixel"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.colors  # noqa: B018 (validate now, warn on collisions at construction)
+
+    @property
+    def void_color(self) -> tuple[int, int, int] | None:
+        """The named palette's void colour when it is an extra entry (decoded to ``ignore``):
+        not one of the palette's colours, and ``ignore`` no palette label; else None."""
+        if not isinstance(self.palette, str) or self.palette not in NAMED_VOID:
+            return None
+        if self.ignore < self.levels:
+            return None
+        void = NAMED_VOID[self.palette]
+        if (self.colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
+            return None
+        return void
+
+    @property
+    def decode_colors(self) -> np.ndarray:
+        """The rows decoding searches: :attr:`colors`, then the void colour if any."""
+        void = self.void_color
+        if void is None:
+            return self.colors
+        return np.concatenate([self.colors, np.asarray([void], dtype=np.uint8)])
 
     @property
     def colors(self) -> np.ndarray:
@@ -374,20 +563,58 @@ class MaskPalette(LabelCodec):
         return "exact (0 label errors)"
 
     def validate_value(self, value: Any) -> np.ndarray:
-        return _check_labels(value, "labels", self.levels - 1)
+        if self.void_color is None:
+            return _check_labels(value, "labels", self.levels - 1)
+        labels = _check_labels(value, "labels", max(self.levels - 1, self.ignore))
+        bad = (labels >= self.levels) & (labels != self.ignore)
+        if bad.any():
+            raise InputError(
+                f"expected labels in 0..{self.levels - 1} or the void label {self.ignore}, "
+                f"got {int(labels[bad].flat[0])}"
+            )
+        return labels
 
     def _encode(self, labels: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(np.take(self.colors, labels, axis=0))
+        if self.void_color is not None:
+            labels = np.where(labels == self.ignore, self.levels, labels)
+        return np.ascontiguousarray(np.take(self.decode_colors, labels, axis=0))
+
+    def encode(self, value: Any) -> np.ndarray:
+        """Labels -> palette colours, the range checked in the same pass (:func:`_encode_colors`);
+        a palette with a void colour maps the ``ignore`` label first (:meth:`_encode`)."""
+        if self.void_color is not None:
+            return super().encode(value)
+        return _encode_colors(value, "labels", self.colors)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        # the compact label table answers the per-pixel decoder; the context decoder goes through
+        # _decode (decode == decode_with_confidence(rgb).value either way)
+        if self.min_region > 1 or self.decoder != "pixel":
+            return self._decode(rgb).value
+        labels = nearest_labels(
+            rgb, self.decode_colors, self.space, self.reject_distance, self.ignore, self.label_dtype
+        )
+        if self.void_color is not None:  # the void colour's row decodes as the ignore label
+            labels[labels == self.levels] = self.ignore
+        return labels
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
-        labels, conf, valid = nearest_color(
-            rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
-        )
+        if self.decoder == "pixel" and self.void_color is None:
+            labels, conf, valid = nearest_color(
+                rgb, self.colors, self.space, self.reject_distance, self.ignore, self.label_dtype
+            )
+        else:
+            index, conf = context_decode(
+                rgb, self.decode_colors, self.space, self.reject_distance, self.decoder == "context"
+            )
+            valid = (index >= 0) & (index < self.levels)
+            labels = np.where(valid, index, self.ignore).astype(self.label_dtype)
+            conf = np.where(valid, conf, np.float32(0.0))
         if self.min_region > 1:
             flat = labels.reshape((-1, *labels.shape[-2:]))
             for i in range(flat.shape[0]):
                 flat[i] = remove_small_regions(flat[i], self.min_region)
-            if self.reject_distance is not None:
+            if self.reject_distance is not None or self.void_color is not None:
                 # a sliver may take the ignore label of a rejected region, or a rejected speck
                 # the label of a class region: validity follows the final label
                 valid = labels != self.ignore
@@ -399,6 +626,8 @@ class MaskPalette(LabelCodec):
         text = f"labels 0..{self.levels - 1}"
         if shadowed:
             text += f" except the shadowed {shadowed}"
+        if self.void_color is not None:
+            text += f", or ignore = {self.ignore} on the void colour {self.void_color}"
         if self.reject_distance is not None:
             text += f", or ignore = {self.ignore} where rejected"
         return text
@@ -411,7 +640,7 @@ class MaskPalette(LabelCodec):
 
     @property
     def pixelwise(self) -> bool:
-        return self.min_region <= 1
+        return self.min_region <= 1 and self.decoder == "pixel"
 
     def roundtrip_bound(self, reference: np.ndarray) -> np.ndarray:
         """0, and 1 on pixels whose label is shadowed by a colliding lower label."""
@@ -459,6 +688,20 @@ class MaskPanoptic(LabelCodec):
 
     def _encode(self, ids: np.ndarray) -> np.ndarray:
         return kernels.panoptic_rgb(ids.reshape(-1)).reshape((*ids.shape, 3))
+
+    def encode(self, value: Any) -> np.ndarray:
+        """Ids -> RGB, the range checked in the same pass."""
+        upper = (1 << 24) - 1
+        ids = _check_labels(value, "segment ids", upper, check_range=False)
+        rgb, ok = kernels.panoptic_rgb_checked(ids.reshape(-1))
+        if not ok:
+            raise _range_error(ids, "segment ids", upper)
+        return rgb.reshape((*ids.shape, 3))
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.dtype != np.uint8:
+            return self._decode(rgb).value
+        return kernels.panoptic_ids_u8(rgb.reshape(-1, 3)).reshape(rgb.shape[:-1])
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         ids, conf = kernels.panoptic_ids(rgb.reshape(-1, 3), scale=rgb_scale(rgb))
@@ -628,6 +871,10 @@ class MaskInstance(LabelCodec):
         stuff) stays one instance. Default (None): True with ``colors="distinct"`` (the behaviour
         before ``colors`` existed), False with ``colors="random"`` (its colours never repeat in
         an image); :attr:`split_components` is the value in use.
+    decoder : {"context", "pixel"}
+        ``colors="distinct"``: ``"context"`` (default) re-decides the off-code pixels of a lossy
+        or generated image from their neighbourhood as ``mask/palette`` does (exact codes among
+        exact neighbours keep their id); ``"pixel"``: the nearest colour of each pixel alone.
     """
 
     name: ClassVar[str] = "mask/instance"
@@ -654,6 +901,7 @@ class MaskInstance(LabelCodec):
     seed: int = param(0, integer(0, 2**32 - 1))
     min_distance: float | None = param(None, _distance, optional=True)
     components: bool | None = param(None, boolean, optional=True)
+    decoder: str = param("context", one_of("context", "pixel"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -692,7 +940,7 @@ class MaskInstance(LabelCodec):
 
     @property
     def pixelwise(self) -> bool:
-        return self.colors == "distinct"
+        return self.colors == "distinct" and self.decoder == "pixel"
 
     @property
     def levels(self) -> int:
@@ -722,12 +970,26 @@ class MaskInstance(LabelCodec):
             )
         return out
 
+    def encode(self, value: Any) -> np.ndarray:
+        """Ids -> colours; ``"distinct"``: the range checked in the gather's pass."""
+        if self.colors == "distinct":
+            return _encode_colors(value, "instance ids", self.palette_colors)
+        return super().encode(value)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if self.colors == "distinct" and self.decoder == "pixel":
+            return nearest_labels(rgb, self.palette_colors, self.space, label_dtype=np.int32)
+        return self._decode(rgb).value
+
     def _decode(self, rgb: np.ndarray) -> Decoded:
         if self.colors == "distinct":
-            labels, conf, valid = nearest_color(
-                rgb, self.palette_colors, self.space, label_dtype=np.int32
-            )
-            return Decoded(labels, conf, valid)
+            if self.decoder == "pixel":
+                labels, conf, valid = nearest_color(
+                    rgb, self.palette_colors, self.space, label_dtype=np.int32
+                )
+                return Decoded(labels, conf, valid)
+            ids, conf = context_decode(rgb, self.palette_colors, self.space)
+            return Decoded(ids, conf, np.ones(ids.shape, dtype=np.bool_))
         lead, (h, w) = rgb.shape[:-3], rgb.shape[-3:-1]
         ids = np.zeros(lead + (h, w), dtype=np.int32)
         conf = np.zeros(lead + (h, w), dtype=np.float32)
@@ -892,6 +1154,20 @@ class MaskBinary(LabelCodec):
     def _encode(self, mask: np.ndarray) -> np.ndarray:
         colors = np.asarray([self.background, self.foreground], dtype=np.uint8)
         return np.ascontiguousarray(np.take(colors, mask, axis=0))
+
+    def encode(self, value: Any) -> np.ndarray:
+        """0/1 (or bool) -> the two colours, the range checked in the gather's pass."""
+        colors = np.asarray([self.background, self.foreground], dtype=np.uint8)
+        return _encode_colors(value, "binary mask", colors, allow_bool=True)
+
+    def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
+        if rgb.dtype != np.uint8:
+            return self._decode(rgb).value
+        background, direction, inv_len2, threshold = self._kernel_params()
+        labels = kernels.binary_labels(
+            rgb.reshape(-1, 3), background, direction, inv_len2, threshold
+        )
+        return labels.reshape(rgb.shape[:-1])
 
     def _kernel_params(self) -> tuple:
         bg = np.asarray(self.background, dtype=np.float64)

@@ -2,14 +2,18 @@
 
 Encoding (per pixel)::
 
-    n_gl = n * signs(convention)                 # into the image frame (OpenGL camera frame)
-    rgb  = round((n_gl / |n_gl| + 1) / 2 * (2**bits - 1))   # round half up, never truncate
+    n_img = n * signs(convention) * signs(image_convention)   # user frame -> OpenGL -> image frame
+    rgb   = round((n_img / |n_img| + 1) / 2 * (2**bits - 1))  # round half up
+    quantization="floor": floor(...) instead (what ``(x * 255).astype(np.uint8)`` writes)
 
 ``bits=8`` gives ``uint8`` codes (255 levels per axis), ``bits=16`` ``uint16`` codes for 16-bit PNG
 (65535 levels per axis). Invalid normals (zero vector, NaN, inf) get the reserved code (0, 0, 0),
 which no unit vector can produce (it would need all three components near -1).
 
-Decoding: ``v = rgb / (2**bits - 1) * 2 - 1``, renormalised, converted back to ``convention``.
+Decoding: ``v = rgb / (2**bits - 1) * 2 - 1``, renormalised, converted back to ``convention``;
+``quantization="floor"`` reads a code as the centre of its truncation cell,
+``v = (rgb + 0.5) / (2**bits - 1) * 2 - 1`` (float RGB or the other integer depth shifted by the
+same half code of ``bits``), so truncated files decode within the same bound and without bias.
 A pixel is valid while ``| |v| - 1 | < 0.5``; the reserved code has ``|v| = sqrt(3)``. Confidence is 1
 while the norm's deviation is within what quantization alone explains (``sqrt(3) / (2**b - 1)`` for
 the input's bit depth ``b``) and falls linearly to 0 at a deviation of 0.5.
@@ -18,9 +22,10 @@ Round-trip bound: each component is off by at most half a step, ``1 / (2**bits -
 vector is at most ``sqrt(3) / (2**bits - 1)`` long and the angular error at most
 ``arcsin(sqrt(3) / (2**bits - 1))``: 0.389 deg for 8 bits, 0.0015 deg for 16 bits.
 
-Conventions: the image is always in one frame, the **OpenGL camera frame** (x right, y up, z toward
-the viewer; +x reads red, +y green, +z blue). ``convention`` names the frame of the vectors you pass
-to ``encode`` and get back from ``decode``, as per-axis signs to the OpenGL frame:
+Conventions: ``image_convention`` is the frame of the stored image (default the **OpenGL camera
+frame**: x right, y up, z toward the viewer; +x reads red, +y green, +z blue); ``convention`` names
+the frame of the vectors you pass to ``encode`` and get back from ``decode``. Both take the same
+values, per-axis signs to the OpenGL frame:
 
 * ``"opengl"`` (default), (+1, +1, +1): x right, y up, z toward the viewer. Marigold: diffusers'
   ``docs/source/en/api/pipelines/marigold.md`` ("X axis points right, Y axis points up, and Z axis
@@ -35,7 +40,9 @@ to ``encode`` and get back from ``decode``, as per-axis signs to the OpenGL fram
   its own demo output (``omnidata_tools/torch`` demo images: a left wall (254, 127, 122), a floor
   (110, 9, 98), a wall facing the camera (147, 111, 3)); a docstring in its ``transforms.py`` says
   otherwise about z and is contradicted by its code.
-* ``"dsine"``, (-1, +1, +1): x left, y up, z toward the viewer. DSINE's README says "(right, down,
+* ``"dsine"``, (-1, +1, +1): x left, y up, z toward the viewer, the negated OpenCV frame (a
+  reflection: left-handed). DSINE, StableNormal (Stable-X/StableNormal issue 18) and GeoWizard
+  (fuxiao0719/GeoWizard issues 45, 47) write their images in it. DSINE's README says "(right, down,
   front)" with a camera-facing wall at (0, 0, 1), which no right-handed right/down/front frame gives;
   its code (``RayReLU`` keeps normals along the viewing ray ``((u - cu)/fu, (v - cv)/fv, 1)``, and
   ``data/d2n/cross.py`` negates the cross product) and its own result images (a left-facing flank has
@@ -55,7 +62,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.core import normals as kernels
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import NORMALS_IO
@@ -118,6 +125,13 @@ class NormalsXYZ(Codec):
         Frame of the vectors given to ``encode`` and returned by ``decode``: ``"opengl"``
         (default), ``"opencv"``, ``"dsine"``, or per-axis signs to the OpenGL frame. A sign triple equal to a
         preset is stored as the preset's name.
+    image_convention : str or sequence of 3 signs
+        Frame of the stored image, the same values (default ``"opengl"``): ``"opencv"`` reads
+        Omnidata's PNGs, ``"dsine"`` DSINE's, StableNormal's and GeoWizard's.
+    quantization : {"round", "floor"}
+        How the image's codes were made: rounded (default) or truncated
+        (``(x * 255).astype(np.uint8)``); ``"floor"`` decodes a code as its cell's centre and
+        encodes by truncation.
     """
 
     name: ClassVar[str] = "normals/xyz"
@@ -132,20 +146,32 @@ class NormalsXYZ(Codec):
 
     bits: int = param(8, one_of(8, 16))
     convention: str | tuple[int, int, int] = param("opengl", convention_signs)
+    image_convention: str | tuple[int, int, int] = param("opengl", convention_signs)
+    quantization: str = param("round", one_of("round", "floor"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # the sign vector the kernels take, built once (read-only; not part of the config)
-        signs = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
-        signs = np.asarray(signs, dtype=np.float64)
+        # the sign vector the kernels take, built once (read-only; not part of the config):
+        # the user's frame -> OpenGL -> the image's frame (each sign is its own inverse)
+        user = CONVENTIONS.get(self.convention, self.convention)  # type: ignore[call-overload]
+        image = CONVENTIONS.get(self.image_convention, self.image_convention)  # type: ignore[call-overload]
+        signs = np.asarray(user, dtype=np.float64) * np.asarray(image, dtype=np.float64)
         signs.setflags(write=False)
         object.__setattr__(self, "_signs", signs)
 
     # ---------------------------------------------------------------- description
     @property
     def signs(self) -> np.ndarray:
-        """Per-axis signs from the user's frame to the image (OpenGL) frame (read-only)."""
+        """Per-axis signs from the user's frame (``convention``) to the stored image's frame
+        (``image_convention``), read-only; the same signs take the image back."""
         return self._signs
+
+    @property
+    def offset(self) -> float:
+        """Added to an integer code before decoding (0.5 for ``quantization="floor"``: the
+        centre of the truncation cell), and to the scaled value before ``floor`` on encoding
+        (0.5 rounds, 0 truncates)."""
+        return 0.0 if self.quantization == "floor" else 0.5
 
     @property
     def scale(self) -> float:
@@ -180,14 +206,41 @@ class NormalsXYZ(Codec):
         return normals
 
     def _encode(self, normals: np.ndarray) -> np.ndarray:
-        return kernels.encode(normals, signs=self.signs, scale=self.scale, dtype=self.dtype)
+        return kernels.encode(
+            normals, signs=self.signs, scale=self.scale, dtype=self.dtype, offset=self.offset
+        )
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> normals, equal to ``decode_with_confidence(rgb).value`` (see
+        :meth:`Codec.decode`) without the confidence and validity nobody asked for."""
+        rgb = check_rgb(rgb)
+        scale = rgb_scale(rgb)
+        return kernels.decode_values(
+            rgb,
+            scale=scale,
+            signs=self.signs,
+            max_dev=MAX_NORM_DEVIATION,
+            offset=self._decode_offset(scale),
+        )
+
+    def _decode_offset(self, scale: float) -> float:
+        """quantization="floor": a code c of the codec's bits stands for the cell [c, c + 1): its
+        centre, half a code of the codec's bits in the input's scale (float RGB, or the other
+        integer depth, of a code decodes as the code does)."""
+        return 0.5 * scale / self.scale if self.quantization == "floor" else 0.0
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
         scale = rgb_scale(rgb)
         # quantization slack of the input's bit depth (float input: the codec's)
         slack = math.sqrt(3.0) / (scale if scale > 1.0 else self.scale)
+        offset = self._decode_offset(scale)
         normals, confidence, valid = kernels.decode(
-            rgb, scale=scale, signs=self.signs, slack=slack, max_dev=MAX_NORM_DEVIATION
+            rgb,
+            scale=scale,
+            signs=self.signs,
+            slack=slack,
+            max_dev=MAX_NORM_DEVIATION,
+            offset=offset,
         )
         return Decoded(normals, confidence, valid)
 
@@ -233,3 +286,5 @@ class NormalsXYZ(Codec):
         yield cls(), [normals, normals[::-1, ::-1]]
         yield cls(bits=16), [normals]
         yield cls(convention="opencv"), [normals * flip]
+        yield cls(convention="opencv", image_convention="opencv"), [normals * flip]
+        yield cls(quantization="floor", image_convention="dsine"), [normals]

@@ -21,6 +21,7 @@ brute force, without rounding to 8 bits.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -56,39 +57,88 @@ def margin_confidence(d1, d2):
 
 
 @jit
-def _classify(x, y, z, palette, reject, ignore):
-    """(label, confidence float32, valid) of a colour at space coordinates ``(x, y, z)``."""
-    k, d1, d2 = nearest_color(x, y, z, palette)
+def _classify(x, y, z, palette, offsets, candidates, reject, ignore):
+    """(label, confidence float32, valid) of a colour at space coordinates ``(x, y, z)``: over the
+    colours its cell lists (:func:`nearest_listed`, the same answer) when ``offsets`` is not
+    empty (RGB space), else over the whole palette."""
+    if offsets.shape[0] > 0:
+        k, d1, d2 = nearest_listed(x, y, z, palette, offsets, candidates)
+    else:
+        k, d1, d2 = nearest_color(x, y, z, palette)
     if d1 > reject:
         return np.int64(ignore), np.float32(0.0), False
     return np.int64(k), margin_confidence(d1, d2), True
 
 
 @jit
-def nearest_kernel(rgb, labels, confidence, valid, scale, lut, palette, space_id, reject, ignore):
+def nearest_kernel(
+    rgb,
+    labels,
+    confidence,
+    valid,
+    scale,
+    lut,
+    palette,
+    offsets,
+    candidates,
+    space_id,
+    reject,
+    ignore,
+):
     """Nearest palette colour of each row of ``rgb`` (full scale ``scale``).
 
     ``lut``: the colour table of 8-bit input (``2**24`` uint64, 0 = not yet known), or an empty
     array for brute force on every pixel (uint16 or float input: nothing is rounded to 8 bits).
-    Both paths classify a colour with the same :func:`_classify`.
+    Both paths classify a colour with the same :func:`_classify`; ``offsets`` and ``candidates``:
+    the RGB-space :func:`candidate_grid` (with ``need=2``), or empty arrays.
     """
     if lut.shape[0] > 0:
-        _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore)
+        _nearest_table(
+            rgb,
+            labels,
+            confidence,
+            valid,
+            lut,
+            palette,
+            offsets,
+            candidates,
+            space_id,
+            reject,
+            ignore,
+        )
     else:
-        _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore)
+        _nearest_brute(
+            rgb,
+            labels,
+            confidence,
+            valid,
+            scale,
+            palette,
+            offsets,
+            candidates,
+            space_id,
+            reject,
+            ignore,
+        )
 
 
 @jit
-def _nearest_brute(rgb, labels, confidence, valid, scale, palette, space_id, reject, ignore):
+def _nearest_brute(
+    rgb, labels, confidence, valid, scale, palette, offsets, candidates, space_id, reject, ignore
+):
     for i in range(rgb.shape[0]):
         x, y, z = to_space(
             float(rgb[i, 0]) / scale, float(rgb[i, 1]) / scale, float(rgb[i, 2]) / scale, space_id
         )
-        labels[i], confidence[i], valid[i] = _classify(x, y, z, palette, reject, ignore)
+        labels[i], confidence[i], valid[i] = _classify(
+            x, y, z, palette, offsets, candidates, reject, ignore
+        )
 
 
 @jit
-def _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, reject, ignore):
+def _nearest_table(
+    rgb, labels, confidence, valid, lut, palette, offsets, candidates, space_id, reject, ignore
+):
     conf_f = np.empty(1, dtype=np.float32)
     conf_u = conf_f.view(np.uint32)
     for i in range(rgb.shape[0]):
@@ -101,7 +151,7 @@ def _nearest_table(rgb, labels, confidence, valid, lut, palette, space_id, rejec
                 float(rgb[i, 2]) / 255.0,
                 space_id,
             )
-            label, conf_f[0], ok = _classify(x, y, z, palette, reject, ignore)
+            label, conf_f[0], ok = _classify(x, y, z, palette, offsets, candidates, reject, ignore)
             entry = pack_label(label, conf_u[0], ok)
             lut[key] = entry
         labels[i] = label_of(entry)
@@ -235,18 +285,30 @@ def nearest(
     ignore: int,
     label_dtype,
     lut: np.ndarray | None = None,
+    grid: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows ``(n, 3)`` of checked RGB (full scale ``scale``) -> ``(labels, confidence float32, valid bool)``, each
     ``(n,)``: the nearest of the ``palette`` coordinates ``(K, 3)`` in space ``space_id``.
-    ``lut``: the colour table of uint8 input (:mod:`rgbtask.core._lut`), None for brute force."""
+    ``lut``: the colour table of uint8 input (:mod:`rgbtask.core._lut`), None for brute force;
+    ``grid``: the RGB-space :func:`candidate_grid` of the palette with ``need=2``, or None."""
     n = rgb.shape[0]
+    offsets, candidates = grid if grid is not None else (_NO_OFFSETS, _NO_CANDIDATES)
     labels = np.empty(n, dtype=label_dtype)
     confidence = np.empty(n, dtype=np.float32)
     valid = np.empty(n, dtype=np.bool_)
     run_rows(
         nearest_kernel,
         (rgb, labels, confidence, valid),
-        (scale, _NO_TABLE if lut is None else lut, palette, space_id, reject, ignore),
+        (
+            scale,
+            _NO_TABLE if lut is None else lut,
+            palette,
+            offsets,
+            candidates,
+            space_id,
+            reject,
+            ignore,
+        ),
     )
     return labels, confidence, valid
 
@@ -271,6 +333,13 @@ def panoptic_ids(rgb: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]
     return ids, confidence
 
 
+def panoptic_ids_u8(rgb: np.ndarray) -> np.ndarray:
+    """uint8 RGB rows ``(n, 3)`` -> ids int32 ``(n,)`` alone (``decode``: no confidence)."""
+    ids = np.empty(rgb.shape[0], dtype=np.int32)
+    run_rows(rgb2id_kernel, (rgb, ids))
+    return ids
+
+
 def binary(
     rgb: np.ndarray,
     scale: float,
@@ -289,3 +358,401 @@ def binary(
         (scale, background, direction, inv_len2, threshold),
     )
     return labels, confidence
+
+
+# ---------------------------------------------------------------- encode: a palette gather
+
+
+@jit
+def gather_kernel(labels, out, colors, bad):
+    """``out[i] = colors[labels[i]]`` (uint8 rows), the range check fused into the same pass: a
+    label outside ``0 .. len(colors) - 1`` sets ``bad[0]`` (its row is left unwritten)."""
+    k = colors.shape[0]
+    for i in range(labels.shape[0]):
+        v = np.int64(labels[i])
+        if v < 0 or v >= k:
+            bad[0] = 1
+            continue
+        out[i, 0] = colors[v, 0]
+        out[i, 1] = colors[v, 1]
+        out[i, 2] = colors[v, 2]
+
+
+@jit
+def gather_packed_kernel(labels, out, packed, bad):
+    """:func:`gather_kernel` with the colours packed as little-endian words (``packed[k]`` =
+    ``R | G << 8 | B << 16``): four pixels (12 bytes) go out as three 32-bit stores, the last
+    ``n % 4`` byte by byte. Little-endian machines only (:func:`gather`)."""
+    k = packed.shape[0]
+    n = labels.shape[0]
+    flat = out.reshape(-1)
+    quads = n // 4
+    words = flat[: quads * 12].view(np.uint32)
+    for q in range(quads):
+        i = 4 * q
+        v0 = np.int64(labels[i])
+        v1 = np.int64(labels[i + 1])
+        v2 = np.int64(labels[i + 2])
+        v3 = np.int64(labels[i + 3])
+        if min(v0, v1, v2, v3) < 0 or max(v0, v1, v2, v3) >= k:
+            bad[0] = 1
+            continue
+        a, b, c, d = packed[v0], packed[v1], packed[v2], packed[v3]
+        words[3 * q] = a | (b << 24)
+        words[3 * q + 1] = (b >> 8) | (c << 16)
+        words[3 * q + 2] = (c >> 16) | (d << 8)
+    for i in range(quads * 4, n):
+        v = np.int64(labels[i])
+        if v < 0 or v >= k:
+            bad[0] = 1
+            continue
+        w = packed[v]
+        flat[3 * i] = w & 255
+        flat[3 * i + 1] = (w >> 8) & 255
+        flat[3 * i + 2] = (w >> 16) & 255
+
+
+def gather_reference(labels, colors):
+    """NumPy specification of :func:`gather_kernel` for labels in range: ``np.take``."""
+    return np.take(colors, labels, axis=0)
+
+
+@jit
+def id2rgb_checked_kernel(ids, out, bad):
+    """:func:`id2rgb_kernel` for ids in ``0 .. 2^24 - 1`` (bytes by shifts), the range check fused:
+    an id outside sets ``bad[0]``."""
+    for i in range(ids.shape[0]):
+        v = np.int64(ids[i])
+        if v < 0 or v >= 16777216:
+            bad[0] = 1
+            continue
+        out[i, 0] = v & 255
+        out[i, 1] = (v >> 8) & 255
+        out[i, 2] = v >> 16
+
+
+def gather(labels: np.ndarray, colors: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Labels ``(n,)`` (any integer dtype) -> ``(rgb (n, 3) uint8, all labels in range)``."""
+    out = np.empty((labels.shape[0], 3), dtype=np.uint8)
+    bad = np.zeros(1, dtype=np.uint8)
+    if sys.byteorder == "little":
+        packed = np.zeros((colors.shape[0], 4), dtype=np.uint8)
+        packed[:, :3] = colors
+        run_rows(gather_packed_kernel, (labels, out), (packed.view("<u4")[:, 0], bad))
+    else:
+        run_rows(gather_kernel, (labels, out), (colors, bad))
+    return out, not bad[0]
+
+
+def panoptic_rgb_checked(ids: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Segment ids ``(n,)`` -> ``(rgb (n, 3) uint8, all ids in 0 .. 2^24 - 1)``."""
+    out = np.empty((ids.shape[0], 3), dtype=np.uint8)
+    bad = np.zeros(1, dtype=np.uint8)
+    run_rows(id2rgb_checked_kernel, (ids, out), (bad,))
+    return out, not bad[0]
+
+
+# ---------------------------------------------------------------- binary, labels only
+
+
+@jit
+def binary_labels_u8_kernel(rgb, labels, background, direction, s_min):
+    """uint8 RGB -> labels of :func:`binary_kernel` in integer arithmetic: with integer colours
+    ``s = (c - bg) . (fg - bg)`` is exact (``c / 255 * 255 == c`` for every 8-bit ``c``), and
+    ``t = s / |fg - bg|^2 >= threshold`` iff ``s >= s_min`` (:func:`binary_s_min`)."""
+    b0, b1, b2 = background[0], background[1], background[2]
+    d0, d1, d2 = direction[0], direction[1], direction[2]
+    for i in range(rgb.shape[0]):
+        s = (
+            (np.int32(rgb[i, 0]) - b0) * d0
+            + (np.int32(rgb[i, 1]) - b1) * d1
+            + (np.int32(rgb[i, 2]) - b2) * d2
+        )
+        labels[i] = 1 if s >= s_min else 0
+
+
+@jit
+def binary_labels_words_kernel(rgb, labels, direction, s_min_bg):
+    """:func:`binary_labels_u8_kernel` reading four pixels (12 bytes) as three little-endian
+    32-bit words: ``c . d >= s_min + bg . d`` (``s_min_bg``), the same integers. Little-endian
+    machines only (:func:`binary_labels`)."""
+    flat = rgb.reshape(-1)
+    n = labels.shape[0]
+    quads = n // 4
+    words = flat[: quads * 12].view(np.uint32)
+    d0, d1, d2 = np.int32(direction[0]), np.int32(direction[1]), np.int32(direction[2])
+    for q in range(quads):
+        a = words[3 * q]
+        b = words[3 * q + 1]
+        c = words[3 * q + 2]
+        s0 = np.int32(a & 255) * d0 + np.int32((a >> 8) & 255) * d1 + np.int32((a >> 16) & 255) * d2
+        s1 = np.int32(a >> 24) * d0 + np.int32(b & 255) * d1 + np.int32((b >> 8) & 255) * d2
+        s2 = np.int32((b >> 16) & 255) * d0 + np.int32(b >> 24) * d1 + np.int32(c & 255) * d2
+        s3 = np.int32((c >> 8) & 255) * d0 + np.int32((c >> 16) & 255) * d1 + np.int32(c >> 24) * d2
+        labels[4 * q] = s0 >= s_min_bg
+        labels[4 * q + 1] = s1 >= s_min_bg
+        labels[4 * q + 2] = s2 >= s_min_bg
+        labels[4 * q + 3] = s3 >= s_min_bg
+    for i in range(quads * 4, n):
+        s = (
+            np.int32(flat[3 * i]) * d0
+            + np.int32(flat[3 * i + 1]) * d1
+            + np.int32(flat[3 * i + 2]) * d2
+        )
+        labels[i] = s >= s_min_bg
+
+
+def binary_s_min(inv_len2: float, threshold: float) -> int:
+    """The least integer ``s`` with ``s * inv_len2 >= threshold`` in float64, as
+    :func:`binary_kernel` computes ``t`` (a product with a positive constant is monotone in ``s``,
+    so the answer is found next to ``threshold / inv_len2``)."""
+    s = math.floor(threshold / inv_len2) - 2
+    while s * inv_len2 < threshold:
+        s += 1
+    while (s - 1) * inv_len2 >= threshold:
+        s -= 1
+    return int(s)
+
+
+def binary_labels(
+    rgb: np.ndarray,
+    background: np.ndarray,
+    direction: np.ndarray,
+    inv_len2: float,
+    threshold: float,
+) -> np.ndarray:
+    """uint8 RGB rows ``(n, 3)`` -> labels uint8 ``(n,)``, equal to :func:`binary`'s."""
+    labels = np.empty(rgb.shape[0], dtype=np.uint8)
+    s_min = binary_s_min(inv_len2, threshold)
+    if sys.byteorder == "little":
+        bg_d = int(np.dot(background.astype(np.int64), direction.astype(np.int64)))
+        run_rows(
+            binary_labels_words_kernel,
+            (rgb, labels),
+            (direction.astype(np.int32), np.int32(s_min + bg_d)),
+        )
+        return labels
+    run_rows(
+        binary_labels_u8_kernel,
+        (rgb, labels),
+        (background.astype(np.int32), direction.astype(np.int32), np.int32(s_min)),
+    )
+    return labels
+
+
+# ---------------------------------------------------------------- candidate grid (RGB space)
+#: The RGB cube (coordinates 0..255) is cut into ``GRID**3`` cells ``CELL`` codes a side; each cell
+#: lists the palette colours that can be the nearest (or one of the two nearest) of a point in it.
+CELL_SHIFT = 4
+CELL = 1 << CELL_SHIFT
+GRID = 256 // CELL
+#: Relative and absolute slack on a cell's bound: a colour is listed when its distance from the cell
+#: is within the bound plus this (listing one more colour never changes an answer).
+GRID_SLACK = 1e-9
+
+
+def candidate_grid(palette: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets int64, candidates int32)``: the palette rows (in increasing order) that can be
+    among the ``need`` (1 or 2) nearest of a point of cell ``c`` are
+    ``candidates[offsets[c]:offsets[c+1]]`` (built once per palette, in NumPy: a few ms).
+
+    For the box ``[lo, lo + CELL]^3`` of a cell, ``B`` is the ``need``-th smallest over the palette
+    of the squared distance to the box's farthest point: every point of the box has ``need``
+    colours within ``sqrt(B)``, so a colour whose squared distance to the box's nearest point
+    exceeds ``B`` is never among its ``need`` nearest, and a scan of the listed colours in order
+    finds the same nearest (first on ties) and second-nearest distances as a scan of all.
+    """
+    lo = np.stack(np.meshgrid(*[np.arange(GRID) * CELL] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
+    p = np.asarray(palette, dtype=np.float64)[None]
+    far = (np.maximum(np.abs(p - lo), np.abs(p - lo - CELL)) ** 2).sum(-1)
+    near = (np.maximum(np.maximum(lo - p, 0.0), p - lo - CELL) ** 2).sum(-1)
+    k = 0 if need == 1 or p.shape[1] == 1 else 1
+    bound = np.partition(far, k, axis=1)[:, k] * (1.0 + GRID_SLACK) + GRID_SLACK
+    listed = near <= bound[:, None]
+    offsets = np.zeros(GRID**3 + 1, dtype=np.int64)
+    np.cumsum(listed.sum(axis=1), out=offsets[1:])
+    candidates = np.nonzero(listed)[1].astype(np.int32)  # row-major: per cell, increasing k
+    return offsets, candidates
+
+
+@jit
+def nearest_listed(x, y, z, palette, offsets, candidates):
+    """:func:`nearest_color` of an RGB-space point ``(x, y, z)`` (0..255) over the colours its
+    cell lists: the same label and distances (:func:`candidate_grid`)."""
+    cell = 0
+    for v in (x, y, z):
+        j = min(max(int(v) >> CELL_SHIFT, 0), GRID - 1)
+        cell = cell * GRID + j
+    best = 0
+    d1 = math.inf
+    d2 = math.inf
+    for j in range(offsets[cell], offsets[cell + 1]):
+        k = candidates[j]
+        dx = x - palette[k, 0]
+        dy = y - palette[k, 1]
+        dz = z - palette[k, 2]
+        d = dx * dx + dy * dy + dz * dz
+        if d < d1:
+            d2 = d1
+            d1 = d
+            best = k
+        elif d < d2:
+            d2 = d
+    return best, math.sqrt(d1), math.sqrt(d2)
+
+
+# ---------------------------------------------------------------- labels only, a compact table
+
+
+@jit
+def nearest_labels_kernel(
+    rgb, labels, table, code_label, palette, offsets, candidates, fine, fine_done, space_id, reject
+):
+    """Labels of :func:`nearest_kernel` for uint8 RGB rows through a compact lazily filled table
+    (uint8 or uint16 entries, one per 8-bit colour): 0 = unknown, ``k + 1`` = label ``k``, the
+    largest code = rejected (``code_label`` maps a code to its label, the ``ignore`` label for the
+    largest). An unknown colour is classified by the rule of :func:`_classify`: in RGB space
+    (``offsets`` not empty) by its fine cell's code when the cell has one colour
+    (:func:`fine_cells_of`, computed for a coarse cell when ``fine_done`` says it is not yet),
+    else over the colours its coarse cell lists (:func:`nearest_listed`); in the other spaces
+    over the whole palette."""
+    top = code_label.shape[0] - 1
+    listed = offsets.shape[0] > 0
+    flat = rgb.reshape(-1)  # 1-D reads: half the time of rgb[i, c] here
+    for i in range(rgb.shape[0]):
+        r = np.int64(flat[3 * i])
+        g = np.int64(flat[3 * i + 1])
+        b = np.int64(flat[3 * i + 2])
+        key = (r << 16) | (g << 8) | b
+        code = table[key]
+        if code == 0:
+            if listed:
+                cell = ((r >> CELL_SHIFT) * GRID + (g >> CELL_SHIFT)) * GRID + (b >> CELL_SHIFT)
+                if fine_done[cell] == 0:
+                    fine_cells_of(cell, palette, offsets, candidates, reject, fine)
+                    fine_done[cell] = 1
+                code = fine[
+                    (((r >> FINE_SHIFT) * FINE_GRID) + (g >> FINE_SHIFT)) * FINE_GRID
+                    + (b >> FINE_SHIFT)
+                ]
+            if code == 0:
+                x, y, z = to_space(float(r) / 255.0, float(g) / 255.0, float(b) / 255.0, space_id)
+                if listed:
+                    k, d1, _ = nearest_listed(x, y, z, palette, offsets, candidates)
+                else:
+                    k, d1, _ = nearest_color(x, y, z, palette)
+                code = top if d1 > reject else k + 1
+            table[key] = code
+        labels[i] = code_label[code]
+
+
+def nearest_labels(
+    rgb: np.ndarray,
+    palette: np.ndarray,
+    space_id: int,
+    reject: float,
+    table: np.ndarray,
+    code_label: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray] | None,
+    fine: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """uint8 RGB rows ``(n, 3)`` -> the labels of :func:`nearest` (dtype of ``code_label``);
+    ``grid``: :func:`candidate_grid` (``need=1``) and ``fine``: the fine cells' codes (dtype of
+    ``table``, zeros) and the per-coarse-cell "computed" flags (uint8, zeros), both filled as
+    colours are met; RGB space only (else None)."""
+    labels = np.empty(rgb.shape[0], dtype=code_label.dtype)
+    offsets, candidates = grid if grid is not None else (_NO_OFFSETS, _NO_CANDIDATES)
+    codes, done = fine if fine is not None else (table[:0], _NO_FLAGS)
+    run_rows(
+        nearest_labels_kernel,
+        (rgb, labels),
+        (table, code_label, palette, offsets, candidates, codes, done, space_id, reject),
+    )
+    return labels
+
+
+_NO_FLAGS = np.zeros(0, dtype=np.uint8)
+_NO_OFFSETS = np.zeros(0, dtype=np.int64)
+_NO_CANDIDATES = np.zeros(0, dtype=np.int32)
+
+
+# ---------------------------------------------------------------- fine cells of one colour (RGB space)
+#: The labels-only decode first looks a colour up in a grid of ``FINE_GRID**3`` cells ``FINE``
+#: codes a side (256 KiB of uint8 codes, cache-resident): a cell that lies entirely in one palette
+#: colour's Voronoi region (and within ``reject`` of it) holds that colour's code, the others 0.
+FINE_SHIFT = 2
+FINE = 1 << FINE_SHIFT
+FINE_GRID = 256 // FINE
+
+
+@jit
+def fine_cells(palette, offsets, candidates, reject, codes):
+    """Fill ``codes`` (``FINE_GRID**3``, zeros) with ``k + 1`` for every fine cell all of whose
+    points (the box ``[lo, lo + FINE]^3``) have palette colour ``k`` as their unique nearest and
+    within ``reject`` (:func:`fine_cells_of`, for every coarse cell)."""
+    for cell in range(GRID * GRID * GRID):
+        fine_cells_of(cell, palette, offsets, candidates, reject, codes)
+
+
+@jit
+def fine_cells_of(cell, palette, offsets, candidates, reject, codes):
+    """The fine cells of coarse cell ``cell`` (:func:`fine_cells`); ``offsets``/``candidates``:
+    :func:`candidate_grid` with ``need=1``.
+
+    As there: ``B`` = the least squared distance of a colour to the box's farthest point; when one
+    colour alone is within ``B`` of the box's nearest point, every other colour is strictly
+    farther from every point of the box than that colour, so it is the unique nearest (no tie to
+    break). The colours a coarse cell does not list are farther than its bound, which is at least
+    the fine cell's: scanning the coarse cell's list is enough."""
+    per = CELL // FINE
+    c0 = cell // (GRID * GRID)
+    c1 = (cell // GRID) % GRID
+    c2 = cell % GRID
+    lo_j, hi_j = offsets[cell], offsets[cell + 1]
+    for f in range(per * per * per):
+        f0 = c0 * per + f // (per * per)
+        f1 = c1 * per + (f // per) % per
+        f2 = c2 * per + f % per
+        lo0, lo1, lo2 = float(f0 * FINE), float(f1 * FINE), float(f2 * FINE)
+        bound = math.inf
+        for j in range(lo_j, hi_j):
+            k = candidates[j]
+            far = 0.0
+            for c, lo in ((0, lo0), (1, lo1), (2, lo2)):
+                d = max(abs(palette[k, c] - lo), abs(palette[k, c] - lo - FINE))
+                far += d * d
+            bound = min(bound, far)
+        bound = bound * (1.0 + GRID_SLACK) + GRID_SLACK
+        n = 0
+        only = -1
+        only_far = 0.0
+        for j in range(lo_j, hi_j):
+            k = candidates[j]
+            near = 0.0
+            far = 0.0
+            for c, lo in ((0, lo0), (1, lo1), (2, lo2)):
+                d = max(lo - palette[k, c], 0.0, palette[k, c] - lo - FINE)
+                near += d * d
+                e = max(abs(palette[k, c] - lo), abs(palette[k, c] - lo - FINE))
+                far += e * e
+            if near <= bound:
+                n += 1
+                only = k
+                only_far = far
+        if n == 1 and math.sqrt(only_far) * (1.0 + GRID_SLACK) + GRID_SLACK < reject:
+            codes[(f0 * FINE_GRID + f1) * FINE_GRID + f2] = only + 1
+
+
+def fine_cells_reference(palette, reject):
+    """NumPy specification of :func:`fine_cells` (over the whole palette): the code array."""
+    lo = np.stack(np.meshgrid(*[np.arange(FINE_GRID) * FINE] * 3, indexing="ij"), -1)
+    lo = lo.reshape(-1, 1, 3).astype(np.float64)
+    p = np.asarray(palette, dtype=np.float64)[None]
+    far = (np.maximum(np.abs(p - lo), np.abs(p - lo - FINE)) ** 2).sum(-1)
+    near = (np.maximum(np.maximum(lo - p, 0.0), p - lo - FINE) ** 2).sum(-1)
+    bound = far.min(axis=1, keepdims=True) * (1.0 + GRID_SLACK) + GRID_SLACK
+    inside = near <= bound
+    only = inside.argmax(axis=1)
+    far_only = np.take_along_axis(far, only[:, None], axis=1)[:, 0]
+    ok = (inside.sum(axis=1) == 1) & (np.sqrt(far_only) * (1.0 + GRID_SLACK) + GRID_SLACK < reject)
+    return np.where(ok, only + 1, 0)

@@ -91,11 +91,11 @@ def _keypoint_parts(codec: Codec) -> dict[str, Any]:
         "layout": str(codec.layout),  # type: ignore[attr-defined]
         "colors": np.asarray(_colors(codec.layout, k), dtype=np.float64),  # type: ignore[attr-defined]
         "pages": int(codec.pages),  # type: ignore[attr-defined]
-        "sigma": float(codec.sigma),  # type: ignore[attr-defined]
+        "sigma": float(codec.blob_sigma),  # type: ignore[attr-defined]
         "radius": float(codec.radius),  # type: ignore[attr-defined]
         "image_shape": tuple(codec.image_shape),  # type: ignore[attr-defined]
         "threshold": float(codec.threshold),  # type: ignore[attr-defined]
-        "refine": str(codec.refine),  # type: ignore[attr-defined]
+        "refine": str(codec.refine_method),  # type: ignore[attr-defined]
         "max_instances": int(codec.max_instances),  # type: ignore[attr-defined]
         "nms_radius": float(codec.nms_radius),  # type: ignore[attr-defined]
     }
@@ -108,7 +108,7 @@ def _keypoint_finish(codec: Codec, cand: np.ndarray, count: np.ndarray, lead: tu
 
     k, m = int(codec.num_keypoints), int(codec.max_instances)  # type: ignore[attr-defined]
     n_img = cand.shape[0]
-    clean_peak = math.exp(-1.0 / (4.0 * float(codec.sigma) ** 2))  # type: ignore[attr-defined]
+    clean_peak = math.exp(-1.0 / (4.0 * float(codec.blob_sigma) ** 2))  # type: ignore[attr-defined]
     if m == 1:
         value, peak = strongest(cand, count, k)
     else:

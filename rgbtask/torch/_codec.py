@@ -276,9 +276,8 @@ class TensorCodec:
         probe = torch.zeros((1, 1, 3), dtype=torch.uint8, device=device)
         if not _on_device(device) or not isinstance(self._native, (_DepthNative, _PaletteNative)):
             return False
-        if (
-            isinstance(self._native, _PaletteNative)
-            and not _palette_parts(self._codec)["pixelwise"]
+        if isinstance(self._native, _PaletteNative) and (
+            not _palette_parts(self._codec)["pixelwise"] or getattr(self._codec, "void_color", None)
         ):
             return False
         if isinstance(self._native, _DepthNative) and self._codec.bits != 8:

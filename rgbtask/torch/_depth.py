@@ -21,6 +21,8 @@ class _DepthNative(_Native):
     def decode_u8(self, codec, codes):
         if codec.bits != 8:
             return None  # 16-bit depth codecs: the host path (issue 15)
+        # the device table holds NumPy's decode of each colour, keyed by the whole config
+        # (quantization and max_distance included)
         return _colour_table(codec, codes.device).decode(codes)
 
     @staticmethod
@@ -58,8 +60,8 @@ class _DepthNative(_Native):
         NumPy codec (where ``f`` needs libm), so the codes are NumPy's exactly."""
         if value.dtype == torch.bool or value.dtype.is_complex or value.ndim < 2:
             return None
-        if codec.bits != 8:
-            return None  # 16-bit depth codecs: the host path (issue 15)
+        if codec.bits != 8 or not codec.default_decode:
+            return None  # 16-bit depth codecs (issue 15), quantization / max_distance: host
         if value.numel() == 0 or (value.ndim >= 3 and value.shape[-1] == 3):
             return None  # NumPy's validation (an RGB image given to encode, ...) speaks
         parts = _depth_parts(codec)
@@ -147,8 +149,8 @@ class _DepthNative(_Native):
         return torch.cat(fs).reshape(shape), torch.cat(ds).reshape(shape)
 
     def decode_float(self, codec, rgb01):
-        if codec.bits != 8:
-            return None  # 16-bit depth codecs: the host path (issue 15)
+        if codec.bits != 8 or not codec.default_decode:
+            return None  # 16-bit depth codecs (issue 15), quantization / max_distance: host
         parts = _depth_parts(codec)
         f, dist = self._project(rgb01.to(torch.float64), parts)
         thr = parts["threshold"]
@@ -212,6 +214,14 @@ class _DepthNative(_Native):
             n = parts["levels"]
             parts = dict(parts, knots=np.arange(n, dtype=np.float64), uniform=True)
         f = self._soft_project(rgb01, parts)
+        table = getattr(codec, "_table", None)
+        if table is not None and parts["kind"] == "palette":
+            # a tool's table (quantization "matplotlib" / "opencv"): entry k stands for the
+            # centre of its interval of f; between entries, linear (as decode, at the entries)
+            centre = torch.from_numpy(0.5 * (table.f_lo + table.f_hi)).to(f.device, f.dtype)
+            u = f * (parts["levels"] - 1)
+            k = torch.floor(u.detach()).clamp(0, parts["levels"] - 2).to(torch.int64)
+            f = centre[k] + (u - k.to(f.dtype)) * (centre[k + 1] - centre[k])
         if parts["power"]:
             f = f.clamp(max=1.0 - 2.0**-20)  # keep metres finite at the far end (white)
         return self._inverse(f, parts["params"])

@@ -24,7 +24,7 @@ def _axis_offsets(vm, v0, vp, use, refine: str) -> torch.Tensor:
     zero = torch.zeros_like(v0)
     if refine == "quarter":
         off = torch.where(vp > vm, 0.25, torch.where(vp < vm, -0.25, zero))
-    elif refine == "dark":
+    elif refine in ("newton1d", "gaussian_fit"):
         one = torch.ones_like(v0)
         lm = torch.log(torch.where(use, vm, one))
         l0 = torch.log(torch.where(use, v0, one))
@@ -35,6 +35,112 @@ def _axis_offsets(vm, v0, vp, use, refine: str) -> torch.Tensor:
     else:
         return zero
     return torch.where(use, off, zero)
+
+
+def _windows(val, ids, bi, pi, ii, ji, kk, half, other):
+    """Per candidate the ``(2 half + 1)^2`` window of its id's heatmap around ``(ii, ji)``:
+    values, and whether each pixel is on the canvas and has the candidate's id (``other``: or no
+    id)."""
+    h, w = val.shape[-2:]
+    off = torch.arange(-half, half + 1, device=val.device)
+    rows = ii[:, None, None] + off[None, :, None]
+    cols = ji[:, None, None] + off[None, None, :]
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    r = rows.clamp(0, h - 1)
+    c = cols.clamp(0, w - 1)
+    v = val[bi[:, None, None], pi[:, None, None], r, c]
+    k = ids[bi[:, None, None], pi[:, None, None], r, c]
+    same = k == kk[:, None, None]
+    if other:
+        same = same | (k < 0)
+    return v, inside & same
+
+
+def _dark_offsets(val, ids, bi, pi, ii, ji, kk, sigma):
+    """rgbtask.core.keypoints' ``_dark_offset`` for each candidate: DARK as published on the
+    blurred 5 x 5 window around the peak (float64; see the kernel)."""
+    from rgbtask.core.keypoints import DARK_FLOOR, dark_blur_weights, dark_kernel_size
+
+    weights = torch.from_numpy(dark_blur_weights(dark_kernel_size(sigma))).to(val.device)
+    bd = (weights.shape[0] - 1) // 2
+    h, w = val.shape[-2:]
+    v, use = _windows(val, ids, bi, pi, ii, ji, kk, 2 + bd, other=False)
+    win = torch.where(use, v, 0.0)
+    tmp = (win.unfold(2, weights.shape[0], 1) * weights).sum(-1)  # (C, n, 5)
+    blurred = (tmp.unfold(1, weights.shape[0], 1) * weights).sum(-1)  # (C, 5, 5)
+    lg = torch.log(blurred.clamp_min(DARK_FLOOR))
+    dx = 0.5 * (lg[:, 2, 3] - lg[:, 2, 1])
+    dy = 0.5 * (lg[:, 3, 2] - lg[:, 1, 2])
+    dxx = 0.25 * (lg[:, 2, 4] - 2.0 * lg[:, 2, 2] + lg[:, 2, 0])
+    dxy = 0.25 * (lg[:, 3, 3] - lg[:, 1, 3] - lg[:, 3, 1] + lg[:, 1, 1])
+    dyy = 0.25 * (lg[:, 4, 2] - 2.0 * lg[:, 2, 2] + lg[:, 0, 2])
+    det = dxx * dyy - dxy * dxy
+    ok = (det != 0.0) & (ji > 1) & (ji < w - 2) & (ii > 1) & (ii < h - 2)
+    safe = torch.where(ok, det, 1.0)
+    ox = -(dyy * dx - dxy * dy) / safe
+    oy = -(dxx * dy - dxy * dx) / safe
+    ok = ok & torch.isfinite(ox) & torch.isfinite(oy)
+    zero = torch.zeros_like(ox)
+    return [torch.where(ok, ox.clamp(-1.0, 1.0), zero), torch.where(ok, oy.clamp(-1.0, 1.0), zero)]
+
+
+def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
+    """rgbtask.core.keypoints' ``_fit_offset`` for each candidate: Gauss-Newton fit of the
+    known-sigma Gaussian from the per-axis start (float64; see the kernel)."""
+    from rgbtask.core.keypoints import (
+        FIT_CONDITION,
+        FIT_ITERATIONS,
+        FIT_REJECT,
+        fit_half_window,
+    )
+
+    half = fit_half_window(sigma)
+    h, w = val.shape[-2:]
+    v, use = _windows(val, ids, bi, pi, ii, ji, kk, half, other=True)
+    v = torch.where(use, v, 0.0)
+    inv = 1.0 / (sigma * sigma)
+    pos = torch.arange(-half, half + 1, dtype=torch.float64, device=val.device)
+    x, y = start[0].clone(), start[1].clone()
+    amp = v0 / torch.exp(-0.5 * (x * x + y * y) * inv)
+
+    live = torch.ones_like(x, dtype=torch.bool)
+    failed = torch.zeros_like(live)
+    for _ in range(FIT_ITERATIONS):
+        dxs = pos[None] - x[:, None]
+        dys = pos[None] - y[:, None]
+        gx = torch.exp(-0.5 * dxs * dxs * inv)
+        gy = torch.exp(-0.5 * dys * dys * inv)
+        g = gy[:, :, None] * gx[:, None, :]
+        res = v - amp[:, None, None] * g
+        u = (use & ~(res > FIT_REJECT)).to(torch.float64)
+        res = res * u
+        j0 = g * u
+        j1 = amp[:, None, None] * g * dxs[:, None, :] * inv * u
+        j2 = amp[:, None, None] * g * dys[:, :, None] * inv * u
+        m = [[(a * b).sum((1, 2)) for b in (j0, j1, j2)] for a in (j0, j1, j2)]
+        r0, r1, r2 = ((a * res).sum((1, 2)) for a in (j0, j1, j2))
+        c00 = m[1][1] * m[2][2] - m[1][2] * m[1][2]
+        c01 = m[0][2] * m[1][2] - m[0][1] * m[2][2]
+        c02 = m[0][1] * m[1][2] - m[0][2] * m[1][1]
+        det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02
+        c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
+        c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
+        c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
+        good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
+        safe = torch.where(good, det, 1.0)
+        da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
+        dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
+        dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
+        step = live & good & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
+        live = step
+        amp = torch.where(step, amp + da, amp)
+        x = torch.where(step, x + dx, x)
+        y = torch.where(step, y + dy, y)
+        failed = failed | (step & ~((x.abs() < 1.0) & (y.abs() < 1.0)))
+        live = live & ~failed
+    x = torch.where(failed, start[0], torch.minimum(w - 0.5 - ji, torch.maximum(-0.5 - ji, x)))
+    y = torch.where(failed, start[1], torch.minimum(h - 0.5 - ii, torch.maximum(-0.5 - ii, y)))
+    return [x, y]
 
 
 class _KeypointsNative(_Native):
@@ -58,7 +164,7 @@ class _KeypointsNative(_Native):
             ids = torch.arange(k, device=v.device)[None, :, None, None].expand(val.shape)
             return val, ids
         r, g, b = v[..., 0], v[..., 1], v[..., 2]
-        if parts["layout"] == "painter":
+        if parts["layout"] == "grid":
             n = math.isqrt(k) + 1
             sep = float(256 // n)
             gi = torch.floor((255.0 - g * 255.0) / sep + 0.5)
@@ -84,8 +190,10 @@ class _KeypointsNative(_Native):
         on the host."""
         parts = _keypoint_parts(codec)
         shape = parts["image_shape"]
-        if tuple(rgb.shape[-3:]) != shape:
-            return None  # the host path raises the codec's error
+        if tuple(rgb.shape[-3:]) != shape or parts["layout"] == "painter":
+            # the host path raises the codec's error; Painter's own images (two windows, a
+            # per-pixel L1 class, integer windows) are decoded by the NumPy codec
+            return None
         lead = tuple(rgb.shape[:-3])
         flat = rgb.reshape(-1, *shape)
         val, ids = self._planes(flat, parts, scale)
@@ -123,7 +231,15 @@ class _KeypointsNative(_Native):
             use = (pos > 0) & (pos < limit - 1) & (ids[at_lo] == kk) & (ids[at_hi] == kk)
             use = use & (vm > 0.0) & (vp > 0.0)
             off = _axis_offsets(vm, v0, vp, use, parts["refine"])
-            xy.append(pos.to(torch.float64) + off)
+            xy.append(off)
+        if parts["refine"] in ("dark", "gaussian_fit"):
+            full_val, full_ids = self._planes(flat, {**parts, "threshold": 0.0}, scale)
+            full_ids = torch.where(full_val > 0.0, full_ids, -1)
+            if parts["refine"] == "dark":
+                xy = _dark_offsets(full_val, full_ids, bi, pi, ii, ji, kk, parts["sigma"])
+            else:
+                xy = _fit_offsets(full_val, full_ids, bi, pi, ii, ji, kk, v0, xy, parts["sigma"])
+        xy = [ji.to(torch.float64) + xy[0], ii.to(torch.float64) + xy[1]]
         # the first ``cap`` candidates of each image in scan order (the kernel's), as its
         # (B, cap, 4) array of (id, x, y, value)
         cap = max(64, 8 * parts["k"] * parts["max_instances"])
@@ -143,7 +259,8 @@ class _KeypointsNative(_Native):
         in (instance, id) order on ties) and its code. The keypoints (small) are validated on
         the host; an image with a pixel whose code or owner an ulp of ``exp`` could change is
         rendered by the NumPy codec, so the codes are NumPy's exactly."""
-        if options:
+        # Painter's own images and mmpose's biased heatmap: rendered by the NumPy codec (host)
+        if options or codec.layout == "painter" or not codec.unbiased:  # type: ignore[attr-defined]
             return None
         vis = _to_host(visible) if isinstance(visible, torch.Tensor) else visible
         lead, kp = _keypoint_drawable(codec, _to_host(value), vis)
@@ -170,7 +287,7 @@ class _KeypointsNative(_Native):
                 u = heat * 255.0 + 0.5
                 near = [u]
                 code = torch.floor(u)
-                if parts["layout"] == "painter":
+                if parts["layout"] == "grid":
                     on = drawn & (code >= 1)
                     out[b, ..., 0] = torch.where(on, code, 0).to(torch.uint8)
                     for c in (1, 2):
@@ -226,7 +343,7 @@ class _KeypointsNative(_Native):
     def soft_decode(self, codec, rgb01, tau=0.05, **options):
         """Soft-argmax per keypoint id: ``softmax(heat_k / tau)`` over the canvas, its mean
         pixel position ``(x, y)``. ``heat_k`` is the id's heatmap: ``stacked``: its channel;
-        ``painter``: R weighted by how close (G, B) is to the id's code; ``palette``: the
+        ``painter`` and ``grid``: R weighted by how close (G, B) is to the id's code; ``palette``: the
         intensity ``max(R, G, B)`` weighted by how close the chroma ``RGB / max`` is to the
         id's colour (Gaussian weights, width a quarter of the code spacing)."""
         _no_options(codec, options)
@@ -243,7 +360,7 @@ class _KeypointsNative(_Native):
             pages = rgb01.reshape(*rgb01.shape[:-2], parts["pages"], w, 3)  # (..., H, P, W, 3)
             planes = pages.permute(*range(lead), lead + 1, lead + 3, lead, lead + 2)
             heat = planes.reshape(*rgb01.shape[:-3], parts["pages"] * 3, h, w)[..., :k, :, :]
-        elif parts["layout"] == "painter":
+        elif parts["layout"] in ("painter", "grid"):
             spacing = 256 // (math.isqrt(k) + 1) / 255.0
             cols = torch.from_numpy(parts["colors"] / 255.0).to(rgb01.device, rgb01.dtype)
             gb = rgb01[..., None, 1:]  # (..., H, W, 1, 2)

@@ -136,13 +136,13 @@ class _PaletteNative(_Native):
         return _gather_labels(value, _palette_parts(codec)["colors"])
 
     def decode_u8(self, codec, codes):
-        if not _palette_parts(codec)["pixelwise"]:
-            return None
+        if not _palette_parts(codec)["pixelwise"] or getattr(codec, "void_color", None):
+            return None  # context decoding, min_region, a void colour: the host decodes
         return _colour_table(codec, codes.device).decode(codes)
 
     def decode_float(self, codec, rgb01):
         parts, pal = self._palette(codec, rgb01.device)
-        if not parts["pixelwise"]:
+        if not parts["pixelwise"] or getattr(codec, "void_color", None):
             return None
         coords = to_space(rgb01.to(torch.float64), parts["space"])
         labels, conf, valid = _nearest_colour(coords, pal, parts["reject"], parts["ignore"])

@@ -36,16 +36,16 @@ class _NormalsNative(_Native):
         m = torch.where(ok, m, torch.ones_like(m))
         x, y, z = x / m, y / m, z / m
         r = torch.sqrt(x * x + y * y + z * z)
-        half = 0.5 * scale
-        codes = torch.stack([torch.floor((t / r + 1.0) * half + 0.5) for t in (x, y, z)], dim=-1)
+        half, offset = 0.5 * scale, codec.offset  # offset 0.5 rounds, 0 truncates ("floor")
+        codes = torch.stack([torch.floor((t / r + 1.0) * half + offset) for t in (x, y, z)], -1)
         codes = torch.where(ok[..., None], codes, torch.zeros_like(codes))
         return codes.to(torch.uint8 if scale == 255.0 else torch.int32)
 
-    def _decode(self, codec, rgb, scale):
+    def _decode(self, codec, rgb, scale, offset=0.0):
         signs, code_scale, max_dev = _normals_parts(codec)
         slack = math.sqrt(3.0) / (scale if scale > 1.0 else code_scale)
         v = rgb.to(torch.float64)
-        x, y, z = (v[..., i] / scale * 2.0 - 1.0 for i in range(3))
+        x, y, z = ((v[..., i] + offset) / scale * 2.0 - 1.0 for i in range(3))
         r = torch.sqrt(x * x + y * y + z * z)
         dev = (r - 1.0).abs()
         valid = dev < max_dev
@@ -56,14 +56,19 @@ class _NormalsNative(_Native):
         return Decoded(n, conf, valid)
 
     def decode_u8(self, codec, codes):
-        return self._decode(codec, codes, 255.0)
+        # quantization="floor": a code is the centre of its truncation cell (as NumPy's)
+        offset = 0.5 * 255.0 / codec.scale if codec.quantization == "floor" else 0.0
+        return self._decode(codec, codes, 255.0, offset)
 
     def decode_float(self, codec, rgb01):
-        return self._decode(codec, rgb01, 1.0)
+        offset = 0.5 / codec.scale if codec.quantization == "floor" else 0.0
+        return self._decode(codec, rgb01, 1.0, offset)
 
     def soft_decode(self, codec, rgb01, **options):
         _no_options(codec, options)
-        signs, _, _ = _normals_parts(codec)
+        signs, scale, _ = _normals_parts(codec)
+        if codec.quantization == "floor":  # as decode: the centre of the truncation cell
+            rgb01 = rgb01 + 0.5 / scale
         v = rgb01 * 2.0 - 1.0
         norm = torch.sqrt((v * v).sum(-1, keepdim=True).clamp_min(1e-24))
         sign = torch.tensor(signs, dtype=v.dtype, device=v.device)
