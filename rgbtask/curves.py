@@ -55,6 +55,7 @@ __all__ = [
     "decode_lut",
     "gray",
     "hue",
+    "projection_grid",
     "source_table",
 ]
 
@@ -467,6 +468,20 @@ def decode_lut(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
     """
     # pages cost no memory until a colour in them is first decoded (rgbtask.core._tables)
     return _LUTS.get(curve.key, lambda: (new_lut(np.uint32), fine_parameters(curve)))
+
+
+#: The projection grids (``kernels.build_projection_grid``), per curve: 0.1 to 3 MiB each.
+_GRIDS = TableCache("curve projection grids", max_entries=16)
+
+
+def projection_grid(curve: Curve) -> tuple[np.ndarray, np.ndarray, int]:
+    """The curve's projection grid: the candidate segments (palette curves: colours) of every
+    cell of a uniform grid over the RGB cube, so that projecting a colour measures only its
+    cell's candidates and gets the brute force's answer bit for bit
+    (``rgbtask.core.depth.build_projection_grid``). Built once per curve (0.05 to 2 s), shared."""
+    from rgbtask.core import depth as kernels
+
+    return _GRIDS.get(curve.key, lambda: kernels.build_projection_grid(curve))
 
 
 def fill_lut(curve: Curve) -> np.ndarray:

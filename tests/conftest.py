@@ -146,6 +146,8 @@ SLOW = (
     "tests/test_palettes.py::test_generated_beats_ade20k_margin",
     "tests/test_files.py::test_pfm_truncated_anywhere_is_refused",
     "tests/test_depth.py::test_real_frames_lossless_within_half_step[",
+    "tests/test_depth_grid.py::test_float32_and_uint16_input_through_the_grid[",
+    "tests/test_depth_grid.py::test_grid_projection_is_the_brute_force_bit_for_bit[turbo16]",
 )
 
 

@@ -28,8 +28,8 @@ confidence falls linearly with the distance. 8-bit input goes through a 2^24-ent
 shared by all codecs and threads and filled lazily with exactly that projection; float input is
 projected in float64 without rounding to 8 bits. A 16-bit codec decodes every input by the same
 projection (no 2^48 table), except that a colour that is one of its 16-bit codes (to 0.01 of a
-code, so float RGB of a code decodes as the code does) decodes to its level's depth, found by a
-hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
+code, so float RGB of a code decodes as the code does) decodes to its level's depth, found among
+the levels next to its projection or by a hash of the curve's codes (``kernels.decode_u16``); an 8-bit codec decodes ``uint16`` input as
 float, as before.
 Output is float32 metres.
 
@@ -64,7 +64,7 @@ import numba
 import numpy as np
 
 from rgbtask import curves as curves_mod
-from rgbtask.codec import Codec, Decoded, check_value, describe_array, rgb_scale
+from rgbtask.codec import Codec, Decoded, check_rgb, check_value, describe_array, rgb_scale
 from rgbtask.core import depth as kernels
 from rgbtask.core._tables import TableCache
 from rgbtask.errors import ConfigError, InputError
@@ -107,6 +107,13 @@ def _level_depths(curve: curves_mod.Curve, transform: Transform) -> np.ndarray:
     return _CODE_HASHES.get(
         key, lambda: kernels.level_depths(curve, transform.params, *transform.decoded_range)
     )
+
+
+def _float_grid(curve: curves_mod.Curve):
+    """The curve's projection grid for float decoding, or None (brute force) where the curve has
+    too few segments for the grid to save work (``gray``: one segment)."""
+    items = len(curve.vertices) - (curve.kind != "palette")
+    return curves_mod.projection_grid(curve) if items > 2 else None
 
 
 #: Inputs with at least this many pixels are encoded through a bucket table (same result, faster;
@@ -363,6 +370,25 @@ class DepthCodec(Codec):
             )
         return out
 
+    def _decode_u8(self, flat: np.ndarray, confidence: bool):
+        curve = self._curve
+        lut, _ = curves_mod.decode_lut(curve)
+        table = _depth_table(curve, self._transform)
+        diag = None
+        if curve.key == ("gray",):  # the gray codes (v, v, v) read directly (issue 17)
+            key = (curve.key, self._transform, "gray codes")
+            diag = _TABLES.get(key, lambda: kernels.gray_codes(curve, table, lut))
+        return kernels.decode_u8(flat, curve, table, lut, confidence, diag)
+
+    def decode(self, rgb: Any) -> np.ndarray:
+        """RGB -> depth (float32 metres, NaN where invalid); see :meth:`Codec.decode`. 8-bit
+        input to an 8-bit codec skips the confidence (the same depth, fewer bytes written)."""
+        rgb = check_rgb(rgb)
+        if self.default_decode and self.bits == 8 and rgb.dtype == np.uint8:
+            out, _, _ = self._decode_u8(rgb.reshape(-1, 3), confidence=False)
+            return out.reshape(rgb.shape[:-1])
+        return self._decode(rgb).value
+
     def _encode_truncating(self, flat: np.ndarray, out: np.ndarray) -> None:
         """``quantization`` 'floor': the curve's continuous colour at ``f``, each channel
         truncated (``floor(colour * (2**bits - 1))``, as ``(rgb * 255).astype(np.uint8)``
@@ -384,15 +410,18 @@ class DepthCodec(Codec):
         elif self.bits == 16:
             out, conf, valid = kernels.decode_u16(
                 flat, curve, tr.params, *tr.decoded_range, rgb_scale(rgb), _code_hash(curve),
-                _level_depths(curve, tr),
+                _level_depths(curve, tr), curves_mod.projection_grid(curve),
             )  # fmt: skip
         elif self.bits == 8 and rgb.dtype == np.uint8:
-            lut, _ = curves_mod.decode_lut(curve)
-            table = _depth_table(curve, tr)
-            out, conf, valid = kernels.decode_u8(flat, curve, table, lut)
+            out, conf, valid = self._decode_u8(flat, confidence=True)
         else:
             out, conf, valid = kernels.decode_float(
-                flat, rgb_scale(rgb), curve, tr.params, *tr.decoded_range
+                flat,
+                rgb_scale(rgb),
+                curve,
+                tr.params,
+                *tr.decoded_range,
+                grid=_float_grid(curve),
             )
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))

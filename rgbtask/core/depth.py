@@ -15,6 +15,8 @@ else ``i = floor(clip(f, 0, 1) * (levels - 1) + 0.5)``, colour ``codes[i]``.
 
 Decode (per pixel, float64): project the colour onto the curve (:mod:`rgbtask.curves`), ``f`` and
 the distance ``dist``; valid iff ``dist < threshold``; confidence ``clip(1 - dist / threshold)``.
+Float and 16-bit input measure only the candidate segments of the colour's cell of a 32^3 grid over
+the RGB cube (:func:`build_projection_grid`), with the brute force's result bit for bit.
 8-bit input goes through the curve's shared lookup table (filled lazily with the same projection).
 Any input to a 16-bit curve (:func:`decode_u16`): a colour that is one of the curve's 16-bit codes
 (within :data:`CODE_TOLERANCE` on the 65535 scale, as float32 RGB of a code is) decodes to its
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
@@ -59,7 +62,7 @@ def _forward(d, tp):
     return d
 
 
-@jit
+@jit(inline="always")
 def _inverse(f, tp):
     kind = int(tp[0])
     near = tp[1]
@@ -107,6 +110,42 @@ def encode_kernel(depth, out, codes, reserved, tp, nlev, zero_ok):
             out[i, 2] = codes[k, 2]
 
 
+@jit(inline="always")
+def _point_d2(p0, p1, p2, verts, k):
+    """Squared distance from the colour to vertex ``k`` (palette curves)."""
+    x0 = p0 - verts[k, 0]
+    x1 = p1 - verts[k, 1]
+    x2 = p2 - verts[k, 2]
+    return x0 * x0 + x1 * x1 + x2 * x2
+
+
+@jit(inline="always")
+def _segment_d2(p0, p1, p2, verts, k):
+    """Squared distance from the colour to segment ``k`` and the local position ``t`` in [0, 1]
+    of its nearest point (the one expression every projection evaluates, so all agree bit for
+    bit)."""
+    e0 = verts[k + 1, 0] - verts[k, 0]
+    e1 = verts[k + 1, 1] - verts[k, 1]
+    e2 = verts[k + 1, 2] - verts[k, 2]
+    dot = (p0 - verts[k, 0]) * e0 + (p1 - verts[k, 1]) * e1 + (p2 - verts[k, 2]) * e2
+    t = dot / (e0 * e0 + e1 * e1 + e2 * e2)
+    t = min(1.0, max(0.0, t))
+    x0 = p0 - (verts[k, 0] + t * e0)
+    x1 = p1 - (verts[k, 1] + t * e1)
+    x2 = p2 - (verts[k, 2] + t * e2)
+    return x0 * x0 + x1 * x1 + x2 * x2, t
+
+
+@jit(inline="always")
+def _parameter(bk, bt, palette, uniform, knots, nlev, nseg):
+    """The curve parameter ``f`` of position ``bt`` on segment (or vertex) ``bk``."""
+    if palette:
+        return bk / (nlev - 1)
+    if uniform:
+        return (bk + bt) / nseg
+    return (knots[bk] + bt * (knots[bk + 1] - knots[bk])) / (nlev - 1)
+
+
 @jit
 def _project(p0, p1, p2, verts, palette, uniform, knots, nlev):
     """Nearest point of the curve: returns (f, distance)."""
@@ -115,42 +154,181 @@ def _project(p0, p1, p2, verts, palette, uniform, knots, nlev):
     bt = 0.0
     if palette:
         for k in range(verts.shape[0]):
-            x0 = p0 - verts[k, 0]
-            x1 = p1 - verts[k, 1]
-            x2 = p2 - verts[k, 2]
-            d2 = x0 * x0 + x1 * x1 + x2 * x2
+            d2 = _point_d2(p0, p1, p2, verts, k)
             if d2 < best:
                 best = d2
                 bk = k
-        return bk / (nlev - 1), math.sqrt(best)
+        return _parameter(bk, bt, palette, uniform, knots, nlev, 0), math.sqrt(best)
     nseg = verts.shape[0] - 1
     for k in range(nseg):
-        e0 = verts[k + 1, 0] - verts[k, 0]
-        e1 = verts[k + 1, 1] - verts[k, 1]
-        e2 = verts[k + 1, 2] - verts[k, 2]
-        dot = (p0 - verts[k, 0]) * e0 + (p1 - verts[k, 1]) * e1 + (p2 - verts[k, 2]) * e2
-        t = dot / (e0 * e0 + e1 * e1 + e2 * e2)
-        t = min(1.0, max(0.0, t))
-        x0 = p0 - (verts[k, 0] + t * e0)
-        x1 = p1 - (verts[k, 1] + t * e1)
-        x2 = p2 - (verts[k, 2] + t * e2)
-        d2 = x0 * x0 + x1 * x1 + x2 * x2
+        d2, t = _segment_d2(p0, p1, p2, verts, k)
         if d2 < best:
             best = d2
             bk = k
             bt = t
-    if uniform:
-        f = (bk + bt) / nseg
-    else:
-        f = (knots[bk] + bt * (knots[bk + 1] - knots[bk])) / (nlev - 1)
-    return f, math.sqrt(best)
+    return _parameter(bk, bt, palette, uniform, knots, nlev, nseg), math.sqrt(best)
+
+
+@jit(inline="always")
+def _project_grid(p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots, nlev):
+    """:func:`_project` through the projection grid (:func:`build_projection_grid`): only the
+    candidates of the colour's cell, in increasing index, are measured, so the result is the
+    brute force's bit for bit. Colours outside [0, 1] (or NaN) take the brute force."""
+    if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
+        return _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
+    c0 = min(gsize - 1, int(p0 * gsize))
+    c1 = min(gsize - 1, int(p1 * gsize))
+    c2 = min(gsize - 1, int(p2 * gsize))
+    cell = (c0 * gsize + c1) * gsize + c2
+    best = math.inf
+    bk = 0
+    bt = 0.0
+    nseg = verts.shape[0] - 1
+    for j in range(start[cell], start[cell + 1]):
+        k = cand[j]
+        if palette:
+            d2 = _point_d2(p0, p1, p2, verts, k)
+            t = 0.0
+        else:
+            d2, t = _segment_d2(p0, p1, p2, verts, k)
+        if d2 < best:
+            best = d2
+            bk = k
+            bt = t
+    # no candidate: every point of the cell is at least the threshold from the curve (invalid)
+    return _parameter(bk, bt, palette, uniform, knots, nlev, nseg), math.sqrt(best)
+
+
+#: Cells per axis of the projection grid over the RGB cube (:func:`build_projection_grid`).
+GRID_SIZE = 32
+#: Slack (RGB units, [0, 1] scale) on the cell boxes and on the candidate test: far above the
+#: rounding of the distances (1e-16), far below any distance that decides a projection.
+GRID_SLACK = 1e-9
+
+
+@jit
+def _box_distance2(lo0, lo1, lo2, hi0, hi1, hi2, a0, a1, a2, b0, b1, b2):
+    """Squared distance between two axis-aligned boxes (the second given by its corners ``a``,
+    ``b`` in any order)."""
+    g0 = max(0.0, min(a0, b0) - hi0, lo0 - max(a0, b0))
+    g1 = max(0.0, min(a1, b1) - hi1, lo1 - max(a1, b1))
+    g2 = max(0.0, min(a2, b2) - hi2, lo2 - max(a2, b2))
+    return g0 * g0 + g1 * g1 + g2 * g2
+
+
+@jit
+def grid_cell_kernel(cells, counts, offsets, cand, verts, palette, threshold, gsize, fill):
+    """For every cell ``cells[i]`` of the grid, the segments (palette: vertices) that can be the
+    nearest to a colour in it: those whose distance to the cell (a lower bound: the segment cut
+    into pieces no longer than half a cell, each replaced by its bounding box) is at most
+    ``min(threshold, min over segments of the largest distance to the cell)`` (a corner's, the
+    distance to a segment being convex) plus :data:`GRID_SLACK`. Any other segment is further
+    from every colour of the cell than some candidate, or than the threshold (then the colour
+    is invalid whichever segment is nearest). ``fill``: write the candidates, in increasing
+    index, from ``offsets[i]``; else count them into ``counts[i]``."""
+    nitem = verts.shape[0] if palette else verts.shape[0] - 1
+    h = 1.0 / gsize
+    lb = np.empty(nitem)
+    for i in range(cells.shape[0]):
+        c = cells[i]
+        c0 = c // (gsize * gsize)
+        c1 = (c // gsize) % gsize
+        c2 = c % gsize
+        lo0 = c0 * h - GRID_SLACK
+        lo1 = c1 * h - GRID_SLACK
+        lo2 = c2 * h - GRID_SLACK
+        hi0 = (c0 + 1) * h + GRID_SLACK
+        hi1 = (c1 + 1) * h + GRID_SLACK
+        hi2 = (c2 + 1) * h + GRID_SLACK
+        bound = threshold
+        for k in range(nitem):
+            worst = 0.0
+            for corner in range(8):
+                q0 = hi0 if corner & 4 else lo0
+                q1 = hi1 if corner & 2 else lo1
+                q2 = hi2 if corner & 1 else lo2
+                if palette:
+                    d2 = _point_d2(q0, q1, q2, verts, k)
+                else:
+                    d2, _ = _segment_d2(q0, q1, q2, verts, k)
+                worst = max(worst, d2)
+            bound = min(bound, math.sqrt(worst))
+            if palette:
+                v0, v1, v2 = verts[k, 0], verts[k, 1], verts[k, 2]
+                best = _box_distance2(lo0, lo1, lo2, hi0, hi1, hi2, v0, v1, v2, v0, v1, v2)
+            else:
+                e0 = verts[k + 1, 0] - verts[k, 0]
+                e1 = verts[k + 1, 1] - verts[k, 1]
+                e2 = verts[k + 1, 2] - verts[k, 2]
+                length = math.sqrt(e0 * e0 + e1 * e1 + e2 * e2)
+                pieces = min(256, max(1, int(math.ceil(2.0 * length * gsize))))
+                best = math.inf
+                for m in range(pieces):
+                    ta = m / pieces
+                    tb = (m + 1) / pieces
+                    best = min(
+                        best,
+                        _box_distance2(
+                            lo0 - GRID_SLACK, lo1 - GRID_SLACK, lo2 - GRID_SLACK,
+                            hi0 + GRID_SLACK, hi1 + GRID_SLACK, hi2 + GRID_SLACK,
+                            verts[k, 0] + ta * e0, verts[k, 1] + ta * e1, verts[k, 2] + ta * e2,
+                            verts[k, 0] + tb * e0, verts[k, 1] + tb * e1, verts[k, 2] + tb * e2,
+                        ),
+                    )  # fmt: skip
+            lb[k] = math.sqrt(best)
+        n = 0
+        for k in range(nitem):
+            if lb[k] <= bound + GRID_SLACK:
+                if fill:
+                    cand[offsets[i] + n] = k
+                n += 1
+        if not fill:
+            counts[i] = n
+
+
+def build_projection_grid(curve, gsize: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(start, cand, gsize)``: a uniform grid of ``gsize``^3 cells over the RGB cube, cell
+    ``(i * gsize + j) * gsize + k`` covering ``[i, i + 1] x [j, j + 1] x [k, k + 1] / gsize``, its
+    candidate segments (palette curves: vertices) ``cand[start[c]:start[c + 1]]`` in increasing
+    index (:func:`grid_cell_kernel`). :func:`decode_float` measures only those, with the result
+    of the brute force bit for bit. ``gsize`` defaults to :data:`GRID_SIZE`, and to 1 (one cell:
+    the brute force, less the segments beyond the threshold) under ``NUMBA_DISABLE_JIT``, where
+    building 32^3 cells as Python would take minutes."""
+    if gsize is None:
+        gsize = 1 if numba.config.DISABLE_JIT else GRID_SIZE
+    verts = curve.vertices
+    palette = curve.kind == "palette"
+    cells = np.arange(gsize**3, dtype=np.int64)
+    counts = np.zeros(cells.shape[0], dtype=np.int64)
+    empty = np.zeros(0, dtype=np.int32)
+    args = (verts, palette, float(curve.threshold), gsize)
+    run_rows(grid_cell_kernel, (cells, counts, counts), (empty, *args, False), min_rows=1024)
+    start = np.zeros(cells.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=start[1:])
+    cand = np.empty(int(start[-1]), dtype=np.int32)
+    run_rows(grid_cell_kernel, (cells, counts, start[:-1]), (cand, *args, True), min_rows=1024)
+    return start.astype(np.int32), cand, gsize
 
 
 @jit
 def decode_u8_kernel(
-    rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold
-):
+    rgb, out, conf, valid, lut, table, verts, palette, uniform, knots, nlev, nfine, threshold,
+    want_conf, diag, diag_conf,
+):  # fmt: skip
+    """8-bit decode through the curve's lazily filled table; an unknown colour is projected
+    and published (the brute force: no projection grid to build and compile on first use). ``want_conf`` False: ``conf`` and ``valid``
+    are not written (``decode()`` returns the depth alone). ``diag`` (256 entries, else empty):
+    the decode of each gray colour ``(v, v, v)`` (the gray curve's codes, made by this kernel),
+    read directly, without the 2^24 table."""
+    gray = diag.shape[0] == 256
     for i in range(rgb.shape[0]):
+        if gray and rgb[i, 0] == rgb[i, 1] and rgb[i, 1] == rgb[i, 2]:
+            v8 = rgb[i, 0]
+            out[i] = diag[v8]
+            if want_conf:
+                conf[i] = diag_conf[v8]
+                valid[i] = True
+            continue
         key = color_index(rgb, i)
         v = lut[key]
         if v == UNKNOWN:  # not computed yet (rgbtask.core._lut: entries hold code + 1)
@@ -169,27 +347,27 @@ def decode_u8_kernel(
         q = v & 0xFFFF
         if q == Q_INVALID:
             out[i] = math.nan
-            conf[i] = 0.0
-            valid[i] = False
+            if want_conf:
+                conf[i] = 0.0
+                valid[i] = False
         else:
             out[i] = table[q]
-            conf[i] = ((v >> 16) & 255) / 255.0
-            valid[i] = True
+            if want_conf:
+                conf[i] = ((v >> 16) & 255) / 255.0
+                valid[i] = True
 
 
-@jit
-def _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi):
-    """Pixel ``i`` of a float decode from its projection ``(f, dist)``: the depth of ``f``
-    clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0) with confidence
-    ``1 - dist / threshold`` when the colour is within ``threshold`` of the curve, else invalid."""
+@jit(inline="always")
+def _accept(f, dist, threshold, tp, lo, hi):
+    """A float decode's pixel from its projection ``(f, dist)``: ``(depth, confidence, valid)``,
+    the depth of ``f`` clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0) with
+    confidence ``1 - dist / threshold`` when the colour is within ``threshold`` of the curve,
+    else invalid. (Scalars out, not stores into the caller's arrays: inlined, stores through
+    array arguments cost the kernels a third of their speed.)"""
     if dist < threshold:
-        out[i] = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
-        conf[i] = min(1.0, max(0.0, 1.0 - dist / threshold))
-        valid[i] = True
-    else:
-        out[i] = math.nan
-        conf[i] = 0.0
-        valid[i] = False
+        depth = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
+        return depth, min(1.0, max(0.0, 1.0 - dist / threshold)), True
+    return math.nan, 0.0, False
 
 
 @jit
@@ -207,7 +385,28 @@ def decode_float_kernel(
             knots,
             nlev,
         )
-        _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi)
+        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
+
+
+@jit
+def decode_float_grid_kernel(
+    rgb, out, conf, valid, scale, tp, lo, hi, start, cand, gsize, verts, palette, uniform, knots,
+    nlev, threshold,
+):  # fmt: skip
+    """:func:`decode_float_kernel` through the projection grid: the same result, bit for bit."""
+    unit = scale == 1.0  # x / 1.0 == x: float input skips the three divisions
+    for i in range(rgb.shape[0]):
+        p0 = float(rgb[i, 0])
+        p1 = float(rgb[i, 1])
+        p2 = float(rgb[i, 2])
+        if not unit:
+            p0 /= scale
+            p1 /= scale
+            p2 /= scale
+        f, dist = _project_grid(
+            p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots, nlev
+        )
+        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
 
 
 #: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
@@ -287,9 +486,15 @@ def level_depths(curve, tp: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 @jit
 def decode_u16_kernel(
-    rgb, out, conf, valid, scale, keys, vals, lconf, ldepth, tp, lo, hi, verts, palette, uniform,
-    knots, nlev, threshold,
+    rgb, out, conf, valid, scale, keys, vals, lconf, ldepth, tp, lo, hi, start, cand, gsize,
+    codes, verts, palette, uniform, knots, nlev, threshold,
 ):  # fmt: skip
+    """The colour's projection (through the grid) first; a colour within CODE_TOLERANCE of a
+    16-bit code is that code: the level nearest the projection or its neighbours when one of
+    them is the code (``codes`` is in level order, so a smooth image reads it in order), else
+    the code hash (:func:`_code_level`, the specification: codes are distinct, so both find
+    the same level)."""
+    unit = scale == 1.0
     for i in range(rgb.shape[0]):
         if (
             i > 0
@@ -301,17 +506,39 @@ def decode_u16_kernel(
             conf[i] = conf[i - 1]
             valid[i] = valid[i - 1]
             continue
-        p0 = float(rgb[i, 0]) / scale
-        p1 = float(rgb[i, 1]) / scale
-        p2 = float(rgb[i, 2]) / scale
-        j = _code_level(p0 * 65535.0, p1 * 65535.0, p2 * 65535.0, keys, vals)
-        if j >= 0:  # one of the curve's codes: its level's depth, no projection
-            out[i] = ldepth[j]
-            conf[i] = lconf[j]
-            valid[i] = True
-            continue
-        f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
-        _accept(out, conf, valid, i, f, dist, threshold, tp, lo, hi)
+        p0 = float(rgb[i, 0])
+        p1 = float(rgb[i, 1])
+        p2 = float(rgb[i, 2])
+        if not unit:
+            p0 /= scale
+            p1 /= scale
+            p2 /= scale
+        f, dist = _project_grid(
+            p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots, nlev
+        )
+        c0 = p0 * 65535.0
+        c1 = p1 * 65535.0
+        c2 = p2 * 65535.0
+        r0 = math.floor(c0 + 0.5)
+        r1 = math.floor(c1 + 0.5)
+        r2 = math.floor(c2 + 0.5)
+        tol = CODE_TOLERANCE
+        if abs(c0 - r0) <= tol and abs(c1 - r1) <= tol and abs(c2 - r2) <= tol:
+            j = -1
+            if dist < threshold:  # the level nearest the projection, or a neighbour
+                g = int(math.floor(f * (nlev - 1) + 0.5))
+                for k in range(max(0, g - 1), min(nlev, g + 2)):
+                    if codes[k, 0] == r0 and codes[k, 1] == r1 and codes[k, 2] == r2:
+                        j = k
+                        break
+            if j < 0:
+                j = _code_level(c0, c1, c2, keys, vals)
+            if j >= 0:  # one of the curve's codes: its level's depth
+                out[i] = ldepth[j]
+                conf[i] = lconf[j]
+                valid[i] = True
+                continue
+        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
 
 
 # ---------------------------------------------------------------- wrappers
@@ -354,8 +581,22 @@ def encode_fast(
     )
 
 
-def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
-    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table."""
+_NO_DIAG = np.zeros(0, dtype=np.float32)
+
+
+def decode_u8(
+    rgb: np.ndarray,
+    curve,
+    table: np.ndarray,
+    lut: np.ndarray,
+    confidence=True,
+    diag=None,
+):
+    """8-bit (n, 3) -> (depth float32, confidence float32, valid bool) through the shared table.
+    ``confidence=False``: the confidence and valid arrays are left unwritten (the depth
+    alone, NaN where invalid, is what ``decode()`` returns). ``diag``: ``(depth, confidence)`` of
+    the 256 gray colours (:func:`gray_codes`) for the gray curve, read without the table."""
+    diag, diag_conf = (_NO_DIAG, _NO_DIAG) if diag is None else diag
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -364,9 +605,21 @@ def decode_u8(rgb: np.ndarray, curve, table: np.ndarray, lut: np.ndarray):
     run_rows(
         decode_u8_kernel,
         (rgb, out, conf, valid),
-        (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine, curve.threshold),
+        (lut, table, verts, palette, uniform, knots, nlev, curve.n_fine)
+        + (curve.threshold, bool(confidence), diag, diag_conf),
     )
     return out, conf, valid
+
+
+def gray_codes(curve, table: np.ndarray, lut: np.ndarray):
+    """``(depth, confidence)`` (float32, 256 each) of the gray colours ``(v, v, v)``: what
+    :func:`decode_u8` gives them through the table (valid, every one: they are the gray curve's
+    codes), for its ``diag`` shortcut."""
+    v = np.arange(256, dtype=np.uint8)
+    out, conf, valid = decode_u8(np.stack([v, v, v], -1), curve, table, lut)
+    if not valid.all():
+        raise ValueError(f"expected a curve through every gray colour, got {curve.key}")
+    return out, conf
 
 
 def build_code_hash(curve) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -396,14 +649,17 @@ def decode_u16(
     scale=65535.0,
     hashed=None,
     depths=None,
+    grid=None,
 ):
     """RGB (n, 3) at full scale ``scale`` -> (depth, confidence, valid) for a 16-bit curve: a
     16-bit code (to CODE_TOLERANCE) decodes to its level's depth (``depths``, from
     :func:`level_depths`) by the code hash (``hashed``, from :func:`build_code_hash`; both built
     here if not given), any other colour by the float path's projection
-    (:func:`decode_u16_kernel`)."""
+    (:func:`decode_u16_kernel`, through ``grid`` from :func:`build_projection_grid`, built here
+    if not given)."""
     keys, vals, lconf = build_code_hash(curve) if hashed is None else hashed
     ldepth = level_depths(curve, tp, lo, hi) if depths is None else depths
+    start, cand, gsize = build_projection_grid(curve) if grid is None else grid
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -412,38 +668,30 @@ def decode_u16(
     run_rows(
         decode_u16_kernel,
         (rgb, out, conf, valid),
-        (
-            float(scale),
-            keys,
-            vals,
-            lconf,
-            ldepth,
-            tp,
-            float(lo),
-            float(hi),
-            verts,
-            palette,
-            uniform,
-        )
-        + (knots, nlev, curve.threshold),
+        (float(scale), keys, vals, lconf, ldepth, tp, float(lo), float(hi), start, cand, gsize)
+        + (curve.codes, verts, palette, uniform, knots, nlev, curve.threshold),
     )
     return out, conf, valid
 
 
-def decode_float(rgb: np.ndarray, scale: float, curve, tp: np.ndarray, lo: float, hi: float):
+def decode_float(
+    rgb: np.ndarray, scale: float, curve, tp: np.ndarray, lo: float, hi: float, grid=None
+):
     """Float or 16-bit (n, 3) -> (depth, confidence, valid), exact projection in float64; valid
-    depth clamped into ``[lo, hi]`` (the transform's decoded range)."""
+    depth clamped into ``[lo, hi]`` (the transform's decoded range). ``grid``
+    (:func:`build_projection_grid`) measures only each cell's candidate segments (the same
+    result, faster); without it every segment is measured (:func:`decode_float_kernel`)."""
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
     valid = np.empty(n, dtype=np.bool_)
     verts, palette, uniform, knots, nlev = _curve_args(curve)
-    run_rows(
-        decode_float_kernel,
-        (rgb, out, conf, valid),
-        (float(scale), tp, float(lo), float(hi), verts, palette, uniform, knots, nlev)
-        + (curve.threshold,),
-    )
+    head = (float(scale), tp, float(lo), float(hi))
+    tail = (verts, palette, uniform, knots, nlev, curve.threshold)
+    if grid is None:
+        run_rows(decode_float_kernel, (rgb, out, conf, valid), head + tail)
+    else:
+        run_rows(decode_float_grid_kernel, (rgb, out, conf, valid), head + tuple(grid) + tail)
     return out, conf, valid
 
 
