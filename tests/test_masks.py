@@ -695,7 +695,9 @@ def test_fine_cells_match_their_numpy_reference(reject):
 def test_labels_only_decode_is_the_brute_force(palette, space, reject, seed):
     """decode (compact label table, candidate grid, fine cells) == the NumPy brute force ==
     decode_with_confidence's labels, for colours near the palette, random ones and repeats."""
-    codec = MaskPalette(palette=palette, space=space, reject_distance=reject, ignore=250)
+    codec = MaskPalette(
+        decoder="pixel", palette=palette, space=space, reject_distance=reject, ignore=250
+    )
     rng = np.random.default_rng(seed)
     near = np.asarray(palette)[rng.integers(0, len(palette), 600)] + rng.integers(-9, 10, (600, 3))
     rgb = np.concatenate([np.clip(near, 0, 255), rng.integers(0, 256, (600, 3))])
@@ -711,13 +713,13 @@ def test_labels_only_decode_of_every_colour_of_a_cell_row(cold_tables):
     """ADE20K (151 colours, two of them shared): 2^18 colours, a full slab of the cube in steps
     of 1 (every fine and coarse cell boundary it crosses), against the brute force; and a
     palette of 300 colours (uint16 table entries, int32 labels)."""
-    codec = MaskPalette(palette="ade20k")
+    codec = MaskPalette(decoder="pixel", palette="ade20k")
     g, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
     for r in (37, 255):
         rgb = np.stack([np.full_like(g, r), g, b], -1).astype(np.uint8)
         want, _ = _brute_labels(rgb, codec.colors, "rgb", np.inf, 255)
         assert np.array_equal(codec.decode(rgb), want)
-    big = MaskPalette(palette="distinct", num_classes=300)
+    big = MaskPalette(decoder="pixel", palette="distinct", num_classes=300)
     rgb = np.random.default_rng(1).integers(0, 256, (32, 32, 3)).astype(np.uint8)
     want, _ = _brute_labels(rgb, big.colors, "rgb", np.inf, 255)
     got = big.decode(rgb)
@@ -727,7 +729,7 @@ def test_labels_only_decode_of_every_colour_of_a_cell_row(cold_tables):
 def test_confidence_decode_with_the_grid_is_the_brute_force(cold_tables):
     """The confidence table path and the float path scan the listed colours only: the same labels
     and the same confidence bits as the full scan."""
-    codec = MaskPalette(palette="ade20k", reject_distance=20.0)
+    codec = MaskPalette(decoder="pixel", palette="ade20k", reject_distance=20.0)
     rgb = np.random.default_rng(2).integers(0, 256, (128, 128, 3)).astype(np.uint8)
     want, conf = _brute_labels(rgb, codec.colors, "rgb", 20.0, 255)
     got = codec.decode_with_confidence(rgb)

@@ -305,12 +305,13 @@ def test_decode_kernel_matches_reference(rgb, offset):
     assert np.array_equal(conf, ref[1])
     assert np.array_equal(valid, ref[2])
     values = np.empty(flat.shape, np.float32)
-    kernels.decode_values_kernel(flat, values, scale, signs, MAX_NORM_DEVIATION)
+    kernels.decode_values_kernel(flat, values, scale, signs, MAX_NORM_DEVIATION, offset)
     assert np.array_equal(values, ref[0], equal_nan=True)
 
 
+@pytest.mark.parametrize("offset", [0.5, 0.0])
 @pytest.mark.parametrize("n", [255, 256, 257, 1000])
-def test_blocked_kernels_match_the_references_across_blocks(n):
+def test_blocked_kernels_match_the_references_across_blocks(n, offset):
     """The kernels work in blocks of BLOCK pixels: sizes around and across a block, with invalid
     vectors and off-sphere codes in every block; decode() is decode_with_confidence().value."""
     rng = np.random.default_rng(n)
@@ -321,15 +322,17 @@ def test_blocked_kernels_match_the_references_across_blocks(n):
     signs = np.array([-1.0, 1.0, 1.0])
     for dtype, scale in ((np.uint8, 255.0), (np.uint16, 65535.0)):
         out = np.empty((n, 3), dtype)
-        kernels.encode_kernel(v, out, signs, scale)
-        assert np.array_equal(out, kernels.encode_reference(v, signs, scale, dtype))
+        kernels.encode_kernel(v, out, signs, scale, offset)
+        assert np.array_equal(out, kernels.encode_reference(v, signs, scale, dtype, offset))
         out[rng.random(n) < 0.2] = rng.integers(0, int(scale) + 1, 3)  # off the sphere
-        got = kernels.decode(out, scale=scale, signs=signs, slack=0.01, max_dev=0.5)
-        ref = kernels.decode_reference(out, scale, signs, 0.01, 0.5, np.float32)
+        dec = 0.5 - offset  # floor-encoded codes decode from the centre of their cell
+        got = kernels.decode(out, scale=scale, signs=signs, slack=0.01, max_dev=0.5, offset=dec)
+        ref = kernels.decode_reference(out, scale, signs, 0.01, 0.5, np.float32, dec)
         assert all(np.array_equal(g, r, equal_nan=True) for g, r in zip(got, ref))
-        values = kernels.decode_values(out, scale=scale, signs=signs, max_dev=0.5)
+        values = kernels.decode_values(out, scale=scale, signs=signs, max_dev=0.5, offset=dec)
         assert np.array_equal(values, ref[0], equal_nan=True)
-    codec = rgbtask.get_codec("normals/xyz", convention="opencv")
+    quantization = "round" if offset == 0.5 else "floor"
+    codec = rgbtask.get_codec("normals/xyz", convention="opencv", quantization=quantization)
     rgb = rng.integers(0, 256, (7, n, 3)).astype(np.uint8)
     assert np.array_equal(
         codec.decode(rgb), codec.decode_with_confidence(rgb).value, equal_nan=True

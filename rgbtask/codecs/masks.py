@@ -219,7 +219,11 @@ def context_decode(
             index,
             np.asarray(palette, dtype=np.float64),
             rgb_scale(rgb),
-            lambda image: rows(image)[0],
+            # the 8-bit box mean: through the 2^24 table for 8-bit input, as floats (the brute
+            # force, the same rows) otherwise, so a float decode builds no table
+            (lambda image: rows(image)[0])
+            if rgb.dtype == np.uint8
+            else (lambda image: rows(image / 255.0)[0]),
         )
         conf = np.where(resolved == index, conf, np.float32(0.0))
         index = resolved
