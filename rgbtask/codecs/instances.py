@@ -8,7 +8,8 @@ codec's colour space, ``min_size`` and cluster distance. Algorithm (per image):
 2. Clustering: the other pixels' colours are binned (bin side ``cluster_distance / 2``); bins of at
    least ``min_size`` pixels, in decreasing count, become cluster centres when farther than
    ``cluster_distance`` from every centre so far; every pixel joins its nearest centre and each
-   centre moves to its pixels' mean (two k-means steps).
+   centre moves to the mean of its pixels within ``cluster_distance`` (two k-means steps; farther
+   pixels join their nearest centre without moving it).
 3. Each cluster is split into 8-connected components (``scipy.ndimage.label``); components under
    ``min_size`` pixels are dropped (id 0, invalid). With ``components=False`` a cluster is one
    instance however many regions it has (for images that never reuse a colour, such as
@@ -139,8 +140,11 @@ def decode_instances(
     for _ in range(2):
         d = ((pts[:, None, :] - cents[None, :, :]) ** 2).sum(-1)
         nearest = np.argmin(d, axis=1)
+        near = d[np.arange(d.shape[0]), nearest] <= radius * radius
         for k in range(cents.shape[0]):
-            sel = nearest == k
+            # a colour farther than the cluster distance from every centre joins the nearest one
+            # but does not move it: a few outlying pixels must not drag a centre off its instance
+            sel = (nearest == k) & near
             if sel.any():
                 cents[k] = (pts[sel] * wts[sel, None]).sum(axis=0) / wts[sel].sum()
     d = np.sqrt(((pts[:, None, :] - cents[None, :, :]) ** 2).sum(-1))
