@@ -177,7 +177,10 @@ def operations(size: str, tables: dict, only: str = ""):
     v = scene_values(size)
     gray = rgbtask.get_codec("depth/gray", transform="log", near=0.4, far=90.0)
     binary = rgbtask.get_codec("mask/binary")
-    palette = rgbtask.get_codec("mask/palette", palette="ade20k")
+    # the per-pixel decoder: what the peers compute (the default context decoder does more, its
+    # own row below)
+    palette = rgbtask.get_codec("mask/palette", palette="ade20k", decoder="pixel")
+    context = rgbtask.get_codec("mask/palette", palette="ade20k")
     instance = rgbtask.get_codec("mask/instance")
     cubewalk = rgbtask.get_codec("depth/cubewalk")
     normals = rgbtask.get_codec("normals/xyz")
@@ -227,6 +230,12 @@ def operations(size: str, tables: dict, only: str = ""):
         lambda: table[colour_key(p_jpeg)],
         lambda: palette.decode(p_jpeg),
         None,  # ties between equidistant colours may break differently: labels not compared
+    )
+    yield (
+        '`mask/palette` decode, JPEG q90, default `decoder="context"`',
+        lambda: table[colour_key(p_jpeg)],
+        lambda: context.decode(p_jpeg),
+        None,
     )
     rnd = np.random.default_rng(1).integers(0, 256, p_jpeg.shape, dtype=np.uint8)
     yield (
@@ -281,6 +290,7 @@ def operations(size: str, tables: dict, only: str = ""):
                 num_keypoints=k,
                 max_instances=1,
                 layout="grid",
+                refine="dark",  # the peer's refinement (the grid's default is gaussian_fit)
             )
         except rgbtask.ConfigError:
             kp_codec = rgbtask.get_codec(

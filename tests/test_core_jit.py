@@ -188,7 +188,9 @@ def test_public_set_num_threads_and_back_to_the_default():
                 rgbtask.set_num_threads(bad)
     finally:
         rgbtask.set_num_threads(None)
-    assert rgbtask.num_threads() == _jit.default_num_threads() == before
+    # back to the default (not necessarily `before`: an earlier test may have set a count)
+    assert rgbtask.num_threads() == _jit.default_num_threads()
+    assert before >= 1
 
 
 def test_the_caller_takes_the_chunks_a_busy_pool_thread_leaves(monkeypatch):

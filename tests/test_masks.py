@@ -392,7 +392,10 @@ def test_real_coco_panoptic_bit_exact(data_dir):
 def test_jpeg_q90_444_targets_on_real_ade20k(data_dir):
     from rgbtask.fidelity.perturb import JPEG
 
-    codec = MaskPalette(palette="distinct", num_classes=151, space="rgb", min_region=16)
+    # min_region on the per-pixel decoder (the context decoder's figures: test_mask_context.py)
+    codec = MaskPalette(
+        palette="distinct", num_classes=151, space="rgb", min_region=16, decoder="pixel"
+    )
     pred, ref = [], []
     for i, labels in enumerate(_ade_labels(data_dir)[:3]):
         rgb = JPEG(90, "4:4:4")(codec.encode(labels), np.random.default_rng(i))

@@ -132,6 +132,14 @@ def decode_bound(name: str, rgb: np.ndarray) -> int:
     n_img = int(np.prod(rgb.shape[:-3], dtype=np.int64))
     pixels = n_img * rgb.shape[-3] * rgb.shape[-2]
     bound = BYTES_PER_PIXEL[name] * pixels + SLACK
+    if name in ("mask/palette", "mask/instance"):
+        # the default decoder="context" (codecs.masks.context_decode + core.mask_context.resolve),
+        # counting every allocation as if none were freed: nearest_color's rows int32 4 + conf 4 +
+        # valid 1, the rejected mask 1, resolve's out int32 4, the re-decided conf: compare 1 +
+        # float32 4, _decode's valid 3 (two comparisons and their AND), labels 4 + cast 1 and
+        # conf 4 = 31 per pixel; per pixel of ONE image (resolve works image by image): the 8-bit
+        # box mean 3 and its rows through nearest_color 9 = 12
+        bound = 31 * pixels + 12 * rgb.shape[-3] * rgb.shape[-2] + SLACK
     if name == "keypoints/heatmap":
         chunks = min(_jit.num_threads(), n_img)
         cap = max(64, 8 * K_KEYPOINTS * 1)
