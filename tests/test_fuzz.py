@@ -27,7 +27,7 @@ FUZZ = Path(__file__).resolve().parents[1] / "fuzz"
 #: instrumentation: the decoders reach about 320 edges with the JIT, 570 without (the kernels are
 #: instrumented too), the file readers about 230; uninstrumented, about 40.
 CAMPAIGNS = {
-    ("fuzz_decoders.py", "jit"): (4000, 2 * 20, 250),  # two seeds per decoder
+    ("fuzz_decoders.py", "jit"): (2500, 2 * 20, 250),  # two seeds per decoder
     ("fuzz_decoders.py", "nojit"): (2000, 2 * 20, 450),
     ("fuzz_files.py", "jit"): (3000, 20, 150),  # every reader with each of its seed files
 }
