@@ -303,8 +303,11 @@ def operations(size: str, tables: dict, only: str = ""):
             "`keypoints/heatmap` decode, 64 x 256x192, 1 instance",
             lambda: keypoints_decode(kp_rgb, k),
             lambda: kp_codec.decode(kp_rgb),
+            # the same method on the same heatmaps up to the peer's 0.15 heat floor, which zeroes
+            # the tails DARK's blur reads (kernel 11 at sigma 2), where blobs of two ids touch:
+            # measured 0.011 px mean, 0.09 px max apart (both 0.8-0.9 px from the truth there)
             lambda o, t: np.allclose(
-                o[:, 0][np.isfinite(o[:, 0, :, 0])], t[np.isfinite(o[:, 0, :, 0])]
+                o[:, 0][np.isfinite(o[:, 0, :, 0])], t[np.isfinite(o[:, 0, :, 0])], atol=0.1
             ),
         )
 
