@@ -542,6 +542,34 @@ def _fit_offset(
 
 
 @jit
+def _neighbourhood(val, ids, i, j, v, k):
+    """Of pixel ``(i, j)`` with value ``v`` and id ``k``: whether it is the local maximum of its
+    id over its 8 neighbours (a tie goes to the pixel first in raster order), how many of its
+    in-image neighbours carry its id, and how many neighbours are in the image."""
+    height, width = val.shape
+    is_max = True
+    n_in = 0
+    n_same = 0
+    for di in range(-1, 2):
+        for dj in range(-1, 2):
+            if di == 0 and dj == 0:
+                continue
+            ni = i + di
+            nj = j + dj
+            if ni < 0 or ni >= height or nj < 0 or nj >= width:
+                continue
+            n_in += 1
+            if ids[ni, nj] != k:
+                continue
+            n_same += 1
+            w = val[ni, nj]
+            before = di < 0 or (di == 0 and dj < 0)
+            if w > v or (before and w == v):
+                is_max = False
+    return is_max, n_same, n_in
+
+
+@jit
 def peaks_kernel(
     rgb,
     cand,
@@ -586,25 +614,7 @@ def peaks_kernel(
                     k = ids[i, j]
                     if k < 0 or not v >= threshold:
                         continue
-                    is_max = True
-                    n_in = 0
-                    n_same = 0
-                    for di in range(-1, 2):
-                        for dj in range(-1, 2):
-                            if di == 0 and dj == 0:
-                                continue
-                            ni = i + di
-                            nj = j + dj
-                            if ni < 0 or ni >= height or nj < 0 or nj >= width:
-                                continue
-                            n_in += 1
-                            if ids[ni, nj] != k:
-                                continue
-                            n_same += 1
-                            w = val[ni, nj]
-                            before = di < 0 or (di == 0 and dj < 0)
-                            if w > v or (before and w == v):
-                                is_max = False
+                    is_max, n_same, n_in = _neighbourhood(val, ids, i, j, v, k)
                     if not is_max or 2 * n_same <= n_in:
                         continue
                     ox = 0.0
@@ -1105,25 +1115,7 @@ def painter_peaks_kernel(rgb, cand, count, table, lut, to_code, threshold, refin
                 k = ids[i, j]
                 if k < 0 or not v >= threshold:
                     continue
-                is_max = True
-                n_in = 0
-                n_same = 0
-                for di in range(-1, 2):
-                    for dj in range(-1, 2):
-                        if di == 0 and dj == 0:
-                            continue
-                        ni = i + di
-                        nj = j + dj
-                        if ni < 0 or ni >= height or nj < 0 or nj >= width:
-                            continue
-                        n_in += 1
-                        if ids[ni, nj] != k:
-                            continue
-                        n_same += 1
-                        w = val[ni, nj]
-                        before = di < 0 or (di == 0 and dj < 0)
-                        if w > v or (before and w == v):
-                            is_max = False
+                is_max, n_same, n_in = _neighbourhood(val, ids, i, j, v, k)
                 if not is_max or (majority and 2 * n_same <= n_in):
                     continue
                 ox = 0.0
