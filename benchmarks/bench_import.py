@@ -16,6 +16,11 @@
   codec module, encode, decode) and each jitted function it compiled, with the CPU time of its
   own compile (callees' apart; Numba's overload implementations such as ``np.empty`` included).
 
+* ``--paired OTHER_TREE [PAIRS]``: the "first call" CPU time of every family with this source
+  tree and with another checkout of rgbtask (``git worktree add /tmp/main main``), taken in turn
+  (the order alternating) in fresh interpreters with empty caches: medians and the median ratio
+  of the pairs, which survives a loaded machine better than two separate tables.
+
 Run: python benchmarks/bench_import.py   (``--families`` for the per-family table only;
 ``--compiles [NAME]`` for the compile list of one family, default all of :data:`FAMILIES`)
 """
@@ -204,7 +209,46 @@ def print_compiles(which: str | None) -> None:
         )
 
 
+def print_paired(other: str, pairs: int) -> None:
+    """The ``--paired`` table (module docstring)."""
+    import json
+
+    trees = {
+        "this tree": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "other": other,
+    }
+    rows = []
+    for name, params in FAMILIES:
+        cpu: dict[str, list[float]] = {k: [] for k in trees}
+        for i in range(pairs):
+            for key in list(trees)[:: 1 if i % 2 == 0 else -1]:
+                with tempfile.TemporaryDirectory() as cache:
+                    env = {"NUMBA_CACHE_DIR": cache, "PYTHONPATH": trees[key]}
+                    cpu[key].append(
+                        _run3(FAMILY_FIRST_CALL, [name, json.dumps(params), "0"], env)[3]
+                    )
+        ratios = [a / b for a, b in zip(cpu["this tree"], cpu["other"])]
+        rows.append(
+            [
+                name
+                + ("" if not params else " " + ",".join(f"{k}={v}" for k, v in params.items())),
+                f"{statistics.median(cpu['other']):.2f} s",
+                f"{statistics.median(cpu['this tree']):.2f} s",
+                f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]",
+            ]
+        )
+    print_table(
+        f"first call CPU, cold cache, {pairs} pairs in turn: this tree against {other}",
+        rows,
+        ["codec", "other CPU", "this tree CPU", "this / other per pair, median [range]"],
+    )
+
+
 def main() -> None:
+    if "--paired" in sys.argv:
+        rest = sys.argv[sys.argv.index("--paired") + 1 :]
+        print_paired(rest[0], int(rest[1]) if len(rest) > 1 else 4)
+        return
     if "--compiles" in sys.argv:
         rest = sys.argv[sys.argv.index("--compiles") + 1 :]
         print_compiles(rest[0] if rest else None)
