@@ -260,19 +260,20 @@ def resolve_kernel(
             k = mid[y, x]  # every pixel that is not trusted is needed
             if k < 0:
                 continue
+            x0, x1 = max(0, x - 1), min(w, x + 2)
             ok = True
+            for yy in range(y0, y1):
+                my = mid[yy]
+                if my[x0] != k or my[x1 - 1] != k or my[x] != k:
+                    ok = False
+                    break
+            if not ok:
+                continue
             for c in range(3):
                 if abs(float(smooth[i - 1, c]) - codes[k, c]) > tau:
                     ok = False
                 if abs(float(rgb[y, x, c]) * to8 - codes[k, c]) > near:
                     ok = False
-            if not ok:
-                continue
-            x0, x1 = max(0, x - 1), min(w, x + 2)
-            for yy in range(y0, y1):
-                for xx in range(x0, x1):
-                    if mid[yy, xx] != k:
-                        ok = False
             if ok:
                 sy[x] = oy[x] = k
         end = w
