@@ -23,7 +23,12 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    ``exact_support`` exact 8-neighbours or it has ``support`` 8-neighbours of its label with
    ``dev <= tau``; the nearest candidate is farther than ``near``; and no segment between two
    candidates' codes passes within ``blend`` of its colour (it is no mix of two neighbouring
-   classes). A thin region keeps its label.
+   classes). A thin region keeps its label. So does a **luma fit** (JPEG keeps luma better than
+   chroma: ringing and chroma loss move a thin region's colour off its code, not its luma):
+   ``tau < dev <= near``, the luma Y (BT.601, JPEG's YCbCr) of its colour within ``luma_tol`` of
+   its code's and every candidate's Y at least ``luma_gap`` farther, ``support`` 8-neighbours of
+   its label with ``dev <= tau``, the nearest candidate farther than ``near`` and on no segment
+   as above.
 4. **Specks**: a pixel of the result that is not trusted nor rejected, whose label is not its
    own colour's label within ``tau / 2`` of the code (a thin line under noise stays), and that has
    fewer than 2 of its 8 neighbours with its label takes the most frequent label of those neighbours that are
@@ -55,6 +60,8 @@ DEFAULTS = {
     "blend": 24.0,
     "support": 2,
     "exact_support": 1,
+    "luma_tol": 16.0,
+    "luma_gap": 16.0,
 }
 
 _MAX_CANDIDATES = 64
@@ -205,6 +212,12 @@ def prepare_kernel(rgb, index, flags, smooth, scale, codes):
 
 
 @jit
+def _luma(r, g, b):
+    """Y of JPEG's YCbCr (ITU-R BT.601, full range)."""
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+@jit
 def _segment_d2(px, py, pz, a, b):
     ux, uy, uz = b[0] - a[0], b[1] - a[1], b[2] - a[2]
     vx, vy, vz = px - a[0], py - a[1], pz - a[2]
@@ -230,7 +243,7 @@ def _scatter_row(flags, mid, smooth_rows, i):
 @jit
 def resolve_kernel(
     rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
-    radius, tau, near, blend, support, exact_support,
+    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap,
 ):  # fmt: skip
     """Second pass of :func:`resolve` (the module docstring's rule), after
     :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
@@ -335,7 +348,22 @@ def resolve_kernel(
                     best_d2 = d2
                     best = k
             dev0 = _dev(rgb, y, x, k0, codes, to8)
-            take = best_d2 <= near * near or dev0 > tau
+            # a luma fit (JPEG keeps luma better than chroma): off its code by more than tau
+            # but at most near, its luma within luma_tol of its code's, and every
+            # candidate's luma luma_gap farther
+            fits = False
+            if tau < dev0 <= near and luma_tol > 0.0:
+                yp = _luma(px, py, pz)
+                e0 = abs(yp - _luma(codes[k0, 0], codes[k0, 1], codes[k0, 2]))
+                fits = e0 <= luma_tol
+                for t in range(n):
+                    k = cand[t]
+                    if (
+                        fits
+                        and abs(yp - _luma(codes[k, 0], codes[k, 1], codes[k, 2])) <= e0 + luma_gap
+                    ):
+                        fits = False
+            take = best_d2 <= near * near or (dev0 > tau and not fits)
             if not take:
                 same = 0
                 exact_nb = 0
@@ -346,7 +374,10 @@ def resolve_kernel(
                         if index[yy, xx] == k0 and _dev(rgb, yy, xx, k0, codes, to8) <= tau:
                             same += 1
                 exact_ok = dev0 <= EXACT and exact_nb - 1 >= exact_support
-                take = same - 1 < support and not exact_ok
+                if fits:  # support neighbours of its label near its code (not itself)
+                    take = same < support
+                else:
+                    take = same - 1 < support and not exact_ok
             if not take:
                 for a in range(n):
                     for b in range(a + 1, n):
@@ -413,7 +444,20 @@ def resolve_kernel(
 
 
 def context_reference(
-    rgb, index, smooth, smooth_index, scale, codes, radius, tau, near, blend, support, exact_support
+    rgb,
+    index,
+    smooth,
+    smooth_index,
+    scale,
+    codes,
+    radius,
+    tau,
+    near,
+    blend,
+    support,
+    exact_support,
+    luma_tol,
+    luma_gap,
 ):
     """NumPy specification of :func:`resolve` for one image (slow: a Python loop over off-code pixels)."""
     h, w = index.shape
@@ -449,6 +493,12 @@ def context_reference(
         exact_ok = dev[y, x] <= EXACT and exact_nb[y, x] - 1 >= exact_support
         thin = exact_ok or same_tau[y, x] - 1 >= support
         take = d2.min() <= near * near or dev[y, x] > tau or not thin
+        if tau < dev[y, x] <= near and luma_tol > 0:  # a luma fit
+            yp = _luma(*rgb8[y, x])
+            e0 = abs(yp - _luma(*codes[index[y, x]]))
+            gaps = [abs(yp - _luma(*codes[k])) for k in cands]
+            if e0 <= luma_tol and min(gaps) > e0 + luma_gap:
+                take = d2.min() <= near * near or same_tau[y, x] < support
         for i in range(cands.size):
             for j in range(i + 1, cands.size):
                 if _segment_d2(*rgb8[y, x], codes[cands[i]], codes[cands[j]]) <= blend * blend:
@@ -497,6 +547,7 @@ def resolve(
             image, flat_idx[i], flags, smooth, rows, seed_label, run_end, mid, out[i],
             float(scale), codes, int(p["radius"]), float(p["tau"]), float(p["near"]),
             float(p["blend"]), int(p["support"]), int(p["exact_support"]),
+            float(p["luma_tol"]), float(p["luma_gap"]),
         )  # fmt: skip
     return out.reshape(index.shape)
 
