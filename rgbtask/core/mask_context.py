@@ -300,15 +300,18 @@ def resolve_kernel(
     cand = np.empty(_MAX_CANDIDATES, dtype=np.int64)
     for y in range(h):
         sy0 = seed_label[y]
+        own_k, own_x = -1, -1  # the last own seed found in this row's windows: its column
         for x in range(w):
             if sy0[x] >= 0:
                 continue
             k0 = index[y, x]
             if k0 < 0:
                 continue
+            xa, xb = max(0, x - radius), min(w, x + radius + 1)
+            if k0 == own_k and own_x >= xa:
+                continue  # that seed is in this window too: its own label is there
             n = 0
             own = False
-            xa, xb = max(0, x - radius), min(w, x + radius + 1)
             for r in range(2 * radius + 1):
                 yy = y + (r + 1) // 2 if r % 2 else y - r // 2  # y, y+1, y-1, y+2, ...
                 if yy < 0 or yy >= h:
@@ -322,6 +325,7 @@ def resolve_kernel(
                         continue
                     if k == k0:
                         own = True
+                        own_k, own_x = k0, min(xx, xb) - 1
                         break
                     found = False
                     for t in range(n):
