@@ -139,7 +139,8 @@ def decode_bound(name: str, rgb: np.ndarray) -> int:
         # float32 4, _decode's valid 3 (two comparisons and their AND), labels 4 + cast 1 and
         # conf 4 = 31 per pixel; per pixel of ONE image (resolve works image by image): the rows
         # of the 8-bit box means (computed near off-code pixels only) 4, their float copy for
-        # float input; resolve's scratch (16 per pixel) is kept per thread for the last shape,
+        # float input; resolve's scratch (16 per pixel) is kept per thread for the last shape
+        # up to 1080p,
         # so a warm decode allocates none of it
         bound = 31 * pixels + 12 * rgb.shape[-3] * rgb.shape[-2] + SLACK
     if name == "keypoints/heatmap":

@@ -558,19 +558,26 @@ def resolve(
 
 _local = threading.local()
 
+#: Scratch for images up to this many pixels (1080p) is kept per thread, 16 bytes per pixel (32
+#: MiB at most); larger images get fresh arrays each call.
+SCRATCH_CACHE_PIXELS = 1 << 21
+
 
 def _scratch(h: int, w: int) -> tuple[np.ndarray, ...]:
-    """The kernels' scratch arrays for an ``(h, w)`` image, kept per thread for the last shape
-    (a new 1080p set costs a page fault per 4 KiB on its first use: 1-2 ms, half a per-pixel
-    decode)."""
+    """The kernels' scratch arrays for an ``(h, w)`` image: flags, box means, seed labels, run
+    ends, step 3's labels. Kept per thread for the last shape up to
+    :data:`SCRATCH_CACHE_PIXELS` (new arrays cost a page fault per 4 KiB on first use: 1-2 ms
+    at 1080p, half a per-pixel decode)."""
     cached = getattr(_local, "arrays", None)
-    if cached is None or cached[0] != (h, w):
-        arrays = (
-            np.empty((h, w), dtype=np.uint8),
-            np.empty((h * w, 3), dtype=np.uint8),
-            np.empty((h, w), dtype=np.int32),
-            np.empty((h, w), dtype=np.int32),
-            np.empty((h, w), dtype=np.int32),
-        )
-        cached = _local.arrays = ((h, w), arrays)
-    return cached[1]
+    if cached is not None and cached[0] == (h, w):
+        return cached[1]
+    arrays = (
+        np.empty((h, w), dtype=np.uint8),
+        np.empty((h * w, 3), dtype=np.uint8),
+        np.empty((h, w), dtype=np.int32),
+        np.empty((h, w), dtype=np.int32),
+        np.empty((h, w), dtype=np.int32),
+    )
+    if h * w <= SCRATCH_CACHE_PIXELS:
+        _local.arrays = ((h, w), arrays)
+    return arrays
