@@ -604,6 +604,8 @@ class MaskPalette(LabelCodec):
             index, _ = context_decode(
                 rgb, self.decode_colors, self.space, self.reject_distance, confidence=False
             )
+            if self.reject_distance is None and self.void_color is None:
+                return index.astype(self.label_dtype, copy=False)  # every row is a label
             valid = (index >= 0) & (index < self.levels)
             return np.where(valid, index, self.ignore).astype(self.label_dtype)
         labels = nearest_labels(
