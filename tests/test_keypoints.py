@@ -596,7 +596,8 @@ def test_dark_equals_mmpose_with_opencv():
 @pytest.mark.parametrize("sigma", [2.0, 3.0])
 def test_gaussian_fit_beats_published_dark_losslessly(sigma):
     """On isolated sub-pixel keypoints the fit's mean and max error are below DARK's, which is
-    below the per-axis step's; all within the declared bound."""
+    below the per-axis step's; all within the declared bound. Lossless, the fit's minimax step
+    (the 8-bit rounding is bounded) takes it well below DARK: under 0.6x its mean and max."""
     rng = np.random.default_rng(0)
     kp = spread_keypoints(rng, 20, 17, (64, 80))
     errors = {}
@@ -607,7 +608,9 @@ def test_gaussian_fit_beats_published_dark_losslessly(sigma):
     for a, b in (("gaussian_fit", "dark"), ("dark", "newton1d")):
         assert errors[a].mean() <= errors[b].mean(), (a, b)
         assert errors[a].max() <= errors[b].max(), (a, b)
-    assert errors["gaussian_fit"].mean() < 0.0015 and errors["gaussian_fit"].max() < 0.005
+    assert errors["gaussian_fit"].mean() < 0.6 * errors["dark"].mean()
+    assert errors["gaussian_fit"].max() < 0.6 * errors["dark"].max()
+    assert errors["gaussian_fit"].mean() < 0.0006 and errors["gaussian_fit"].max() < 0.002
 
 
 def _cramer_rao_rms(kp, sigma, noise, size):
