@@ -296,6 +296,23 @@ def _resolved_palette(palette: Any, num_classes: Any, space: str, avoid: Any) ->
     return colors
 
 
+@functools.lru_cache(maxsize=64)
+def _palette_rows(
+    palette: Any, num_classes: Any, space: str, avoid: Any, ignore: int
+) -> tuple[tuple[int, int, int] | None, np.ndarray]:
+    """``mask/palette``'s void colour (None when there is none) and its decode rows (the
+    palette, then the void colour), read-only, keyed by every parameter that defines them."""
+    colors = _resolved_palette(palette, num_classes, space, avoid)
+    if not isinstance(palette, str) or palette not in NAMED_VOID or ignore < colors.shape[0]:
+        return None, colors
+    void = NAMED_VOID[palette]
+    if (colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
+        return None, colors
+    rows = np.concatenate([colors, np.asarray([void], dtype=np.uint8)])
+    rows.setflags(write=False)
+    return void, rows
+
+
 #: A trailing axis of length 1 or 3 under two axes at least this long is read as a channel axis:
 #: labels ``(H, W, 1)`` (a label image read with its channel) or an RGB image ``(H, W, 3)`` passed
 #: as labels. A batch of that many images 1 or 3 pixels wide is not plausible; pass those as rows
@@ -510,22 +527,13 @@ class MaskPalette(LabelCodec):
     def void_color(self) -> tuple[int, int, int] | None:
         """The named palette's void colour when it is an extra entry (decoded to ``ignore``):
         not one of the palette's colours, and ``ignore`` no palette label; else None."""
-        if not isinstance(self.palette, str) or self.palette not in NAMED_VOID:
-            return None
-        if self.ignore < self.levels:
-            return None
-        void = NAMED_VOID[self.palette]
-        if (self.colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
-            return None
-        return void
+        return _palette_rows(self.palette, self.num_classes, self.space, self.avoid, self.ignore)[0]
 
     @property
     def decode_colors(self) -> np.ndarray:
-        """The rows decoding searches: :attr:`colors`, then the void colour if any."""
-        void = self.void_color
-        if void is None:
-            return self.colors
-        return np.concatenate([self.colors, np.asarray([void], dtype=np.uint8)])
+        """The rows decoding searches: :attr:`colors`, then the void colour if any (read-only,
+        cached per configuration)."""
+        return _palette_rows(self.palette, self.num_classes, self.space, self.avoid, self.ignore)[1]
 
     @property
     def colors(self) -> np.ndarray:
