@@ -123,12 +123,21 @@ _grids = TableCache("palette candidate grids", max_entries=8)
 _label_tables = TableCache("palette label tables", max_entries=4)
 
 
-def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The candidate grid of a palette in RGB space (None in the other spaces: full scans)."""
+def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, ...] | None:
+    """The candidate grid of a palette in RGB space (None in the other spaces: full scans); for
+    ``need=1`` (the labels-only decode) with its lists as
+    :func:`rgbtask.core.masks.packed_candidates` too."""
     if space != "rgb":
         return None
     key = (pal_coords.tobytes(), need)
-    return _grids.get(key, lambda: kernels.candidate_grid(pal_coords, need))
+
+    def build() -> tuple[np.ndarray, ...]:
+        offsets, candidates = kernels.candidate_grid(pal_coords, need)
+        if need == 1:
+            return offsets, candidates, kernels.packed_candidates(pal_coords, candidates)
+        return offsets, candidates
+
+    return _grids.get(key, build)
 
 
 #: The codes of the fine cells of one colour (:func:`rgbtask.core.masks.fine_cells`) per label
