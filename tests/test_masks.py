@@ -835,3 +835,18 @@ def test_panoptic_decode_alone_is_rgb2id():
     rgb = np.random.default_rng(3).integers(0, 256, (3, 17, 5, 3)).astype(np.uint8)
     got = MaskPanoptic().decode(rgb)
     assert got.dtype == np.int32 and np.array_equal(got, kernels.rgb2id_reference(rgb))
+
+
+@pytest.mark.parametrize("ignore", [255, 1 << 17])
+def test_void_palette_encode_is_np_take_of_the_remapped_labels(ignore):
+    """A palette with a void colour encodes ``ignore`` to it through the gather kernel (a row per
+    label up to ``ignore``), or by remapping first when ``ignore`` is past the table's limit."""
+    codec = MaskPalette(palette="voc", ignore=ignore)
+    assert codec.void_color is not None
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, codec.levels, (2, 33, 17)).astype(np.int64)
+    labels[rng.random(labels.shape) < 0.2] = ignore
+    want = np.take(codec.decode_colors, np.where(labels == ignore, codec.levels, labels), axis=0)
+    got = codec.encode(labels)
+    assert got.dtype == np.uint8 and np.array_equal(got, want)
+    assert np.array_equal(codec.decode(got), labels)

@@ -370,6 +370,11 @@ def _encode_colors(
     return rgb.reshape((*labels.shape, 3))
 
 
+#: The largest ``ignore`` for which a void-colour palette encodes through a table with a row per
+#: label up to ``ignore`` (:meth:`MaskPalette._encode`); past it, ``ignore`` is remapped first.
+_VOID_GATHER_MAX = 1 << 16
+
+
 def _label_dtype(max_label: int) -> np.dtype:
     return np.dtype(np.uint8 if max_label <= 255 else np.int32)
 
@@ -588,9 +593,18 @@ class MaskPalette(LabelCodec):
         return labels
 
     def _encode(self, labels: np.ndarray) -> np.ndarray:
+        colors = self.decode_colors
         if self.void_color is not None:
-            labels = np.where(labels == self.ignore, self.levels, labels)
-        return np.ascontiguousarray(np.take(self.decode_colors, labels, axis=0))
+            if self.ignore > _VOID_GATHER_MAX:  # a table that large is not worth building
+                labels = np.where(labels == self.ignore, self.levels, labels)
+            else:  # row ``ignore`` holds the void colour: one gather pass, split over the threads
+                rows = np.zeros((self.ignore + 1, 3), dtype=np.uint8)
+                rows[: self.levels] = colors[: self.levels]
+                rows[self.ignore] = colors[self.levels]
+                colors = rows
+        flat = labels.reshape(-1)
+        rgb, _ = kernels.gather(flat.view(np.uint8) if flat.dtype == np.bool_ else flat, colors)
+        return rgb.reshape((*labels.shape, 3))  # labels were validated: all in range
 
     def encode(self, value: Any) -> np.ndarray:
         """Labels -> palette colours, the range checked in the same pass (:func:`_encode_colors`);
