@@ -304,3 +304,22 @@ def test_float_kernels_without_confidence_give_the_same_depth(name):
         y[len(y) // 2, 0] = np.nan
         kernels.decode_float(y, 1.0, curve, POWER, 0.0, np.inf, grid=g, outside=flag)
         assert flag[0]
+
+
+@pytest.mark.parametrize("lam", [-3.0, -2.5])
+def test_power_depth_by_rsqrt_equals_the_reference_pow(lam):
+    """The power transform with exponent -0.5 (``lam=-3``) takes ``1 / sqrt`` for ``pow`` where the
+    float32 output cannot differ (``kernels._depth_of``): the depths of colours along the whole cube
+    walk, crowded towards both ends (where ``1 - p`` cancels and where the depth diverges), equal
+    the NumPy reference's (``pow``) bit for bit; ``lam=-2.5`` takes ``pow`` throughout."""
+    curve = curves.cubewalk()
+    n = 2000 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 100_000
+    rng = np.random.default_rng(int(-lam * 10))
+    f = np.concatenate([rng.random(n), rng.random(n // 4) ** 8, 1.0 - rng.random(n // 4) ** 8])
+    x = np.clip(curve.colors(f) + rng.normal(0.0, 1e-4, (len(f), 3)), 0.0, 1.0)
+    tp = np.array([kernels.KIND_POWER, 0.0, 1.0, lam, 10.0 / 3.0])
+    for lo, hi in ((0.0, np.inf), (0.0, 30.0)):
+        want = kernels.decode_float_reference(x, curve, tp, lo, hi)
+        got = kernels.decode_float(x, 1.0, curve, tp, lo, hi, grid=curves.projection_grid(curve))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
