@@ -420,18 +420,26 @@ def _depth_of(f, kind, a, b, lo, hi):
 @jit
 def decode_float_kernel(
     rgb, out, conf, valid, outside, scale, tp, lo, hi, verts, palette, uniform, knots, nlev,
-    threshold, want_conf,
+    threshold, want_conf, only_outside=False,
 ):  # fmt: skip
     """The brute force: every segment (palette: colour) measured. ``outside``, ``want_conf``: as
-    :func:`decode_float_grid_kernel`."""
+    :func:`decode_float_grid_kernel`; ``only_outside``: decode only the colours outside [0, 1]
+    (or NaN), which that kernel leaves to this one."""
     kind, ca, cb = _inverse_constants(tp)
+    unit = scale == 1.0  # x / 1.0 == x: float input skips the three divisions
     bad = False
     for i in range(rgb.shape[0]):
-        p0 = float(rgb[i, 0]) / scale
-        p1 = float(rgb[i, 1]) / scale
-        p2 = float(rgb[i, 2]) / scale
+        p0 = float(rgb[i, 0])
+        p1 = float(rgb[i, 1])
+        p2 = float(rgb[i, 2])
+        if not unit:
+            p0 /= scale
+            p1 /= scale
+            p2 /= scale
         if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
             bad = True
+        elif only_outside:
+            continue
         f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
         d, c, v = _accept(f, dist, threshold, kind, ca, cb, lo, hi)
         out[i] = d
@@ -473,13 +481,7 @@ def decode_float_grid_kernel(
             p1 /= scale
             p2 /= scale
         if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
-            bad = True
-            f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
-            d, c, v = _accept(f, dist, threshold, kind, ca, cb, lo, hi)
-            out[i] = d
-            if want_conf:
-                conf[i] = c
-                valid[i] = v
+            bad = True  # decoded by the brute force below, out of this loop
             continue
         c0 = min(gsize - 1, int(p0 * g))
         c1 = min(gsize - 1, int(p1 * g))
@@ -511,6 +513,10 @@ def decode_float_grid_kernel(
             valid[i] = v
     if bad:
         outside[0] = True  # the same store from every chunk: no race
+        decode_float_kernel(
+            rgb, out, conf, valid, outside, scale, tp, lo, hi, verts, palette, uniform, knots,
+            nlev, threshold, want_conf, True,
+        )  # fmt: skip
 
 
 #: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
