@@ -166,6 +166,30 @@ def test_void_is_never_extra_where_black_is_a_class():
     assert MaskPalette(palette="cityscapes", ignore=3).void_color is None  # ignore is a class
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"palette": "voc"}, {"palette": "cityscapes"}),
+        ({"palette": "voc"}, {"palette": "voc", "num_classes": 22}),
+        ({"palette": "voc"}, {"palette": "voc", "ignore": 5}),
+        ({"palette": "coco"}, {"palette": "painter_coco"}),
+        ({"palette": "cityscapes"}, {"palette": "cityscapes", "ignore": 18}),
+    ],
+)
+def test_decode_colors_cached_per_config_and_keyed_by_every_parameter(a, b):
+    """The decode rows are built once per configuration (the same read-only array for equal
+    configs) and two configs that differ in one parameter get different rows."""
+    ca, cb = MaskPalette(**a), MaskPalette(**b)
+    rows = ca.decode_colors
+    assert rows is ca.decode_colors and rows is MaskPalette(**a).decode_colors
+    assert not rows.flags.writeable
+    assert cb.decode_colors is not rows
+    assert not np.array_equal(cb.decode_colors, rows)
+    for codec in (ca, cb):  # each is its palette, then its void colour if any
+        want = codec.colors if codec.void_color is None else [*codec.colors, codec.void_color]
+        assert np.array_equal(codec.decode_colors, np.asarray(want, np.uint8))
+
+
 # ---------------------------------------------------------------- real data
 
 
