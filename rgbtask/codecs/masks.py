@@ -206,35 +206,40 @@ def context_decode(
     space: str = "rgb",
     reject_distance: float | None = None,
     context: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+    confidence: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Palette rows of checked RGB images ``(..., H, W, 3)``: ``(index int32, confidence
     float32)``, index -1 where rejected. The nearest colour per pixel, then (``context=True``)
     :mod:`rgbtask.core.mask_context` re-decides the off-code pixels from their neighbourhood;
-    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere)."""
+    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere).
+    ``confidence=False``: the same index from the labels-only tables, and None."""
     rejected = len(palette)  # the colour tables hold labels >= 0: a row past the end marks it
 
-    def rows(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        index, conf, valid = nearest_color(
-            image, palette, space, reject_distance, rejected, np.int32
-        )
+    def labels(image: np.ndarray) -> np.ndarray:
+        index = nearest_labels(image, palette, space, reject_distance, rejected, np.int32)
+        if reject_distance is not None:
+            index[index == rejected] = -1
+        return index
+
+    conf = None
+    if confidence:
+        index, conf, valid = nearest_color(rgb, palette, space, reject_distance, rejected, np.int32)
         if reject_distance is not None:
             index[~valid] = -1
-        return index, conf
-
-    index, conf = rows(rgb)
+    else:
+        index = labels(rgb)
     if context and rgb.ndim >= 3:
         resolved = mask_context.resolve(
             rgb,
             index,
             np.asarray(palette, dtype=np.float64),
             rgb_scale(rgb),
-            # the 8-bit box mean: through the 2^24 table for 8-bit input, as floats (the brute
-            # force, the same rows) otherwise, so a float decode builds no table
-            (lambda image: rows(image)[0])
-            if rgb.dtype == np.uint8
-            else (lambda image: rows(image / 255.0)[0]),
+            # the 8-bit box means (N, 3): through the compact label table for 8-bit input, as
+            # floats (the brute force, the same rows) otherwise, so a float decode builds no table
+            labels if rgb.dtype == np.uint8 else (lambda means: labels(means / 255.0)),
         )
-        conf = np.where(resolved == index, conf, np.float32(0.0))
+        if conf is not None:
+            conf = np.where(resolved == index, conf, np.float32(0.0))
         index = resolved
     return index, conf
 
@@ -622,10 +627,18 @@ class MaskPalette(LabelCodec):
         return _encode_colors(value, "labels", self.colors)
 
     def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
-        # the compact label table answers the per-pixel decoder; the context decoder goes through
-        # _decode (decode == decode_with_confidence(rgb).value either way)
-        if self.min_region > 1 or self.decoder != "pixel":
+        # the compact label table answers both decoders (the same labels as the confidence
+        # table: decode == decode_with_confidence(rgb).value); min_region goes through _decode
+        if self.min_region > 1:
             return self._decode(rgb).value
+        if self.decoder == "context":
+            index, _ = context_decode(
+                rgb, self.decode_colors, self.space, self.reject_distance, confidence=False
+            )
+            if self.reject_distance is None and self.void_color is None:
+                return index.astype(self.label_dtype, copy=False)  # every row is a label
+            valid = (index >= 0) & (index < self.levels)
+            return np.where(valid, index, self.ignore).astype(self.label_dtype)
         labels = nearest_labels(
             rgb, self.decode_colors, self.space, self.reject_distance, self.ignore, self.label_dtype
         )
@@ -1014,6 +1027,8 @@ class MaskInstance(LabelCodec):
     def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
         if self.colors == "distinct" and self.decoder == "pixel":
             return nearest_labels(rgb, self.palette_colors, self.space, label_dtype=np.int32)
+        if self.colors == "distinct":
+            return context_decode(rgb, self.palette_colors, self.space, confidence=False)[0]
         return self._decode(rgb).value
 
     def _decode(self, rgb: np.ndarray) -> Decoded:
