@@ -95,11 +95,13 @@ def _array_like(obj: Any) -> bool:
     )
 
 
-def check_rgb(rgb: Any) -> np.ndarray:
+def check_rgb(rgb: Any, check_range: bool = True) -> np.ndarray:
     """Validate an RGB input and return it as a native-endian, C-contiguous array.
 
     Returns ``uint8`` or ``uint16`` unchanged in type, ``float16`` widened to ``float32``, and
     ``float32`` / ``float64`` as they are. See the module docstring for the policy.
+    ``check_range=False``: float values are not checked for [0, 1] here (a decode kernel that
+    checks them itself, and calls this again to raise the error when one is outside).
     """
     if isinstance(rgb, (str, bytes, os.PathLike)):
         shown = rgb[:16] if isinstance(rgb, bytes) else os.fspath(rgb)
@@ -148,7 +150,7 @@ def check_rgb(rgb: Any) -> np.ndarray:
         rgb = rgb.astype(dtype.newbyteorder("="))
     if rgb.dtype == np.float16:
         rgb = rgb.astype(np.float32)
-    if rgb.dtype.kind == "f":
+    if rgb.dtype.kind == "f" and check_range:
         from rgbtask.core._jit import min_max  # Numba is loaded anyway: a decode follows
 
         rgb = np.ascontiguousarray(rgb)

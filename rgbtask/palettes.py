@@ -39,12 +39,18 @@ Each named palette carries its dataset's colour for "void" / "ignore" pixels, wh
 * ``"voc"``: (224, 224, 192), the colour map's entry 255, VOC's void label (object boundaries and
   difficult regions; ``VOCdevkit`` devkit_doc, "void"). A ``"voc"`` palette holds the 21 VOC
   classes by default (:data:`NAMED_CLASSES`; ``num_classes`` up to 256 keeps more of the map).
-* ``"cityscapes"``: black, the colour of every label with trainId 255 in
-  ``cityscapesScripts/helpers/labels.py`` (``unlabeled``, ``ego vehicle``, ...: ``(0, 0, 0)``).
-* ``"coco"``: black, panopticapi's void segment id 0 (``id2rgb(0) = (0, 0, 0)``,
-  ``panopticapi/utils.py``); ``"painter_coco"``: black, what Painter paints unlabelled pixels.
+* ``"cityscapes"``: black, the colour ``cityscapesScripts/helpers/labels.py`` gives trainId 255:
+  its ``trainId2label``, built over ``reversed(labels)``, maps 255 to the first label listed
+  with it, ``unlabeled`` ``(0, 0, 0)``. (Not every trainId-255 label is black: ``dynamic``,
+  ``ground``, ``parking``, ... keep their own colours in ``gtFine_color.png``.)
+* ``"coco"``: black, panopticapi's void segment id 0 (``VOID = 0``,
+  ``panopticapi/evaluation.py``; ``id2rgb(0) = (0, 0, 0)``, ``panopticapi/utils.py``);
+  ``"painter_coco"``: black, what Painter paints unlabelled pixels (its output starts at 0).
 * ``"ade20k"``, ``"painter_ade20k"``: black, which is already label 0 ("other", ADE20K's
-  ignore): no extra colour.
+  ignore: CSAIL's ``colorEncode`` leaves it at 0): no extra colour.
+
+``tests/test_palette_sources.py`` checks each void colour and each palette's number of labels
+against the dataset's own files (``tests/fixtures/void_sources.json``).
 
 Generated palettes (:func:`distinct_palette`)
 ---------------------------------------------

@@ -213,3 +213,113 @@ def codec_depth_table(codec):
     from rgbtask.codecs import depth as depth_codecs
 
     return depth_codecs._depth_table(codec.curve_obj(), codec.transform_obj)
+
+
+# ---------------------------------------------------------------- the codecs' fused float path
+FUSED = [
+    {"name": "depth/cubewalk"},
+    {"name": "depth/hue", "variant": "nowrap", "transform": "inverse", "near": 0.5, "far": 20.0},
+    {"name": "depth/gray", "transform": "log", "near": 0.5, "far": 20.0},
+    {"name": "depth/colormap", "near": 0.5, "far": 20.0},
+]
+
+
+def _float32_colours(draw_floats, boundary_picks) -> np.ndarray:
+    """float32 colours: hypothesis' floats, some replaced by a coarse or fine grid boundary
+    ``k / 32`` or one float32 ulp either side (the cell a colour falls in is decided there)."""
+    x = np.asarray(draw_floats, dtype=np.float32).reshape(-1, 3)
+    for row, ch, k, side in boundary_picks:
+        if row < len(x):
+            b = np.float32(k / kernels.GRID_SIZE)
+            x[row, ch] = np.nextafter(b, np.float32(2.0 * side)) if side != 0.5 else b
+    return np.clip(x, np.float32(0.0), np.float32(1.0))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from(range(len(FUSED))),
+    st.lists(st.floats(0.0, 1.0, width=32), min_size=3, max_size=120),
+    st.lists(
+        st.tuples(
+            st.integers(0, 39), st.integers(0, 2), st.integers(0, 32), st.sampled_from([0, 0.5, 1])
+        ),
+        max_size=20,
+    ),
+)
+def test_codec_float32_decode_equals_the_numpy_reference(which, floats, picks):
+    """float32 RGB (a model's output) through the codec, with and without the confidence, gives
+    the NumPy specification's answer (``decode_float_reference``) bit for bit: depth, confidence
+    and valid; ``decode()`` the same depth."""
+    codec = rgbtask.get_codec(FUSED[which])
+    curve, tr = codec.curve_obj(), codec.transform_obj
+    x = _float32_colours(floats[: len(floats) // 3 * 3], picks)
+    want = kernels.decode_float_reference(x.astype(np.float64), curve, tr.params, *tr.decoded_range)
+    got = codec.decode_with_confidence(x[None])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a[0], b)
+    np.testing.assert_array_equal(codec.decode(x[None])[0], want[0])
+
+
+@pytest.mark.parametrize("cfg", FUSED)
+@pytest.mark.parametrize(
+    "bad, hint",
+    [
+        (np.nan, "NaN/inf"),
+        (np.inf, "NaN/inf"),
+        (-0.5, r"\(rgb \+ 1\) / 2"),
+        (200.0, "rgb / 255"),
+        (float(np.nextafter(np.float32(1.0), np.float32(2.0))), r"max 1\.0000001"),
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_range_check_raises_the_input_check_error(cfg, bad, hint, dtype):
+    """The 8-bit codecs check float input for [0, 1] inside the decode kernel (one pass): a value
+    outside (or NaN) raises check_rgb's own error, from decode() and decode_with_confidence()
+    alike, wherever in the image it is."""
+    codec = rgbtask.get_codec(cfg)
+    rgb = np.full((3, 70, 3), 0.5, dtype=dtype)
+    rgb[2, 69, 1] = bad
+    for call in (codec.decode, codec.decode_with_confidence):
+        with pytest.raises(rgbtask.InputError, match=hint):
+            call(rgb)
+
+
+@pytest.mark.parametrize("name", ["cubewalk", "gray", "turbo", "points"])
+def test_float_kernels_without_confidence_give_the_same_depth(name):
+    """``confidence=False`` (decode()) skips the confidence and, away from the threshold, the
+    square root: the same depth, grid or brute force; ``outside`` stays False for colours in
+    [0, 1] and turns True for one outside."""
+    curve = CURVES[name]()
+    x = _colours(curve, seed=5)[::4]
+    grid = curves.projection_grid(curve)
+    for g in (None, grid):
+        full = kernels.decode_float(x, 1.0, curve, POWER, 0.0, np.inf, grid=g)
+        flag = np.zeros(1, dtype=np.bool_)
+        depth, _, _ = kernels.decode_float(
+            x, 1.0, curve, POWER, 0.0, np.inf, grid=g, confidence=False, outside=flag
+        )
+        np.testing.assert_array_equal(depth, full[0])
+        assert not flag[0]
+        y = x.copy()
+        y[len(y) // 2, 0] = np.nan
+        kernels.decode_float(y, 1.0, curve, POWER, 0.0, np.inf, grid=g, outside=flag)
+        assert flag[0]
+
+
+@pytest.mark.parametrize("lam", [-3.0, -2.5])
+def test_power_depth_by_rsqrt_equals_the_reference_pow(lam):
+    """The power transform with exponent -0.5 (``lam=-3``) takes ``1 / sqrt`` for ``pow`` where the
+    float32 output cannot differ (``kernels._depth_of``): the depths of colours along the whole cube
+    walk, crowded towards both ends (where ``1 - p`` cancels and where the depth diverges), equal
+    the NumPy reference's (``pow``) bit for bit; ``lam=-2.5`` takes ``pow`` throughout."""
+    curve = curves.cubewalk()
+    n = 2000 if os.environ.get("NUMBA_DISABLE_JIT") == "1" else 100_000
+    rng = np.random.default_rng(int(-lam * 10))
+    f = np.concatenate([rng.random(n), rng.random(n // 4) ** 8, 1.0 - rng.random(n // 4) ** 8])
+    x = np.clip(curve.colors(f) + rng.normal(0.0, 1e-4, (len(f), 3)), 0.0, 1.0)
+    tp = np.array([kernels.KIND_POWER, 0.0, 1.0, lam, 10.0 / 3.0])
+    for lo, hi in ((0.0, np.inf), (0.0, 30.0)):
+        want = kernels.decode_float_reference(x, curve, tp, lo, hi)
+        got = kernels.decode_float(x, 1.0, curve, tp, lo, hi, grid=curves.projection_grid(curve))
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)

@@ -679,6 +679,42 @@ def test_candidate_grid_lists_the_nearest_of_every_point(need, palette, seed):
         assert set(np.flatnonzero(d[i] <= kth[i])) <= set(listed.tolist())
 
 
+@pytest.mark.parametrize("need", [1, 2])
+@pytest.mark.parametrize(
+    "palette",
+    [[[7, 200, 13]], [[0, 0, 0], [0, 0, 0], [255, 255, 255]], [[10, 20, 30], [250, 5, 128]]],
+)
+def test_candidate_grid_kernel_matches_its_numpy_reference(need, palette):
+    """The jitted grid (offsets counted, then lists filled) is the NumPy reference's arrays, for
+    one colour, a shared colour (ties) and two; tiny palettes keep the plain-Python run short."""
+    coords = convert(np.asarray(palette, np.uint8), "rgb")
+    counts = np.zeros(kernels.GRID**3 + 1, dtype=np.int64)
+    kernels.candidate_grid_kernel(coords, need, counts, np.zeros(0, dtype=np.int32))
+    offsets = np.cumsum(counts)
+    candidates = np.empty(int(offsets[-1]), dtype=np.int32)
+    kernels.candidate_grid_kernel(coords, need, offsets, candidates)
+    want_offsets, want_candidates = kernels.candidate_grid_reference(coords, need)
+    assert np.array_equal(offsets, want_offsets)
+    assert np.array_equal(candidates, want_candidates)
+    got = kernels.candidate_grid(coords, need)  # the wrapper (NumPy under NUMBA_DISABLE_JIT)
+    assert np.array_equal(got[0], want_offsets) and np.array_equal(got[1], want_candidates)
+
+
+def test_candidate_grid_of_ade20k_is_the_reference():
+    coords = convert(named_palette("ade20k"), "rgb")
+    for need in (1, 2):
+        got, want = (
+            kernels.candidate_grid(coords, need),
+            kernels.candidate_grid_reference(coords, need),
+        )
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    _, candidates = kernels.candidate_grid(coords, 1)
+    packed = kernels.packed_candidates(coords, candidates)
+    assert np.array_equal(packed >> 24, candidates)
+    rgb = named_palette("ade20k")[candidates].astype(np.int64)
+    assert np.array_equal(packed & 0xFFFFFF, (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2])
+
+
 @pytest.mark.parametrize("reject", [np.inf, 30.0])
 def test_fine_cells_match_their_numpy_reference(reject):
     coords = convert(named_palette("cityscapes"), "rgb")
@@ -799,3 +835,18 @@ def test_panoptic_decode_alone_is_rgb2id():
     rgb = np.random.default_rng(3).integers(0, 256, (3, 17, 5, 3)).astype(np.uint8)
     got = MaskPanoptic().decode(rgb)
     assert got.dtype == np.int32 and np.array_equal(got, kernels.rgb2id_reference(rgb))
+
+
+@pytest.mark.parametrize("ignore", [255, 1 << 17])
+def test_void_palette_encode_is_np_take_of_the_remapped_labels(ignore):
+    """A palette with a void colour encodes ``ignore`` to it through the gather kernel (a row per
+    label up to ``ignore``), or by remapping first when ``ignore`` is past the table's limit."""
+    codec = MaskPalette(palette="voc", ignore=ignore)
+    assert codec.void_color is not None
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, codec.levels, (2, 33, 17)).astype(np.int64)
+    labels[rng.random(labels.shape) < 0.2] = ignore
+    want = np.take(codec.decode_colors, np.where(labels == ignore, codec.levels, labels), axis=0)
+    got = codec.encode(labels)
+    assert got.dtype == np.uint8 and np.array_equal(got, want)
+    assert np.array_equal(codec.decode(got), labels)

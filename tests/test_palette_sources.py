@@ -213,3 +213,98 @@ def test_painter_coco_unlabelled_black_is_rejected():
     rgb[0, 0] = palettes.named_palette("painter_coco")[5]
     out = codec.decode_with_confidence(rgb)
     assert out.value[0, 0] == 5 and not out.valid[1, 1] and out.value[1, 1] == 255
+
+
+# ---------------------------------------------------------------- void colours and class counts
+
+
+def _voids() -> dict:
+    return _load("void_sources.json")
+
+
+def ade20k_csail() -> tuple[np.ndarray, list[str]]:
+    """CSAIL's own ADE20K-150 files (``color150.mat``, ``object150_info.csv``), the source that
+    ``palettes.py`` cites and mmsegmentation copied."""
+    src = _load("ade20k_csail.json")
+    assert len(src["names"]) == len(src["colors"]) == 150
+    return np.asarray(src["colors"]), src["names"]
+
+
+def test_ade20k_matches_csail_color150_entry_by_entry():
+    colors, names = ade20k_csail()
+    assert _mismatches(palettes.ADE20K_150, colors, names) == []
+    assert _mismatches(palettes.named_palette("ade20k")[1:], colors, names) == []
+
+
+def expected_voids() -> dict[str, tuple[int, tuple[int, int, int]]]:
+    """Per named palette, from the sources alone: (number of labels, void colour)."""
+    src = _voids()
+    voc = src["voc"]
+    voc_labels = len(voc["classes"]) + voc["background_labels"]
+    voc_void = tuple(int(c) for c in voc_expected()[voc["void_label"]])
+
+    labels = _load("cityscapes_labels.json")["labels"]
+    train_ids = {lab["trainId"] for lab in labels} - {255, -1}
+    # labels.py's trainId2label: a dict built over reversed(labels), so the first label listed wins
+    train_id_to_label = {lab["trainId"]: lab for lab in reversed(labels)}
+    city_void = tuple(train_id_to_label[src["cityscapes"]["void_train_id"]]["color"])
+
+    void_id = src["coco"]["void_segment_id"]
+    coco_void = tuple((void_id // 256**c) % 256 for c in range(3))  # id2rgb
+    n_coco = len(coco_expected()[2])
+
+    n_ade = len(ade20k_csail()[1]) + 1  # label 0, "other"
+    painter = _load("painter_palettes.json")["palettes"]
+    return {
+        "voc": (voc_labels, voc_void),
+        "cityscapes": (len(train_ids), city_void),
+        "coco": (n_coco, coco_void),
+        "ade20k": (n_ade, tuple(src["ade20k"]["void_color"])),
+        "painter_ade20k": (
+            painter["painter_ade20k"]["num_colors"] + painter["painter_ade20k"]["label_offset"],
+            tuple(src["painter_ade20k"]["void_color"]),
+        ),
+        "painter_coco": (
+            painter["painter_coco"]["num_colors"],
+            tuple(src["painter_coco"]["void_color"]),
+        ),
+    }
+
+
+def test_void_sources_cover_every_named_palette():
+    assert set(expected_voids()) == set(palettes.NAMED_PALETTES) == set(palettes.NAMED_VOID)
+    assert set(_voids()) - {"about"} == set(palettes.NAMED_PALETTES)
+
+
+def test_void_sources_landmarks():
+    # the values the derivations above must give, spelled out (the brief's and the docstring's)
+    assert expected_voids() == {
+        "voc": (21, (224, 224, 192)),
+        "cityscapes": (19, (0, 0, 0)),
+        "coco": (133, (0, 0, 0)),
+        "ade20k": (151, (0, 0, 0)),
+        "painter_ade20k": (151, (0, 0, 0)),
+        "painter_coco": (133, (0, 0, 0)),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(palettes.NAMED_PALETTES))
+def test_named_void_color_and_class_count_match_the_source(name):
+    num_labels, void = expected_voids()[name]
+    assert palettes.NAMED_VOID[name] == void
+    assert palettes.NAMED_CLASSES.get(name, len(palettes.named_palette(name))) == num_labels
+    codec = rgbtask.get_codec("mask/palette", palette=name)
+    assert codec.levels == num_labels
+    if name in ("ade20k", "painter_ade20k"):
+        # void is label 0 ("other"), a palette entry: no extra colour
+        assert codec.void_color is None
+        assert tuple(codec.colors[_voids()[name]["void_label"]]) == void
+        return
+    assert codec.void_color == void
+    assert (codec.colors != np.asarray(void, np.uint8)).any(axis=1).all()  # not a class colour
+    labels = np.array([[0, codec.ignore], [num_labels - 1, codec.ignore]])
+    rgb = codec.encode(labels)
+    assert tuple(rgb[0, 1]) == tuple(rgb[1, 1]) == void
+    assert np.array_equal(codec.decode(rgb), labels)
+    out = codec.decode_with_confidence(rgb)
+    assert out.valid.tolist() == [[True, False], [True, False]]

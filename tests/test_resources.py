@@ -137,8 +137,11 @@ def decode_bound(name: str, rgb: np.ndarray) -> int:
         # counting every allocation as if none were freed: nearest_color's rows int32 4 + conf 4 +
         # valid 1, the rejected mask 1, resolve's out int32 4, the re-decided conf: compare 1 +
         # float32 4, _decode's valid 3 (two comparisons and their AND), labels 4 + cast 1 and
-        # conf 4 = 31 per pixel; per pixel of ONE image (resolve works image by image): the 8-bit
-        # box mean 3 and its rows through nearest_color 9 = 12
+        # conf 4 = 31 per pixel; per pixel of ONE image (resolve works image by image): the rows
+        # of the 8-bit box means (computed near off-code pixels only) 4, their float copy for
+        # float input; resolve's scratch (16 per pixel) is kept per thread for the last shape
+        # up to 1080p,
+        # so a warm decode allocates none of it
         bound = 31 * pixels + 12 * rgb.shape[-3] * rgb.shape[-2] + SLACK
     if name == "keypoints/heatmap":
         chunks = min(_jit.num_threads(), n_img)

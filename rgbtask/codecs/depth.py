@@ -382,12 +382,37 @@ class DepthCodec(Codec):
 
     def decode(self, rgb: Any) -> np.ndarray:
         """RGB -> depth (float32 metres, NaN where invalid); see :meth:`Codec.decode`. 8-bit
-        input to an 8-bit codec skips the confidence (the same depth, fewer bytes written)."""
-        rgb = check_rgb(rgb)
-        if self.default_decode and self.bits == 8 and rgb.dtype == np.uint8:
-            out, _, _ = self._decode_u8(rgb.reshape(-1, 3), confidence=False)
-            return out.reshape(rgb.shape[:-1])
-        return self._decode(rgb).value
+        and float input to an 8-bit codec skip the confidence (the same depth, fewer bytes
+        written)."""
+        if not (self.default_decode and self.bits == 8):
+            return self._decode(check_rgb(rgb)).value
+        rgb = check_rgb(rgb, check_range=False)
+        flat = rgb.reshape(-1, 3)
+        if rgb.dtype == np.uint8:
+            out, _, _ = self._decode_u8(flat, confidence=False)
+        else:
+            out, _, _ = self._decode_float(rgb, confidence=False)
+        return out.reshape(rgb.shape[:-1])
+
+    def decode_with_confidence(self, rgb: Any) -> Decoded:
+        """See :meth:`Codec.decode_with_confidence`; float input to an 8-bit codec is checked
+        for [0, 1] by the decode kernel itself (one pass over the input, not two)."""
+        fused = self.default_decode and self.bits == 8
+        return self._decode(check_rgb(rgb, check_range=not fused))
+
+    def _decode_float(self, rgb: np.ndarray, confidence: bool):
+        """Float (or uint16) RGB through the 8-bit curve's projection grid; the range check of
+        float input (:func:`~rgbtask.codec.check_rgb`) is fused into the kernel: when it finds a
+        colour outside [0, 1] (or NaN), the full check raises its error."""
+        tr = self._transform
+        outside = np.zeros(1, dtype=np.bool_)
+        res = kernels.decode_float(
+            rgb.reshape(-1, 3), rgb_scale(rgb), self._curve, tr.params, *tr.decoded_range,
+            grid=_float_grid(self._curve), confidence=confidence, outside=outside,
+        )  # fmt: skip
+        if outside[0]:
+            check_rgb(rgb)  # raises, naming the values outside [0, 1]
+        return res
 
     def _encode_truncating(self, flat: np.ndarray, out: np.ndarray) -> None:
         """``quantization`` 'floor': the curve's continuous colour at ``f``, each channel
@@ -415,14 +440,7 @@ class DepthCodec(Codec):
         elif self.bits == 8 and rgb.dtype == np.uint8:
             out, conf, valid = self._decode_u8(flat, confidence=True)
         else:
-            out, conf, valid = kernels.decode_float(
-                flat,
-                rgb_scale(rgb),
-                curve,
-                tr.params,
-                *tr.decoded_range,
-                grid=_float_grid(curve),
-            )
+            out, conf, valid = self._decode_float(rgb, confidence=True)
         shape = rgb.shape[:-1]
         return Decoded(out.reshape(shape), conf.reshape(shape), valid.reshape(shape))
 

@@ -61,7 +61,9 @@ Decoding: peak candidates are local maxima of the heatmap among same-id neighbou
   known, ``A`` and ``c`` free) on a ``ceil(3.5 sigma)`` window around the peak, from the
   per-axis step, without the pixels of other ids and, in each iteration, those more than 25
   levels above the current Gaussian (another blob of the same id): the maximum likelihood estimate under white noise, at the
-  Cramer-Rao bound; the default;
+  Cramer-Rao bound; where it explains every pixel within one level (a lossless image, whose
+  only error is the bounded rounding), a few Lawson steps toward the minimax fit
+  (:data:`rgbtask.core.keypoints.FIT_LOSSLESS`): 0.2-0.6x DARK's lossless error; the default;
 * ``"newton1d"``: per axis a Newton step on the log of the three samples,
   ``-(L+ - L-) / 2 / (L+ - 2 L0 + L-)`` (exact for a sampled Gaussian, whose log is a parabola;
   cheapest, more sensitive to quantisation);

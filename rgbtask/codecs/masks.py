@@ -116,7 +116,7 @@ def _new_table() -> np.ndarray:
 
 
 #: The RGB-space candidate grids (:func:`rgbtask.core.masks.candidate_grid`) per (palette, need):
-#: a few hundred KiB each, 10 ms to build.
+#: a few hundred KiB each, built by a jitted kernel in a few ms (the NumPy form took ~100 ms).
 _grids = TableCache("palette candidate grids", max_entries=8)
 
 #: Labels-only decode tables (``decode``, not ``decode_with_confidence``): one 2^24-entry uint8
@@ -124,12 +124,21 @@ _grids = TableCache("palette candidate grids", max_entries=8)
 _label_tables = TableCache("palette label tables", max_entries=4)
 
 
-def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The candidate grid of a palette in RGB space (None in the other spaces: full scans)."""
+def _grid(pal_coords: np.ndarray, space: str, need: int) -> tuple[np.ndarray, ...] | None:
+    """The candidate grid of a palette in RGB space (None in the other spaces: full scans); for
+    ``need=1`` (the labels-only decode) with its lists as
+    :func:`rgbtask.core.masks.packed_candidates` too."""
     if space != "rgb":
         return None
     key = (pal_coords.tobytes(), need)
-    return _grids.get(key, lambda: kernels.candidate_grid(pal_coords, need))
+
+    def build() -> tuple[np.ndarray, ...]:
+        offsets, candidates = kernels.candidate_grid(pal_coords, need)
+        if need == 1:
+            return offsets, candidates, kernels.packed_candidates(pal_coords, candidates)
+        return offsets, candidates
+
+    return _grids.get(key, build)
 
 
 #: The codes of the fine cells of one colour (:func:`rgbtask.core.masks.fine_cells`) per label
@@ -235,35 +244,40 @@ def context_decode(
     space: str = "rgb",
     reject_distance: float | None = None,
     context: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+    confidence: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Palette rows of checked RGB images ``(..., H, W, 3)``: ``(index int32, confidence
     float32)``, index -1 where rejected. The nearest colour per pixel, then (``context=True``)
     :mod:`rgbtask.core.mask_context` re-decides the off-code pixels from their neighbourhood;
-    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere)."""
+    a pixel whose row it changed gets confidence 0 (its colour alone pointed elsewhere).
+    ``confidence=False``: the same index from the labels-only tables, and None."""
     rejected = len(palette)  # the colour tables hold labels >= 0: a row past the end marks it
 
-    def rows(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        index, conf, valid = nearest_color(
-            image, palette, space, reject_distance, rejected, np.int32
-        )
+    def labels(image: np.ndarray) -> np.ndarray:
+        index = nearest_labels(image, palette, space, reject_distance, rejected, np.int32)
+        if reject_distance is not None:
+            index[index == rejected] = -1
+        return index
+
+    conf = None
+    if confidence:
+        index, conf, valid = nearest_color(rgb, palette, space, reject_distance, rejected, np.int32)
         if reject_distance is not None:
             index[~valid] = -1
-        return index, conf
-
-    index, conf = rows(rgb)
+    else:
+        index = labels(rgb)
     if context and rgb.ndim >= 3:
         resolved = _resolve(
             rgb,
             index,
             np.asarray(palette, dtype=np.float64),
             rgb_scale(rgb),
-            # the 8-bit box mean: through the 2^24 table for 8-bit input, as floats (the brute
-            # force, the same rows) otherwise, so a float decode builds no table
-            (lambda image: rows(image)[0])
-            if rgb.dtype == np.uint8
-            else (lambda image: rows(image / 255.0)[0]),
+            # the 8-bit box means (N, 3): through the compact label table for 8-bit input, as
+            # floats (the brute force, the same rows) otherwise, so a float decode builds no table
+            labels if rgb.dtype == np.uint8 else (lambda means: labels(means / 255.0)),
         )
-        conf = np.where(resolved == index, conf, np.float32(0.0))
+        if conf is not None:
+            conf = np.where(resolved == index, conf, np.float32(0.0))
         index = resolved
     return index, conf
 
@@ -334,6 +348,23 @@ def _resolved_palette(palette: Any, num_classes: Any, space: str, avoid: Any) ->
     return colors
 
 
+@functools.lru_cache(maxsize=64)
+def _palette_rows(
+    palette: Any, num_classes: Any, space: str, avoid: Any, ignore: int
+) -> tuple[tuple[int, int, int] | None, np.ndarray]:
+    """``mask/palette``'s void colour (None when there is none) and its decode rows (the
+    palette, then the void colour), read-only, keyed by every parameter that defines them."""
+    colors = _resolved_palette(palette, num_classes, space, avoid)
+    if not isinstance(palette, str) or palette not in NAMED_VOID or ignore < colors.shape[0]:
+        return None, colors
+    void = NAMED_VOID[palette]
+    if (colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
+        return None, colors
+    rows = np.concatenate([colors, np.asarray([void], dtype=np.uint8)])
+    rows.setflags(write=False)
+    return void, rows
+
+
 #: A trailing axis of length 1 or 3 under two axes at least this long is read as a channel axis:
 #: labels ``(H, W, 1)`` (a label image read with its channel) or an RGB image ``(H, W, 3)`` passed
 #: as labels. A batch of that many images 1 or 3 pixels wide is not plausible; pass those as rows
@@ -397,6 +428,11 @@ def _encode_colors(
     if not ok:
         raise _range_error(labels, what, upper)
     return rgb.reshape((*labels.shape, 3))
+
+
+#: The largest ``ignore`` for which a void-colour palette encodes through a table with a row per
+#: label up to ``ignore`` (:meth:`MaskPalette._encode`); past it, ``ignore`` is remapped first.
+_VOID_GATHER_MAX = 1 << 16
 
 
 def _label_dtype(max_label: int) -> np.dtype:
@@ -548,22 +584,13 @@ class MaskPalette(LabelCodec):
     def void_color(self) -> tuple[int, int, int] | None:
         """The named palette's void colour when it is an extra entry (decoded to ``ignore``):
         not one of the palette's colours, and ``ignore`` no palette label; else None."""
-        if not isinstance(self.palette, str) or self.palette not in NAMED_VOID:
-            return None
-        if self.ignore < self.levels:
-            return None
-        void = NAMED_VOID[self.palette]
-        if (self.colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
-            return None
-        return void
+        return _palette_rows(self.palette, self.num_classes, self.space, self.avoid, self.ignore)[0]
 
     @property
     def decode_colors(self) -> np.ndarray:
-        """The rows decoding searches: :attr:`colors`, then the void colour if any."""
-        void = self.void_color
-        if void is None:
-            return self.colors
-        return np.concatenate([self.colors, np.asarray([void], dtype=np.uint8)])
+        """The rows decoding searches: :attr:`colors`, then the void colour if any (read-only,
+        cached per configuration)."""
+        return _palette_rows(self.palette, self.num_classes, self.space, self.avoid, self.ignore)[1]
 
     @property
     def colors(self) -> np.ndarray:
@@ -617,9 +644,18 @@ class MaskPalette(LabelCodec):
         return labels
 
     def _encode(self, labels: np.ndarray) -> np.ndarray:
+        colors = self.decode_colors
         if self.void_color is not None:
-            labels = np.where(labels == self.ignore, self.levels, labels)
-        return np.ascontiguousarray(np.take(self.decode_colors, labels, axis=0))
+            if self.ignore > _VOID_GATHER_MAX:  # a table that large is not worth building
+                labels = np.where(labels == self.ignore, self.levels, labels)
+            else:  # row ``ignore`` holds the void colour: one gather pass, split over the threads
+                rows = np.zeros((self.ignore + 1, 3), dtype=np.uint8)
+                rows[: self.levels] = colors[: self.levels]
+                rows[self.ignore] = colors[self.levels]
+                colors = rows
+        flat = labels.reshape(-1)
+        rgb, _ = kernels.gather(flat.view(np.uint8) if flat.dtype == np.bool_ else flat, colors)
+        return rgb.reshape((*labels.shape, 3))  # labels were validated: all in range
 
     def encode(self, value: Any) -> np.ndarray:
         """Labels -> palette colours, the range checked in the same pass (:func:`_encode_colors`);
@@ -629,10 +665,18 @@ class MaskPalette(LabelCodec):
         return _encode_colors(value, "labels", self.colors)
 
     def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
-        # the compact label table answers the per-pixel decoder; the context decoder goes through
-        # _decode (decode == decode_with_confidence(rgb).value either way)
-        if self.min_region > 1 or self.decoder != "pixel":
+        # the compact label table answers both decoders (the same labels as the confidence
+        # table: decode == decode_with_confidence(rgb).value); min_region goes through _decode
+        if self.min_region > 1:
             return self._decode(rgb).value
+        if self.decoder == "context":
+            index, _ = context_decode(
+                rgb, self.decode_colors, self.space, self.reject_distance, confidence=False
+            )
+            if self.reject_distance is None and self.void_color is None:
+                return index.astype(self.label_dtype, copy=False)  # every row is a label
+            valid = (index >= 0) & (index < self.levels)
+            return np.where(valid, index, self.ignore).astype(self.label_dtype)
         labels = nearest_labels(
             rgb, self.decode_colors, self.space, self.reject_distance, self.ignore, self.label_dtype
         )
@@ -1021,6 +1065,8 @@ class MaskInstance(LabelCodec):
     def _decode_labels(self, rgb: np.ndarray) -> np.ndarray:
         if self.colors == "distinct" and self.decoder == "pixel":
             return nearest_labels(rgb, self.palette_colors, self.space, label_dtype=np.int32)
+        if self.colors == "distinct":
+            return context_decode(rgb, self.palette_colors, self.space, confidence=False)[0]
         return self._decode(rgb).value
 
     def _decode(self, rgb: np.ndarray) -> Decoded:

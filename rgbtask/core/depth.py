@@ -63,21 +63,43 @@ def _forward(d, tp):
 
 
 @jit(inline="always")
-def _inverse(f, tp):
+def _inverse_constants(tp):
+    """``(kind, a, b)``: the loop-invariant part of :func:`_inverse` (computed by the same
+    expressions, so :func:`_inverse_of` gives the same value bit for bit)."""
     kind = int(tp[0])
     near = tp[1]
     far = tp[2]
     if kind == KIND_LINEAR:
-        return near + f * (far - near)
+        return kind, near, far - near
     if kind == KIND_LOG:
-        return near * math.exp(f * math.log(far / near))
+        return kind, near, math.log(far / near)
     if kind == KIND_INVERSE:
-        return 1.0 / (1.0 / near - f * (1.0 / near - 1.0 / far))
+        return kind, 1.0 / near, 1.0 / near - 1.0 / far
+    if kind == KIND_POWER:
+        return kind, tp[3] * tp[4], 1.0 / (tp[3] + 1.0)
+    return kind, 0.0, 0.0
+
+
+@jit(inline="always")
+def _inverse_of(f, kind, a, b):
+    """f -> depth from :func:`_inverse_constants` (a kernel reads them once, not per pixel)."""
+    if kind == KIND_LINEAR:
+        return a + f * b
+    if kind == KIND_LOG:
+        return a * math.exp(f * b)
+    if kind == KIND_INVERSE:
+        return 1.0 / (a - f * b)
     if kind == KIND_POWER:
         if f >= 1.0:
             return math.inf
-        return tp[3] * tp[4] * (1.0 - (1.0 - f) ** (1.0 / (tp[3] + 1.0)))
+        return a * (1.0 - (1.0 - f) ** b)
     return f
+
+
+@jit(inline="always")
+def _inverse(f, tp):
+    kind, a, b = _inverse_constants(tp)
+    return _inverse_of(f, kind, a, b)
 
 
 @jit
@@ -128,7 +150,8 @@ def _segment_d2(p0, p1, p2, verts, k):
     e1 = verts[k + 1, 1] - verts[k, 1]
     e2 = verts[k + 1, 2] - verts[k, 2]
     dot = (p0 - verts[k, 0]) * e0 + (p1 - verts[k, 1]) * e1 + (p2 - verts[k, 2]) * e2
-    t = dot / (e0 * e0 + e1 * e1 + e2 * e2)
+    esq = e0 * e0 + e1 * e1 + e2 * e2
+    t = dot if esq == 1.0 else dot / esq  # the same value: x / 1.0 == x (cube edges skip it)
     t = min(1.0, max(0.0, t))
     x0 = p0 - (verts[k, 0] + t * e0)
     x1 = p1 - (verts[k, 1] + t * e1)
@@ -358,43 +381,53 @@ def decode_u8_kernel(
 
 
 @jit(inline="always")
-def _accept(f, dist, threshold, tp, lo, hi):
+def _accept(f, dist, threshold, kind, ca, cb, lo, hi):
     """A float decode's pixel from its projection ``(f, dist)``: ``(depth, confidence, valid)``,
     the depth of ``f`` clamped into the decoded range (an ulp of rounding; -0.0 -> +0.0) with
     confidence ``1 - dist / threshold`` when the colour is within ``threshold`` of the curve,
-    else invalid. (Scalars out, not stores into the caller's arrays: inlined, stores through
+    else invalid; ``kind, ca, cb``: the transform's :func:`_inverse_constants`, read once per
+    kernel call. (Scalars out, not stores into the caller's arrays: inlined, stores through
     array arguments cost the kernels a third of their speed.)"""
     if dist < threshold:
-        depth = min(hi, max(lo, _inverse(min(1.0, max(0.0, f)), tp))) + 0.0
-        return depth, min(1.0, max(0.0, 1.0 - dist / threshold)), True
+        return _depth_of(f, kind, ca, cb, lo, hi), min(1.0, max(0.0, 1.0 - dist / threshold)), True
     return math.nan, 0.0, False
+
+
+#: Bound on ``|1 / sqrt(x) - x ** -0.5|`` (both in float64) relative to the value, with room to
+#: spare: 2.5 ulps (libm's ``pow`` within 1 ulp, ``1 / sqrt`` within 1.5), doubled.
+RSQRT_ERROR = 5.0 * 2.0**-52
+
+
+@jit(inline="always")
+def _depth_of(f, kind, a, b, lo, hi):
+    """The decoded depth of a valid projection's ``f``: clamped into the decoded range (an ulp of
+    rounding; -0.0 -> +0.0). For the float32 output only: the power transform with exponent
+    -0.5 (``lam=-3``, the cube walk's default) takes ``1 / sqrt`` for ``pow`` (a fifth of the
+    time) where the bound on the difference (:data:`RSQRT_ERROR`, through ``1 - p`` and the
+    product) cannot move the float32 rounding; elsewhere the exact expression."""
+    fc = min(1.0, max(0.0, f))
+    if kind == KIND_POWER and b == -0.5 and fc < 1.0:
+        p = 1.0 / math.sqrt(1.0 - fc)
+        v = a * (1.0 - p)
+        err = (abs(a) * (RSQRT_ERROR * p + 2.0**-52 * (p + 1.0)) + 2.0**-52 * abs(v)) * 2.0
+        v_lo = min(hi, max(lo, v - err)) + 0.0
+        v_hi = min(hi, max(lo, v + err)) + 0.0
+        if np.float32(v_lo) == np.float32(v_hi):
+            return v_lo  # every value within the bound rounds to this float32, the exact one too
+    return min(hi, max(lo, _inverse_of(fc, kind, a, b))) + 0.0
 
 
 @jit
 def decode_float_kernel(
-    rgb, out, conf, valid, scale, tp, lo, hi, verts, palette, uniform, knots, nlev, threshold
-):
-    for i in range(rgb.shape[0]):
-        f, dist = _project(
-            float(rgb[i, 0]) / scale,
-            float(rgb[i, 1]) / scale,
-            float(rgb[i, 2]) / scale,
-            verts,
-            palette,
-            uniform,
-            knots,
-            nlev,
-        )
-        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
-
-
-@jit
-def decode_float_grid_kernel(
-    rgb, out, conf, valid, scale, tp, lo, hi, start, cand, gsize, verts, palette, uniform, knots,
-    nlev, threshold,
+    rgb, out, conf, valid, outside, scale, tp, lo, hi, verts, palette, uniform, knots, nlev,
+    threshold, want_conf, only_outside=False,
 ):  # fmt: skip
-    """:func:`decode_float_kernel` through the projection grid: the same result, bit for bit."""
+    """The brute force: every segment (palette: colour) measured. ``outside``, ``want_conf``: as
+    :func:`decode_float_grid_kernel`; ``only_outside``: decode only the colours outside [0, 1]
+    (or NaN), which that kernel leaves to this one."""
+    kind, ca, cb = _inverse_constants(tp)
     unit = scale == 1.0  # x / 1.0 == x: float input skips the three divisions
+    bad = False
     for i in range(rgb.shape[0]):
         p0 = float(rgb[i, 0])
         p1 = float(rgb[i, 1])
@@ -403,10 +436,87 @@ def decode_float_grid_kernel(
             p0 /= scale
             p1 /= scale
             p2 /= scale
-        f, dist = _project_grid(
-            p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots, nlev
-        )
-        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
+        if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
+            bad = True
+        elif only_outside:
+            continue
+        f, dist = _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
+        d, c, v = _accept(f, dist, threshold, kind, ca, cb, lo, hi)
+        out[i] = d
+        if want_conf:
+            conf[i] = c
+            valid[i] = v
+    if bad:
+        outside[0] = True  # the same store from every chunk: no race
+
+
+#: Relative margin under ``threshold ** 2`` below which a squared distance is surely under the
+#: threshold once its square root is taken (rounding: 1e-16), so the root is skipped.
+SQRT_MARGIN = 1e-9
+
+
+@jit
+def decode_float_grid_kernel(
+    rgb, out, conf, valid, outside, scale, tp, lo, hi, start, cand, gsize, verts, palette,
+    uniform, knots, nlev, threshold, want_conf,
+):  # fmt: skip
+    """:func:`decode_float_kernel` through the projection grid: the same result, bit for bit.
+
+    Fused for the codecs' float input: a colour outside [0, 1] or NaN sets ``outside[0]`` (the
+    caller raises the input check's error, so none is made before: one pass over the input)
+    and takes the brute force; ``want_conf`` False: ``conf`` and ``valid`` are not written,
+    and the distance's square root is taken only near the threshold (validity alone)."""
+    unit = scale == 1.0  # x / 1.0 == x: float input skips the three divisions
+    kind, ca, cb = _inverse_constants(tp)
+    near2 = threshold * threshold * (1.0 - SQRT_MARGIN)
+    nseg = verts.shape[0] - 1
+    g = float(gsize)
+    bad = False
+    for i in range(rgb.shape[0]):
+        p0 = float(rgb[i, 0])
+        p1 = float(rgb[i, 1])
+        p2 = float(rgb[i, 2])
+        if not unit:
+            p0 /= scale
+            p1 /= scale
+            p2 /= scale
+        if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
+            bad = True  # decoded by the brute force below, out of this loop
+            continue
+        c0 = min(gsize - 1, int(p0 * g))
+        c1 = min(gsize - 1, int(p1 * g))
+        c2 = min(gsize - 1, int(p2 * g))
+        cell = (c0 * gsize + c1) * gsize + c2
+        best = math.inf
+        bk = 0
+        bt = 0.0
+        for j in range(start[cell], start[cell + 1]):  # in increasing index: ties as brute force
+            k = cand[j]
+            if palette:
+                d2 = _point_d2(p0, p1, p2, verts, k)
+                t = 0.0
+            else:
+                d2, t = _segment_d2(p0, p1, p2, verts, k)
+            if d2 < best:
+                best = d2
+                bk = k
+                bt = t
+        # no candidate: every point of the cell is at least the threshold from the curve
+        f = _parameter(bk, bt, palette, uniform, knots, nlev, nseg)
+        if not want_conf and best < near2:  # surely valid: the root is not needed
+            out[i] = _depth_of(f, kind, ca, cb, lo, hi)
+            continue
+        d, c, v = _accept(f, math.sqrt(best), threshold, kind, ca, cb, lo, hi)
+        out[i] = d
+        if want_conf:
+            conf[i] = c
+            valid[i] = v
+    if bad:
+        outside[0] = True  # the same store from every chunk: no race
+        decode_float_kernel(
+            rgb, out, conf, valid, outside, scale, tp, lo, hi, verts, palette, uniform, knots,
+            nlev, threshold, want_conf, True,
+        )  # fmt: skip
 
 
 #: A colour within this many codes (65535 scale) of a 16-bit code, in every channel, is that code
@@ -495,6 +605,7 @@ def decode_u16_kernel(
     the code hash (:func:`_code_level`, the specification: codes are distinct, so both find
     the same level)."""
     unit = scale == 1.0
+    kind, ca, cb = _inverse_constants(tp)
     for i in range(rgb.shape[0]):
         if (
             i > 0
@@ -538,7 +649,7 @@ def decode_u16_kernel(
                 conf[i] = lconf[j]
                 valid[i] = True
                 continue
-        out[i], conf[i], valid[i] = _accept(f, dist, threshold, tp, lo, hi)
+        out[i], conf[i], valid[i] = _accept(f, dist, threshold, kind, ca, cb, lo, hi)
 
 
 # ---------------------------------------------------------------- wrappers
@@ -675,19 +786,31 @@ def decode_u16(
 
 
 def decode_float(
-    rgb: np.ndarray, scale: float, curve, tp: np.ndarray, lo: float, hi: float, grid=None
+    rgb: np.ndarray,
+    scale: float,
+    curve,
+    tp: np.ndarray,
+    lo: float,
+    hi: float,
+    grid=None,
+    confidence: bool = True,
+    outside=None,
 ):
     """Float or 16-bit (n, 3) -> (depth, confidence, valid), exact projection in float64; valid
     depth clamped into ``[lo, hi]`` (the transform's decoded range). ``grid``
     (:func:`build_projection_grid`) measures only each cell's candidate segments (the same
-    result, faster); without it every segment is measured (:func:`decode_float_kernel`)."""
+    result, faster); without it every segment is measured (:func:`decode_float_kernel`).
+    ``confidence=False`` leaves the confidence and valid arrays unwritten; ``outside`` (a bool
+    array of one element) is set True when a colour is outside [0, 1] or NaN (the codecs' input
+    check, fused into the kernel's pass)."""
     n = rgb.shape[0]
     out = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
     valid = np.empty(n, dtype=np.bool_)
     verts, palette, uniform, knots, nlev = _curve_args(curve)
-    head = (float(scale), tp, float(lo), float(hi))
-    tail = (verts, palette, uniform, knots, nlev, curve.threshold)
+    flag = np.zeros(1, dtype=np.bool_) if outside is None else outside
+    head = (flag, float(scale), tp, float(lo), float(hi))
+    tail = (verts, palette, uniform, knots, nlev, curve.threshold, bool(confidence))
     if grid is None:
         run_rows(decode_float_kernel, (rgb, out, conf, valid), head + tail)
     else:

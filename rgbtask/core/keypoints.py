@@ -81,6 +81,14 @@ FIT_CONDITION = 1e-6
 #: this, 25 levels of 255: another blob's slope. (8 levels cut JPEG q90's ringing near the peak
 #: on one side and doubled the error there; 25 leave JPEG alone.)
 FIT_REJECT = 25.0 / 255.0
+#: ``gaussian_fit`` on a lossless image: when the least-squares fit already explains every pixel
+#: of its window within one 8-bit level (no noise, only the rounding of ``round(255 h)``, which
+#: is within half a level), the rounding error is bounded, not Gaussian, and a minimax fit is the
+#: better estimate: ``FIT_MINIMAX_ITERATIONS`` Lawson steps (weighted least squares, each pixel's
+#: weight times its absolute residual), keeping the iterate with the smallest largest residual.
+#: Noisy or compressed images (residuals of several levels) skip it.
+FIT_LOSSLESS = 1.0 / 255.0
+FIT_MINIMAX_ITERATIONS = 6
 
 
 def dark_kernel_size(sigma: float) -> int:
@@ -462,14 +470,16 @@ def _dark_offset(
 @jit
 def _fit_offset(
     rgb, i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale, height, width, sigma,
-    ox, oy, v0, win, use, gauss,
+    ox, oy, v0, win, use, gauss, lawson,
 ):  # fmt: skip
     """Least-squares fit of ``A exp(-((x' - x)^2 + (y' - y)^2) / (2 sigma^2))`` (sigma known;
     A, x, y free) to the id's heatmap on the window of :func:`fit_half_window` around the peak
     pixel ``(i, j)``: Gauss-Newton from the per-axis step ``(ox, oy)``. Pixels of another id are
     left out, and in each iteration those above the current Gaussian by more than ``FIT_REJECT``
-    (another blob's slope). Returns the offsets from ``(j, i)`` (within 1 px and on the canvas); the start
-    where a step fails or leaves the 1 px square."""
+    (another blob's slope). Then, where every used pixel is within ``FIT_LOSSLESS`` of the fit
+    in the last iteration (a lossless image), the minimax refinement (:func:`_minimax`;
+    ``lawson`` holds its weights). Returns the offsets from ``(j, i)`` (within 1 px and on the
+    canvas); the start where a Gauss-Newton step fails or leaves the 1 px square."""
     half = (win.shape[0] - 1) // 2
     for a in range(2 * half + 1):
         ii = i - half + a
@@ -487,6 +497,7 @@ def _fit_offset(
     amp = v0 / math.exp(-0.5 * (x * x + y * y) * inv)
     gx = gauss[0]
     gy = gauss[1]
+    top = math.inf
     for _ in range(FIT_ITERATIONS):
         for c in range(2 * half + 1):
             d = c - half - x
@@ -496,6 +507,7 @@ def _fit_offset(
             gy[a] = math.exp(-0.5 * d * d * inv)
         m00 = m01 = m02 = m11 = m12 = m22 = 0.0
         r0 = r1 = r2 = 0.0
+        top = 0.0
         for a in range(2 * half + 1):
             ey = (a - half - y) * inv
             for c in range(2 * half + 1):
@@ -505,6 +517,7 @@ def _fit_offset(
                 res = win[a, c] - amp * g
                 if res > FIT_REJECT:
                     continue
+                top = max(top, abs(res))
                 j0 = g
                 j1 = amp * g * (c - half - x) * inv
                 j2 = amp * g * ey
@@ -536,9 +549,89 @@ def _fit_offset(
         y += dy
         if not (abs(x) < 1.0 and abs(y) < 1.0):
             return ox, oy
+    if top <= FIT_LOSSLESS:  # the largest residual of the last iteration: a lossless image
+        x, y = _minimax(win, use, gx, gy, lawson, half, inv, amp, x, y, top)
     x = min(width - 0.5 - j, max(-0.5 - j, x))
     y = min(height - 0.5 - i, max(-0.5 - i, y))
     return x, y
+
+
+@jit
+def _minimax(win, use, gx, gy, weight, half, inv, amp, x, y, top):
+    """:func:`_fit_offset`'s minimax refinement from the least-squares ``(amp, x, y)`` whose
+    largest residual was ``top``: the ``(x, y)`` of the smallest largest residual met. Lawson's
+    rule, one pass per step: each pixel's weight (1 at first) times its absolute residual (over
+    the previous largest, a scale that keeps the weights near 1 and leaves the step unchanged),
+    then one weighted Gauss-Newton step; stops on a singular system or outside the 1 px square."""
+    n = 2 * half + 1
+    best = math.inf
+    bx = x
+    by = y
+    scale = top
+    for t in range(FIT_MINIMAX_ITERATIONS + 1):
+        if not scale > 0.0:
+            break
+        for c in range(n):
+            d = c - half - x
+            gx[c] = math.exp(-0.5 * d * d * inv)
+        for a in range(n):
+            d = a - half - y
+            gy[a] = math.exp(-0.5 * d * d * inv)
+        top = 0.0
+        m00 = m01 = m02 = m11 = m12 = m22 = 0.0
+        r0 = r1 = r2 = 0.0
+        for a in range(n):
+            ey = (a - half - y) * inv
+            for c in range(n):
+                if not use[a, c]:
+                    continue
+                g = gy[a] * gx[c]
+                res = win[a, c] - amp * g
+                if res > FIT_REJECT:
+                    weight[a, c] = 0.0
+                    continue
+                top = max(top, abs(res))
+                wt = (1.0 if t == 0 else weight[a, c]) * abs(res) / scale
+                weight[a, c] = wt
+                j0 = g
+                j1 = amp * g * (c - half - x) * inv
+                j2 = amp * g * ey
+                m00 += wt * j0 * j0
+                m01 += wt * j0 * j1
+                m02 += wt * j0 * j2
+                m11 += wt * j1 * j1
+                m12 += wt * j1 * j2
+                m22 += wt * j2 * j2
+                r0 += wt * j0 * res
+                r1 += wt * j1 * res
+                r2 += wt * j2 * res
+        if top < best:
+            best = top
+            bx = x
+            by = y
+        if t == FIT_MINIMAX_ITERATIONS:
+            break
+        scale = top
+        c00 = m11 * m22 - m12 * m12
+        c01 = m02 * m12 - m01 * m22
+        c02 = m01 * m12 - m02 * m11
+        det = m00 * c00 + m01 * c01 + m02 * c02
+        if not det > FIT_CONDITION * m00 * m11 * m22:
+            break
+        c11 = m00 * m22 - m02 * m02
+        c12 = m01 * m02 - m00 * m12
+        c22 = m00 * m11 - m01 * m01
+        da = (c00 * r0 + c01 * r1 + c02 * r2) / det
+        dx = (c01 * r0 + c11 * r1 + c12 * r2) / det
+        dy = (c02 * r0 + c12 * r1 + c22 * r2) / det
+        if not (math.isfinite(da) and math.isfinite(dx) and math.isfinite(dy)):
+            break
+        amp += da
+        x += dx
+        y += dy
+        if not (abs(x) < 1.0 and abs(y) < 1.0):
+            break
+    return bx, by
 
 
 @jit
@@ -602,6 +695,7 @@ def peaks_kernel(
     fit_win = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.float64)
     fit_use = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.bool_)
     fit_gauss = np.zeros((2, 2 * fit_half + 1), dtype=np.float64)
+    fit_lawson = np.zeros((2 * fit_half + 1, 2 * fit_half + 1), dtype=np.float64)
     for b in range(rgb.shape[0]):
         c = 0
         for p in range(n_planes):
@@ -638,6 +732,7 @@ def peaks_kernel(
                         ox, oy = _fit_offset(
                             rgb[b], i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale,
                             height, width, sigma, ox, oy, v, fit_win, fit_use, fit_gauss,
+                            fit_lawson,
                         )  # fmt: skip
                     if c < cap:
                         cand[b, c, 0] = k
@@ -730,9 +825,11 @@ def fit_reference(heatmap, use, i, j, sigma, start, v0):
     x, y = start
     inv = 1.0 / sigma**2
     amp = v0 / np.exp(-0.5 * (x * x + y * y) * inv)
+    top = np.inf
     for _ in range(FIT_ITERATIONS):
         g = np.exp(-0.5 * (ii - i - y) ** 2 * inv) * np.exp(-0.5 * (jj - j - x) ** 2 * inv)
         here = u & ~(v - amp * g > FIT_REJECT)
+        top = np.abs(np.where(here, v - amp * g, 0.0)).max(initial=0.0)
         jac = [g, amp * g * (jj - j - x) * inv, amp * g * (ii - i - y) * inv]
         jac = [np.where(here, a, 0.0) for a in jac]
         res = np.where(here, v - amp * g, 0.0)
@@ -754,7 +851,56 @@ def fit_reference(heatmap, use, i, j, sigma, start, v0):
         amp, x, y = amp + step[0], x + step[1], y + step[2]
         if not (abs(x) < 1 and abs(y) < 1):
             return start
+    if top <= FIT_LOSSLESS:
+        x, y = minimax_reference(v, u, ii - i, jj - j, inv, amp, x, y, top)
     return min(width - 0.5 - j, max(-0.5 - j, x)), min(height - 0.5 - i, max(-0.5 - i, y))
+
+
+def _solve3_reference(m, rhs):
+    """The kernels' adjugate solve of the 3 x 3 normal equations (None where singular)."""
+    adj = np.array(
+        [[m[1, 1] * m[2, 2] - m[1, 2] ** 2, m[0, 2] * m[1, 2] - m[0, 1] * m[2, 2],
+          m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]],
+         [0.0, m[0, 0] * m[2, 2] - m[0, 2] ** 2, m[0, 1] * m[0, 2] - m[0, 0] * m[1, 2]],
+         [0.0, 0.0, m[0, 0] * m[1, 1] - m[0, 1] ** 2]]
+    )  # fmt: skip
+    adj = np.triu(adj) + np.triu(adj, 1).T
+    det = m[0] @ adj[0]
+    if not det > FIT_CONDITION * m[0, 0] * m[1, 1] * m[2, 2]:
+        return None
+    step = adj @ rhs / det
+    return step if np.all(np.isfinite(step)) else None
+
+
+def minimax_reference(v, u, di, dj, inv, amp, x, y, top):
+    """:func:`_minimax` in NumPy: Lawson's iteration from the least-squares fit on the window
+    ``v`` (pixels ``u``, offsets ``di``, ``dj`` from the peak pixel) whose largest residual was
+    ``top``."""
+    best, bx, by, scale = np.inf, x, y, top
+    weight = np.ones(v.shape)
+    for t in range(FIT_MINIMAX_ITERATIONS + 1):
+        if not scale > 0:
+            break
+        g = np.exp(-0.5 * (di - y) ** 2 * inv) * np.exp(-0.5 * (dj - x) ** 2 * inv)
+        res = v - amp * g
+        here = u & ~(res > FIT_REJECT)
+        absres = np.where(here, np.abs(res), 0.0)
+        weight = np.where(here, weight * absres / scale, 0.0)
+        top = absres.max(initial=0.0)
+        if top < best:
+            best, bx, by = top, x, y
+        if t == FIT_MINIMAX_ITERATIONS:
+            break
+        scale = top
+        jac = [g, amp * g * (dj - x) * inv, amp * g * (di - y) * inv]
+        m = np.array([[np.sum(weight * a * b) for b in jac] for a in jac])
+        step = _solve3_reference(m, np.array([np.sum(weight * a * res) for a in jac]))
+        if step is None:
+            break
+        amp, x, y = amp + step[0], x + step[1], y + step[2]
+        if not (abs(x) < 1 and abs(y) < 1):
+            break
+    return bx, by
 
 
 def peaks_reference(

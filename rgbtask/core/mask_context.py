@@ -23,18 +23,25 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    ``exact_support`` exact 8-neighbours or it has ``support`` 8-neighbours of its label with
    ``dev <= tau``; the nearest candidate is farther than ``near``; and no segment between two
    candidates' codes passes within ``blend`` of its colour (it is no mix of two neighbouring
-   classes). A thin region keeps its label.
+   classes). A thin region keeps its label. So does a **luma fit** (JPEG keeps luma better than
+   chroma: ringing and chroma loss move a thin region's colour off its code, not its luma):
+   ``tau < dev <= near``, the luma Y (BT.601, JPEG's YCbCr) of its colour within ``luma_tol`` of
+   its code's and every candidate's Y at least ``luma_gap`` farther, ``support`` 8-neighbours of
+   its label with ``dev <= tau``, the nearest candidate farther than ``near`` and on no segment
+   as above.
 4. **Specks**: a pixel of the result that is not trusted nor rejected, whose label is not its
    own colour's label within ``tau / 2`` of the code (a thin line under noise stays), and that has
    fewer than 2 of its 8 neighbours with its label takes the most frequent label of those neighbours that are
    not rejected (ties to the lower index), read from the result of step 3.
 
-:func:`context_reference` is the NumPy specification; :func:`context_kernel` the Numba kernel the
-codec runs; the tests compare them.
+:func:`context_reference` is the NumPy specification; :func:`resolve` runs the Numba kernels
+:func:`prepare_kernel` and :func:`resolve_kernel` (which compute the box mean only near pixels that
+are not trusted, and skip trusted pixels); the tests compare them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -53,6 +60,8 @@ DEFAULTS = {
     "blend": 24.0,
     "support": 2,
     "exact_support": 1,
+    "luma_tol": 16.0,
+    "luma_gap": 16.0,
 }
 
 _MAX_CANDIDATES = 64
@@ -95,19 +104,117 @@ def box_mean_reference(rgb, scale):
     return np.clip(v, 0, 255).astype(np.uint8)
 
 
+#: ``flags`` bits of :func:`prepare_kernel` / :func:`resolve_kernel`.
+EXACT_BIT, TRUSTED_BIT, NEED_BIT = 1, 2, 4
+
+
 @jit
-def _deviation(rgb, index, codes, scale, dev):
+def _dev(rgb, y, x, k, codes, to8):
+    """The largest per-channel difference (8-bit units) between pixel ``(y, x)`` and code ``k``
+    (``to8 = 255 / scale``: exact for 8-bit input)."""
+    d = 0.0
+    for c in range(3):
+        d = max(d, abs(float(rgb[y, x, c]) * to8 - codes[k, c]))
+    return d
+
+
+@jit
+def prepare_kernel(rgb, index, flags, smooth, scale, codes):
+    """First pass of :func:`resolve`: ``flags`` (H, W) uint8 get :data:`EXACT_BIT` (an exact
+    code), :data:`TRUSTED_BIT` (exact among exact 8-neighbours) and :data:`NEED_BIT` (within one
+    pixel of a pixel that is not trusted: its box mean is read); ``smooth`` (N, 3) uint8 gets the
+    box means (:func:`box_mean_kernel`'s) of the needed pixels, in raster order. Returns N."""
     h, w = index.shape
+    to8 = 255.0 / scale
+    # 8-bit input and whole codes: exact is equality (|v - code| <= EXACT < 1 for integers)
+    ints = scale == 255.0
+    icodes = np.empty(codes.shape, dtype=np.int64)
+    for k in range(codes.shape[0]):
+        for c in range(3):
+            icodes[k, c] = int(codes[k, c])
+            ints = ints and float(icodes[k, c]) == codes[k, c]
     for y in range(h):
         for x in range(w):
             k = index[y, x]
-            if k < 0:
-                dev[y, x] = np.inf
+            f = 0
+            if k >= 0:
+                if ints:
+                    if (
+                        int(rgb[y, x, 0]) == icodes[k, 0]
+                        and int(rgb[y, x, 1]) == icodes[k, 1]
+                        and int(rgb[y, x, 2]) == icodes[k, 2]
+                    ):
+                        f = EXACT_BIT
+                elif _dev(rgb, y, x, k, codes, to8) <= EXACT:
+                    f = EXACT_BIT
+            flags[y, x] = f
+    # trusted: the 3x3 AND of exact; its complement dilated by 3x3: needed (a border row or
+    # column counts twice, which changes neither)
+    row = np.empty(w + 2, dtype=np.uint8)
+    for y in range(h):
+        a, b, c = flags[max(0, y - 1)], flags[y], flags[min(h - 1, y + 1)]
+        for x in range(w):
+            row[x + 1] = a[x] & b[x] & c[x]
+        row[0], row[w + 1] = row[1], row[w]
+        for x in range(w):
+            b[x] |= (row[x] & row[x + 1] & row[x + 2] & EXACT_BIT) << 1
+    for y in range(h):
+        a, b, c = flags[max(0, y - 1)], flags[y], flags[min(h - 1, y + 1)]
+        for x in range(w):
+            row[x + 1] = ~(a[x] & b[x] & c[x]) & TRUSTED_BIT
+        row[0], row[w + 1] = row[1], row[w]
+        for x in range(w):
+            b[x] |= (row[x] | row[x + 1] | row[x + 2]) << 1
+    # the box mean of the needed pixels: column sums over each run of them, then rows of 3
+    cols = np.empty((w, 3))
+    inv = np.empty((4, 4))
+    for i in range(1, 4):
+        for j in range(1, 4):
+            inv[i, j] = 255.0 / (scale * i * j)
+    n = 0
+    for y in range(h):
+        y0, y1 = max(0, y - 1), min(h, y + 2)
+        fy = flags[y]
+        r0, r1, r2 = rgb[y0], rgb[y], rgb[y1 - 1]
+        x = 0
+        while x < w:
+            if not fy[x] & NEED_BIT:
+                x += 1
                 continue
-            d = 0.0
-            for c in range(3):
-                d = max(d, abs(float(rgb[y, x, c]) / scale * 255.0 - codes[k, c]))
-            dev[y, x] = d
+            a = x
+            while x < w and fy[x] & NEED_BIT:
+                x += 1
+            lo, hi = max(0, a - 1), min(w, x + 1)
+            if y1 - y0 == 3:
+                for xx in range(lo, hi):
+                    for c in range(3):
+                        cols[xx, c] = float(r0[xx, c]) + float(r1[xx, c]) + float(r2[xx, c])
+            else:
+                for xx in range(lo, hi):
+                    for c in range(3):
+                        t = 0.0
+                        for yy in range(y0, y1):
+                            t += float(rgb[yy, xx, c])
+                        cols[xx, c] = t
+            for xx in range(a, x):
+                x0, x1 = max(0, xx - 1), min(w, xx + 2)
+                k = inv[y1 - y0, x1 - x0]
+                for c in range(3):
+                    if x1 - x0 == 3:
+                        t = cols[x0, c] + cols[x0 + 1, c] + cols[x0 + 2, c]
+                    else:
+                        t = 0.0
+                        for xk in range(x0, x1):
+                            t += cols[xk, c]
+                    smooth[n, c] = min(255.0, max(0.0, np.floor(t * k + 0.5)))
+                n += 1
+    return n
+
+
+@jit
+def _luma(r, g, b):
+    """Y of JPEG's YCbCr (ITU-R BT.601, full range)."""
+    return 0.299 * r + 0.587 * g + 0.114 * b
 
 
 @jit
@@ -123,68 +230,106 @@ def _segment_d2(px, py, pz, a, b):
 
 
 @jit
-def context_kernel(
-    rgb, index, smooth, smooth_index, out, scale, codes, radius, tau, near, blend, support,
-    exact_support,
+def _scatter_row(flags, mid, smooth_rows, i):
+    """Row ``mid`` gets the box means' rows at its needed pixels, from ``smooth_rows[i]`` on;
+    returns the next ``i``."""
+    for x in range(flags.shape[0]):
+        if flags[x] & NEED_BIT:
+            mid[x] = smooth_rows[i]
+            i += 1
+    return i
+
+
+@jit
+def resolve_kernel(
+    rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
+    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap,
 ):  # fmt: skip
-    """Resolve one image (the module docstring's rule): ``rgb (H, W, 3)`` (full scale
-    ``scale``), ``index (H, W)`` int32 rows of ``codes (M, 3)`` (float64, 8-bit units; -1 =
-    rejected), ``smooth`` its uint8 box mean and ``smooth_index`` that one's rows -> ``out``."""
+    """Second pass of :func:`resolve` (the module docstring's rule), after
+    :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
+    ``out`` (H, W) int32. ``seed_label`` (-1: no seed), ``run_end`` (where the run of one
+    ``seed_label`` value that holds a pixel ends in its row: the window scan reads a run once)
+    and ``mid`` are (H, W) int32 scratch."""
     h, w = index.shape
-    dev = np.empty((h, w))
-    _deviation(rgb, index, codes, scale, dev)
-    sdev = np.empty((h, w))
-    _deviation(smooth, smooth_index, codes, 255.0, sdev)
-    trusted = np.zeros((h, w), dtype=np.bool_)
-    seed = np.zeros((h, w), dtype=np.bool_)
+    to8 = 255.0 / scale
+    # steps 1-2: seeds (mid holds the box means' rows, one row ahead); out = the seed's label,
+    # else the pixel's own
+    j = _scatter_row(flags[0], mid[0], smooth_rows, 0)
+    i = 0
     for y in range(h):
+        if y + 1 < h:
+            j = _scatter_row(flags[y + 1], mid[y + 1], smooth_rows, j)
         y0, y1 = max(0, y - 1), min(h, y + 2)
+        fy, sy, oy = flags[y], seed_label[y], out[y]
         for x in range(w):
-            x0, x1 = max(0, x - 1), min(w, x + 2)
-            if index[y, x] >= 0 and dev[y, x] <= EXACT:
-                ok = True
-                for yy in range(y0, y1):
-                    for xx in range(x0, x1):
-                        if dev[yy, xx] > EXACT:
-                            ok = False
-                trusted[y, x] = ok
-            k = smooth_index[y, x]
-            if trusted[y, x] or k < 0 or sdev[y, x] > tau:
-                seed[y, x] = trusted[y, x]
+            f = fy[x]
+            if f & NEED_BIT:
+                i += 1  # smooth[i - 1] is this pixel's box mean
+            if f & TRUSTED_BIT:
+                sy[x] = oy[x] = index[y, x]
                 continue
+            sy[x] = -1
+            oy[x] = index[y, x]
+            k = mid[y, x]  # every pixel that is not trusted is needed
+            if k < 0:
+                continue
+            x0, x1 = max(0, x - 1), min(w, x + 2)
             ok = True
-            for c in range(3):
-                if abs(float(rgb[y, x, c]) / scale * 255.0 - codes[k, c]) > near:
-                    ok = False
             for yy in range(y0, y1):
-                for xx in range(x0, x1):
-                    if smooth_index[yy, xx] != k:
-                        ok = False
-            seed[y, x] = ok
-    mid = np.empty((h, w), dtype=np.int32)
+                my = mid[yy]
+                if my[x0] != k or my[x1 - 1] != k or my[x] != k:
+                    ok = False
+                    break
+            if not ok:
+                continue
+            for c in range(3):
+                if abs(float(smooth[i - 1, c]) - codes[k, c]) > tau:
+                    ok = False
+                if abs(float(rgb[y, x, c]) * to8 - codes[k, c]) > near:
+                    ok = False
+            if ok:
+                sy[x] = oy[x] = k
+        end = w
+        ey = run_end[y]
+        for x in range(w - 1, 0, -1):
+            ey[x] = end
+            if sy[x - 1] != sy[x]:
+                end = x
+        ey[0] = end
+    # step 3: the pixels that are no seeds
     cand = np.empty(_MAX_CANDIDATES, dtype=np.int64)
     for y in range(h):
+        sy0 = seed_label[y]
+        own_k, own_x = -1, -1  # the last own seed found in this row's windows: its column
         for x in range(w):
+            if sy0[x] >= 0:
+                continue
             k0 = index[y, x]
-            mid[y, x] = k0
-            if trusted[y, x] or k0 < 0:
+            if k0 < 0:
                 continue
-            if seed[y, x]:
-                mid[y, x] = smooth_index[y, x]
-                continue
+            xa, xb = max(0, x - radius), min(w, x + radius + 1)
+            if k0 == own_k and own_x >= xa:
+                continue  # that seed is in this window too: its own label is there
             n = 0
             own = False
-            for yy in range(max(0, y - radius), min(h, y + radius + 1)):
-                for xx in range(max(0, x - radius), min(w, x + radius + 1)):
-                    if not seed[yy, xx]:
+            for r in range(2 * radius + 1):
+                yy = y + (r + 1) // 2 if r % 2 else y - r // 2  # y, y+1, y-1, y+2, ...
+                if yy < 0 or yy >= h:
+                    continue
+                sr, er = seed_label[yy], run_end[yy]
+                xx = xa
+                while xx < xb:
+                    k = sr[xx]
+                    xx = er[xx]
+                    if k < 0:
                         continue
-                    k = index[yy, xx] if trusted[yy, xx] else smooth_index[yy, xx]
                     if k == k0:
                         own = True
+                        own_k, own_x = k0, min(xx, xb) - 1
                         break
                     found = False
-                    for j in range(n):
-                        if cand[j] == k:
+                    for t in range(n):
+                        if cand[t] == k:
                             found = True
                             break
                     if not found and n < _MAX_CANDIDATES:
@@ -194,88 +339,135 @@ def context_kernel(
                     break
             if own or n == 0:
                 continue
-            px = float(rgb[y, x, 0]) / scale * 255.0
-            py = float(rgb[y, x, 1]) / scale * 255.0
-            pz = float(rgb[y, x, 2]) / scale * 255.0
+            px = float(rgb[y, x, 0]) * to8
+            py = float(rgb[y, x, 1]) * to8
+            pz = float(rgb[y, x, 2]) * to8
             best = -1
             best_d2 = np.inf
-            for j in range(n):
-                k = cand[j]
+            for t in range(n):
+                k = cand[t]
                 dx, dy, dz = px - codes[k, 0], py - codes[k, 1], pz - codes[k, 2]
                 d2 = dx * dx + dy * dy + dz * dz
                 if d2 < best_d2 or (d2 == best_d2 and k < best):
                     best_d2 = d2
                     best = k
-            take = best_d2 <= near * near or dev[y, x] > tau
+            dev0 = _dev(rgb, y, x, k0, codes, to8)
+            # a luma fit (JPEG keeps luma better than chroma): off its code by more than tau
+            # but at most near, its luma within luma_tol of its code's, and every
+            # candidate's luma luma_gap farther
+            fits = False
+            if tau < dev0 <= near and luma_tol > 0.0:
+                yp = _luma(px, py, pz)
+                e0 = abs(yp - _luma(codes[k0, 0], codes[k0, 1], codes[k0, 2]))
+                fits = e0 <= luma_tol
+                for t in range(n):
+                    k = cand[t]
+                    if (
+                        fits
+                        and abs(yp - _luma(codes[k, 0], codes[k, 1], codes[k, 2])) <= e0 + luma_gap
+                    ):
+                        fits = False
+            take = best_d2 <= near * near or (dev0 > tau and not fits)
             if not take:
                 same = 0
                 exact_nb = 0
                 for yy in range(max(0, y - 1), min(h, y + 2)):
                     for xx in range(max(0, x - 1), min(w, x + 2)):
-                        if index[yy, xx] == k0 and dev[yy, xx] <= tau:
-                            same += 1
-                        if dev[yy, xx] <= EXACT:
+                        if flags[yy, xx] & EXACT_BIT:
                             exact_nb += 1
-                exact_ok = dev[y, x] <= EXACT and exact_nb - 1 >= exact_support
-                take = same - 1 < support and not exact_ok
+                        if index[yy, xx] == k0 and _dev(rgb, yy, xx, k0, codes, to8) <= tau:
+                            same += 1
+                exact_ok = dev0 <= EXACT and exact_nb - 1 >= exact_support
+                if fits:  # support neighbours of its label near its code (not itself)
+                    take = same < support
+                else:
+                    take = same - 1 < support and not exact_ok
             if not take:
-                for i in range(n):
-                    for j in range(i + 1, n):
-                        if _segment_d2(px, py, pz, codes[cand[i]], codes[cand[j]]) <= blend * blend:
+                for a in range(n):
+                    for b in range(a + 1, n):
+                        if _segment_d2(px, py, pz, codes[cand[a]], codes[cand[b]]) <= blend * blend:
                             take = True
                             break
                     if take:
                         break
             if take:
-                mid[y, x] = best
+                out[y, x] = best
+    # step 4: specks, read from the result of step 3 (out), their new labels listed in the
+    # free scratch (rows, columns, labels) and written after the pass
+    sp_y, sp_x, sp_k = seed_label.reshape(-1), run_end.reshape(-1), mid.reshape(-1)
+    m_sp = 0
     labs = np.empty(9, dtype=np.int64)
     cnts = np.empty(9, dtype=np.int64)
     for y in range(h):
+        y0, y1 = max(0, y - 1), min(h, y + 2)
         for x in range(w):
-            k0 = mid[y, x]
-            out[y, x] = k0
-            if trusted[y, x] or k0 < 0 or (k0 == index[y, x] and dev[y, x] <= 0.5 * tau):
+            if flags[y, x] & TRUSTED_BIT:
+                continue
+            k0 = out[y, x]
+            if k0 < 0:
+                continue
+            if k0 == index[y, x] and _dev(rgb, y, x, k0, codes, to8) <= 0.5 * tau:
+                continue
+            x0, x1 = max(0, x - 1), min(w, x + 2)
+            same = -1  # the pixel itself
+            for yy in range(y0, y1):
+                for xx in range(x0, x1):
+                    same += out[yy, xx] == k0
+            if same >= 2:
                 continue
             m = 0
-            same = 0
-            for yy in range(max(0, y - 1), min(h, y + 2)):
-                for xx in range(max(0, x - 1), min(w, x + 2)):
+            for yy in range(y0, y1):
+                for xx in range(x0, x1):
                     if yy == y and xx == x:
                         continue
-                    k = mid[yy, xx]
-                    if k == k0:
-                        same += 1
+                    k = out[yy, xx]
                     if k < 0:
                         continue
                     found = False
-                    for j in range(m):
-                        if labs[j] == k:
-                            cnts[j] += 1
+                    for t in range(m):
+                        if labs[t] == k:
+                            cnts[t] += 1
                             found = True
                             break
                     if not found:
                         labs[m] = k
                         cnts[m] = 1
                         m += 1
-            if same >= 2 or m == 0:
+            if m == 0:
                 continue
             best = labs[0]
             bc = cnts[0]
-            for j in range(1, m):
-                if cnts[j] > bc or (cnts[j] == bc and labs[j] < best):
-                    best = labs[j]
-                    bc = cnts[j]
-            out[y, x] = best
+            for t in range(1, m):
+                if cnts[t] > bc or (cnts[t] == bc and labs[t] < best):
+                    best = labs[t]
+                    bc = cnts[t]
+            sp_y[m_sp], sp_x[m_sp], sp_k[m_sp] = y, x, best
+            m_sp += 1
+    for t in range(m_sp):
+        out[sp_y[t], sp_x[t]] = sp_k[t]
 
 
 def context_reference(
-    rgb, index, smooth, smooth_index, scale, codes, radius, tau, near, blend, support, exact_support
+    rgb,
+    index,
+    smooth,
+    smooth_index,
+    scale,
+    codes,
+    radius,
+    tau,
+    near,
+    blend,
+    support,
+    exact_support,
+    luma_tol,
+    luma_gap,
 ):
-    """NumPy specification of :func:`context_kernel` (slow: a Python loop over off-code pixels)."""
+    """NumPy specification of :func:`resolve` for one image (slow: a Python loop over off-code pixels)."""
     h, w = index.shape
 
     def deviation(img, idx, s):
-        d = np.abs(img.astype(np.float64) / s * 255.0 - codes[np.where(idx < 0, 0, idx)]).max(-1)
+        d = np.abs(img.astype(np.float64) * (255.0 / s) - codes[np.where(idx < 0, 0, idx)]).max(-1)
         return np.where(idx < 0, np.inf, d)
 
     def neighbours(a, fill):
@@ -288,7 +480,7 @@ def context_reference(
     exact_all = np.all([~i | (d <= EXACT) for i, d in zip(inside, neighbours(dev, 0.0))], axis=0)
     trusted = (index >= 0) & (dev <= EXACT) & exact_all
     same_all = np.all([~i | (k == smooth_index) for i, k in zip(inside, neighbours(smooth_index, 0))], axis=0)  # fmt: skip
-    rgb8 = rgb.astype(np.float64) / scale * 255.0
+    rgb8 = rgb.astype(np.float64) * (255.0 / scale)
     own_near = np.abs(rgb8 - codes[np.where(smooth_index < 0, 0, smooth_index)]).max(-1) <= near
     seed = trusted | ((smooth_index >= 0) & (sdev <= tau) & same_all & own_near)
     seed_label = np.where(trusted, index, smooth_index)
@@ -305,6 +497,12 @@ def context_reference(
         exact_ok = dev[y, x] <= EXACT and exact_nb[y, x] - 1 >= exact_support
         thin = exact_ok or same_tau[y, x] - 1 >= support
         take = d2.min() <= near * near or dev[y, x] > tau or not thin
+        if tau < dev[y, x] <= near and luma_tol > 0:  # a luma fit
+            yp = _luma(*rgb8[y, x])
+            e0 = abs(yp - _luma(*codes[index[y, x]]))
+            gaps = [abs(yp - _luma(*codes[k])) for k in cands]
+            if e0 <= luma_tol and min(gaps) > e0 + luma_gap:
+                take = d2.min() <= near * near or same_tau[y, x] < support
         for i in range(cands.size):
             for j in range(i + 1, cands.size):
                 if _segment_d2(*rgb8[y, x], codes[cands[i]], codes[cands[j]]) <= blend * blend:
@@ -335,8 +533,8 @@ def resolve(
     **params,
 ) -> np.ndarray:
     """Images ``rgb (..., H, W, 3)`` with per-pixel ``index (..., H, W)`` (int32, -1 =
-    rejected) -> the resolved index, a new array. ``nearest(uint8 rgb (H, W, 3))`` gives the
-    per-pixel rows of an 8-bit image (the codec's nearest-colour rule, used on the box mean);
+    rejected) -> the resolved index, a new array. ``nearest(uint8 rgb (N, 3))`` gives the
+    per-pixel rows of 8-bit colours (the codec's nearest-colour rule, used on the box means);
     :data:`DEFAULTS` for the parameters not given."""
     p = {**DEFAULTS, **params}
     h, w = index.shape[-2:]
@@ -344,14 +542,42 @@ def resolve(
     flat_idx = np.ascontiguousarray(index, dtype=np.int32).reshape((-1, h, w))
     out = np.empty_like(flat_idx)
     codes = np.ascontiguousarray(codes, dtype=np.float64)
-    smooth = np.empty((h, w, 3), dtype=np.uint8)
+    flags, smooth, seed_label, run_end, mid = _scratch(h, w)
     for i in range(flat_idx.shape[0]):
         image = np.ascontiguousarray(flat_rgb[i])
-        box_mean_kernel(image, float(scale), smooth)
-        smooth_index = np.ascontiguousarray(nearest(smooth), dtype=np.int32)
-        context_kernel(
-            image, flat_idx[i], smooth, smooth_index, out[i], float(scale), codes,
-            int(p["radius"]), float(p["tau"]), float(p["near"]), float(p["blend"]),
-            int(p["support"]), int(p["exact_support"]),
+        n = prepare_kernel(image, flat_idx[i], flags, smooth, float(scale), codes)
+        rows = np.ascontiguousarray(nearest(smooth[:n]), dtype=np.int32)
+        resolve_kernel(
+            image, flat_idx[i], flags, smooth, rows, seed_label, run_end, mid, out[i],
+            float(scale), codes, int(p["radius"]), float(p["tau"]), float(p["near"]),
+            float(p["blend"]), int(p["support"]), int(p["exact_support"]),
+            float(p["luma_tol"]), float(p["luma_gap"]),
         )  # fmt: skip
     return out.reshape(index.shape)
+
+
+_local = threading.local()
+
+#: Scratch for images up to this many pixels (1080p) is kept per thread, 16 bytes per pixel (32
+#: MiB at most); larger images get fresh arrays each call.
+SCRATCH_CACHE_PIXELS = 1 << 21
+
+
+def _scratch(h: int, w: int) -> tuple[np.ndarray, ...]:
+    """The kernels' scratch arrays for an ``(h, w)`` image: flags, box means, seed labels, run
+    ends, step 3's labels. Kept per thread for the last shape up to
+    :data:`SCRATCH_CACHE_PIXELS` (new arrays cost a page fault per 4 KiB on first use: 1-2 ms
+    at 1080p, half a per-pixel decode)."""
+    cached = getattr(_local, "arrays", None)
+    if cached is not None and cached[0] == (h, w):
+        return cached[1]
+    arrays = (
+        np.empty((h, w), dtype=np.uint8),
+        np.empty((h * w, 3), dtype=np.uint8),
+        np.empty((h, w), dtype=np.int32),
+        np.empty((h, w), dtype=np.int32),
+        np.empty((h, w), dtype=np.int32),
+    )
+    if h * w <= SCRATCH_CACHE_PIXELS:
+        _local.arrays = ((h, w), arrays)
+    return arrays

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import sys
 
+import numba
 import numpy as np
 
 from rgbtask.core._jit import jit, run_rows
@@ -554,7 +555,9 @@ GRID_SLACK = 1e-9
 def candidate_grid(palette: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
     """``(offsets int64, candidates int32)``: the palette rows (in increasing order) that can be
     among the ``need`` (1 or 2) nearest of a point of cell ``c`` are
-    ``candidates[offsets[c]:offsets[c+1]]`` (built once per palette, in NumPy: a few ms).
+    ``candidates[offsets[c]:offsets[c+1]]`` (built once per palette by
+    :func:`candidate_grid_kernel`, 1-3 ms; its NumPy specification is
+    :func:`candidate_grid_reference`, which also serves under ``NUMBA_DISABLE_JIT``).
 
     For the box ``[lo, lo + CELL]^3`` of a cell, ``B`` is the ``need``-th smallest over the palette
     of the squared distance to the box's farthest point: every point of the box has ``need``
@@ -562,6 +565,71 @@ def candidate_grid(palette: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarr
     exceeds ``B`` is never among its ``need`` nearest, and a scan of the listed colours in order
     finds the same nearest (first on ties) and second-nearest distances as a scan of all.
     """
+    palette = np.ascontiguousarray(palette, dtype=np.float64)
+    if numba.config.DISABLE_JIT:  # 4096 cells x K colours in Python: the NumPy form is faster
+        return candidate_grid_reference(palette, need)
+    counts = np.zeros(GRID**3 + 1, dtype=np.int64)
+    candidate_grid_kernel(palette, need, counts, np.zeros(0, dtype=np.int32))
+    offsets = np.cumsum(counts)  # counts[c + 1]: cell c's; offsets[0] == 0
+    candidates = np.empty(int(offsets[-1]), dtype=np.int32)
+    candidate_grid_kernel(palette, need, offsets, candidates)
+    return offsets, candidates
+
+
+@jit
+def candidate_grid_kernel(palette, need, offsets, candidates):
+    """:func:`candidate_grid` cell by cell: with ``candidates`` empty, ``offsets[c + 1]`` = the
+    number of colours cell ``c`` lists; else ``candidates[offsets[c]:offsets[c + 1]]`` = them."""
+    k = palette.shape[0]
+    kth = 0 if need == 1 or k == 1 else 1
+    fill = candidates.shape[0] > 0
+    for cell in range(GRID * GRID * GRID):
+        lo0 = float((cell // (GRID * GRID)) * CELL)
+        lo1 = float(((cell // GRID) % GRID) * CELL)
+        lo2 = float((cell % GRID) * CELL)
+        m1 = math.inf
+        m2 = math.inf
+        for j in range(k):
+            far = _box_far(palette, j, lo0, lo1, lo2, float(CELL))
+            if far < m1:
+                m2 = m1
+                m1 = far
+            elif far < m2:
+                m2 = far
+        bound = (m1 if kth == 0 else m2) * (1.0 + GRID_SLACK) + GRID_SLACK
+        n = 0
+        for j in range(k):
+            if _box_near(palette, j, lo0, lo1, lo2, float(CELL)) <= bound:
+                if fill:
+                    candidates[offsets[cell] + n] = j
+                n += 1
+        if not fill:
+            offsets[cell + 1] = n
+
+
+@jit
+def _box_far(palette, j, lo0, lo1, lo2, side):
+    """Squared distance from palette row ``j`` to the farthest point of the box
+    ``[lo, lo + side]`` (per axis the farther face; the sum in axis order, as the references)."""
+    total = 0.0
+    for c, lo in ((0, lo0), (1, lo1), (2, lo2)):
+        d = max(abs(palette[j, c] - lo), abs(palette[j, c] - lo - side))
+        total += d * d
+    return total
+
+
+@jit
+def _box_near(palette, j, lo0, lo1, lo2, side):
+    """Squared distance from palette row ``j`` to the nearest point of the box ``[lo, lo + side]``."""
+    total = 0.0
+    for c, lo in ((0, lo0), (1, lo1), (2, lo2)):
+        d = max(lo - palette[j, c], 0.0, palette[j, c] - lo - side)
+        total += d * d
+    return total
+
+
+def candidate_grid_reference(palette: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy specification of :func:`candidate_grid` (the same arrays)."""
     lo = np.stack(np.meshgrid(*[np.arange(GRID) * CELL] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
     p = np.asarray(palette, dtype=np.float64)[None]
     far = (np.maximum(np.abs(p - lo), np.abs(p - lo - CELL)) ** 2).sum(-1)
@@ -606,7 +674,18 @@ def nearest_listed(x, y, z, palette, offsets, candidates):
 
 @jit
 def nearest_labels_kernel(
-    rgb, labels, table, code_label, palette, offsets, candidates, fine, fine_done, space_id, reject
+    rgb,
+    labels,
+    table,
+    code_label,
+    palette,
+    offsets,
+    candidates,
+    packed,
+    fine,
+    fine_done,
+    space_id,
+    reject,
 ):
     """Labels of :func:`nearest_kernel` for uint8 RGB rows through a compact lazily filled table
     (uint8 or uint16 entries, one per 8-bit colour): 0 = unknown, ``k + 1`` = label ``k``, the
@@ -614,8 +693,12 @@ def nearest_labels_kernel(
     largest). An unknown colour is classified by the rule of :func:`_classify`: in RGB space
     (``offsets`` not empty) by its fine cell's code when the cell has one colour
     (:func:`fine_cells_of`, computed for a coarse cell when ``fine_done`` says it is not yet),
-    else over the colours its coarse cell lists (:func:`nearest_listed`); in the other spaces
-    over the whole palette."""
+    else over the colours its coarse cell lists, in integers (:func:`_packed_code`, ``packed``:
+    the lists as :func:`packed_candidates`); in the other spaces over the whole palette.
+
+    The fine cell is read only for a colour the table does not know: reading it first (a
+    uniform cell answering without the 16 MiB table) was slower on random colours, the branch on
+    the cell's kind being unpredictable there (measured: warm 75 against 56 ms at 1080p)."""
     top = code_label.shape[0] - 1
     listed = offsets.shape[0] > 0
     flat = rgb.reshape(-1)  # 1-D reads: half the time of rgb[i, c] here
@@ -635,15 +718,43 @@ def nearest_labels_kernel(
                     (((r >> FINE_SHIFT) * FINE_GRID) + (g >> FINE_SHIFT)) * FINE_GRID
                     + (b >> FINE_SHIFT)
                 ]
-            if code == 0:
+                if code == 0:
+                    code = _packed_code(r, g, b, offsets, packed, reject, top)
+            else:
                 x, y, z = to_space(float(r) / 255.0, float(g) / 255.0, float(b) / 255.0, space_id)
-                if listed:
-                    k, d1, _ = nearest_listed(x, y, z, palette, offsets, candidates)
-                else:
-                    k, d1, _ = nearest_color(x, y, z, palette)
+                k, d1, _ = nearest_color(x, y, z, palette)
                 code = top if d1 > reject else k + 1
             table[key] = code
         labels[i] = code_label[code]
+
+
+@jit
+def _packed_code(r, g, b, offsets, packed, reject, top):
+    """The code of 8-bit colour ``(r, g, b)`` in RGB space, where its coordinates are the integers
+    themselves (``c / 255 * 255 == c``) and so are the palette's: the squared distances are exact
+    integers, the first least one over the cell's list (increasing labels) is
+    :func:`nearest_listed`'s, and so is the rejection ``sqrt(d1) > reject``. ``packed``: the
+    cell lists of :func:`packed_candidates`, one word per colour (no float work, one load each)."""
+    cell = ((r >> CELL_SHIFT) * GRID + (g >> CELL_SHIFT)) * GRID + (b >> CELL_SHIFT)
+    best = np.int64(0)
+    d1 = np.int64(1) << 62
+    for j in range(offsets[cell], offsets[cell + 1]):
+        e = packed[j]
+        dr = r - ((e >> 16) & 255)
+        dg = g - ((e >> 8) & 255)
+        db = b - (e & 255)
+        d = dr * dr + dg * dg + db * db
+        if d < d1:
+            d1 = d
+            best = e >> 24
+    return top if math.sqrt(float(d1)) > reject else best + 1
+
+
+def packed_candidates(palette: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The entries of :func:`candidate_grid`'s lists as int64 words ``k << 24 | R << 16 | G << 8
+    | B`` of palette row ``k`` (RGB-space coordinates, integers 0..255)."""
+    rgb = np.asarray(palette, dtype=np.int64)[candidates]
+    return (candidates.astype(np.int64) << 24) | (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
 
 
 def nearest_labels(
@@ -653,7 +764,7 @@ def nearest_labels(
     reject: float,
     table: np.ndarray,
     code_label: np.ndarray,
-    grid: tuple[np.ndarray, np.ndarray] | None,
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     fine: tuple[np.ndarray, np.ndarray] | None,
 ) -> np.ndarray:
     """uint8 RGB rows ``(n, 3)`` -> the labels of :func:`nearest` (dtype of ``code_label``);
@@ -661,12 +772,12 @@ def nearest_labels(
     ``table``, zeros) and the per-coarse-cell "computed" flags (uint8, zeros), both filled as
     colours are met; RGB space only (else None)."""
     labels = np.empty(rgb.shape[0], dtype=code_label.dtype)
-    offsets, candidates = grid if grid is not None else (_NO_OFFSETS, _NO_CANDIDATES)
+    offsets, candidates, packed = grid if grid is not None else _NO_GRID
     codes, done = fine if fine is not None else (table[:0], _NO_FLAGS)
     run_rows(
         nearest_labels_kernel,
         (rgb, labels),
-        (table, code_label, palette, offsets, candidates, codes, done, space_id, reject),
+        (table, code_label, palette, offsets, candidates, packed, codes, done, space_id, reject),
     )
     return labels
 
@@ -674,6 +785,7 @@ def nearest_labels(
 _NO_FLAGS = np.zeros(0, dtype=np.uint8)
 _NO_OFFSETS = np.zeros(0, dtype=np.int64)
 _NO_CANDIDATES = np.zeros(0, dtype=np.int32)
+_NO_GRID = (_NO_OFFSETS, _NO_CANDIDATES, np.zeros(0, dtype=np.int64))
 
 
 # ---------------------------------------------------------------- fine cells of one colour (RGB space)

@@ -90,6 +90,8 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
     from rgbtask.core.keypoints import (
         FIT_CONDITION,
         FIT_ITERATIONS,
+        FIT_LOSSLESS,
+        FIT_MINIMAX_ITERATIONS,
         FIT_REJECT,
         fit_half_window,
     )
@@ -105,6 +107,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
 
     live = torch.ones_like(x, dtype=torch.bool)
     failed = torch.zeros_like(live)
+    top = torch.full_like(x, math.inf)
     for _ in range(FIT_ITERATIONS):
         dxs = pos[None] - x[:, None]
         dys = pos[None] - y[:, None]
@@ -114,6 +117,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         res = v - amp[:, None, None] * g
         u = (use & ~(res > FIT_REJECT)).to(torch.float64)
         res = res * u
+        top = torch.where(live, res.abs().amax((1, 2)) if res.numel() else 0.0 * x, top)
         j0 = g * u
         j1 = amp[:, None, None] * g * dxs[:, None, :] * inv * u
         j2 = amp[:, None, None] * g * dys[:, :, None] * inv * u
@@ -138,6 +142,57 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         y = torch.where(step, y + dy, y)
         failed = failed | (step & ~((x.abs() < 1.0) & (y.abs() < 1.0)))
         live = live & ~failed
+    # the kernel's minimax refinement (``_minimax``) where the image is lossless
+    best = torch.full_like(x, math.inf)
+    bx, by = x.clone(), y.clone()
+    weight = torch.ones_like(v)
+    live = ~failed & (top <= FIT_LOSSLESS)
+    scale = top
+    for t in range(FIT_MINIMAX_ITERATIONS + 1):
+        live = live & (scale > 0.0)
+        if not bool(live.any()):
+            break
+        dxs = pos[None] - x[:, None]
+        dys = pos[None] - y[:, None]
+        gx = torch.exp(-0.5 * dxs * dxs * inv)
+        gy = torch.exp(-0.5 * dys * dys * inv)
+        g = gy[:, :, None] * gx[:, None, :]
+        res = v - amp[:, None, None] * g
+        here = use & ~(res > FIT_REJECT)
+        absres = torch.where(here, res.abs(), 0.0)
+        safe_scale = torch.where(live, scale, 1.0)[:, None, None]
+        weight = torch.where(here, weight * absres / safe_scale, 0.0)
+        top = absres.amax((1, 2))
+        better = live & (top < best)
+        best = torch.where(better, top, best)
+        bx = torch.where(better, x, bx)
+        by = torch.where(better, y, by)
+        if t == FIT_MINIMAX_ITERATIONS:
+            break
+        scale = top
+        j0 = g
+        j1 = amp[:, None, None] * g * dxs[:, None, :] * inv
+        j2 = amp[:, None, None] * g * dys[:, :, None] * inv
+        m = [[(weight * a * b).sum((1, 2)) for b in (j0, j1, j2)] for a in (j0, j1, j2)]
+        r0, r1, r2 = ((weight * a * res).sum((1, 2)) for a in (j0, j1, j2))
+        c00 = m[1][1] * m[2][2] - m[1][2] * m[1][2]
+        c01 = m[0][2] * m[1][2] - m[0][1] * m[2][2]
+        c02 = m[0][1] * m[1][2] - m[0][2] * m[1][1]
+        det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02
+        c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
+        c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
+        c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
+        good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
+        safe = torch.where(good, det, 1.0)
+        da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
+        dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
+        dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
+        live = live & good & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
+        amp = torch.where(live, amp + da, amp)
+        x = torch.where(live, x + dx, x)
+        y = torch.where(live, y + dy, y)
+        live = live & (x.abs() < 1.0) & (y.abs() < 1.0)
+    x, y = bx, by
     x = torch.where(failed, start[0], torch.minimum(w - 0.5 - ji, torch.maximum(-0.5 - ji, x)))
     y = torch.where(failed, start[1], torch.minimum(h - 0.5 - ii, torch.maximum(-0.5 - ii, y)))
     return [x, y]
