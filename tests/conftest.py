@@ -156,3 +156,29 @@ def pytest_collection_modifyitems(config, items):
         nodeid = item.nodeid.replace("\\", "/")
         if any(nodeid == s or (s[-1] in "[:" and nodeid.startswith(s)) for s in SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+# ---------------------------------------------------------------- background campaigns
+#: tests/test_fuzz.py, when the session runs any of its campaigns.
+_fuzz_module = None
+
+
+def pytest_collection_finish(session):
+    """Start the selected fuzz campaigns now, in the background (tests/test_fuzz.py): they are
+    separate processes, mostly one core compiling, that run beside the rest of the suite."""
+    global _fuzz_module
+    if session.config.option.collectonly:
+        return
+    keys = []
+    for item in session.items:
+        if item.nodeid.replace("\\", "/").startswith("tests/test_fuzz.py::"):
+            _fuzz_module = item.module
+            keys.append((item.callspec.params["harness"], item.callspec.params["mode"]))
+    if keys:
+        factory = session.config._tmp_path_factory  # the tmp_path fixtures' own base folder
+        _fuzz_module.start_campaigns(keys, factory.mktemp("fuzz-campaigns"))
+
+
+def pytest_sessionfinish(session):
+    if _fuzz_module is not None:
+        _fuzz_module.stop_campaigns()
