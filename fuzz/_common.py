@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import atheris
@@ -38,10 +41,27 @@ def instrument(exclude: list[str] = ()):
         return atheris.instrument_imports(include=["rgbtask"], exclude=list(exclude))
 
 
+def artifact_args(argv: list[str]) -> list[str]:
+    """``argv`` with ``-artifact_prefix=`` added when it has none: libFuzzer otherwise writes its
+    findings (``crash-*``, ``slow-unit-*`` for an input over 10 s, such as the first one of a cold
+    ``NUMBA_BOUNDSCHECK=1`` compile, ...) into the current folder, which is the checkout when a
+    campaign is started from there. They go to ``$RGBTASK_FUZZ_ARTIFACTS``, else to
+    ``<temp>/rgbtask-fuzz-artifacts/``."""
+    if any(arg.startswith("-artifact_prefix=") for arg in argv[1:]):
+        return argv
+    folder = os.environ.get("RGBTASK_FUZZ_ARTIFACTS") or os.path.join(
+        tempfile.gettempdir(), "rgbtask-fuzz-artifacts"
+    )
+    os.makedirs(folder, exist_ok=True)
+    print(f"findings (crash-*, slow-unit-*, ...) go to {folder}", file=sys.stderr)
+    return [*argv, f"-artifact_prefix={os.path.join(folder, '')}"]
+
+
 def main(argv: list[str], fuzz_one_input, make_corpus) -> None:
-    """``--make-corpus DIR`` writes the seed inputs; anything else is libFuzzer's command line."""
+    """``--make-corpus DIR`` writes the seed inputs; anything else is libFuzzer's command line
+    (with :func:`artifact_args`' default for where findings go)."""
     if len(argv) == 3 and argv[1] == "--make-corpus":
         print(f"wrote {make_corpus(argv[2])} seed inputs to {argv[2]}")
         return
-    atheris.Setup(argv, fuzz_one_input)
+    atheris.Setup(artifact_args(argv), fuzz_one_input)
     atheris.Fuzz()

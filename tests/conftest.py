@@ -148,6 +148,18 @@ SLOW = (
     "tests/test_depth.py::test_real_frames_lossless_within_half_step[",
     "tests/test_depth_grid.py::test_float32_and_uint16_input_through_the_grid[",
     "tests/test_depth_grid.py::test_grid_projection_is_the_brute_force_bit_for_bit[turbo16]",
+    # 2 to 7 s of CPU each, warm (per-test CPU of a full run, 2026-12-02): the fast tier's largest
+    "tests/test_depth16.py::test_u16_decode_kernel_equals_numpy_reference[turbo16]",
+    "tests/test_torch.py::test_docs_training_examples_hold",
+    "tests/test_torch.py::test_soft_decode_palette[",
+    "tests/test_torch.py::test_codes_and_decode_equal_numpy",
+    "tests/test_torch.py::test_fill_table_makes_every_colour_known",
+    "tests/test_convert_datasets.py::test_readme_dataset_pipeline_runs",
+    "tests/test_convert_datasets.py::test_batch_decode_mirrors_the_tree_and_resumes",
+    "tests/test_convert_datasets.py::test_decode_to_16_bit_png_takes_the_manifests_depth_scale",
+    "tests/test_flow.py::test_wheel_decode_kernel_matches_reference_on_all_codes_sampled",
+    "tests/test_core_jit.py::test_warmup_compiles_what_a_first_jpegd_image_needs",
+    "tests/test_flow_io.py::test_cli_convert_real_flo_files_and_decode_them_as_flo",
 )
 
 
@@ -156,3 +168,29 @@ def pytest_collection_modifyitems(config, items):
         nodeid = item.nodeid.replace("\\", "/")
         if any(nodeid == s or (s[-1] in "[:" and nodeid.startswith(s)) for s in SLOW):
             item.add_marker(pytest.mark.slow)
+
+
+# ---------------------------------------------------------------- background campaigns
+#: tests/test_fuzz.py, when the session runs any of its campaigns.
+_fuzz_module = None
+
+
+def pytest_collection_finish(session):
+    """Start the selected fuzz campaigns now, in the background (tests/test_fuzz.py): they are
+    separate processes, mostly one core compiling, that run beside the rest of the suite."""
+    global _fuzz_module
+    if session.config.option.collectonly:
+        return
+    keys = []
+    for item in session.items:
+        if item.nodeid.replace("\\", "/").startswith("tests/test_fuzz.py::"):
+            _fuzz_module = item.module
+            keys.append((item.callspec.params["harness"], item.callspec.params["mode"]))
+    if keys:
+        factory = session.config._tmp_path_factory  # the tmp_path fixtures' own base folder
+        _fuzz_module.start_campaigns(keys, factory.mktemp("fuzz-campaigns"))
+
+
+def pytest_sessionfinish(session):
+    if _fuzz_module is not None:
+        _fuzz_module.stop_campaigns()

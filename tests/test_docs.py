@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
@@ -153,7 +154,32 @@ def _doc_files() -> list[Path]:
     return [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]
 
 
-@pytest.mark.slow  # about 10 s per doc: eval, convert (spawned workers), keypoints
+@contextlib.contextmanager
+def one_process_pool(monkeypatch):
+    """Every ``ProcessPoolExecutor`` opened inside is one spawned pool, started by the first and
+    shut down at the end: each ``convert`` / ``decode`` of many files would otherwise spawn its own
+    workers, each importing rgbtask and NumPy and Numba anew (about 1.5 s a worker, most of a
+    doc's time); the jobs still go to spawned processes, pickled, as they do for a user."""
+    import concurrent.futures
+
+    real = concurrent.futures.ProcessPoolExecutor
+    pools = []
+
+    def shared(*args, **kwargs):
+        if not pools:
+            pools.append(real(*args, **kwargs))
+        return contextlib.nullcontext(pools[0])
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", shared)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", real)
+        for pool in pools:
+            pool.shutdown()
+
+
+@pytest.mark.slow  # several seconds per doc: eval, convert (spawned workers), keypoints
 @pytest.mark.parametrize("doc", [p for p in _doc_files() if bash_commands(p)], ids=lambda p: p.name)
 def test_documented_commands_run(doc, tmp_path, monkeypatch, capsys):
     """Every command of a doc's ``bash`` blocks runs, in order, in a fresh folder holding the files
@@ -163,17 +189,18 @@ def test_documented_commands_run(doc, tmp_path, monkeypatch, capsys):
     for name, make in DOC_INPUTS.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         make(tmp_path / name)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # before the pool: its workers keep the folder they start in
     ran = 0
-    for command in bash_commands(doc):
-        if any(key in command for key in NOT_RUN):
-            continue
-        argv = shlex.split(command)
-        assert argv[0] == "rgbtask", f"{doc.name}: {command!r} is neither run nor in NOT_RUN"
-        status = main(argv[1:])
-        captured = capsys.readouterr()
-        assert status == 0, f"{doc.name}: {command!r} exited {status}: {captured.err}"
-        ran += 1
+    with one_process_pool(monkeypatch):
+        for command in bash_commands(doc):
+            if any(key in command for key in NOT_RUN):
+                continue
+            argv = shlex.split(command)
+            assert argv[0] == "rgbtask", f"{doc.name}: {command!r} is neither run nor in NOT_RUN"
+            status = main(argv[1:])
+            captured = capsys.readouterr()
+            assert status == 0, f"{doc.name}: {command!r} exited {status}: {captured.err}"
+            ran += 1
     assert ran or all(any(k in c for k in NOT_RUN) for c in bash_commands(doc))
 
 
