@@ -11,7 +11,18 @@
   the wall clock waits for a core, the CPU time does not: compare CPU time with the 1.5 s goal
   there, wall time on a quiet machine).
 
-Run: python benchmarks/bench_import.py   (``--families`` for the per-family table only)
+* ``--compiles``: where a family's cold first call goes, in a fresh interpreter with an empty
+  cache: the process's CPU time by phase (NumPy, Numba and its target set-up, rgbtask and the
+  codec module, encode, decode) and each jitted function it compiled, with the CPU time of its
+  own compile (callees' apart; Numba's overload implementations such as ``np.empty`` included).
+
+* ``--paired OTHER_TREE [PAIRS]``: the "first call" CPU time of every family with this source
+  tree and with another checkout of rgbtask (``git worktree add /tmp/main main``), taken in turn
+  (the order alternating) in fresh interpreters with empty caches: medians and the median ratio
+  of the pairs, which survives a loaded machine better than two separate tables.
+
+Run: python benchmarks/bench_import.py   (``--families`` for the per-family table only;
+``--compiles [NAME]`` for the compile list of one family, default all of :data:`FAMILIES`)
 """
 
 from __future__ import annotations
@@ -128,7 +139,120 @@ def _run3(code: str, args: list[str], env: dict) -> tuple[float, float, float, f
     return a, b, c, d
 
 
+COMPILES = """
+import json, sys, time
+P = time.process_time
+c0 = P()
+import numpy as np
+c1 = P()
+import numba.core.event as ev
+from numba.core.registry import cpu_target
+cpu_target.target_context.refresh()  # Numba's own first-compile set-up (imports scipy.linalg)
+c2 = P()
+records, stack = [], []
+
+class Compiles(ev.Listener):
+    def on_start(self, event):
+        stack.append([event.data["dispatcher"], event.data["args"], time.thread_time(), 0.0])
+
+    def on_end(self, event):
+        d, args, start, inner = stack.pop()
+        spent = time.thread_time() - start
+        if stack:
+            stack[-1][3] += spent
+        name = d.py_func.__module__.split(".")[-1] + "." + d.py_func.__qualname__
+        records.append((spent - inner, name.replace(".<locals>", ""), ", ".join(map(str, args))))
+
+ev.register("numba:compile", Compiles())
+import rgbtask
+from rgbtask.samples import make_scene
+name, params = sys.argv[1], json.loads(sys.argv[2])
+cls = rgbtask.get_codec_class(name)
+c3 = P()
+value = next(iter(cls.examples(make_scene(48, 64, seed=0))))[1][0]
+c4 = P()
+codec = rgbtask.get_codec(name, **params)
+rgb = codec.encode(value)
+c5 = P()
+codec.decode_with_confidence(rgb)
+c6 = P()
+print(json.dumps({"phases": [c1 - c0, c2 - c1, c3 - c2, c5 - c4, c6 - c5], "compiles": records}))
+"""
+
+
+def print_compiles(which: str | None) -> None:
+    """The ``--compiles`` tables (module docstring)."""
+    import json
+
+    for name, params in FAMILIES:
+        label = name + ("" if not params else " " + json.dumps(params))
+        if which and which not in (name, label):
+            continue
+        with tempfile.TemporaryDirectory() as cache:
+            out = subprocess.run(
+                [sys.executable, "-c", COMPILES, name, json.dumps(params)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "NUMBA_CACHE_DIR": cache},
+            )
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        phases = got["phases"]
+        compiles = sorted(got["compiles"], key=lambda r: -r[0])
+        rows = [[f"{own:.3f} s", fn, args[:90]] for own, fn, args in compiles]
+        print_table(
+            f"{label}: CPU numpy {phases[0]:.2f} s, numba + set-up {phases[1]:.2f} s, rgbtask + "
+            f"codec module {phases[2]:.2f} s, encode {phases[3]:.2f} s, decode {phases[4]:.2f} s; "
+            f"{len(compiles)} compiles, {sum(r[0] for r in compiles):.2f} s CPU",
+            rows,
+            ["own compile CPU", "function", "signature"],
+        )
+
+
+def print_paired(other: str, pairs: int) -> None:
+    """The ``--paired`` table (module docstring)."""
+    import json
+
+    trees = {
+        "this tree": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "other": other,
+    }
+    rows = []
+    for name, params in FAMILIES:
+        cpu: dict[str, list[float]] = {k: [] for k in trees}
+        for i in range(pairs):
+            for key in list(trees)[:: 1 if i % 2 == 0 else -1]:
+                with tempfile.TemporaryDirectory() as cache:
+                    env = {"NUMBA_CACHE_DIR": cache, "PYTHONPATH": trees[key]}
+                    cpu[key].append(
+                        _run3(FAMILY_FIRST_CALL, [name, json.dumps(params), "0"], env)[3]
+                    )
+        ratios = [a / b for a, b in zip(cpu["this tree"], cpu["other"])]
+        rows.append(
+            [
+                name
+                + ("" if not params else " " + ",".join(f"{k}={v}" for k, v in params.items())),
+                f"{statistics.median(cpu['other']):.2f} s",
+                f"{statistics.median(cpu['this tree']):.2f} s",
+                f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]",
+            ]
+        )
+    print_table(
+        f"first call CPU, cold cache, {pairs} pairs in turn: this tree against {other}",
+        rows,
+        ["codec", "other CPU", "this tree CPU", "this / other per pair, median [range]"],
+    )
+
+
 def main() -> None:
+    if "--paired" in sys.argv:
+        rest = sys.argv[sys.argv.index("--paired") + 1 :]
+        print_paired(rest[0], int(rest[1]) if len(rest) > 1 else 4)
+        return
+    if "--compiles" in sys.argv:
+        rest = sys.argv[sys.argv.index("--compiles") + 1 :]
+        print_compiles(rest[0] if rest else None)
+        return
     if "--families" in sys.argv:
         print_families()
         return

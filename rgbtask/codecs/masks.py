@@ -63,6 +63,7 @@ from rgbtask.codecs.instances import Instances, decode_instances
 from rgbtask.colorspace import convert, space_id
 from rgbtask.core import mask_context
 from rgbtask.core import masks as kernels
+from rgbtask.core._jit import writable
 from rgbtask.core._tables import TableCache, new_lut
 from rgbtask.errors import ConfigError, InputError
 from rgbtask.io.tasks import MASK_IO
@@ -200,6 +201,43 @@ def nearest_color(
     return labels.reshape(shape), confidence.reshape(shape), valid.reshape(shape)
 
 
+#: Pixels per block of :func:`_exact_codes` (it stops at the first block with an off-code pixel).
+EXACT_BLOCK = 1 << 16
+
+
+def _exact_codes(rgb: np.ndarray, index: np.ndarray, palette: np.ndarray) -> bool:
+    """Whether every pixel of an 8- or 16-bit image ``(..., 3)`` is exactly the code of its row
+    (``index``, int32, -1 = rejected). Such an image is a lossless one: every pixel is trusted by
+    :mod:`rgbtask.core.mask_context` (its ``dev <= EXACT`` is equality for integer codes: the
+    nearest other 16-bit value is 255 / 65535 > ``EXACT`` away), which then keeps every row."""
+    if rgb.dtype not in (np.uint8, np.uint16):
+        return False
+    colors = np.asarray(palette, dtype=rgb.dtype).reshape(-1, 3)
+    if rgb.dtype == np.uint16:
+        colors = colors * np.uint16(257)
+    pixels = rgb.reshape(-1, 3)
+    rows = index.reshape(-1)
+    for start in range(0, rows.size, EXACT_BLOCK):
+        block = rows[start : start + EXACT_BLOCK]
+        if block.min() < 0 or not np.array_equal(
+            colors[block], pixels[start : start + EXACT_BLOCK]
+        ):
+            return False
+    return True
+
+
+def _resolve(
+    rgb: np.ndarray, index: np.ndarray, codes: np.ndarray, scale: float, nearest: Any
+) -> np.ndarray:
+    """:func:`rgbtask.core.mask_context.resolve`, which keeps every row of a lossless image: such
+    an image (:func:`_exact_codes`) returns ``index`` without compiling or running the context
+    kernels (a decoded PNG never needs them). A read-only image (PIL's ``np.asarray``) reaches the
+    kernels as a writable alias: one compiled specialisation, not two."""
+    if _exact_codes(rgb, index, codes):
+        return index
+    return mask_context.resolve(writable(rgb), index, codes, scale, nearest)
+
+
 def context_decode(
     rgb: np.ndarray,
     palette: np.ndarray,
@@ -229,7 +267,7 @@ def context_decode(
     else:
         index = labels(rgb)
     if context and rgb.ndim >= 3:
-        resolved = mask_context.resolve(
+        resolved = _resolve(
             rgb,
             index,
             np.asarray(palette, dtype=np.float64),

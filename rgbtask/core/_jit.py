@@ -38,7 +38,14 @@ import numpy as np
 
 from rgbtask.errors import ConfigError
 
-__all__ = ["default_num_threads", "jit", "num_threads", "run_rows", "set_num_threads"]
+__all__ = [
+    "default_num_threads",
+    "jit",
+    "num_threads",
+    "run_rows",
+    "set_num_threads",
+    "writable",
+]
 
 NUMBA_OPTIONS = {"cache": True, "nogil": True}
 MIN_ROWS_PER_THREAD = 1 << 15
@@ -127,9 +134,11 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _writable(array):
+def writable(array):
     """``array`` itself when writable (or not an array), else a writable alias of its memory (the
-    module docstring: one compiled specialisation, not two; kernels never write their inputs)."""
+    module docstring: one compiled specialisation, not two; kernels never write their inputs).
+    For arguments of kernels called directly (not through :func:`run_rows`, which does this); the
+    alias must not escape into anything returned to the caller."""
     if not isinstance(array, np.ndarray) or array.flags.writeable:
         return array
     return np.asarray(_Alias(array))
@@ -158,8 +167,8 @@ def run_rows(
     images) into up to :data:`CHUNKS_PER_THREAD` contiguous chunks per thread, which the pool's
     threads and the calling thread take in turn until none is left.
     """
-    arrays = [_writable(a) for a in arrays]
-    params = [_writable(p) for p in params]
+    arrays = [writable(a) for a in arrays]
+    params = [writable(p) for p in params]
     rows = arrays[0].shape[0]
     per_thread = MIN_ROWS_PER_THREAD if min_rows is None else max(1, int(min_rows))
     threads = min(_num_threads, rows // per_thread)

@@ -85,7 +85,7 @@ def encode_kernel(normals, out, signs, scale, offset):
     cy = np.empty(BLOCK)
     cz = np.empty(BLOCK)
     for start in range(0, n, BLOCK):
-        size = min(BLOCK, n - start)
+        size = n - start if n - start < BLOCK else BLOCK
         for j in range(size):
             bx[j] = float(normals[start + j, 0]) * s0
             by[j] = float(normals[start + j, 1]) * s1
@@ -94,7 +94,9 @@ def encode_kernel(normals, out, signs, scale, offset):
             x = bx[j]
             y = by[j]
             z = bz[j]
-            m = max(abs(x), abs(y), abs(z))
+            m = abs(x)  # max(abs(x), abs(y), abs(z)) as Python computes it (NaN first stays)
+            m = abs(y) if abs(y) > m else m
+            m = abs(z) if abs(z) > m else m
             d = m if m > 0.0 else 1.0
             x = x / d
             y = y / d
@@ -104,7 +106,9 @@ def encode_kernel(normals, out, signs, scale, offset):
             cy[j] = (y / r + 1.0) * half + offset
             cz[j] = (z / r + 1.0) * half + offset
         for j in range(size):
-            m = max(abs(bx[j]), abs(by[j]), abs(bz[j]))
+            m = abs(bx[j])
+            m = abs(by[j]) if abs(by[j]) > m else m
+            m = abs(bz[j]) if abs(bz[j]) > m else m
             i = start + j
             if m > 0.0 and m < math.inf:
                 out[i, 0] = math.floor(cx[j])
@@ -141,7 +145,7 @@ def decode_kernel(rgb, out, confidence, valid, scale, signs, slack, max_dev, off
     oc = np.empty(BLOCK, dtype=np.float32)
     ov = np.empty(BLOCK, dtype=np.bool_)
     for start in range(0, n, BLOCK):
-        size = min(BLOCK, n - start)
+        size = n - start if n - start < BLOCK else BLOCK
         for j in range(size):
             bx[j] = float(rgb[start + j, 0]) + offset
             by[j] = float(rgb[start + j, 1]) + offset
@@ -157,7 +161,8 @@ def decode_kernel(rgb, out, confidence, valid, scale, signs, slack, max_dev, off
             ox[j] = x / r * s0 if ok else math.nan
             oy[j] = y / r * s1 if ok else math.nan
             oz[j] = z / r * s2 if ok else math.nan
-            oc[j] = min(1.0, max(0.0, c)) if ok else 0.0
+            c = c if c > 0.0 else 0.0  # clip to [0, 1] as max(0, c), then min(1, .)
+            oc[j] = (c if c < 1.0 else 1.0) if ok else 0.0
             ov[j] = ok
         for j in range(size):
             i = start + j
@@ -180,7 +185,7 @@ def decode_values_kernel(rgb, out, scale, signs, max_dev, offset):
     oy = np.empty(BLOCK, dtype=np.float32)
     oz = np.empty(BLOCK, dtype=np.float32)
     for start in range(0, n, BLOCK):
-        size = min(BLOCK, n - start)
+        size = n - start if n - start < BLOCK else BLOCK
         for j in range(size):
             bx[j] = float(rgb[start + j, 0]) + offset
             by[j] = float(rgb[start + j, 1]) + offset
