@@ -106,7 +106,8 @@ def test_each_table_is_built_once_under_concurrent_first_use(cold_tables, monkey
     counting(curves, "fine_parameters", "lut")  # called once per new decode LUT
     counting(depth, "_build_depth_table", "depth")
     counting(depth, "_build_encode_table", "encode")
-    counting(masks, "_new_table", "mask")
+    # every 2^24 palette table (the labels-only one that ``decode`` reads, the confidence one)
+    counting(masks, "new_lut", "mask")
 
     cubewalk = rgbtask.get_codec("depth/cubewalk")
     palette = rgbtask.get_codec("mask/palette", palette="voc")

@@ -265,8 +265,8 @@ def _tables_now(task: str) -> list:
     "name", ["depth/cubewalk", "depth/colormap", "mask/palette", "mask/instance"]
 )
 def test_later_decodes_allocate_no_table(name, cold_tables):
-    """The first 8-bit decode creates the table (64 or 128 MiB of address space, mapped outside
-    NumPy's allocator, so tracemalloc does not see it); the second, and one of an image with new
+    """The first 8-bit decodes create the table (64 or 128 MiB of address space, mapped outside
+    NumPy's allocator, so tracemalloc does not see it); later ones, and one of an image with new
     colours, allocate only their outputs, and the table is the same object."""
     scene = make_scene(height=64, width=64, seed=0)
     with warnings.catch_warnings():
@@ -278,6 +278,10 @@ def test_later_decodes_allocate_no_table(name, cold_tables):
     table_bytes = 1 << 24 << (2 if codec.task == "depth" else 3)
     assert _tables_now(codec.task) == []
     codec.decode_with_confidence(rgb)
+    # a palette's context decoder builds its candidate grid at its first off-code image (a
+    # lossless one never reaches the context kernels): one image of other noise first
+    off_code = np.clip(rgb + np.random.default_rng(1).normal(0, 3, rgb.shape), 0, 255)
+    codec.decode_with_confidence(off_code.astype(np.uint8))
     tables = _tables_now(codec.task)
     lut = tables[0][0] if codec.task == "depth" else tables[0]
     assert len(tables) == 1 and lut.nbytes == table_bytes
