@@ -62,9 +62,18 @@ DEFAULTS = {
     "exact_support": 1,
     "luma_tol": 16.0,
     "luma_gap": 16.0,
+    "blend_fit": 20.0,
+    "blend_margin": 16.0,
+    "own_fit": 5.0,
+    "own_margin": 24.0,
 }
 
 _MAX_CANDIDATES = 64
+
+#: The blend fit compares the pixel's own code with the palette's codes whose luma is within this
+#: of the pixel's (8-bit units): clipping moves a dark or bright line's luma by up to ~35 (the
+#: ADE20K maps under JPEG q90 4:2:0), a code farther off fits worse than ``own_fit + own_margin``.
+OWN_LUMA_WINDOW = 40.0
 
 
 @jit
@@ -230,6 +239,98 @@ def _segment_d2(px, py, pz, a, b):
 
 
 @jit
+def _blend_misfit(px, py, pz, cl, cm):
+    """Squared distance (8-bit RGB) from the colour ``(px, py, pz)`` to the closest colour with
+    the luma of code ``cl`` and a chroma on the segment from ``cl``'s to ``cm``'s, clipped to
+    0..255 as a JPEG decoder does: ``clip(a + t b)``, ``a = cm + (Y(cl) - Y(cm))``, ``b = cl - a``,
+    ``t`` in [0, 1]. Exact: on each interval between the ``t`` where a channel meets 0 or 255 the
+    clipped channels are constant and the rest linear, a quadratic minimised in closed form."""
+    dy = _luma(cl[0], cl[1], cl[2]) - _luma(cm[0], cm[1], cm[2])
+    a0, a1, a2 = cm[0] + dy, cm[1] + dy, cm[2] + dy
+    b0, b1, b2 = cl[0] - a0, cl[1] - a1, cl[2] - a2
+    ts = np.empty(8)
+    ts[0], n = 0.0, 1
+    for a, b in ((a0, b0), (a1, b1), (a2, b2)):
+        if b != 0.0:
+            for edge in (0.0, 255.0):
+                t = (edge - a) / b
+                if 0.0 < t < 1.0:
+                    j = n  # insertion sort: ts[:n] stays sorted
+                    while j > 0 and ts[j - 1] > t:
+                        ts[j] = ts[j - 1]
+                        j -= 1
+                    ts[j] = t
+                    n += 1
+    ts[n] = 1.0
+    best = np.inf
+    for i in range(n):
+        lo, hi = ts[i], ts[i + 1]
+        tm = 0.5 * (lo + hi)
+        num, den = 0.0, 0.0
+        for a, b, o in ((a0, b0, px), (a1, b1, py), (a2, b2, pz)):
+            v = a + tm * b
+            if 0.0 < v < 255.0:
+                num += b * (o - a)
+                den += b * b
+        t = lo
+        if den > 0.0:
+            t = min(hi, max(lo, num / den))
+        d = 0.0
+        for a, b, o in ((a0, b0, px), (a1, b1, py), (a2, b2, pz)):
+            e = min(255.0, max(0.0, a + t * b)) - o
+            d += e * e
+        best = min(best, d)
+    return best
+
+
+@jit
+def _blend_choice(px, py, pz, labels, n, codes, fit, margin):
+    """The label among ``labels[:n]`` whose luma-and-blended-chroma model
+    (:func:`_blend_misfit`, the blend partner any other of them or none) fits the colour within
+    ``fit`` and at least ``margin`` better than every other's (ties to the lower label); -1:
+    none."""
+    first, d1, d2 = -1, np.inf, np.inf
+    for i in range(n):
+        k = labels[i]
+        d = np.inf
+        for j in range(n):
+            d = min(d, _blend_misfit(px, py, pz, codes[k], codes[labels[j]]))
+        d = np.sqrt(d)
+        if d < d1 or (d == d1 and k < first):
+            d2 = d1
+            d1, first = d, k
+        elif d < d2:
+            d2 = d
+    if d1 <= fit and d2 >= d1 + margin:
+        return first
+    return -1
+
+
+@jit
+def _own_fits(px, py, pz, k0, cand, n, codes, fit, margin):
+    """Whether the pixel's own code ``k0`` joins the blend choice: its model (chroma blended
+    with a candidate's, ``cand[:n]``) fits within ``fit`` and at least ``margin`` better than
+    that of every other code of the palette with a luma within :data:`OWN_LUMA_WINDOW` of the
+    colour's."""
+    d0 = np.inf
+    for j in range(n):
+        d0 = min(d0, _blend_misfit(px, py, pz, codes[k0], codes[cand[j]]))
+    d0 = np.sqrt(d0)
+    if d0 > fit:
+        return False
+    yp = _luma(px, py, pz)
+    for k in range(codes.shape[0]):
+        if k == k0 or abs(_luma(codes[k, 0], codes[k, 1], codes[k, 2]) - yp) > OWN_LUMA_WINDOW:
+            continue
+        d = np.inf
+        for j in range(n):
+            d = min(d, _blend_misfit(px, py, pz, codes[k], codes[cand[j]]))
+        if np.sqrt(d) < d0 + margin:
+            return False
+    return True
+
+
+@jit
 def _scatter_row(flags, mid, smooth_rows, i):
     """Row ``mid`` gets the box means' rows at its needed pixels, from ``smooth_rows[i]`` on;
     returns the next ``i``."""
@@ -243,7 +344,8 @@ def _scatter_row(flags, mid, smooth_rows, i):
 @jit
 def resolve_kernel(
     rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
-    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap,
+    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap, blend_fit, blend_margin, own_fit,
+    own_margin,
 ):  # fmt: skip
     """Second pass of :func:`resolve` (the module docstring's rule), after
     :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
@@ -297,7 +399,7 @@ def resolve_kernel(
                 end = x
         ey[0] = end
     # step 3: the pixels that are no seeds
-    cand = np.empty(_MAX_CANDIDATES, dtype=np.int64)
+    cand = np.empty(_MAX_CANDIDATES + 1, dtype=np.int64)
     for y in range(h):
         sy0 = seed_label[y]
         own_k, own_x = -1, -1  # the last own seed found in this row's windows: its column
@@ -392,6 +494,12 @@ def resolve_kernel(
                         break
             if take:
                 out[y, x] = best
+                if blend_fit > 0.0:
+                    cand[n] = k0
+                    m = n + _own_fits(px, py, pz, k0, cand, n, codes, own_fit, own_margin)
+                    k = _blend_choice(px, py, pz, cand, m, codes, blend_fit, blend_margin)
+                    if k >= 0:
+                        out[y, x] = k
     # step 4: specks, read from the result of step 3 (out), their new labels listed in the
     # free scratch (rows, columns, labels) and written after the pass
     sp_y, sp_x, sp_k = seed_label.reshape(-1), run_end.reshape(-1), mid.reshape(-1)
@@ -462,6 +570,10 @@ def context_reference(
     exact_support,
     luma_tol,
     luma_gap,
+    blend_fit,
+    blend_margin,
+    own_fit,
+    own_margin,
 ):
     """NumPy specification of :func:`resolve` for one image (slow: a Python loop over off-code pixels)."""
     h, w = index.shape
@@ -487,6 +599,11 @@ def context_reference(
     same_tau = sum((k == index) & (d <= tau) for k, d in zip(neighbours(index, -2), neighbours(dev, np.inf)))  # fmt: skip
     exact_nb = sum(i & (d <= EXACT) for i, d in zip(inside, neighbours(dev, np.inf)))
     mid = np.where(seed & ~trusted, smooth_index, index).astype(np.int32)
+    code_luma = np.array([_luma(*c) for c in codes])
+
+    def misfit(o, k, partners):  # the blend fit's: the best partner's
+        return np.sqrt(min(_blend_misfit(*o, codes[k], codes[m]) for m in partners))
+
     for y, x in zip(*np.nonzero(~seed & (index >= 0))):
         win = (slice(max(0, y - radius), y + radius + 1), slice(max(0, x - radius), x + radius + 1))
         labels = seed_label[win][seed[win]]
@@ -509,6 +626,17 @@ def context_reference(
                     take = True
         if take:
             mid[y, x] = cands[np.argmin(d2)]
+            if blend_fit > 0:  # a blend fit: luma of the label, chroma a blend, clipped
+                o, k0 = rgb8[y, x], index[y, x]
+                f0 = misfit(o, k0, cands)
+                others = np.flatnonzero(np.abs(code_luma - _luma(*o)) <= OWN_LUMA_WINDOW)
+                own = f0 <= own_fit and all(misfit(o, k, cands) >= f0 + own_margin for k in others if k != k0)  # fmt: skip
+                labels = np.append(cands, k0) if own else cands
+                fits = np.array([misfit(o, k, labels) for k in labels])
+                order = np.lexsort((labels, fits))  # by fit, ties to the lower label
+                f1, f2 = fits[order[0]], fits[order[1]] if labels.size > 1 else np.inf
+                if f1 <= blend_fit and f2 >= f1 + blend_margin:
+                    mid[y, x] = labels[order[0]]
     out = mid.copy()
     kept = (mid == index) & (dev <= 0.5 * tau)  # its own colour's label, near its code: no speck
     for y, x in zip(*np.nonzero(~trusted & (mid >= 0) & ~kept)):
@@ -551,7 +679,8 @@ def resolve(
             image, flat_idx[i], flags, smooth, rows, seed_label, run_end, mid, out[i],
             float(scale), codes, int(p["radius"]), float(p["tau"]), float(p["near"]),
             float(p["blend"]), int(p["support"]), int(p["exact_support"]),
-            float(p["luma_tol"]), float(p["luma_gap"]),
+            float(p["luma_tol"]), float(p["luma_gap"]), float(p["blend_fit"]),
+            float(p["blend_margin"]), float(p["own_fit"]), float(p["own_margin"]),
         )  # fmt: skip
     return out.reshape(index.shape)
 
