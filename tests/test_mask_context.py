@@ -96,12 +96,12 @@ def test_luma_fit_keeps_a_thin_region(luma_tol, kept):
     assert np.array_equal(got, want)
 
 
-@pytest.mark.parametrize("blend_fit", [20.0, 0.0])
-def test_blend_fit_keeps_a_black_line_under_chroma_subsampling(blend_fit):
+@pytest.mark.parametrize("on", [True, False])
+def test_blend_fit_keeps_a_black_line_under_4_2_0_kernel_and_reference(on):
     """ADE20K's 1-px black "other" lines through coloured regions, saved as JPEG q90 4:2:0 by
     Pillow: the line keeps its luma but takes its neighbours' chroma. The blend fit (luma of the
     line, chroma a blend with a neighbour's, clipped) keeps the line; without it (blend_fit=0)
-    the context decoder gives most of it to the neighbours."""
+    the context decoder gives all of it to the neighbours."""
     import io
 
     from PIL import Image
@@ -119,13 +119,18 @@ def test_blend_fit_keeps_a_black_line_under_chroma_subsampling(blend_fit):
         return nearest_color(image, codec.colors, "rgb", None, -1, np.int32)[0]
 
     index = rows(rgb)
-    params = {**mask_context.DEFAULTS, "blend_fit": blend_fit}
+    assert (index[labels == 0] == 0).all()  # the per-pixel decode reads the line
+    params = {**mask_context.DEFAULTS, **({} if on else {"blend_fit": 0.0})}
     got = mask_context.resolve(rgb, index, codes, 255.0, rows, **params)
     kept = (got[labels == 0] == 0).mean()
-    assert kept >= 0.75 if blend_fit else kept == 0.0
+    assert kept >= 0.75 if on else kept == 0.0
     smooth = mask_context.box_mean_reference(rgb, 255.0)
     want = mask_context.context_reference(rgb, index, smooth, rows(smooth), 255.0, codes, **params)
     assert np.array_equal(got, want)
+    if on:  # the codec's default decoder is this rule
+        context = MaskPalette(palette="ade20k")
+        assert np.array_equal(context.decode(rgb), got)
+        assert np.array_equal(context.decode_with_confidence(rgb).value, got)
 
 
 def test_context_removes_slivers():

@@ -37,7 +37,7 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    0..255 as the decoder does: a black line under green chroma reads (0, g, 0));
    a label's misfit is that with its best partner among the labels compared. The own code
    **fits** when its misfit (partners: the candidates) is at most ``own_fit`` and every other
-   palette code within :data:`OWN_LUMA_WINDOW` of its luma, candidates included, fits at least
+   palette code within :data:`OWN_LUMA_WINDOW` of its luma fits at least
    ``own_margin`` worse (its code alone explains the colour). Then, among the own label and the
    candidates (partners: each other), the one with the least misfit, when it is at most
    ``blend_fit`` and ``blend_margin`` below every other's, replaces the nearest candidate
