@@ -259,10 +259,9 @@ def _blend_misfit(px, py, pz, codes, k, m, ts):
     """Squared distance (8-bit RGB) from the colour ``(px, py, pz)`` to the closest colour with
     the luma of ``codes[k]`` and a chroma on the segment from its chroma to ``codes[m]``'s,
     clipped to 0..255 as a JPEG decoder does: ``clip(a + t b)``, ``a = codes[m] + (Y_k - Y_m)``,
-    ``b = codes[k] - a``,
-    ``t`` in [0, 1]. Exact: on each interval between the ``t`` where a channel meets 0 or 255 the
-    clipped channels are constant and the rest linear, a quadratic minimised in closed form.
-    ``ts``: scratch, 8 floats."""
+    ``b = codes[k] - a``, ``t`` in [0, 1]. Exact: on each interval between the ``t`` where a
+    channel meets 0 or 255 the clipped channels are constant and the rest linear, a quadratic
+    minimised in closed form. ``ts``: scratch, 8 floats."""
     dy = _luma(codes[k, 0], codes[k, 1], codes[k, 2]) - _luma(codes[m, 0], codes[m, 1], codes[m, 2])
     a0, a1, a2 = codes[m, 0] + dy, codes[m, 1] + dy, codes[m, 2] + dy
     b0, b1, b2 = codes[k, 0] - a0, codes[k, 1] - a1, codes[k, 2] - a2
@@ -325,11 +324,11 @@ def _blend_choice(px, py, pz, labels, n, codes, fit, margin, ts):
 
 @jit
 def _misfit_bound(px, py, pz, yp, k, m, codes, code_luma):
-    """A lower bound of :func:`_blend_misfit` of code ``k`` with partner ``m`` (``yp``: the
-    colour's luma): each channel of
-    the model is monotone in ``t``, so it stays between its clipped ends (the distance to that
-    box); where the model clips nowhere it keeps ``k``'s luma, and a luma difference ``dY``
-    costs at least ``dY / |(0.299, 0.587, 0.114)|``."""
+    """A lower bound of the square root of :func:`_blend_misfit` of code ``k`` with partner
+    ``m`` (``yp``: the colour's luma): each channel of the model is monotone in ``t``, so it
+    stays between its clipped ends (the distance to that box); where the model clips nowhere it
+    keeps ``k``'s luma (Y is linear and Y(1, 1, 1) = 1), and a luma difference ``dY`` costs at
+    least ``dY / |(0.299, 0.587, 0.114)|``."""
     dy = code_luma[k] - code_luma[m]
     d2 = 0.0
     inside = True
@@ -348,10 +347,10 @@ def _misfit_bound(px, py, pz, yp, k, m, codes, code_luma):
 
 @jit
 def _own_fits(px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, fit, margin, ts):
-    """Whether the pixel's own code ``k0`` joins the blend choice: its model (chroma blended
-    with a candidate's, ``cand[:n]``) fits within ``fit`` and at least ``margin`` better than
-    that of every other code of the palette with a luma (``code_luma``; ``by_luma`` orders the
-    codes by it, ``luma_sorted`` = ``code_luma[by_luma]``) within
+    """Whether the pixel's own code ``k0`` fits (step 3's blend fit) and joins the choice: its
+    model (chroma blended with a candidate's, ``cand[:n]``) fits within ``fit`` and at least
+    ``margin`` better than that of every other code of the palette with a luma (``code_luma``;
+    ``by_luma`` orders the codes by it, ``luma_sorted`` = ``code_luma[by_luma]``) within
     :data:`OWN_LUMA_WINDOW` of the colour's. Pairs whose :func:`_misfit_bound` already decides
     the test are not computed (the same answer, cheaper)."""
     yp = _luma(px, py, pz)
@@ -403,8 +402,8 @@ def _scatter_row(flags, mid, smooth_rows, i):
 @jit
 def resolve_kernel(
     rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
-    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap, blend_fit, blend_margin, own_fit,
-    own_margin,
+    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap, blend_fit, blend_margin,
+    own_fit, own_margin,
 ):  # fmt: skip
     """Second pass of :func:`resolve` (the module docstring's rule), after
     :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
@@ -562,20 +561,9 @@ def resolve_kernel(
                 if blend_fit > 0.0:
                     cand[n] = k0
                     m = n + _own_fits(
-                        px,
-                        py,
-                        pz,
-                        k0,
-                        cand,
-                        n,
-                        codes,
-                        code_luma,
-                        by_luma,
-                        luma_sorted,
-                        own_fit,
-                        own_margin,
-                        ts,
-                    )
+                        px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, own_fit,
+                        own_margin, ts,
+                    )  # fmt: skip
                     if m > n:  # the own code fits: it or a candidate
                         k = _blend_choice(px, py, pz, cand, m, codes, blend_fit, blend_margin, ts)
                         if k >= 0:
@@ -682,7 +670,7 @@ def context_reference(
     code_luma = np.array([_luma(*c) for c in codes])
     ts = np.empty(8)
 
-    def misfit(o, k, partners):  # the blend fit's: the best partner's
+    def misfit(o, k, partners):  # the blend fit's, with the best partner
         return np.sqrt(min(_blend_misfit(*o, codes, k, m, ts) for m in partners))
 
     for y, x in zip(*np.nonzero(~seed & (index >= 0))):
@@ -710,14 +698,15 @@ def context_reference(
             if blend_fit > 0:  # a blend fit: luma of the label, chroma a blend, clipped
                 o, k0 = rgb8[y, x], index[y, x]
                 f0 = misfit(o, k0, cands)
-                others = np.flatnonzero(np.abs(code_luma - _luma(*o)) <= OWN_LUMA_WINDOW)
-                own = f0 <= own_fit and all(misfit(o, k, cands) >= f0 + own_margin for k in others if k != k0)  # fmt: skip
-                labels = np.append(cands, k0)
-                fits = np.array([misfit(o, k, labels) for k in labels])
-                order = np.lexsort((labels, fits))  # by fit, ties to the lower label
-                f1, f2 = fits[order[0]], fits[order[1]] if labels.size > 1 else np.inf
-                if own and f1 <= blend_fit and f2 >= f1 + blend_margin:
-                    mid[y, x] = labels[order[0]]
+                near_luma = np.abs(code_luma - _luma(*o)) <= OWN_LUMA_WINDOW
+                others = [k for k in np.flatnonzero(near_luma) if k != k0]
+                if f0 <= own_fit and all(misfit(o, k, cands) >= f0 + own_margin for k in others):
+                    labels = np.append(cands, k0)  # the own code fits: it or a candidate
+                    fits = np.array([misfit(o, k, labels) for k in labels])
+                    order = np.lexsort((labels, fits))  # by fit, ties to the lower label
+                    f1, f2 = fits[order[:2]]
+                    if f1 <= blend_fit and f2 >= f1 + blend_margin:
+                        mid[y, x] = labels[order[0]]
     out = mid.copy()
     kept = (mid == index) & (dev <= 0.5 * tau)  # its own colour's label, near its code: no speck
     for y, x in zip(*np.nonzero(~trusted & (mid >= 0) & ~kept)):
