@@ -71,7 +71,8 @@ def test_lossless_is_exact_with_one_pixel_regions(seed):
 def test_luma_fit_keeps_a_thin_region(luma_tol, kept):
     """A 3-pixel stripe whose outer columns lost chroma but not luma (as JPEG does), between two
     regions of other luma: the luma fit keeps all 3 columns; without it (luma_tol=0) the outer
-    columns go to the neighbours and only the exact middle column stays."""
+    columns go to the neighbours and only the exact middle column stays (the blend fit, which
+    keeps them too, off)."""
     codes = np.array([[200, 200, 200], [250, 250, 120], [60, 100, 60]], dtype=np.float64)
     labels = np.zeros((24, 24), np.int32)
     labels[:, 12:] = 1
@@ -85,14 +86,51 @@ def test_luma_fit_keeps_a_thin_region(luma_tol, kept):
 
     index = rows(rgb)
     assert np.array_equal(index, labels)
-    got = mask_context.resolve(rgb, index, codes, 255.0, rows, luma_tol=luma_tol)
+    params = {**mask_context.DEFAULTS, "luma_tol": luma_tol, "blend_fit": 0.0}
+    got = mask_context.resolve(rgb, index, codes, 255.0, rows, **params)
     assert np.array_equal((got == 2).sum(axis=1), np.full(24, kept))
     want = mask_context.context_reference(
         rgb, index, mask_context.box_mean_reference(rgb, 255.0),
-        rows(mask_context.box_mean_reference(rgb, 255.0)), 255.0, codes,
-        **{**mask_context.DEFAULTS, "luma_tol": luma_tol},
+        rows(mask_context.box_mean_reference(rgb, 255.0)), 255.0, codes, **params,
     )  # fmt: skip
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_blend_fit_keeps_a_black_line_under_4_2_0_kernel_and_reference(on):
+    """ADE20K's 1-px black "other" lines through coloured regions, saved as JPEG q90 4:2:0 by
+    Pillow: the line keeps its luma but takes its neighbours' chroma. The blend fit (luma of the
+    line, chroma a blend with a neighbour's, clipped) keeps the line; without it (blend_fit=0)
+    the context decoder gives all of it to the neighbours."""
+    import io
+
+    from PIL import Image
+
+    labels = np.full((48, 48), 10, np.int64)
+    labels[:, 24:] = 3
+    labels[:, 17] = labels[:, 31] = labels[20] = 0
+    codec = MaskPalette(palette="ade20k", decoder="pixel")
+    buf = io.BytesIO()
+    Image.fromarray(codec.encode(labels)).save(buf, "JPEG", quality=90, subsampling="4:2:0")
+    rgb = np.asarray(Image.open(buf).convert("RGB"))
+    codes = codec.colors.astype(np.float64)
+
+    def rows(image):
+        return nearest_color(image, codec.colors, "rgb", None, -1, np.int32)[0]
+
+    index = rows(rgb)
+    assert (index[labels == 0] == 0).all()  # the per-pixel decode reads the line
+    params = {**mask_context.DEFAULTS, **({} if on else {"blend_fit": 0.0})}
+    got = mask_context.resolve(rgb, index, codes, 255.0, rows, **params)
+    kept = (got[labels == 0] == 0).mean()
+    assert kept >= 0.75 if on else kept == 0.0
+    smooth = mask_context.box_mean_reference(rgb, 255.0)
+    want = mask_context.context_reference(rgb, index, smooth, rows(smooth), 255.0, codes, **params)
+    assert np.array_equal(got, want)
+    if on:  # the codec's default decoder is this rule
+        context = MaskPalette(palette="ade20k")
+        assert np.array_equal(context.decode(rgb), got)
+        assert np.array_equal(context.decode_with_confidence(rgb).value, got)
 
 
 def test_context_removes_slivers():

@@ -29,6 +29,20 @@ the same for the image's 3x3 box mean (``smooth``, rounded to 8 bits: :func:`box
    its code's and every candidate's Y at least ``luma_gap`` farther, ``support`` 8-neighbours of
    its label with ``dev <= tau``, the nearest candidate farther than ``near`` and on no segment
    as above.
+   A pixel that step 3 re-labels then meets the **blend fit** (JPEG 4:2:0 keeps each pixel's
+   luma but gives it the chroma of its 2x2 block and, with libjpeg's fancy upsampling, of the
+   neighbouring blocks: a thin line's colour is its own luma with its neighbours' chroma). The
+   misfit of a label ``l`` with partner ``m`` is the distance (8-bit RGB) from the colour to
+   ``clip(Y_l + chroma)`` over the chroma on the segment from ``l``'s to ``m``'s (clipped to
+   0..255 as the decoder does: a black line under green chroma reads (0, g, 0));
+   a label's misfit is that with its best partner among the labels compared. The own code
+   **fits** when its misfit (partners: the candidates) is at most ``own_fit`` and every other
+   palette code within :data:`OWN_LUMA_WINDOW` of its luma fits at least
+   ``own_margin`` worse (its code alone explains the colour). Then, among the own label and the
+   candidates (partners: each other), the one with the least misfit, when it is at most
+   ``blend_fit`` and ``blend_margin`` below every other's, replaces the nearest candidate
+   (``blend_fit=0``: off). A dark line's colour is often clipped far from its code's luma
+   (ringing, then chroma added to a luma near 0), which only the clipped model explains.
 4. **Specks**: a pixel of the result that is not trusted nor rejected, whose label is not its
    own colour's label within ``tau / 2`` of the code (a thin line under noise stays), and that has
    fewer than 2 of its 8 neighbours with its label takes the most frequent label of those neighbours that are
@@ -62,9 +76,20 @@ DEFAULTS = {
     "exact_support": 1,
     "luma_tol": 16.0,
     "luma_gap": 16.0,
+    "blend_fit": 20.0,
+    "blend_margin": 16.0,
+    "own_fit": 5.0,
+    "own_margin": 24.0,
 }
 
 _MAX_CANDIDATES = 64
+
+#: The blend fit compares the pixel's own code with the palette's codes whose luma is within this
+#: of the pixel's (8-bit units): clipping moves a dark or bright line's luma by up to ~35 (the
+#: ADE20K maps under JPEG q90 4:2:0), a code farther off fits worse than ``own_fit + own_margin``.
+OWN_LUMA_WINDOW = 40.0
+
+_LUMA_NORM = float(np.sqrt(0.299**2 + 0.587**2 + 0.114**2))
 
 
 @jit
@@ -230,6 +255,140 @@ def _segment_d2(px, py, pz, a, b):
 
 
 @jit
+def _blend_misfit(px, py, pz, codes, k, m, ts):
+    """Squared distance (8-bit RGB) from the colour ``(px, py, pz)`` to the closest colour with
+    the luma of ``codes[k]`` and a chroma on the segment from its chroma to ``codes[m]``'s,
+    clipped to 0..255 as a JPEG decoder does: ``clip(a + t b)``, ``a = codes[m] + (Y_k - Y_m)``,
+    ``b = codes[k] - a``, ``t`` in [0, 1]. Exact: on each interval between the ``t`` where a
+    channel meets 0 or 255 the clipped channels are constant and the rest linear, a quadratic
+    minimised in closed form. ``ts``: scratch, 8 floats."""
+    dy = _luma(codes[k, 0], codes[k, 1], codes[k, 2]) - _luma(codes[m, 0], codes[m, 1], codes[m, 2])
+    a0, a1, a2 = codes[m, 0] + dy, codes[m, 1] + dy, codes[m, 2] + dy
+    b0, b1, b2 = codes[k, 0] - a0, codes[k, 1] - a1, codes[k, 2] - a2
+    ts[0], n = 0.0, 1
+    for a, b in ((a0, b0), (a1, b1), (a2, b2)):
+        if b != 0.0:
+            for edge in (0.0, 255.0):
+                t = (edge - a) / b
+                if 0.0 < t < 1.0:
+                    j = n  # insertion sort: ts[:n] stays sorted
+                    while j > 0 and ts[j - 1] > t:
+                        ts[j] = ts[j - 1]
+                        j -= 1
+                    ts[j] = t
+                    n += 1
+    ts[n] = 1.0
+    best = np.inf
+    for i in range(n):
+        lo, hi = ts[i], ts[i + 1]
+        tm = 0.5 * (lo + hi)
+        num, den = 0.0, 0.0
+        for a, b, o in ((a0, b0, px), (a1, b1, py), (a2, b2, pz)):
+            v = a + tm * b
+            if 0.0 < v < 255.0:
+                num += b * (o - a)
+                den += b * b
+        t = lo
+        if den > 0.0:
+            t = min(hi, max(lo, num / den))
+        d = 0.0
+        for a, b, o in ((a0, b0, px), (a1, b1, py), (a2, b2, pz)):
+            e = min(255.0, max(0.0, a + t * b)) - o
+            d += e * e
+        best = min(best, d)
+    return best
+
+
+@jit
+def _blend_choice(px, py, pz, labels, n, codes, fit, margin, ts):
+    """The blend fit's choice: the label among ``labels[:n]`` whose luma-and-blended-chroma model
+    (:func:`_blend_misfit`, the blend partner any other of them or none) fits the colour within
+    ``fit`` and at least ``margin`` better than every other's (ties to the lower label); -1:
+    none."""
+    first, d1, d2 = -1, np.inf, np.inf
+    for i in range(n):
+        k = labels[i]
+        d = np.inf
+        for j in range(n):
+            d = min(d, _blend_misfit(px, py, pz, codes, k, labels[j], ts))
+        d = np.sqrt(d)
+        if d < d1 or (d == d1 and k < first):
+            d2 = d1
+            d1, first = d, k
+        elif d < d2:
+            d2 = d
+    if d1 <= fit and d2 >= d1 + margin:
+        return first
+    return -1
+
+
+@jit
+def _misfit_bound(px, py, pz, yp, k, m, codes, code_luma):
+    """A lower bound of the square root of :func:`_blend_misfit` of code ``k`` with partner
+    ``m`` (``yp``: the colour's luma): each channel of the model is monotone in ``t``, so it
+    stays between its clipped ends (the distance to that box); where the model clips nowhere it
+    keeps ``k``'s luma (Y is linear and Y(1, 1, 1) = 1), and a luma difference ``dY`` costs at
+    least ``dY / |(0.299, 0.587, 0.114)|``."""
+    dy = code_luma[k] - code_luma[m]
+    d2 = 0.0
+    inside = True
+    for c, o in ((0, px), (1, py), (2, pz)):
+        a = codes[m, c] + dy
+        inside = inside and 0.0 <= a <= 255.0
+        a = min(255.0, max(0.0, a))
+        lo, hi = min(a, codes[k, c]), max(a, codes[k, c])
+        e = max(0.0, lo - o, o - hi)
+        d2 += e * e
+    d = np.sqrt(d2)
+    if inside:
+        d = max(d, abs(code_luma[k] - yp) / _LUMA_NORM)
+    return d
+
+
+@jit
+def _own_fits(px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, fit, margin, ts):
+    """Whether the pixel's own code ``k0`` fits (step 3's blend fit) and joins the choice: its
+    model (chroma blended with a candidate's, ``cand[:n]``) fits within ``fit`` and at least
+    ``margin`` better than that of every other code of the palette with a luma (``code_luma``;
+    ``by_luma`` orders the codes by it, ``luma_sorted`` = ``code_luma[by_luma]``) within
+    :data:`OWN_LUMA_WINDOW` of the colour's. Pairs whose :func:`_misfit_bound` already decides
+    the test are not computed (the same answer, cheaper)."""
+    yp = _luma(px, py, pz)
+    d0 = np.inf
+    for j in range(n):
+        if _misfit_bound(px, py, pz, yp, k0, cand[j], codes, code_luma) > fit:
+            continue
+        d0 = min(d0, _blend_misfit(px, py, pz, codes, k0, cand[j], ts))
+    d0 = np.sqrt(d0)
+    if d0 > fit:
+        return False
+    bar = d0 + margin
+    # the other codes by luma distance, nearest first (a competitor that fits is found early)
+    hi = np.searchsorted(luma_sorted, yp)
+    lo = hi - 1
+    while True:
+        if lo >= 0 and (hi >= by_luma.size or yp - luma_sorted[lo] <= luma_sorted[hi] - yp):
+            k = by_luma[lo]
+            lo -= 1
+        elif hi < by_luma.size:
+            k = by_luma[hi]
+            hi += 1
+        else:
+            break
+        if abs(code_luma[k] - yp) > OWN_LUMA_WINDOW:
+            break
+        if k == k0:
+            continue
+        for j in range(n):
+            m = cand[j]
+            if _misfit_bound(px, py, pz, yp, k, m, codes, code_luma) >= bar:
+                continue
+            if np.sqrt(_blend_misfit(px, py, pz, codes, k, m, ts)) < bar:
+                return False
+    return True
+
+
+@jit
 def _scatter_row(flags, mid, smooth_rows, i):
     """Row ``mid`` gets the box means' rows at its needed pixels, from ``smooth_rows[i]`` on;
     returns the next ``i``."""
@@ -243,7 +402,8 @@ def _scatter_row(flags, mid, smooth_rows, i):
 @jit
 def resolve_kernel(
     rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
-    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap,
+    radius, tau, near, blend, support, exact_support, luma_tol, luma_gap, blend_fit, blend_margin,
+    own_fit, own_margin,
 ):  # fmt: skip
     """Second pass of :func:`resolve` (the module docstring's rule), after
     :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
@@ -297,7 +457,13 @@ def resolve_kernel(
                 end = x
         ey[0] = end
     # step 3: the pixels that are no seeds
-    cand = np.empty(_MAX_CANDIDATES, dtype=np.int64)
+    cand = np.empty(_MAX_CANDIDATES + 1, dtype=np.int64)
+    ts = np.empty(8)
+    code_luma = np.empty(codes.shape[0])
+    for k in range(codes.shape[0]):
+        code_luma[k] = _luma(codes[k, 0], codes[k, 1], codes[k, 2])
+    by_luma = np.argsort(code_luma)
+    luma_sorted = code_luma[by_luma]
     for y in range(h):
         sy0 = seed_label[y]
         own_k, own_x = -1, -1  # the last own seed found in this row's windows: its column
@@ -392,6 +558,16 @@ def resolve_kernel(
                         break
             if take:
                 out[y, x] = best
+                if blend_fit > 0.0:
+                    cand[n] = k0
+                    m = n + _own_fits(
+                        px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, own_fit,
+                        own_margin, ts,
+                    )  # fmt: skip
+                    if m > n:  # the own code fits: it or a candidate
+                        k = _blend_choice(px, py, pz, cand, m, codes, blend_fit, blend_margin, ts)
+                        if k >= 0:
+                            out[y, x] = k
     # step 4: specks, read from the result of step 3 (out), their new labels listed in the
     # free scratch (rows, columns, labels) and written after the pass
     sp_y, sp_x, sp_k = seed_label.reshape(-1), run_end.reshape(-1), mid.reshape(-1)
@@ -462,6 +638,10 @@ def context_reference(
     exact_support,
     luma_tol,
     luma_gap,
+    blend_fit,
+    blend_margin,
+    own_fit,
+    own_margin,
 ):
     """NumPy specification of :func:`resolve` for one image (slow: a Python loop over off-code pixels)."""
     h, w = index.shape
@@ -487,6 +667,12 @@ def context_reference(
     same_tau = sum((k == index) & (d <= tau) for k, d in zip(neighbours(index, -2), neighbours(dev, np.inf)))  # fmt: skip
     exact_nb = sum(i & (d <= EXACT) for i, d in zip(inside, neighbours(dev, np.inf)))
     mid = np.where(seed & ~trusted, smooth_index, index).astype(np.int32)
+    code_luma = np.array([_luma(*c) for c in codes])
+    ts = np.empty(8)
+
+    def misfit(o, k, partners):  # the blend fit's, with the best partner
+        return np.sqrt(min(_blend_misfit(*o, codes, k, m, ts) for m in partners))
+
     for y, x in zip(*np.nonzero(~seed & (index >= 0))):
         win = (slice(max(0, y - radius), y + radius + 1), slice(max(0, x - radius), x + radius + 1))
         labels = seed_label[win][seed[win]]
@@ -509,6 +695,18 @@ def context_reference(
                     take = True
         if take:
             mid[y, x] = cands[np.argmin(d2)]
+            if blend_fit > 0:  # a blend fit: luma of the label, chroma a blend, clipped
+                o, k0 = rgb8[y, x], index[y, x]
+                f0 = misfit(o, k0, cands)
+                near_luma = np.abs(code_luma - _luma(*o)) <= OWN_LUMA_WINDOW
+                others = [k for k in np.flatnonzero(near_luma) if k != k0]
+                if f0 <= own_fit and all(misfit(o, k, cands) >= f0 + own_margin for k in others):
+                    labels = np.append(cands, k0)  # the own code fits: it or a candidate
+                    fits = np.array([misfit(o, k, labels) for k in labels])
+                    order = np.lexsort((labels, fits))  # by fit, ties to the lower label
+                    f1, f2 = fits[order[:2]]
+                    if f1 <= blend_fit and f2 >= f1 + blend_margin:
+                        mid[y, x] = labels[order[0]]
     out = mid.copy()
     kept = (mid == index) & (dev <= 0.5 * tau)  # its own colour's label, near its code: no speck
     for y, x in zip(*np.nonzero(~trusted & (mid >= 0) & ~kept)):
@@ -551,7 +749,8 @@ def resolve(
             image, flat_idx[i], flags, smooth, rows, seed_label, run_end, mid, out[i],
             float(scale), codes, int(p["radius"]), float(p["tau"]), float(p["near"]),
             float(p["blend"]), int(p["support"]), int(p["exact_support"]),
-            float(p["luma_tol"]), float(p["luma_gap"]),
+            float(p["luma_tol"]), float(p["luma_gap"]), float(p["blend_fit"]),
+            float(p["blend_margin"]), float(p["own_fit"]), float(p["own_margin"]),
         )  # fmt: skip
     return out.reshape(index.shape)
 
