@@ -199,6 +199,17 @@ def _project_grid(p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots
     brute force's bit for bit. Colours outside [0, 1] (or NaN) take the brute force."""
     if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
         return _project(p0, p1, p2, verts, palette, uniform, knots, nlev)
+    best, bk, bt = _grid_nearest(p0, p1, p2, start, cand, gsize, verts, palette)
+    nseg = verts.shape[0] - 1
+    return _parameter(bk, bt, palette, uniform, knots, nlev, nseg), math.sqrt(best)
+
+
+@jit(inline="always")
+def _grid_nearest(p0, p1, p2, start, cand, gsize, verts, palette):
+    """``(d2, k, t)`` of the nearest candidate of the grid cell of a colour in [0, 1]: squared
+    distance, segment (or palette entry) and its parameter, the candidates measured in increasing
+    index so that ties go as in the brute force. No candidate (``d2`` inf): every point of the
+    cell is at least the threshold from the curve (invalid)."""
     c0 = min(gsize - 1, int(p0 * gsize))
     c1 = min(gsize - 1, int(p1 * gsize))
     c2 = min(gsize - 1, int(p2 * gsize))
@@ -206,7 +217,6 @@ def _project_grid(p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots
     best = math.inf
     bk = 0
     bt = 0.0
-    nseg = verts.shape[0] - 1
     for j in range(start[cell], start[cell + 1]):
         k = cand[j]
         if palette:
@@ -218,8 +228,7 @@ def _project_grid(p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots
             best = d2
             bk = k
             bt = t
-    # no candidate: every point of the cell is at least the threshold from the curve (invalid)
-    return _parameter(bk, bt, palette, uniform, knots, nlev, nseg), math.sqrt(best)
+    return best, bk, bt
 
 
 #: Cells per axis of the projection grid over the RGB cube (:func:`build_projection_grid`).
@@ -470,7 +479,6 @@ def decode_float_grid_kernel(
     kind, ca, cb = _inverse_constants(tp)
     near2 = threshold * threshold * (1.0 - SQRT_MARGIN)
     nseg = verts.shape[0] - 1
-    g = float(gsize)
     bad = False
     for i in range(rgb.shape[0]):
         p0 = float(rgb[i, 0])
@@ -483,25 +491,7 @@ def decode_float_grid_kernel(
         if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
             bad = True  # decoded by the brute force below, out of this loop
             continue
-        c0 = min(gsize - 1, int(p0 * g))
-        c1 = min(gsize - 1, int(p1 * g))
-        c2 = min(gsize - 1, int(p2 * g))
-        cell = (c0 * gsize + c1) * gsize + c2
-        best = math.inf
-        bk = 0
-        bt = 0.0
-        for j in range(start[cell], start[cell + 1]):  # in increasing index: ties as brute force
-            k = cand[j]
-            if palette:
-                d2 = _point_d2(p0, p1, p2, verts, k)
-                t = 0.0
-            else:
-                d2, t = _segment_d2(p0, p1, p2, verts, k)
-            if d2 < best:
-                best = d2
-                bk = k
-                bt = t
-        # no candidate: every point of the cell is at least the threshold from the curve
+        best, bk, bt = _grid_nearest(p0, p1, p2, start, cand, gsize, verts, palette)
         f = _parameter(bk, bt, palette, uniform, knots, nlev, nseg)
         if not want_conf and best < near2:  # surely valid: the root is not needed
             out[i] = _depth_of(f, kind, ca, cb, lo, hi)

@@ -468,6 +468,26 @@ def _dark_offset(
 
 
 @jit
+def _solve3(m00, m01, m02, m11, m12, m22, r0, r1, r2):
+    """The adjugate solve of the symmetric 3 x 3 normal equations of the Gaussian fit:
+    ``(ok, da, dx, dy)``, ok False where the matrix is singular or nearly (its determinant at most
+    ``FIT_CONDITION`` times the product of its diagonal) or the step is not finite."""
+    c00 = m11 * m22 - m12 * m12
+    c01 = m02 * m12 - m01 * m22
+    c02 = m01 * m12 - m02 * m11
+    det = m00 * c00 + m01 * c01 + m02 * c02
+    if not det > FIT_CONDITION * m00 * m11 * m22:
+        return False, 0.0, 0.0, 0.0
+    c11 = m00 * m22 - m02 * m02
+    c12 = m01 * m02 - m00 * m12
+    c22 = m00 * m11 - m01 * m01
+    da = (c00 * r0 + c01 * r1 + c02 * r2) / det
+    dx = (c01 * r0 + c11 * r1 + c12 * r2) / det
+    dy = (c02 * r0 + c12 * r1 + c22 * r2) / det
+    return math.isfinite(da) and math.isfinite(dx) and math.isfinite(dy), da, dx, dy
+
+
+@jit
 def _fit_offset(
     rgb, i, j, k, p, layout, n_kp, colors, grid_n, grid_sep, scale, height, width, sigma,
     ox, oy, v0, win, use, gauss, lawson,
@@ -530,19 +550,8 @@ def _fit_offset(
                 r0 += j0 * res
                 r1 += j1 * res
                 r2 += j2 * res
-        c00 = m11 * m22 - m12 * m12
-        c01 = m02 * m12 - m01 * m22
-        c02 = m01 * m12 - m02 * m11
-        det = m00 * c00 + m01 * c01 + m02 * c02
-        if not det > FIT_CONDITION * m00 * m11 * m22:  # singular or nearly: give up
-            break
-        c11 = m00 * m22 - m02 * m02
-        c12 = m01 * m02 - m00 * m12
-        c22 = m00 * m11 - m01 * m01
-        da = (c00 * r0 + c01 * r1 + c02 * r2) / det
-        dx = (c01 * r0 + c11 * r1 + c12 * r2) / det
-        dy = (c02 * r0 + c12 * r1 + c22 * r2) / det
-        if not (math.isfinite(da) and math.isfinite(dx) and math.isfinite(dy)):
+        ok, da, dx, dy = _solve3(m00, m01, m02, m11, m12, m22, r0, r1, r2)
+        if not ok:  # singular or nearly: give up
             break
         amp += da
         x += dx
@@ -612,19 +621,8 @@ def _minimax(win, use, gx, gy, weight, half, inv, amp, x, y, top):
         if t == FIT_MINIMAX_ITERATIONS:
             break
         scale = top
-        c00 = m11 * m22 - m12 * m12
-        c01 = m02 * m12 - m01 * m22
-        c02 = m01 * m12 - m02 * m11
-        det = m00 * c00 + m01 * c01 + m02 * c02
-        if not det > FIT_CONDITION * m00 * m11 * m22:
-            break
-        c11 = m00 * m22 - m02 * m02
-        c12 = m01 * m02 - m00 * m12
-        c22 = m00 * m11 - m01 * m01
-        da = (c00 * r0 + c01 * r1 + c02 * r2) / det
-        dx = (c01 * r0 + c11 * r1 + c12 * r2) / det
-        dy = (c02 * r0 + c12 * r1 + c22 * r2) / det
-        if not (math.isfinite(da) and math.isfinite(dx) and math.isfinite(dy)):
+        ok, da, dx, dy = _solve3(m00, m01, m02, m11, m12, m22, r0, r1, r2)
+        if not ok:
             break
         amp += da
         x += dx

@@ -84,11 +84,31 @@ def _dark_offsets(val, ids, bi, pi, ii, ji, kk, sigma):
     return [torch.where(ok, ox.clamp(-1.0, 1.0), zero), torch.where(ok, oy.clamp(-1.0, 1.0), zero)]
 
 
+def _solve3(m, r0, r1, r2):
+    """The kernel's adjugate solve (``rgbtask.core.keypoints._solve3``) of the symmetric 3 x 3
+    normal equations ``m`` (nested lists of tensors) for every window at once: ``(good, da, dx,
+    dy)``, good False where the matrix is singular or nearly (the step is then finite garbage)."""
+    from rgbtask.core.keypoints import FIT_CONDITION
+
+    c00 = m[1][1] * m[2][2] - m[1][2] * m[1][2]
+    c01 = m[0][2] * m[1][2] - m[0][1] * m[2][2]
+    c02 = m[0][1] * m[1][2] - m[0][2] * m[1][1]
+    det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02
+    c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
+    c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
+    c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
+    good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
+    safe = torch.where(good, det, 1.0)
+    da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
+    dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
+    dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
+    return good, da, dx, dy
+
+
 def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
     """rgbtask.core.keypoints' ``_fit_offset`` for each candidate: Gauss-Newton fit of the
     known-sigma Gaussian from the per-axis start (float64; see the kernel)."""
     from rgbtask.core.keypoints import (
-        FIT_CONDITION,
         FIT_ITERATIONS,
         FIT_LOSSLESS,
         FIT_MINIMAX_ITERATIONS,
@@ -123,18 +143,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         j2 = amp[:, None, None] * g * dys[:, :, None] * inv * u
         m = [[(a * b).sum((1, 2)) for b in (j0, j1, j2)] for a in (j0, j1, j2)]
         r0, r1, r2 = ((a * res).sum((1, 2)) for a in (j0, j1, j2))
-        c00 = m[1][1] * m[2][2] - m[1][2] * m[1][2]
-        c01 = m[0][2] * m[1][2] - m[0][1] * m[2][2]
-        c02 = m[0][1] * m[1][2] - m[0][2] * m[1][1]
-        det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02
-        c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
-        c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
-        c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
-        good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
-        safe = torch.where(good, det, 1.0)
-        da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
-        dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
-        dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
+        good, da, dx, dy = _solve3(m, r0, r1, r2)
         step = live & good & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
         live = step
         amp = torch.where(step, amp + da, amp)
@@ -175,18 +184,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         j2 = amp[:, None, None] * g * dys[:, :, None] * inv
         m = [[(weight * a * b).sum((1, 2)) for b in (j0, j1, j2)] for a in (j0, j1, j2)]
         r0, r1, r2 = ((weight * a * res).sum((1, 2)) for a in (j0, j1, j2))
-        c00 = m[1][1] * m[2][2] - m[1][2] * m[1][2]
-        c01 = m[0][2] * m[1][2] - m[0][1] * m[2][2]
-        c02 = m[0][1] * m[1][2] - m[0][2] * m[1][1]
-        det = m[0][0] * c00 + m[0][1] * c01 + m[0][2] * c02
-        c11 = m[0][0] * m[2][2] - m[0][2] * m[0][2]
-        c12 = m[0][1] * m[0][2] - m[0][0] * m[1][2]
-        c22 = m[0][0] * m[1][1] - m[0][1] * m[0][1]
-        good = det > FIT_CONDITION * m[0][0] * m[1][1] * m[2][2]
-        safe = torch.where(good, det, 1.0)
-        da = (c00 * r0 + c01 * r1 + c02 * r2) / safe
-        dx = (c01 * r0 + c11 * r1 + c12 * r2) / safe
-        dy = (c02 * r0 + c12 * r1 + c22 * r2) / safe
+        good, da, dx, dy = _solve3(m, r0, r1, r2)
         live = live & good & torch.isfinite(da) & torch.isfinite(dx) & torch.isfinite(dy)
         amp = torch.where(live, amp + da, amp)
         x = torch.where(live, x + dx, x)
