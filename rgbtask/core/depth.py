@@ -426,6 +426,21 @@ def _depth_of(f, kind, a, b, lo, hi):
     return min(hi, max(lo, _inverse_of(fc, kind, a, b))) + 0.0
 
 
+@jit(inline="always")
+def _unit_colour(rgb, i, scale, unit):
+    """Pixel ``i`` of ``rgb`` (n, 3) over ``scale`` (``unit``: scale is 1, no division) and
+    whether it lies in [0, 1]^3 (False for NaN)."""
+    p0 = float(rgb[i, 0])
+    p1 = float(rgb[i, 1])
+    p2 = float(rgb[i, 2])
+    if not unit:
+        p0 /= scale
+        p1 /= scale
+        p2 /= scale
+    inside = p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0
+    return p0, p1, p2, inside
+
+
 @jit
 def decode_float_kernel(
     rgb, out, conf, valid, outside, scale, tp, lo, hi, verts, palette, uniform, knots, nlev,
@@ -438,14 +453,8 @@ def decode_float_kernel(
     unit = scale == 1.0  # x / 1.0 == x: float input skips the three divisions
     bad = False
     for i in range(rgb.shape[0]):
-        p0 = float(rgb[i, 0])
-        p1 = float(rgb[i, 1])
-        p2 = float(rgb[i, 2])
-        if not unit:
-            p0 /= scale
-            p1 /= scale
-            p2 /= scale
-        if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
+        p0, p1, p2, inside = _unit_colour(rgb, i, scale, unit)
+        if not inside:
             bad = True
         elif only_outside:
             continue
@@ -481,14 +490,8 @@ def decode_float_grid_kernel(
     nseg = verts.shape[0] - 1
     bad = False
     for i in range(rgb.shape[0]):
-        p0 = float(rgb[i, 0])
-        p1 = float(rgb[i, 1])
-        p2 = float(rgb[i, 2])
-        if not unit:
-            p0 /= scale
-            p1 /= scale
-            p2 /= scale
-        if not (p0 >= 0.0 and p0 <= 1.0 and p1 >= 0.0 and p1 <= 1.0 and p2 >= 0.0 and p2 <= 1.0):
+        p0, p1, p2, inside = _unit_colour(rgb, i, scale, unit)
+        if not inside:
             bad = True  # decoded by the brute force below, out of this loop
             continue
         best, bk, bt = _grid_nearest(p0, p1, p2, start, cand, gsize, verts, palette)
@@ -607,13 +610,7 @@ def decode_u16_kernel(
             conf[i] = conf[i - 1]
             valid[i] = valid[i - 1]
             continue
-        p0 = float(rgb[i, 0])
-        p1 = float(rgb[i, 1])
-        p2 = float(rgb[i, 2])
-        if not unit:
-            p0 /= scale
-            p1 /= scale
-            p2 /= scale
+        p0, p1, p2, _ = _unit_colour(rgb, i, scale, unit)
         f, dist = _project_grid(
             p0, p1, p2, start, cand, gsize, verts, palette, uniform, knots, nlev
         )

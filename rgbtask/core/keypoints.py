@@ -833,18 +833,8 @@ def fit_reference(heatmap, use, i, j, sigma, start, v0):
         res = np.where(here, v - amp * g, 0.0)
         m = np.array([[np.sum(a * b) for b in jac] for a in jac])
         # the kernel's adjugate solve (a singular system must fail the same way)
-        adj = np.array(
-            [[m[1, 1] * m[2, 2] - m[1, 2] ** 2, m[0, 2] * m[1, 2] - m[0, 1] * m[2, 2],
-              m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]],
-             [0.0, m[0, 0] * m[2, 2] - m[0, 2] ** 2, m[0, 1] * m[0, 2] - m[0, 0] * m[1, 2]],
-             [0.0, 0.0, m[0, 0] * m[1, 1] - m[0, 1] ** 2]]
-        )  # fmt: skip
-        adj = np.triu(adj) + np.triu(adj, 1).T
-        det = m[0] @ adj[0]
-        if not det > FIT_CONDITION * m[0, 0] * m[1, 1] * m[2, 2]:
-            break
-        step = adj @ np.array([np.sum(a * res) for a in jac]) / det
-        if not np.all(np.isfinite(step)):
+        step = _solve3_reference(m, np.array([np.sum(a * res) for a in jac]))
+        if step is None:
             break
         amp, x, y = amp + step[0], x + step[1], y + step[2]
         if not (abs(x) < 1 and abs(y) < 1):

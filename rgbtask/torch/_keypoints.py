@@ -105,6 +105,17 @@ def _solve3(m, r0, r1, r2):
     return good, da, dx, dy
 
 
+def _gaussians(pos, x, y, inv):
+    """The fit's window offsets from the centres ``(x, y)`` and its unit Gaussians there."""
+    dxs = pos[None] - x[:, None]
+    dys = pos[None] - y[:, None]
+    g = (
+        torch.exp(-0.5 * dys * dys * inv)[:, :, None]
+        * torch.exp(-0.5 * dxs * dxs * inv)[:, None, :]
+    )
+    return dxs, dys, g
+
+
 def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
     """rgbtask.core.keypoints' ``_fit_offset`` for each candidate: Gauss-Newton fit of the
     known-sigma Gaussian from the per-axis start (float64; see the kernel)."""
@@ -129,11 +140,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
     failed = torch.zeros_like(live)
     top = torch.full_like(x, math.inf)
     for _ in range(FIT_ITERATIONS):
-        dxs = pos[None] - x[:, None]
-        dys = pos[None] - y[:, None]
-        gx = torch.exp(-0.5 * dxs * dxs * inv)
-        gy = torch.exp(-0.5 * dys * dys * inv)
-        g = gy[:, :, None] * gx[:, None, :]
+        dxs, dys, g = _gaussians(pos, x, y, inv)
         res = v - amp[:, None, None] * g
         u = (use & ~(res > FIT_REJECT)).to(torch.float64)
         res = res * u
@@ -161,11 +168,7 @@ def _fit_offsets(val, ids, bi, pi, ii, ji, kk, v0, start, sigma):
         live = live & (scale > 0.0)
         if not bool(live.any()):
             break
-        dxs = pos[None] - x[:, None]
-        dys = pos[None] - y[:, None]
-        gx = torch.exp(-0.5 * dxs * dxs * inv)
-        gy = torch.exp(-0.5 * dys * dys * inv)
-        g = gy[:, :, None] * gx[:, None, :]
+        dxs, dys, g = _gaussians(pos, x, y, inv)
         res = v - amp[:, None, None] * g
         here = use & ~(res > FIT_REJECT)
         absres = torch.where(here, res.abs(), 0.0)
