@@ -346,6 +346,20 @@ def _misfit_bound(px, py, pz, yp, k, m, codes, code_luma):
 
 
 @jit
+def _first_not_below(sorted_values, v):
+    """The first index of ascending ``sorted_values`` whose value is not below ``v`` (NumPy's
+    ``searchsorted``, left side), by bisection (no compile of NumPy's generic one)."""
+    lo, hi = 0, sorted_values.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_values[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@jit
 def _own_fits(px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, fit, margin, ts):
     """Whether the pixel's own code ``k0`` fits (step 3's blend fit) and joins the choice: its
     model (chroma blended with a candidate's, ``cand[:n]``) fits within ``fit`` and at least
@@ -364,7 +378,7 @@ def _own_fits(px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, f
         return False
     bar = d0 + margin
     # the other codes by luma distance, nearest first (a competitor that fits is found early)
-    hi = np.searchsorted(luma_sorted, yp)
+    hi = _first_not_below(luma_sorted, yp)
     lo = hi - 1
     while True:
         if lo >= 0 and (hi >= by_luma.size or yp - luma_sorted[lo] <= luma_sorted[hi] - yp):
@@ -403,7 +417,7 @@ def _scatter_row(flags, mid, smooth_rows, i):
 def resolve_kernel(
     rgb, index, flags, smooth, smooth_rows, seed_label, run_end, mid, out, scale, codes,
     radius, tau, near, blend, support, exact_support, luma_tol, luma_gap, blend_fit, blend_margin,
-    own_fit, own_margin,
+    own_fit, own_margin, code_luma, by_luma, luma_sorted,
 ):  # fmt: skip
     """Second pass of :func:`resolve` (the module docstring's rule), after
     :func:`prepare_kernel` and the nearest-colour rows ``smooth_rows`` of its box means:
@@ -414,7 +428,7 @@ def resolve_kernel(
     to8 = 255.0 / scale
     # steps 1-2: seeds (mid holds the box means' rows, one row ahead); out = the seed's label,
     # else the pixel's own
-    j = _scatter_row(flags[0], mid[0], smooth_rows, 0)
+    j = _scatter_row(flags[0], mid[0], smooth_rows, np.int64(0))  # one specialisation
     i = 0
     for y in range(h):
         if y + 1 < h:
@@ -459,11 +473,6 @@ def resolve_kernel(
     # step 3: the pixels that are no seeds
     cand = np.empty(_MAX_CANDIDATES + 1, dtype=np.int64)
     ts = np.empty(8)
-    code_luma = np.empty(codes.shape[0])
-    for k in range(codes.shape[0]):
-        code_luma[k] = _luma(codes[k, 0], codes[k, 1], codes[k, 2])
-    by_luma = np.argsort(code_luma)
-    luma_sorted = code_luma[by_luma]
     for y in range(h):
         sy0 = seed_label[y]
         own_k, own_x = -1, -1  # the last own seed found in this row's windows: its column
@@ -561,8 +570,8 @@ def resolve_kernel(
                 if blend_fit > 0.0:
                     cand[n] = k0
                     m = n + _own_fits(
-                        px, py, pz, k0, cand, n, codes, code_luma, by_luma, luma_sorted, own_fit,
-                        own_margin, ts,
+                        px, py, pz, np.int64(k0), cand, n, codes, code_luma, by_luma, luma_sorted,
+                        own_fit, own_margin, ts,
                     )  # fmt: skip
                     if m > n:  # the own code fits: it or a candidate
                         k = _blend_choice(px, py, pz, cand, m, codes, blend_fit, blend_margin, ts)
@@ -740,6 +749,11 @@ def resolve(
     flat_idx = np.ascontiguousarray(index, dtype=np.int32).reshape((-1, h, w))
     out = np.empty_like(flat_idx)
     codes = np.ascontiguousarray(codes, dtype=np.float64)
+    # the codes' lumas (:func:`_luma`, the same operations) and their order, for step 3's own
+    # fit: sorted here, not in the kernel (Numba's sort compiles for seconds)
+    code_luma = 0.299 * codes[:, 0] + 0.587 * codes[:, 1] + 0.114 * codes[:, 2]
+    by_luma = np.argsort(code_luma, kind="stable")
+    luma_sorted = np.ascontiguousarray(code_luma[by_luma])
     flags, smooth, seed_label, run_end, mid = _scratch(h, w)
     for i in range(flat_idx.shape[0]):
         image = np.ascontiguousarray(flat_rgb[i])
@@ -750,7 +764,8 @@ def resolve(
             float(scale), codes, int(p["radius"]), float(p["tau"]), float(p["near"]),
             float(p["blend"]), int(p["support"]), int(p["exact_support"]),
             float(p["luma_tol"]), float(p["luma_gap"]), float(p["blend_fit"]),
-            float(p["blend_margin"]), float(p["own_fit"]), float(p["own_margin"]),
+            float(p["blend_margin"]), float(p["own_fit"]), float(p["own_margin"]), code_luma,
+            by_luma, luma_sorted,
         )  # fmt: skip
     return out.reshape(index.shape)
 
