@@ -351,18 +351,26 @@ def _resolved_palette(palette: Any, num_classes: Any, space: str, avoid: Any) ->
 @functools.lru_cache(maxsize=64)
 def _palette_rows(
     palette: Any, num_classes: Any, space: str, avoid: Any, ignore: int
-) -> tuple[tuple[int, int, int] | None, np.ndarray]:
-    """``mask/palette``'s void colour (None when there is none) and its decode rows (the
-    palette, then the void colour), read-only, keyed by every parameter that defines them."""
+) -> tuple[tuple[int, int, int] | None, np.ndarray, np.ndarray | None]:
+    """``mask/palette``'s void colour (None when there is none), its decode rows (the palette,
+    then the void colour) and, with a void colour and ``ignore`` at most
+    :data:`_VOID_GATHER_MAX`, its encode rows (a row per label up to ``ignore``, which holds the
+    void colour; else None), read-only, keyed by every parameter that defines them."""
     colors = _resolved_palette(palette, num_classes, space, avoid)
     if not isinstance(palette, str) or palette not in NAMED_VOID or ignore < colors.shape[0]:
-        return None, colors
+        return None, colors, None
     void = NAMED_VOID[palette]
     if (colors == np.asarray(void, dtype=np.uint8)).all(axis=1).any():
-        return None, colors
+        return None, colors, None
     rows = np.concatenate([colors, np.asarray([void], dtype=np.uint8)])
     rows.setflags(write=False)
-    return void, rows
+    encode_rows = None
+    if ignore <= _VOID_GATHER_MAX:  # past it, a table that large is not worth building
+        encode_rows = np.zeros((ignore + 1, 3), dtype=np.uint8)
+        encode_rows[: colors.shape[0]] = colors
+        encode_rows[ignore] = void
+        encode_rows.setflags(write=False)
+    return void, rows, encode_rows
 
 
 #: A trailing axis of length 1 or 3 under two axes at least this long is read as a channel axis:
@@ -644,15 +652,13 @@ class MaskPalette(LabelCodec):
         return labels
 
     def _encode(self, labels: np.ndarray) -> np.ndarray:
-        colors = self.decode_colors
-        if self.void_color is not None:
-            if self.ignore > _VOID_GATHER_MAX:  # a table that large is not worth building
-                labels = np.where(labels == self.ignore, self.levels, labels)
-            else:  # row ``ignore`` holds the void colour: one gather pass, split over the threads
-                rows = np.zeros((self.ignore + 1, 3), dtype=np.uint8)
-                rows[: self.levels] = colors[: self.levels]
-                rows[self.ignore] = colors[self.levels]
-                colors = rows
+        void, colors, encode_rows = _palette_rows(
+            self.palette, self.num_classes, self.space, self.avoid, self.ignore
+        )
+        if encode_rows is not None:  # row ``ignore`` holds the void colour: one gather pass
+            colors = encode_rows
+        elif void is not None:
+            labels = np.where(labels == self.ignore, self.levels, labels)
         flat = labels.reshape(-1)
         rgb, _ = kernels.gather(flat.view(np.uint8) if flat.dtype == np.bool_ else flat, colors)
         return rgb.reshape((*labels.shape, 3))  # labels were validated: all in range
