@@ -92,33 +92,9 @@ OWN_LUMA_WINDOW = 40.0
 _LUMA_NORM = float(np.sqrt(0.299**2 + 0.587**2 + 0.114**2))
 
 
-@jit
-def box_mean_kernel(rgb, scale, out):
-    """3x3 box mean of ``rgb (H, W, 3)`` (over the in-image neighbours), in 8-bit units rounded
-    half up, into ``out`` uint8. Separable: sums of 3 rows, then of 3 of those columns."""
-    h, w = rgb.shape[0], rgb.shape[1]
-    cols = np.empty((w, 3))
-    for y in range(h):
-        y0, y1 = max(0, y - 1), min(h, y + 2)
-        for x in range(w):
-            for c in range(3):
-                s = 0.0
-                for yy in range(y0, y1):
-                    s += float(rgb[yy, x, c])
-                cols[x, c] = s
-        for x in range(w):
-            x0, x1 = max(0, x - 1), min(w, x + 2)
-            k = 255.0 / (scale * (y1 - y0) * (x1 - x0))
-            for c in range(3):
-                s = 0.0
-                for xx in range(x0, x1):
-                    s += cols[xx, c]
-                v = np.floor(s * k + 0.5)
-                out[y, x, c] = min(255.0, max(0.0, v))
-
-
 def box_mean_reference(rgb, scale):
-    """NumPy specification of :func:`box_mean_kernel`."""
+    """3x3 box mean of ``rgb (H, W, 3)`` (over the in-image neighbours), in 8-bit units rounded
+    half up, uint8: NumPy specification of the box means :func:`prepare_kernel` computes."""
     x = rgb.astype(np.float64)
     h, w = x.shape[:2]
     pad = np.pad(x, ((1, 1), (1, 1), (0, 0)))
@@ -148,7 +124,7 @@ def prepare_kernel(rgb, index, flags, smooth, scale, codes):
     """First pass of :func:`resolve`: ``flags`` (H, W) uint8 get :data:`EXACT_BIT` (an exact
     code), :data:`TRUSTED_BIT` (exact among exact 8-neighbours) and :data:`NEED_BIT` (within one
     pixel of a pixel that is not trusted: its box mean is read); ``smooth`` (N, 3) uint8 gets the
-    box means (:func:`box_mean_kernel`'s) of the needed pixels, in raster order. Returns N."""
+    box means (:func:`box_mean_reference`'s) of the needed pixels, in raster order. Returns N."""
     h, w = index.shape
     to8 = 255.0 / scale
     # 8-bit input and whole codes: exact is equality (|v - code| <= EXACT < 1 for integers)
