@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -173,6 +175,7 @@ def pytest_collection_modifyitems(config, items):
 # ---------------------------------------------------------------- background campaigns
 #: tests/test_fuzz.py, when the session runs any of its campaigns.
 _fuzz_module = None
+_fuzz_root: Path | None = None
 
 
 def pytest_collection_finish(session):
@@ -187,10 +190,15 @@ def pytest_collection_finish(session):
             _fuzz_module = item.module
             keys.append((item.callspec.params["harness"], item.callspec.params["mode"]))
     if keys:
-        factory = session.config._tmp_path_factory  # the tmp_path fixtures' own base folder
-        _fuzz_module.start_campaigns(keys, factory.mktemp("fuzz-campaigns"))
+        global _fuzz_root
+        # a folder of our own (pytest's tmp_path base is only reachable through a private
+        # attribute this early), removed when the session ends
+        _fuzz_root = Path(tempfile.mkdtemp(prefix="rgbtask-fuzz-campaigns-"))
+        _fuzz_module.start_campaigns(keys, _fuzz_root)
 
 
 def pytest_sessionfinish(session):
     if _fuzz_module is not None:
         _fuzz_module.stop_campaigns()
+    if _fuzz_root is not None:
+        shutil.rmtree(_fuzz_root, ignore_errors=True)
