@@ -43,6 +43,7 @@ import rgbtask
 from rgbtask.codecs.keypoints import painter_codes
 from rgbtask.core import _jit
 from rgbtask.core.keypoints import argmax_dark_reference
+from rgbtask.metrics import keypoint_position_bound
 from rgbtask.samples import spread_keypoints
 
 K = 17
@@ -246,26 +247,6 @@ def refine_cells(codecs: dict, sigma: float, seed: int, n_img: int):
         yield case, img, planes, kp[:, 0], ours, peer
 
 
-def position_bound(kp: np.ndarray, sigma: float, noise: float) -> np.ndarray:
-    """Per keypoint, the smallest root-mean-square position error (px) of an unbiased estimate
-    from the pixels of its blob (``exp(-d^2 / (2 sigma^2))`` sampled at the pixel centres on the
-    canvas, amplitude free) under white noise of standard deviation ``noise``: the Cramer-Rao
-    bound, ``sqrt(trace)`` of the position block of ``noise^2 (J^T J)^-1`` (for Gaussian noise;
-    for other noise the Gauss-Markov bound of linear least squares)."""
-    h, w = REFINE_SIZE
-    half = math.ceil(4.0 * sigma)
-    off = np.arange(-half, half + 1)
-    x, y = kp[..., 0].reshape(-1), kp[..., 1].reshape(-1)
-    rows = np.round(y)[:, None, None] + off[None, :, None]
-    cols = np.round(x)[:, None, None] + off[None, None, :]
-    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-    dx, dy = cols - x[:, None, None], rows - y[:, None, None]
-    g = np.where(inside, np.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)), 0.0)
-    jac = np.stack([g, g * dx / sigma**2, g * dy / sigma**2])
-    cov = np.linalg.inv(np.einsum("anhw,bnhw->nab", jac, jac)) * noise**2
-    return np.sqrt(cov[:, 1, 1] + cov[:, 2, 2])
-
-
 def refinement(quick: bool) -> None:
     """The refinement table and DARK's speed against its NumPy peer (module docstring)."""
     n_img = 20 if quick else 60
@@ -314,8 +295,8 @@ def refinement(quick: bool) -> None:
 def refinement_seeds(quick: bool, n_seeds: int) -> None:
     """``gaussian_fit`` against the NumPy DARK over seeds 0..n_seeds-1 (each seed the table's
     1,020 keypoints and its noise): per cell the pooled mean and root-mean-square error of both,
-    the unbiased bound on the rms (:func:`position_bound`; lossless: the 8-bit rounding's
-    ``1/255/sqrt(12)`` as the noise, noisy: added to the noise), the paired mean of
+    the unbiased bound on the rms (:func:`rgbtask.metrics.keypoint_position_bound`; lossless:
+    the 8-bit rounding's ``1/255/sqrt(12)`` as the noise, noisy: added to the noise), the paired mean of
     ``e_dark^2 - e_fit^2`` over the keypoints with its standard error (> 0: the fit is closer),
     and in how many seeds the fit's mean and max error are at or below the peer's."""
     n_img = 20 if quick else 60
@@ -330,7 +311,7 @@ def refinement_seeds(quick: bool, n_seeds: int) -> None:
                 cell = cells.setdefault(case, {"fit": [], "dark": [], "bound": []})
                 cell["fit"].append(np.linalg.norm(ours["gaussian_fit"] - kp, axis=-1).ravel())
                 cell["dark"].append(np.linalg.norm(peer - kp, axis=-1).ravel())
-                cell["bound"].append(position_bound(kp, sigma, noise))
+                cell["bound"].append(keypoint_position_bound(kp, sigma, noise, REFINE_SIZE).ravel())
         for case, cell in cells.items():
             fit, dark = np.concatenate(cell["fit"]), np.concatenate(cell["dark"])
             bound = np.concatenate(cell["bound"])

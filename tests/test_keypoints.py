@@ -22,6 +22,7 @@ from rgbtask.codecs.keypoints import (
 )
 from rgbtask.core import keypoints as kernels
 from rgbtask.errors import ConfigError, InputError
+from rgbtask.metrics import keypoint_position_bound
 from rgbtask.samples import spread_keypoints
 from rgbtask.testing import check_codec, check_roundtrip
 
@@ -613,23 +614,6 @@ def test_gaussian_fit_beats_published_dark_losslessly(sigma):
     assert errors["gaussian_fit"].mean() < 0.0006 and errors["gaussian_fit"].max() < 0.002
 
 
-def _cramer_rao_rms(kp, sigma, noise, size):
-    """Root mean square over the keypoints of the Cramer-Rao bound on the position error (px)
-    of a blob of free amplitude sampled at the pixel centres on the canvas, white noise
-    ``noise``: ``sqrt(trace)`` of the position block of ``noise^2 (J^T J)^-1``."""
-    h, w = size
-    off = np.arange(-4 * int(sigma) - 1, 4 * int(sigma) + 2)
-    x, y = kp[..., 0].reshape(-1), kp[..., 1].reshape(-1)
-    rows = np.round(y)[:, None, None] + off[None, :, None]
-    cols = np.round(x)[:, None, None] + off[None, None, :]
-    dx, dy = cols - x[:, None, None], rows - y[:, None, None]
-    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
-    g = np.where(inside, np.exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)), 0.0)
-    jac = np.stack([g, g * dx / sigma**2, g * dy / sigma**2])
-    cov = np.linalg.inv(np.einsum("anhw,bnhw->nab", jac, jac)) * noise**2
-    return float(np.sqrt(np.mean(cov[:, 1, 1] + cov[:, 2, 2])))
-
-
 @pytest.mark.parametrize("sigma", [2.0, 3.0])
 def test_gaussian_fit_is_at_the_cramer_rao_bound_under_noise(sigma):
     """White noise 2/255 on the float image (the benchmark's cell): the fit's root-mean-square
@@ -639,7 +623,8 @@ def test_gaussian_fit_is_at_the_cramer_rao_bound_under_noise(sigma):
     size, noise = (64, 80), 2 / 255
     rng = np.random.default_rng(1)
     kp = spread_keypoints(rng, 20, 17, size)
-    bound = _cramer_rao_rms(kp[:, 0], sigma, np.hypot(noise, 1 / 255 / np.sqrt(12)), size)
+    crb = keypoint_position_bound(kp[:, 0], sigma, np.hypot(noise, 1 / 255 / np.sqrt(12)), size)
+    bound = float(np.sqrt(np.mean(crb**2)))
     assert 0.0088 < bound < 0.0091  # sqrt(2 / pi) 2/255 per axis, whatever sigma
     rms = {}
     for refine in ("gaussian_fit", "newton1d"):

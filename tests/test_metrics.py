@@ -14,6 +14,7 @@ from rgbtask.metrics import (
     depth_metrics,
     instance_matching,
     keypoint_metrics,
+    keypoint_position_bound,
     mask_metrics,
 )
 
@@ -92,6 +93,29 @@ def test_roundtrip_metrics_by_hand():
 
     out = roundtrip_metrics(Toy(), np.array([0.0, 0.0, 0.0, 0.0]), np.array([1.0, 3.0, 0, np.inf]))
     assert out == {"mean_error": 4 / 3, "max_error": 3.0, "invalid_flips": 25.0}
+
+
+def test_keypoint_position_bound_by_hand():
+    """Inside the canvas the sampled blob's Fisher information is the integral's (pi / 2 per axis
+    over noise^2, whatever sigma; amplitude and position decouple by symmetry): the bound is
+    ``noise * 2 / sqrt(pi)``. At a corner three quarters of the blob are missing and the bound
+    grows; the canvas size does not matter far from the edges."""
+    noise = 2 / 255
+    kp = np.array([[40.0, 30.0], [40.3, 29.6], [0.0, 0.0]])
+    for sigma in (1.5, 2.0, 3.0):
+        b = keypoint_position_bound(kp, sigma, noise, (64, 80))
+        assert b.shape == (3,)
+        assert b[:2] == pytest.approx(noise * 2 / math.sqrt(math.pi), rel=1e-6)
+        assert b[2] > 1.9 * b[0]  # a quarter of the blob: twice the interior's bound or more
+        assert keypoint_position_bound(kp[:2], sigma, noise, (640, 800)) == pytest.approx(b[:2])
+    assert keypoint_position_bound(kp[None], 2.0, noise, (64, 80)).shape == (1, 3)
+    assert keypoint_position_bound(kp, 2.0, 0.0, (64, 80)).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(InputError, match=r"shape \(\.\.\., 2\)"):
+        keypoint_position_bound(np.zeros((3, 3)), 2.0, noise, (64, 80))
+    with pytest.raises(InputError, match="finite"):
+        keypoint_position_bound(np.array([[np.nan, 1.0]]), 2.0, noise, (64, 80))
+    with pytest.raises(ConfigError, match="sigma > 0"):
+        keypoint_position_bound(kp, 0.0, noise, (64, 80))
 
 
 def test_keypoint_box_size_by_hand():
